@@ -1,0 +1,30 @@
+# perfopt — PGXS build.  `make && make install`; tests: bash test/run.sh
+
+MODULE_big = perfopt
+OBJS = \
+	src/audit.o \
+	src/control.o \
+	src/export.o \
+	src/extschema.o \
+	src/history.o \
+	src/perfopt.o \
+	src/procstats.o \
+	src/promtext.o \
+	src/sample.o \
+	src/sampler.o \
+	src/shmem.o \
+	src/sqlapi.o \
+	src/worker.o
+
+EXTENSION = perfopt
+DATA = perfopt--1.0.sql
+PGFILEDESC = "perfopt - workload-driven monitoring and optimization"
+
+PG_CPPFLAGS = -I$(srcdir)/include
+# -Wall -Wextra on top of PGXS; the fmgr calling convention leaves
+# parameters unused and PostgreSQL's own headers compare signed/unsigned.
+PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)

@@ -1,0 +1,33 @@
+/*
+ * perfopt.h — the configuration every part reads: GUC variables defined in
+ * perfopt.c, and the few constants shared across parts.
+ *
+ * GUC variables are written only by the GUC machinery; parts read them.
+ */
+#ifndef PERFOPT_H
+#define PERFOPT_H
+
+#define PERFOPT_VERSION "1.0"
+
+/* bounds of the sampling interval, shared by the GUC and the SQL calls */
+#define PERFOPT_MIN_INTERVAL_MS 100
+#define PERFOPT_MAX_INTERVAL_MS (24 * 60 * 60 * 1000)
+
+extern bool perfopt_enable_performance_monitoring;
+extern int	perfopt_monitoring_interval;
+extern bool perfopt_enable_auto_optimization;
+extern int	perfopt_auto_optimization_interval;
+extern bool perfopt_enable_api_optimization;
+extern bool perfopt_enable_database_optimization;
+extern bool perfopt_enable_emergency_optimization;
+extern int	perfopt_slow_query_ms;
+extern int	perfopt_history_interval;
+extern int	perfopt_history_retention;
+extern int	perfopt_max_index_builds;
+extern int	perfopt_job_lock_timeout;
+extern int	perfopt_job_statement_timeout;
+extern int	perfopt_sample_ring_size;
+extern int	perfopt_max_databases;
+extern char *perfopt_database;
+
+#endif							/* PERFOPT_H */

@@ -1,0 +1,80 @@
+/*
+ * shmem.h — the one struct perfopt keeps in shared memory, and its locking.
+ *
+ * Layout: PerfoptShared, followed by a ring of perfopt.sample_ring_size
+ * samples, each PerfoptSampleSize(perfopt.max_databases) bytes.  Sizes are
+ * fixed at server start; when the ring is full the oldest sample is
+ * overwritten.
+ *
+ * Locking: PerfoptShared->lock (one LWLock of the "perfopt" tranche)
+ * guards every field.  The worker takes it exclusively to push a sample or
+ * to record its pid; SQL functions take it shared to copy samples out and
+ * exclusively to change the monitoring control.  Nobody holds it across
+ * anything but a memcpy.
+ */
+#ifndef PERFOPT_SHMEM_H
+#define PERFOPT_SHMEM_H
+
+#include "storage/latch.h"
+#include "storage/lwlock.h"
+#include "sample.h"
+
+typedef struct PerfoptShared
+{
+	LWLock	   *lock;
+
+	/* the main worker, while it runs */
+	pid_t		worker_pid;
+	Latch	   *worker_latch;
+
+	/*
+	 * Run-time monitoring control (perfopt_start/stop_monitoring).  The
+	 * worker persists it to PGDATA/perfopt.state when control_generation
+	 * differs from saved_generation, so it survives a restart.
+	 */
+	bool		monitoring_enabled;
+	int			interval_override_ms;	/* 0: perfopt.monitoring_interval */
+	uint64		control_generation;
+	uint64		saved_generation;
+
+	/* the sample ring */
+	uint64		samples_taken;
+	TimestampTz last_persisted_at;
+	int			ring_size;
+	int			ring_next;		/* slot the next sample goes to */
+	int			ring_count;
+	Size		sample_size;
+	char		ring[FLEXIBLE_ARRAY_MEMBER];
+} PerfoptShared;
+
+extern PerfoptShared *perfopt_shared;
+
+extern void perfopt_shmem_install_hooks(void);
+
+/* ring access; samples are PerfoptSampleSize(perfopt_max_databases) bytes */
+extern PerfoptSample *perfopt_sample_alloc(void);
+extern void perfopt_ring_push(const PerfoptSample *s);
+extern PerfoptSample *perfopt_ring_latest(void);
+extern int	perfopt_ring_copy(PerfoptSample ***samples);
+
+/* a consistent copy of the scalar state, for status documents */
+typedef struct PerfoptStatus
+{
+	bool		monitoring_enabled;
+	int			interval_ms;
+	int			interval_override_ms;
+	pid_t		worker_pid;
+	uint64		samples_taken;
+	int			samples_in_ring;
+	TimestampTz last_persisted_at;
+} PerfoptStatus;
+
+extern void perfopt_status_read(PerfoptStatus *st);
+
+/* the interval in effect: the run-time override, else the GUC */
+extern int	perfopt_effective_interval_ms(void);
+
+/* ereport(ERROR) unless the library was preloaded and shared memory is up */
+extern void perfopt_require_shmem(void);
+
+#endif							/* PERFOPT_SHMEM_H */

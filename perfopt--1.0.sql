@@ -1,0 +1,124 @@
+/* perfopt--1.0.sql — perfopt's SQL surface, version 1.0 */
+
+\echo Use "CREATE EXTENSION perfopt" to load this file. \quit
+
+-- Sample history, written by the worker in perfopt.database (primary only).
+-- Column order is the library's field order (src/sample.c).
+CREATE TABLE @extschema@.perfopt_samples (
+    sampled_at timestamptz NOT NULL PRIMARY KEY,
+    interval_seconds float8,
+    is_standby boolean NOT NULL,
+    cpu_busy_pct float8,
+    cpu_user_pct float8,
+    cpu_system_pct float8,
+    cpu_iowait_pct float8,
+    cpu_count float8,
+    load_1m float8,
+    load_5m float8,
+    load_15m float8,
+    memory_used_pct float8,
+    memory_used_bytes float8,
+    memory_limit_bytes float8,
+    memory_from_cgroup float8,
+    data_disk_used_pct float8,
+    wal_disk_used_pct float8,
+    data_disk_free_bytes float8,
+    wal_disk_free_bytes float8,
+    network_rx_bytes_per_second float8,
+    network_tx_bytes_per_second float8,
+    connections_active float8,
+    connections_idle float8,
+    connections_idle_in_transaction float8,
+    connections_waiting_on_lock float8,
+    connections_total float8,
+    connections_available float8,
+    pool_utilization_pct float8,
+    wal_bytes_per_second float8,
+    oldest_query_age_seconds float8,
+    oldest_idle_in_transaction_age_seconds float8,
+    databases_omitted integer NOT NULL,
+    databases jsonb NOT NULL
+);
+COMMENT ON TABLE @extschema@.perfopt_samples IS
+    'perfopt: machine and server samples, one row per perfopt.history_interval, kept for perfopt.history_retention';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.perfopt_samples', '');
+REVOKE ALL ON TABLE @extschema@.perfopt_samples FROM PUBLIC;
+GRANT SELECT ON TABLE @extschema@.perfopt_samples TO pg_monitor;
+
+-- Every state change made through perfopt's functions.
+CREATE TABLE @extschema@.perfopt_audit_log (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    logged_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    role_name name NOT NULL,
+    session_role name NOT NULL,
+    backend_pid integer NOT NULL DEFAULT pg_catalog.pg_backend_pid(),
+    action text NOT NULL,
+    arguments jsonb NOT NULL,
+    outcome text NOT NULL
+);
+COMMENT ON TABLE @extschema@.perfopt_audit_log IS
+    'perfopt: who changed what through perfopt, when, with which arguments';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.perfopt_audit_log', '');
+REVOKE ALL ON TABLE @extschema@.perfopt_audit_log FROM PUBLIC;
+GRANT SELECT ON TABLE @extschema@.perfopt_audit_log TO pg_monitor;
+
+-- Readers: granted to pg_monitor.
+CREATE FUNCTION @extschema@.perfopt_status()
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'perfopt_status'
+LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION @extschema@.perfopt_status() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.perfopt_status() TO pg_monitor;
+
+CREATE FUNCTION @extschema@.perfopt_metrics()
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'perfopt_metrics'
+LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION @extschema@.perfopt_metrics() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.perfopt_metrics() TO pg_monitor;
+
+CREATE FUNCTION @extschema@.perfopt_database_metrics()
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'perfopt_database_metrics'
+LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION @extschema@.perfopt_database_metrics() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.perfopt_database_metrics() TO pg_monitor;
+
+CREATE FUNCTION @extschema@.perfopt_metrics_prometheus()
+RETURNS text
+AS 'MODULE_PATHNAME', 'perfopt_metrics_prometheus'
+LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION @extschema@.perfopt_metrics_prometheus() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.perfopt_metrics_prometheus() TO pg_monitor;
+
+CREATE FUNCTION @extschema@.perfopt_recent_samples()
+RETURNS SETOF @extschema@.perfopt_samples
+AS 'MODULE_PATHNAME', 'perfopt_recent_samples'
+LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION @extschema@.perfopt_recent_samples() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.perfopt_recent_samples() TO pg_monitor;
+
+-- The samples still in shared memory, oldest first (also on a standby).
+CREATE VIEW @extschema@.perfopt_recent_samples AS
+    SELECT * FROM @extschema@.perfopt_recent_samples();
+REVOKE ALL ON TABLE @extschema@.perfopt_recent_samples FROM PUBLIC;
+GRANT SELECT ON TABLE @extschema@.perfopt_recent_samples TO pg_monitor;
+
+-- Writers: revoked from PUBLIC; the DBA grants them.
+CREATE FUNCTION @extschema@.perfopt_start_monitoring()
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'perfopt_start_monitoring'
+LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION @extschema@.perfopt_start_monitoring() FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.perfopt_start_monitoring(interval_ms integer)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'perfopt_start_monitoring'
+LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION @extschema@.perfopt_start_monitoring(integer) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.perfopt_stop_monitoring()
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'perfopt_stop_monitoring'
+LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION @extschema@.perfopt_stop_monitoring() FROM PUBLIC;

@@ -1,0 +1,19 @@
+-- Configuration: every GUC with its default, unit, range and context; bad
+-- values are rejected by the GUC machinery.
+SELECT name, setting, unit, vartype, context, min_val, max_val, boot_val
+FROM pg_settings WHERE name LIKE 'perfopt.%' ORDER BY name;
+
+\set VERBOSITY terse
+ALTER SYSTEM SET perfopt.monitoring_interval = 99;
+ALTER SYSTEM SET perfopt.monitoring_interval = '25h';
+ALTER SYSTEM SET perfopt.monitoring_interval = 'soon';
+ALTER SYSTEM SET perfopt.history_retention = 0;
+ALTER SYSTEM SET perfopt.max_index_builds = 17;
+ALTER SYSTEM SET perfopt.enable_auto_optimization = 'maybe';
+ALTER SYSTEM SET perfopt.no_such_setting = 1;
+SET perfopt.monitoring_interval = 1000;
+SET perfopt.sample_ring_size = 10;
+-- a good value with a unit is accepted, then reset
+ALTER SYSTEM SET perfopt.monitoring_interval = '2s';
+ALTER SYSTEM RESET perfopt.monitoring_interval;
+SELECT pg_read_file('postgresql.auto.conf') ~ 'perfopt' AS auto_conf_mentions_perfopt;

@@ -1,0 +1,55 @@
+-- Privileges: readers need pg_monitor, writers an explicit grant; nobody
+-- but the owner writes the tables.
+CREATE EXTENSION IF NOT EXISTS perfopt CASCADE;
+CREATE ROLE perfopt_nobody LOGIN;
+CREATE ROLE perfopt_reader LOGIN IN ROLE pg_monitor;
+CREATE ROLE perfopt_operator LOGIN;
+GRANT EXECUTE ON FUNCTION perfopt_start_monitoring(integer), perfopt_start_monitoring(),
+  perfopt_stop_monitoring() TO perfopt_operator;
+
+-- the SQLSTATE and message a statement ends with
+CREATE FUNCTION pg_temp.outcome(q text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+  EXECUTE q;
+  RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+  RETURN SQLSTATE || ' ' || SQLERRM;
+END $$;
+SET ROLE perfopt_nobody;
+SELECT q AS statement, pg_temp.outcome(q) AS outcome
+FROM unnest(ARRAY['SELECT perfopt_status()',
+                  'SELECT perfopt_metrics()',
+                  'SELECT perfopt_database_metrics()',
+                  'SELECT perfopt_metrics_prometheus()',
+                  'SELECT count(*) FROM perfopt_recent_samples',
+                  'SELECT count(*) FROM perfopt_samples',
+                  'SELECT count(*) FROM perfopt_audit_log',
+                  'SELECT perfopt_start_monitoring(1000)',
+                  'SELECT perfopt_start_monitoring()',
+                  'SELECT perfopt_stop_monitoring()']) AS q;
+RESET ROLE;
+SET ROLE perfopt_reader;
+SELECT jsonb_typeof(perfopt_status()) AS status,
+       jsonb_typeof(perfopt_metrics()) AS metrics,
+       length(perfopt_metrics_prometheus()) > 0 AS prometheus;
+SELECT count(*) >= 0 AS can_read FROM perfopt_samples;
+SELECT q AS statement, pg_temp.outcome(q) AS outcome
+FROM unnest(ARRAY['SELECT perfopt_stop_monitoring()',
+                  'SELECT perfopt_start_monitoring(500)',
+                  $q$INSERT INTO perfopt_audit_log (role_name, session_role, action, arguments, outcome) VALUES ('x', 'x', 'forged', '{}', 'x')$q$,
+                  'DELETE FROM perfopt_audit_log',
+                  'INSERT INTO perfopt_samples (sampled_at, is_standby, databases_omitted, databases) VALUES (now(), false, 0, ''[]'')']) AS q;
+RESET ROLE;
+
+-- an operator may switch monitoring without any right on the audit log;
+-- the row records who did it
+SET ROLE perfopt_operator;
+SELECT perfopt_start_monitoring(250)->'changed' AS changed;
+SELECT count(*) FROM perfopt_audit_log;
+SELECT perfopt_start_monitoring()->'changed' AS changed;
+RESET ROLE;
+SELECT action, role_name, arguments FROM perfopt_audit_log
+WHERE role_name = 'perfopt_operator' ORDER BY id;
+
+DROP OWNED BY perfopt_operator;
+DROP ROLE perfopt_nobody, perfopt_reader, perfopt_operator;

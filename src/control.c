@@ -1,0 +1,208 @@
+/*
+ * control.c — run-time monitoring control and its persistence.
+ *
+ * A SQL call stages (enabled, interval override); the change reaches shared
+ * memory only when the calling transaction commits, so a rolled-back call
+ * (or one whose audit row failed) changes nothing.  The worker is the only
+ * writer of PGDATA/perfopt.state (write to a temporary file, fsync,
+ * durable rename), and the postmaster reads it when shared memory is
+ * created, so the last committed choice survives restarts and crashes.
+ *
+ * Staging in a subtransaction that rolls back discards the whole staged
+ * change of the transaction (the common single-call case is exact).
+ */
+#include "postgres.h"
+
+#include <unistd.h>
+
+#include "access/xact.h"
+#include "miscadmin.h"
+#include "storage/fd.h"
+#include "storage/latch.h"
+
+#include "control.h"
+#include "perfopt.h"
+#include "shmem.h"
+
+#define CONTROL_FILE "perfopt.state"
+#define CONTROL_TMP_FILE "perfopt.state.tmp"
+
+typedef struct PendingControl
+{
+	bool		staged;
+	bool		enabled;
+	int			interval_override_ms;
+	SubTransactionId subid;
+} PendingControl;
+
+static PendingControl pending;
+static bool callbacks_registered = false;
+
+void
+perfopt_control_load(bool *enabled, int *interval_override_ms)
+{
+	FILE	   *f;
+	char		line[128];
+
+	*enabled = true;
+	*interval_override_ms = 0;
+
+	f = AllocateFile(CONTROL_FILE, "r");
+	if (f == NULL)
+	{
+		if (errno != ENOENT)
+			ereport(LOG,
+					(errcode_for_file_access(),
+					 errmsg("perfopt: could not read \"%s\": %m; monitoring starts enabled",
+							CONTROL_FILE)));
+		return;
+	}
+	while (fgets(line, sizeof(line), f) != NULL)
+	{
+		int			value;
+
+		if (sscanf(line, "enabled=%d", &value) == 1)
+			*enabled = (value != 0);
+		else if (sscanf(line, "interval_override_ms=%d", &value) == 1)
+		{
+			if (value == 0 ||
+				(value >= PERFOPT_MIN_INTERVAL_MS && value <= PERFOPT_MAX_INTERVAL_MS))
+				*interval_override_ms = value;
+			else
+				ereport(LOG,
+						(errmsg("perfopt: ignoring out-of-range interval %d in \"%s\"",
+								value, CONTROL_FILE)));
+		}
+	}
+	FreeFile(f);
+}
+
+static void
+control_xact_callback(XactEvent event, void *arg)
+{
+	if (!pending.staged)
+		return;
+
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+			{
+				Latch	   *latch;
+
+				LWLockAcquire(perfopt_shared->lock, LW_EXCLUSIVE);
+				perfopt_shared->monitoring_enabled = pending.enabled;
+				perfopt_shared->interval_override_ms = pending.interval_override_ms;
+				perfopt_shared->control_generation++;
+				latch = perfopt_shared->worker_latch;
+				LWLockRelease(perfopt_shared->lock);
+				if (latch)
+					SetLatch(latch);
+				pending.staged = false;
+				break;
+			}
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			pending.staged = false;
+			break;
+		default:
+			break;
+	}
+}
+
+static void
+control_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						 SubTransactionId parentSubid, void *arg)
+{
+	if (!pending.staged || pending.subid != mySubid)
+		return;
+	if (event == SUBXACT_EVENT_COMMIT_SUB)
+		pending.subid = parentSubid;
+	else if (event == SUBXACT_EVENT_ABORT_SUB)
+		pending.staged = false;
+}
+
+void
+perfopt_control_stage(bool enabled, int interval_override_ms)
+{
+	if (!callbacks_registered)
+	{
+		RegisterXactCallback(control_xact_callback, NULL);
+		RegisterSubXactCallback(control_subxact_callback, NULL);
+		callbacks_registered = true;
+	}
+	pending.staged = true;
+	pending.enabled = enabled;
+	pending.interval_override_ms = interval_override_ms;
+	pending.subid = GetCurrentSubTransactionId();
+}
+
+void
+perfopt_control_current(bool *enabled, int *interval_override_ms)
+{
+	if (pending.staged)
+	{
+		*enabled = pending.enabled;
+		*interval_override_ms = pending.interval_override_ms;
+		return;
+	}
+	LWLockAcquire(perfopt_shared->lock, LW_SHARED);
+	*enabled = perfopt_shared->monitoring_enabled;
+	*interval_override_ms = perfopt_shared->interval_override_ms;
+	LWLockRelease(perfopt_shared->lock);
+}
+
+void
+perfopt_control_persist(void)
+{
+	uint64		generation;
+	bool		enabled;
+	int			override;
+	FILE	   *f;
+
+	LWLockAcquire(perfopt_shared->lock, LW_SHARED);
+	generation = perfopt_shared->control_generation;
+	enabled = perfopt_shared->monitoring_enabled;
+	override = perfopt_shared->interval_override_ms;
+	LWLockRelease(perfopt_shared->lock);
+
+	if (generation == perfopt_shared->saved_generation)
+		return;
+
+	f = AllocateFile(CONTROL_TMP_FILE, PG_BINARY_W);
+	if (f == NULL ||
+		fprintf(f, "# written by perfopt; change with perfopt_start_monitoring()\n"
+				"enabled=%d\ninterval_override_ms=%d\n", enabled ? 1 : 0, override) < 0 ||
+		fflush(f) != 0 || pg_fsync(fileno(f)) != 0)
+	{
+		ereport(LOG,
+				(errcode_for_file_access(),
+				 errmsg("perfopt: could not write \"%s\": %m", CONTROL_TMP_FILE)));
+		if (f)
+			FreeFile(f);
+		return;
+	}
+	if (FreeFile(f) != 0 ||
+		durable_rename(CONTROL_TMP_FILE, CONTROL_FILE, LOG) != 0)
+		return;
+
+	/* only the worker writes saved_generation */
+	LWLockAcquire(perfopt_shared->lock, LW_EXCLUSIVE);
+	perfopt_shared->saved_generation = generation;
+	LWLockRelease(perfopt_shared->lock);
+}
+
+void
+perfopt_control_drop_override(void)
+{
+	LWLockAcquire(perfopt_shared->lock, LW_EXCLUSIVE);
+	if (perfopt_shared->interval_override_ms != 0)
+	{
+		perfopt_shared->interval_override_ms = 0;
+		perfopt_shared->control_generation++;
+		ereport(LOG,
+				(errmsg("perfopt: perfopt.monitoring_interval changed to %d ms; it replaces the interval set by perfopt_start_monitoring()",
+						perfopt_monitoring_interval)));
+	}
+	LWLockRelease(perfopt_shared->lock);
+}

@@ -1,0 +1,128 @@
+/*
+ * perfopt.c — the entry point: _PG_init defines the GUCs, installs the
+ * shared-memory hooks and registers the main background worker.
+ *
+ * Runs in the postmaster while shared_preload_libraries loads; refuses to
+ * run any other way, because every part needs the shared memory and the
+ * worker that only preloading provides.
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "postmaster/bgworker.h"
+#include "utils/guc.h"
+
+#include "perfopt.h"
+#include "shmem.h"
+#include "worker.h"
+
+PG_MODULE_MAGIC;
+
+bool		perfopt_enable_performance_monitoring = true;
+int			perfopt_monitoring_interval = 30000;
+bool		perfopt_enable_auto_optimization = false;
+int			perfopt_auto_optimization_interval = 24;
+bool		perfopt_enable_api_optimization = false;
+bool		perfopt_enable_database_optimization = false;
+bool		perfopt_enable_emergency_optimization = false;
+int			perfopt_slow_query_ms = 1000;
+int			perfopt_history_interval = 60;
+int			perfopt_history_retention = 7 * 24 * 60;
+int			perfopt_max_index_builds = 1;
+int			perfopt_job_lock_timeout = 5000;
+int			perfopt_job_statement_timeout = 3600000;
+int			perfopt_sample_ring_size = 720;
+int			perfopt_max_databases = 64;
+char	   *perfopt_database = NULL;
+
+void		_PG_init(void);
+
+static void
+perfopt_define_gucs(void)
+{
+	DefineCustomBoolVariable("perfopt.enable_performance_monitoring",
+							 "Samples machine and server metrics in the background.",
+							 NULL, &perfopt_enable_performance_monitoring, true,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("perfopt.monitoring_interval",
+							"Time between two samples.",
+							NULL, &perfopt_monitoring_interval, 30000,
+							PERFOPT_MIN_INTERVAL_MS, PERFOPT_MAX_INTERVAL_MS,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomBoolVariable("perfopt.enable_auto_optimization",
+							 "Lets the worker build recommended indexes and run maintenance on its own.",
+							 "Off by default: nothing changes unless asked.",
+							 &perfopt_enable_auto_optimization, false,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("perfopt.auto_optimization_interval",
+							"Hours between two automatic optimization runs.",
+							NULL, &perfopt_auto_optimization_interval, 24,
+							1, 24 * 365, PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("perfopt.enable_api_optimization",
+							 "Lets automatic runs act on statement latency findings.",
+							 NULL, &perfopt_enable_api_optimization, false,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("perfopt.enable_database_optimization",
+							 "Lets automatic runs schedule VACUUM ANALYZE and index maintenance.",
+							 NULL, &perfopt_enable_database_optimization, false,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("perfopt.enable_emergency_optimization",
+							 "Lets critical alerts trigger an immediate optimization run.",
+							 NULL, &perfopt_enable_emergency_optimization, false,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("perfopt.slow_query_ms",
+							"Mean execution time above which a statement counts as slow.",
+							NULL, &perfopt_slow_query_ms, 1000, 1, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("perfopt.history_interval",
+							"Minimum time between two samples written to perfopt_samples.",
+							"Samples in between stay in shared memory only.",
+							&perfopt_history_interval, 60, 1, 24 * 60 * 60,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("perfopt.history_retention",
+							"How long rows stay in perfopt_samples.",
+							NULL, &perfopt_history_retention, 7 * 24 * 60,
+							1, 3650 * 24 * 60, PGC_SIGHUP, GUC_UNIT_MIN,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("perfopt.max_index_builds",
+							"Concurrent index builds perfopt may run at once.",
+							NULL, &perfopt_max_index_builds, 1, 0, 16,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("perfopt.job_lock_timeout",
+							"lock_timeout for perfopt's maintenance jobs.",
+							NULL, &perfopt_job_lock_timeout, 5000, 1, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("perfopt.job_statement_timeout",
+							"statement_timeout for perfopt's maintenance jobs (0: none).",
+							NULL, &perfopt_job_statement_timeout, 3600000, 0, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("perfopt.sample_ring_size",
+							"Samples kept in shared memory.",
+							NULL, &perfopt_sample_ring_size, 720, 16, 100000,
+							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("perfopt.max_databases",
+							"Databases tracked per sample; the rest are counted as omitted.",
+							NULL, &perfopt_max_databases, 64, 1, 4096,
+							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("perfopt.database",
+							   "Database the worker connects to and writes history in.",
+							   NULL, &perfopt_database, "postgres",
+							   PGC_POSTMASTER, 0, NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("perfopt");
+}
+
+void
+_PG_init(void)
+{
+	if (!process_shared_preload_libraries_in_progress)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("perfopt can only be loaded via shared_preload_libraries"),
+				 errhint("Add perfopt to shared_preload_libraries in postgresql.conf and restart the server.")));
+
+	perfopt_define_gucs();
+	perfopt_shmem_install_hooks();
+	perfopt_worker_register();
+}

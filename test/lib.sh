@@ -1,0 +1,65 @@
+# test/lib.sh — shared by test/demo.sh, test/run.sh and the benchmarks:
+# the Debian packages perfopt needs, the build, and small cluster helpers.
+# Sourced, not run.
+
+PERFOPT_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+PGBIN=/usr/lib/postgresql/15/bin
+PGXS_DIR=/usr/lib/postgresql/15/lib/pgxs
+
+# Debian 12 packages: server, headers, contrib (pg_stat_statements, pgbench),
+# the TAP framework's IPC::Run, promtool, and the shim's libraries.
+PERFOPT_PACKAGES="postgresql-15 postgresql-server-dev-15 postgresql-contrib
+  libipc-run-perl prometheus libcjson-dev libmicrohttpd-dev libpq-dev
+  zlib1g-dev make gcc"
+
+perfopt_log() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }
+
+# install what is missing (root only; a no-op when everything is there)
+perfopt_install_deps() {
+	local missing=""
+	for p in $PERFOPT_PACKAGES; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+	done
+	[ -z "$missing" ] && return 0
+	if [ "$(id -u)" != 0 ]; then
+		echo "missing Debian packages:$missing (run as root to install them)" >&2
+		return 1
+	fi
+	perfopt_log "installing$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q >/dev/null
+	apt-get install -y -q $missing >/dev/null
+	# Debian's package creates and starts a cluster on 5432; perfopt's
+	# throwaway clusters do not need it
+	if command -v pg_ctlcluster >/dev/null && pg_lsclusters -h 2>/dev/null | grep -q '^15 main .* online'; then
+		pg_ctlcluster 15 main stop || true
+	fi
+}
+
+perfopt_build_install() {
+	perfopt_log "building and installing perfopt"
+	make -C "$PERFOPT_TOP" -s PG_CONFIG="$PG_CONFIG" >/dev/null
+	make -C "$PERFOPT_TOP" -s PG_CONFIG="$PG_CONFIG" install >/dev/null
+}
+
+# a TCP port nobody listens on
+perfopt_free_port() {
+	local port
+	for port in $(seq "${1:-55432}" 65000); do
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && [ ! -e "/tmp/.s.PGSQL.$port" ]; then
+			echo "$port"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# run a command as the unprivileged user PostgreSQL needs (postgres when root)
+perfopt_as_pg() {
+	if [ "$(id -u)" = 0 ]; then
+		runuser -u postgres -- env PATH="$PGBIN:$PATH" "$@"
+	else
+		env PATH="$PGBIN:$PATH" "$@"
+	fi
+}
