@@ -29,5 +29,6 @@ extern int	perfopt_job_statement_timeout;
 extern int	perfopt_sample_ring_size;
 extern int	perfopt_max_databases;
 extern char *perfopt_database;
+extern char *perfopt_procfs_path;
 
 #endif							/* PERFOPT_H */

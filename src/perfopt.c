@@ -35,6 +35,7 @@ int			perfopt_job_statement_timeout = 3600000;
 int			perfopt_sample_ring_size = 720;
 int			perfopt_max_databases = 64;
 char	   *perfopt_database = NULL;
+char	   *perfopt_procfs_path = NULL;
 
 void		_PG_init(void);
 
@@ -108,6 +109,12 @@ perfopt_define_gucs(void)
 	DefineCustomStringVariable("perfopt.database",
 							   "Database the worker connects to and writes history in.",
 							   NULL, &perfopt_database, "postgres",
+							   PGC_POSTMASTER, 0, NULL, NULL, NULL);
+
+	DefineCustomStringVariable("perfopt.procfs_path",
+							   "Where the machine's /proc is mounted.",
+							   "Containers that mount the host's /proc elsewhere point this there.",
+							   &perfopt_procfs_path, "/proc",
 							   PGC_POSTMASTER, 0, NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("perfopt");

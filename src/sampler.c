@@ -45,8 +45,8 @@ typedef enum SmpSource
 } SmpSource;
 
 static const char *const smp_source_names[SMP_NSOURCES] = {
-	"/proc/stat", "/proc/meminfo", "the data directory's filesystem",
-	"the pg_wal filesystem", "/proc/net/dev", "/proc/loadavg"
+	"stat", "meminfo", "the data directory's filesystem",
+	"the pg_wal filesystem", "net/dev", "loadavg"
 };
 
 /* per-database counters of the previous reading */
@@ -86,13 +86,19 @@ static SPIPlanPtr smp_database_plan;
 static void
 smp_source_result(SmpSource src, bool ok)
 {
+	/* files under perfopt.procfs_path are named by their full path */
+	bool		in_procfs = src != SMP_SRC_DATA_DISK && src != SMP_SRC_WAL_DISK;
+
 	if (!ok && !smp_failing[src])
 		ereport(LOG,
-				(errmsg("perfopt: could not read %s; its metrics are null until it can be read",
+				(errmsg("perfopt: could not read %s%s%s; its metrics are null until it can be read",
+						in_procfs ? perfopt_procfs_path : "", in_procfs ? "/" : "",
 						smp_source_names[src])));
 	else if (ok && smp_failing[src])
 		ereport(LOG,
-				(errmsg("perfopt: %s can be read again", smp_source_names[src])));
+				(errmsg("perfopt: %s%s%s can be read again",
+						in_procfs ? perfopt_procfs_path : "", in_procfs ? "/" : "",
+						smp_source_names[src])));
 	smp_failing[src] = !ok;
 }
 
@@ -111,9 +117,15 @@ smp_rate(double prev, double cur, double seconds)
 	return (cur - prev) / seconds;
 }
 
+/* read perfopt.procfs_path/name into smp_buf; head_only keeps what fits */
 static bool
-smp_read(const char *path)
+smp_read(const char *name, bool head_only)
 {
+	char		path[MAXPGPATH];
+
+	snprintf(path, sizeof(path), "%s/%s", perfopt_procfs_path, name);
+	if (head_only)
+		return procstats_read_file_head(path, smp_buf, SMP_BUFSIZE) >= 0;
 	return procstats_read_file(path, smp_buf, SMP_BUFSIZE) >= 0;
 }
 
@@ -121,7 +133,7 @@ static void
 smp_cpu(PerfoptSample *s)
 {
 	ProcCpuTimes cur;
-	bool		ok = procstats_read_file_head("/proc/stat", smp_buf, SMP_BUFSIZE) >= 0 && procstats_parse_cpu(smp_buf, &cur);
+	bool		ok = smp_read("stat", true) && procstats_parse_cpu(smp_buf, &cur);
 
 	smp_source_result(SMP_SRC_CPU, ok);
 	if (!ok)
@@ -152,7 +164,7 @@ smp_memory(PerfoptSample *s)
 	uint64_t	avail;
 	bool		ok;
 
-	if (smp_read("/proc/self/cgroup") &&
+	if (smp_read("self/cgroup", false) &&
 		procstats_cgroup_memory("/sys/fs/cgroup", smp_buf, &used, &limit) &&
 		limit > 0)
 	{
@@ -164,7 +176,7 @@ smp_memory(PerfoptSample *s)
 		return;
 	}
 
-	ok = smp_read("/proc/meminfo") &&
+	ok = smp_read("meminfo", false) &&
 		procstats_parse_meminfo(smp_buf, &total, &avail) &&
 		total > 0 && avail <= total;
 	smp_source_result(SMP_SRC_MEMORY, ok);
@@ -196,7 +208,7 @@ smp_network(PerfoptSample *s, TimestampTz now)
 {
 	uint64_t	rx;
 	uint64_t	tx;
-	bool		ok = smp_read("/proc/net/dev") && procstats_parse_netdev(smp_buf, &rx, &tx);
+	bool		ok = smp_read("net/dev", false) && procstats_parse_netdev(smp_buf, &rx, &tx);
 
 	smp_source_result(SMP_SRC_NETWORK, ok);
 	if (!ok)
@@ -221,7 +233,7 @@ static void
 smp_load(PerfoptSample *s)
 {
 	double		load[3];
-	bool		ok = smp_read("/proc/loadavg") && procstats_parse_loadavg(smp_buf, load);
+	bool		ok = smp_read("loadavg", false) && procstats_parse_loadavg(smp_buf, load);
 	int			ncpu = procstats_cpu_count();
 
 	smp_source_result(SMP_SRC_LOAD, ok);

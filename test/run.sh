@@ -7,24 +7,27 @@
 # installs perfopt, then runs the clusters as the postgres user.
 # Exits non-zero on any failure; ends with "N passed, M failed".
 #   bash test/run.sh               # everything
-#   bash test/run.sh t/010_x.pl    # only these TAP files (no regress)
+#   bash test/run.sh regress       # unit tests and pg_regress only
+#   bash test/run.sh test/t/010_x.pl  # only these TAP files
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$PERFOPT_TOP"
+# where clusters and results go (PERFOPT_TMP lets two runs coexist)
+export PERFOPT_TMP=${PERFOPT_TMP:-$PERFOPT_TOP/tmp_check}
 
 if [ "${1:-}" != "--as-pg" ]; then
 	perfopt_install_deps || exit 1
 	if [ "$(id -u)" = 0 ]; then
 		perfopt_build_install || exit 1
 	fi
-	rm -rf tmp_check && mkdir -p tmp_check
+	rm -rf "$PERFOPT_TMP" && mkdir -p "$PERFOPT_TMP"
 	unit_failed=0
-	if [ $# = 0 ]; then
+	if [ $# = 0 ] || [ "$1" = regress ]; then
 		perfopt_log "unit tests (ASan/UBSan)"
 		make -s -C test/unit check || unit_failed=1
 		make -s -C test/unit clean >/dev/null
 	fi
-	[ "$(id -u)" = 0 ] && chown -R postgres tmp_check
+	[ "$(id -u)" = 0 ] && chown -R postgres "$PERFOPT_TMP"
 	perfopt_as_pg bash "$0" --as-pg "$unit_failed" "$@"
 	exit $?
 fi
@@ -34,35 +37,43 @@ shift
 
 passed=0
 failed=0
+only_regress=0
+if [ "${1:-}" = regress ]; then only_regress=1; shift; fi
 if [ "$unit_failed" = 1 ]; then failed=$((failed + 1)); else [ $# = 0 ] && passed=$((passed + 1)); fi
 
 if [ $# = 0 ]; then
 	perfopt_log "pg_regress"
 	"$PGXS_DIR/src/test/regress/pg_regress" \
 		--bindir="$PGBIN" --inputdir="$PERFOPT_TOP" \
-		--outputdir="$PERFOPT_TOP/tmp_check/regress" \
-		--temp-instance="$PERFOPT_TOP/tmp_check/regress/instance" \
+		--outputdir="$PERFOPT_TMP/regress" \
+		--temp-instance="$PERFOPT_TMP/regress/instance" \
 		--temp-config="$PERFOPT_TOP/test/regress.conf" \
-		--dbname=contrib_regression --schedule="$PERFOPT_TOP/test/schedule" | tee tmp_check/regress.out
-	p=$(grep -cE '^(ok|test) .* ok( |$)|\.\.\. ok' tmp_check/regress.out)
-	f=$(grep -cE 'FAILED|failed \(ignored\)' tmp_check/regress.out)
+		--dbname=contrib_regression --schedule="$PERFOPT_TOP/test/schedule" | tee "$PERFOPT_TMP"/regress.out
+	p=$(grep -cE '^(ok|test) .* ok( |$)|\.\.\. ok' "$PERFOPT_TMP"/regress.out)
+	f=$(grep -cE 'FAILED|failed \(ignored\)' "$PERFOPT_TMP"/regress.out)
 	passed=$((passed + p))
 	failed=$((failed + f))
-	[ -f tmp_check/regress/regression.diffs ] && cat tmp_check/regress/regression.diffs | head -100
+	[ -f "$PERFOPT_TMP"/regress/regression.diffs ] && cat "$PERFOPT_TMP"/regress/regression.diffs | head -100
+fi
+
+if [ "$only_regress" = 1 ]; then
+	echo "$passed passed, $failed failed"
+	[ "$failed" = 0 ]
+	exit $?
 fi
 
 perfopt_log "TAP"
 tap_files=("$@")
 [ ${#tap_files[@]} = 0 ] && tap_files=(test/t/*.pl)
-TESTDIR="$PERFOPT_TOP/tmp_check/tap" \
+TESTDIR="$PERFOPT_TMP/tap" \
 	PG_REGRESS="$PGXS_DIR/src/test/regress/pg_regress" \
 	PERL5LIB="$PGXS_DIR/src/test/perl:$PERFOPT_TOP/test/perl" \
 	PERFOPT_TOP="$PERFOPT_TOP" \
-	prove --timer "${tap_files[@]}" 2>&1 | tee tmp_check/tap.out
-total=$(grep -cE '^\[[0-9:]+\] test/t/' tmp_check/tap.out)
-f=$(grep -E '^Failed [0-9]+/[0-9]+ test programs' tmp_check/tap.out | sed -E 's/^Failed ([0-9]+).*/\1/')
+	prove --timer "${tap_files[@]}" 2>&1 | tee "$PERFOPT_TMP"/tap.out
+total=$(grep -cE '^\[[0-9:]+\] test/t/' "$PERFOPT_TMP"/tap.out)
+f=$(grep -E '^Failed [0-9]+/[0-9]+ test programs' "$PERFOPT_TMP"/tap.out | sed -E 's/^Failed ([0-9]+).*/\1/')
 f=${f:-0}
-grep -q '^Result: PASS' tmp_check/tap.out || [ "$f" != 0 ] || f=$total
+grep -q '^Result: PASS' "$PERFOPT_TMP"/tap.out || [ "$f" != 0 ] || f=$total
 passed=$((passed + total - f))
 failed=$((failed + f))
 
