@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# test/demo.sh — the README's first command: installs what is missing,
+# builds and installs perfopt, starts a throwaway cluster in .demo/ with
+# pg_stat_statements and perfopt preloaded, runs the embedded sample
+# workload and shows what perfopt sees.
+#   bash test/demo.sh          # (re)create the demo cluster and run the workload
+#   bash test/demo.sh stop     # stop it and delete .demo/
+# WORKLOAD_SECONDS (default 20) sets how long the workload runs.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$PERFOPT_TOP"
+demo="$PERFOPT_TOP/.demo"
+
+stop_demo() {
+	if [ -f "$demo/data/postmaster.pid" ]; then
+		perfopt_as_pg pg_ctl -D "$demo/data" -m fast -w stop >/dev/null || true
+	fi
+	rm -rf "$demo"
+}
+
+if [ "${1:-}" = stop ]; then
+	stop_demo
+	echo "demo cluster stopped and removed"
+	exit 0
+fi
+
+perfopt_install_deps
+if [ "$(id -u)" = 0 ]; then
+	perfopt_build_install
+elif ! make -s -C "$PERFOPT_TOP" PG_CONFIG="$PG_CONFIG" install >/dev/null 2>&1; then
+	echo "cannot install into $($PG_CONFIG --pkglibdir); run as root" >&2
+	exit 1
+fi
+
+stop_demo
+mkdir -p "$demo"
+[ "$(id -u)" = 0 ] && chown postgres "$demo"
+port=$(perfopt_free_port 55432)
+
+perfopt_log "creating a throwaway cluster in $demo (port $port)"
+perfopt_as_pg initdb -D "$demo/data" -A trust -U postgres >/dev/null
+cat >>"$demo/data/postgresql.conf" <<CONF
+# perfopt demo
+port = $port
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$demo'
+shared_preload_libraries = 'pg_stat_statements,perfopt'
+pg_stat_statements.track = all
+perfopt.monitoring_interval = 1000
+perfopt.history_interval = 5
+CONF
+perfopt_as_pg pg_ctl -D "$demo/data" -l "$demo/server.log" -w start >/dev/null
+
+psql_demo() { perfopt_as_pg psql -X -h "$demo" -p "$port" -U postgres -d postgres "$@"; }
+psql_demo -q -c "CREATE EXTENSION perfopt CASCADE" 2>/dev/null
+
+seconds=${WORKLOAD_SECONDS:-20}
+perfopt_log "running the sample workload for ${seconds}s (pgbench, 4 clients)"
+perfopt_as_pg pgbench -h "$demo" -p "$port" -U postgres -q -i -s 2 postgres >/dev/null 2>&1
+perfopt_as_pg pgbench -h "$demo" -p "$port" -U postgres -n -c 4 -j 2 -T "$seconds" \
+	-f "$PERFOPT_TOP/test/workload/sample.pgbench" postgres 2>/dev/null | grep -E '^(tps|number of transactions actually)'
+
+perfopt_log "what perfopt sees: SELECT perfopt_status()"
+psql_demo -At -c "SELECT jsonb_pretty(perfopt_status() - 'latest')"
+
+perfopt_log "the latest sample: SELECT perfopt_metrics()"
+psql_demo -c "
+SELECT m->>'sampled_at' AS sampled_at,
+       m->'system'->>'cpu_busy_pct' AS cpu_busy_pct,
+       m->'system'->>'memory_used_pct' AS memory_used_pct,
+       m->'system'->>'data_disk_used_pct' AS disk_used_pct,
+       m->'server'->>'connections_total' AS connections,
+       m->'server'->>'pool_utilization_pct' AS pool_utilization_pct,
+       m->'server'->>'wal_bytes_per_second' AS wal_bytes_per_second
+FROM perfopt_metrics() AS m"
+psql_demo -c "
+SELECT d->>'datname' AS datname, d->>'commits_per_second' AS commits_per_second,
+       d->>'cache_hit_pct' AS cache_hit_pct, d->>'tuples_written_per_second' AS tuples_written_per_second
+FROM jsonb_array_elements(perfopt_database_metrics()->'databases') AS d
+WHERE d->>'datname' = 'postgres'"
+
+perfopt_log "the workload over time: SELECT ... FROM perfopt_samples"
+psql_demo -c "
+SELECT to_char(sampled_at, 'HH24:MI:SS') AS at, round(cpu_busy_pct::numeric, 1) AS cpu_pct,
+       connections_total AS conns,
+       round((SELECT sum((d->>'commits_per_second')::numeric) FROM jsonb_array_elements(databases) d), 1) AS commits_per_s
+FROM perfopt_samples ORDER BY sampled_at DESC LIMIT 6"
+
+perfopt_log "Prometheus: the headline gauges from perfopt_metrics_prometheus()"
+psql_demo -At -c "SELECT perfopt_metrics_prometheus()" |
+	grep -E '^perfopt_(system_cpu_usage_ratio|system_memory_utilization_ratio|database_pool_utilization_ratio) '
+
+cat <<MSG
+
+The demo cluster keeps running (perfopt samples every second):
+  connect:  psql -h $demo -p $port -U postgres postgres      (or -h 127.0.0.1)
+  try:      SELECT jsonb_pretty(perfopt_metrics());
+            SELECT * FROM perfopt_recent_samples ORDER BY sampled_at DESC LIMIT 5;
+  log:      $demo/server.log
+  stop:     bash test/demo.sh stop
+MSG
