@@ -135,6 +135,7 @@ wrk_sample(bool push, TimestampTz prev_at)
 	volatile bool persisted = false;
 
 	perfopt_sample_clear(s);
+	s->is_standby = RecoveryInProgress();
 	s->sampled_at = GetCurrentTimestamp();
 	s->interval_seconds = prev_at ? (double) (s->sampled_at - prev_at) / USECS_PER_SEC : 0;
 	perfopt_sampler_machine(s);
