@@ -33,26 +33,12 @@ elif ! make -s -C "$PERFOPT_TOP" PG_CONFIG="$PG_CONFIG" install >/dev/null 2>&1;
 fi
 
 stop_demo
-mkdir -p "$demo"
-[ "$(id -u)" = 0 ] && chown postgres "$demo"
 port=$(perfopt_free_port 55432)
-
 perfopt_log "creating a throwaway cluster in $demo (port $port)"
-perfopt_as_pg initdb -D "$demo/data" -A trust -U postgres >/dev/null
-cat >>"$demo/data/postgresql.conf" <<CONF
-# perfopt demo
-port = $port
-listen_addresses = '127.0.0.1'
-unix_socket_directories = '$demo'
-shared_preload_libraries = 'pg_stat_statements,perfopt'
-pg_stat_statements.track = all
-perfopt.monitoring_interval = 1000
-perfopt.history_interval = 5
-CONF
-perfopt_as_pg pg_ctl -D "$demo/data" -l "$demo/server.log" -w start >/dev/null
-
+perfopt_start_cluster "$demo" "$port" "listen_addresses = '127.0.0.1'" \
+	"pg_stat_statements.track = all" \
+	"perfopt.monitoring_interval = 1000" "perfopt.history_interval = 5"
 psql_demo() { perfopt_as_pg psql -X -h "$demo" -p "$port" -U postgres -d postgres "$@"; }
-psql_demo -q -c "CREATE EXTENSION perfopt CASCADE" 2>/dev/null
 
 seconds=${WORKLOAD_SECONDS:-20}
 perfopt_log "running the sample workload for ${seconds}s (pgbench, 4 clients)"

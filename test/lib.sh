@@ -63,3 +63,23 @@ perfopt_as_pg() {
 		env PATH="$PGBIN:$PATH" "$@"
 	fi
 }
+
+# perfopt_start_cluster DIR PORT [conf lines...]: initdb DIR/data (owned by
+# the postgres user when root), preload perfopt, sockets in DIR, log in
+# DIR/server.log, start it and create the extension in postgres
+perfopt_start_cluster() {
+	local dir=$1 port=$2 line
+	shift 2
+	mkdir -p "$dir"
+	[ "$(id -u)" = 0 ] && chown postgres "$dir"
+	perfopt_as_pg initdb -D "$dir/data" -A trust -U postgres >/dev/null
+	{
+		echo "port = $port"
+		echo "unix_socket_directories = '$dir'"
+		echo "shared_preload_libraries = 'pg_stat_statements,perfopt'"
+		for line in "$@"; do echo "$line"; done
+	} | perfopt_as_pg tee -a "$dir/data/postgresql.conf" >/dev/null
+	perfopt_as_pg pg_ctl -D "$dir/data" -l "$dir/server.log" -w start >/dev/null
+	perfopt_as_pg psql -X -q -h "$dir" -p "$port" -U postgres -d postgres \
+		-c "SET client_min_messages = warning; CREATE EXTENSION perfopt CASCADE"
+}

@@ -11,22 +11,12 @@ seconds=${1:-60}
 
 [ "$(id -u)" = 0 ] && { perfopt_install_deps; perfopt_build_install; }
 dir=$(mktemp -d /tmp/perfopt-bench.XXXXXX)
-[ "$(id -u)" = 0 ] && chown postgres "$dir"
 port=$(perfopt_free_port 56432)
 cleanup() { perfopt_as_pg pg_ctl -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true; rm -rf "$dir"; }
 trap cleanup EXIT
 
-perfopt_as_pg initdb -D "$dir/data" -A trust -U postgres >/dev/null
-cat >>"$dir/data/postgresql.conf" <<CONF
-port = $port
-listen_addresses = ''
-unix_socket_directories = '$dir'
-shared_preload_libraries = 'pg_stat_statements,perfopt'
-perfopt.monitoring_interval = 1000
-CONF
-perfopt_as_pg pg_ctl -D "$dir/data" -l "$dir/log" -w start >/dev/null
+perfopt_start_cluster "$dir" "$port" "listen_addresses = ''" "perfopt.monitoring_interval = 1000"
 sql() { perfopt_as_pg psql -X -At -h "$dir" -p "$port" -U postgres -d postgres -c "$1"; }
-sql "CREATE EXTENSION perfopt CASCADE" >/dev/null 2>&1
 sleep 2
 pid=$(sql "SELECT perfopt_status()->>'worker_pid'")
 tck=$(getconf CLK_TCK)
