@@ -6,8 +6,9 @@
  * fixed at server start; when the ring is full the oldest sample is
  * overwritten.
  *
- * Locking: PerfoptShared->lock (one LWLock of the "perfopt" tranche)
- * guards every field.  The worker takes it exclusively to push a sample or
+ * Locking: PerfoptShared->lock (an LWLock of the "perfopt" tranche)
+ * guards every field; control_lock, taken before it, serializes changes of
+ * the monitoring control with the writes of their state file.  The worker takes it exclusively to push a sample or
  * to record its pid; SQL functions take it shared to copy samples out and
  * exclusively to change the monitoring control.  Nobody holds it across
  * anything but a memcpy.
@@ -28,14 +29,12 @@ typedef struct PerfoptShared
 	Latch	   *worker_latch;
 
 	/*
-	 * Run-time monitoring control (perfopt_start/stop_monitoring).  The
-	 * worker persists it to PGDATA/perfopt.state when control_generation
-	 * differs from saved_generation, so it survives a restart.
+	 * Run-time monitoring control (perfopt_start/stop_monitoring), also in
+	 * PGDATA/perfopt.state; control_lock orders its writers (control.c).
 	 */
+	LWLock	   *control_lock;
 	bool		monitoring_enabled;
 	int			interval_override_ms;	/* 0: perfopt.monitoring_interval */
-	uint64		control_generation;
-	uint64		saved_generation;
 
 	/* the sample ring */
 	uint64		samples_taken;

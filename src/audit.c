@@ -2,20 +2,17 @@
  * audit.c — writes perfopt_audit_log rows.
  *
  * Callers need no privilege on the table: the row is inserted as the
- * table's owner (the role that created the extension), with the calling
+ * extension's owner, with the calling
  * role recorded, so nobody who may merely call a function can forge or
  * erase the log.  Runs in the caller's transaction.
  */
 #include "postgres.h"
 
-#include "access/htup_details.h"
-#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
-#include "utils/syscache.h"
 
 #include "audit.h"
 #include "extschema.h"
@@ -25,27 +22,12 @@ perfopt_audit(const char *action, const char *arguments_json, const char *outcom
 {
 	Oid			schema_oid = perfopt_extension_schema(false);
 	char	   *schema = get_namespace_name(schema_oid);
-	Oid			relid = get_relname_relid("perfopt_audit_log", schema_oid);
-	HeapTuple	tup;
-	Oid			owner;
-	Oid			save_userid;
-	int			save_sec;
+	PerfoptSavedUser saved;
 	char	   *role = GetUserNameFromId(GetUserId(), false);
 	char	   *session_role = GetUserNameFromId(GetSessionUserId(), false);
 	char		sql[NAMEDATALEN * 2 + 256];
 	Oid			types[5] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
 	Datum		values[5];
-
-	if (!OidIsValid(relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("perfopt: table perfopt_audit_log is missing"),
-				 errhint("Recreate the extension.")));
-	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for relation %u", relid);
-	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
-	ReleaseSysCache(tup);
 
 	snprintf(sql, sizeof(sql),
 			 "/* perfopt */ INSERT INTO %s.perfopt_audit_log"
@@ -58,8 +40,7 @@ perfopt_audit(const char *action, const char *arguments_json, const char *outcom
 	values[3] = CStringGetTextDatum(arguments_json);
 	values[4] = CStringGetTextDatum(outcome);
 
-	GetUserIdAndSecContext(&save_userid, &save_sec);
-	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	perfopt_as_owner_begin(&saved);
 	PG_TRY();
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
@@ -70,7 +51,7 @@ perfopt_audit(const char *action, const char *arguments_json, const char *outcom
 	}
 	PG_FINALLY();
 	{
-		SetUserIdAndSecContext(save_userid, save_sec);
+		perfopt_as_owner_end(&saved);
 	}
 	PG_END_TRY();
 }

@@ -13,10 +13,12 @@
  */
 #include "postgres.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "access/xact.h"
 #include "miscadmin.h"
+#include "common/file_perm.h"
 #include "storage/fd.h"
 #include "storage/latch.h"
 
@@ -77,6 +79,65 @@ perfopt_control_load(bool *enabled, int *interval_override_ms)
 	FreeFile(f);
 }
 
+/*
+ * Write the state file with plain system calls: this runs in a commit
+ * callback, where an ERROR is not allowed, so failures are only logged.
+ */
+static void
+ctl_write_file(bool enabled, int override_ms)
+{
+	char		text[128];
+	int			len;
+	int			fd;
+	bool		ok;
+
+	len = snprintf(text, sizeof(text),
+				   "# written by perfopt; change with perfopt_start_monitoring()\n"
+				   "enabled=%d\ninterval_override_ms=%d\n", enabled ? 1 : 0, override_ms);
+	fd = open(CONTROL_TMP_FILE, O_WRONLY | O_CREAT | O_TRUNC | PG_BINARY, pg_file_create_mode);
+	ok = fd >= 0 && write(fd, text, len) == len && pg_fsync(fd) == 0;
+	if (fd >= 0 && close(fd) != 0)
+		ok = false;
+	if (ok && rename(CONTROL_TMP_FILE, CONTROL_FILE) != 0)
+		ok = false;
+	if (ok)
+	{
+		/* make the rename itself durable */
+		fd = open(".", O_RDONLY | PG_BINARY, 0);
+		if (fd >= 0)
+		{
+			(void) pg_fsync(fd);
+			close(fd);
+		}
+	}
+	if (!ok)
+		ereport(LOG,
+				(errcode_for_file_access(),
+				 errmsg("perfopt: could not write \"%s\": %m; the monitoring choice holds until the server restarts",
+						CONTROL_FILE)));
+}
+
+/*
+ * Apply a monitoring choice: shared memory, then the state file, in one
+ * order for everybody (control_lock), then wake the worker.
+ */
+static void
+ctl_apply(bool enabled, int override_ms)
+{
+	Latch	   *latch;
+
+	LWLockAcquire(perfopt_shared->control_lock, LW_EXCLUSIVE);
+	LWLockAcquire(perfopt_shared->lock, LW_EXCLUSIVE);
+	perfopt_shared->monitoring_enabled = enabled;
+	perfopt_shared->interval_override_ms = override_ms;
+	latch = perfopt_shared->worker_latch;
+	LWLockRelease(perfopt_shared->lock);
+	ctl_write_file(enabled, override_ms);
+	LWLockRelease(perfopt_shared->control_lock);
+	if (latch)
+		SetLatch(latch);
+}
+
 static void
 control_xact_callback(XactEvent event, void *arg)
 {
@@ -87,20 +148,9 @@ control_xact_callback(XactEvent event, void *arg)
 	{
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
-			{
-				Latch	   *latch;
-
-				LWLockAcquire(perfopt_shared->lock, LW_EXCLUSIVE);
-				perfopt_shared->monitoring_enabled = pending.enabled;
-				perfopt_shared->interval_override_ms = pending.interval_override_ms;
-				perfopt_shared->control_generation++;
-				latch = perfopt_shared->worker_latch;
-				LWLockRelease(perfopt_shared->lock);
-				if (latch)
-					SetLatch(latch);
-				pending.staged = false;
-				break;
-			}
+			pending.staged = false;
+			ctl_apply(pending.enabled, pending.interval_override_ms);
+			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 			pending.staged = false;
@@ -153,56 +203,19 @@ perfopt_control_current(bool *enabled, int *interval_override_ms)
 }
 
 void
-perfopt_control_persist(void)
-{
-	uint64		generation;
-	bool		enabled;
-	int			override;
-	FILE	   *f;
-
-	LWLockAcquire(perfopt_shared->lock, LW_SHARED);
-	generation = perfopt_shared->control_generation;
-	enabled = perfopt_shared->monitoring_enabled;
-	override = perfopt_shared->interval_override_ms;
-	LWLockRelease(perfopt_shared->lock);
-
-	if (generation == perfopt_shared->saved_generation)
-		return;
-
-	f = AllocateFile(CONTROL_TMP_FILE, PG_BINARY_W);
-	if (f == NULL ||
-		fprintf(f, "# written by perfopt; change with perfopt_start_monitoring()\n"
-				"enabled=%d\ninterval_override_ms=%d\n", enabled ? 1 : 0, override) < 0 ||
-		fflush(f) != 0 || pg_fsync(fileno(f)) != 0)
-	{
-		ereport(LOG,
-				(errcode_for_file_access(),
-				 errmsg("perfopt: could not write \"%s\": %m", CONTROL_TMP_FILE)));
-		if (f)
-			FreeFile(f);
-		return;
-	}
-	if (FreeFile(f) != 0 ||
-		durable_rename(CONTROL_TMP_FILE, CONTROL_FILE, LOG) != 0)
-		return;
-
-	/* only the worker writes saved_generation */
-	LWLockAcquire(perfopt_shared->lock, LW_EXCLUSIVE);
-	perfopt_shared->saved_generation = generation;
-	LWLockRelease(perfopt_shared->lock);
-}
-
-void
 perfopt_control_drop_override(void)
 {
-	LWLockAcquire(perfopt_shared->lock, LW_EXCLUSIVE);
-	if (perfopt_shared->interval_override_ms != 0)
-	{
-		perfopt_shared->interval_override_ms = 0;
-		perfopt_shared->control_generation++;
-		ereport(LOG,
-				(errmsg("perfopt: perfopt.monitoring_interval changed to %d ms; it replaces the interval set by perfopt_start_monitoring()",
-						perfopt_monitoring_interval)));
-	}
+	bool		enabled;
+	int			override_ms;
+
+	LWLockAcquire(perfopt_shared->lock, LW_SHARED);
+	enabled = perfopt_shared->monitoring_enabled;
+	override_ms = perfopt_shared->interval_override_ms;
 	LWLockRelease(perfopt_shared->lock);
+	if (override_ms == 0)
+		return;
+	ctl_apply(enabled, 0);
+	ereport(LOG,
+			(errmsg("perfopt: perfopt.monitoring_interval changed to %d ms; it replaces the interval set by perfopt_start_monitoring()",
+					perfopt_monitoring_interval)));
 }

@@ -1,5 +1,6 @@
 /*
- * extschema.c — finds the schema perfopt was created in, from pg_extension
+ * extschema.c — finds the schema an extension (perfopt, pg_stat_statements)
+ * was created in, from pg_extension
  * (PostgreSQL 15 does not export get_extension_schema()).  Catalog reads
  * only; needs a transaction.
  */
@@ -11,15 +12,17 @@
 #include "catalog/indexing.h"
 #include "catalog/pg_extension.h"
 #include "commands/extension.h"
+#include "miscadmin.h"
 #include "utils/fmgroids.h"
 #include "utils/rel.h"
 
 #include "extschema.h"
 
-Oid
-perfopt_extension_schema(bool missing_ok)
+/* the extension's pg_extension row: its schema and its owner */
+static Oid
+es_lookup(const char *extname, bool missing_ok, Oid *owner)
 {
-	Oid			ext = get_extension_oid("perfopt", missing_ok);
+	Oid			ext = get_extension_oid(extname, missing_ok);
 	Oid			schema = InvalidOid;
 	Relation	rel;
 	ScanKeyData key;
@@ -35,13 +38,55 @@ perfopt_extension_schema(bool missing_ok)
 	scan = systable_beginscan(rel, ExtensionOidIndexId, true, NULL, 1, &key);
 	tup = systable_getnext(scan);
 	if (HeapTupleIsValid(tup))
+	{
 		schema = ((Form_pg_extension) GETSTRUCT(tup))->extnamespace;
+		*owner = ((Form_pg_extension) GETSTRUCT(tup))->extowner;
+	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
 
 	if (!OidIsValid(schema) && !missing_ok)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("perfopt: extension \"perfopt\" is not installed in this database")));
+				 errmsg("perfopt: extension \"%s\" is not installed in this database",
+						extname)));
 	return schema;
+}
+
+Oid
+perfopt_schema_of_extension(const char *extname, bool missing_ok)
+{
+	Oid			owner;
+
+	return es_lookup(extname, missing_ok, &owner);
+}
+
+Oid
+perfopt_extension_schema(bool missing_ok)
+{
+	Oid			owner;
+
+	return es_lookup("perfopt", missing_ok, &owner);
+}
+
+/*
+ * Become the extension's owner for perfopt's own table writes, so callers
+ * need no privilege on (and cannot forge rows in) perfopt's tables.
+ * perfopt_as_owner_end() restores the caller; an ERROR in between is
+ * cleaned up by the transaction machinery (the caller's PG_FINALLY).
+ */
+void
+perfopt_as_owner_begin(PerfoptSavedUser *saved)
+{
+	Oid			owner = InvalidOid;
+
+	(void) es_lookup("perfopt", false, &owner);
+	GetUserIdAndSecContext(&saved->userid, &saved->sec_context);
+	SetUserIdAndSecContext(owner, saved->sec_context | SECURITY_LOCAL_USERID_CHANGE);
+}
+
+void
+perfopt_as_owner_end(PerfoptSavedUser *saved)
+{
+	SetUserIdAndSecContext(saved->userid, saved->sec_context);
 }

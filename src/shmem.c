@@ -40,7 +40,7 @@ shm_request(void)
 		prev_shmem_request_hook();
 
 	RequestAddinShmemSpace(shm_total_size());
-	RequestNamedLWLockTranche("perfopt", 1);
+	RequestNamedLWLockTranche("perfopt", 2);
 }
 
 static void
@@ -56,7 +56,8 @@ shm_startup(void)
 	if (!found)
 	{
 		memset(perfopt_shared, 0, offsetof(PerfoptShared, ring));
-		perfopt_shared->lock = &(GetNamedLWLockTranche("perfopt"))->lock;
+		perfopt_shared->lock = &(GetNamedLWLockTranche("perfopt"))[0].lock;
+		perfopt_shared->control_lock = &(GetNamedLWLockTranche("perfopt"))[1].lock;
 		perfopt_shared->ring_size = perfopt_sample_ring_size;
 		perfopt_shared->sample_size = PerfoptSampleSize(perfopt_max_databases);
 		perfopt_control_load(&perfopt_shared->monitoring_enabled,

@@ -209,7 +209,7 @@ api_set_monitoring(const char *action, bool enabled, int override_ms)
 	if (cur_enabled == enabled && cur_override == override_ms)
 		return api_control_result(enabled, override_ms, false);
 
-	if (override_ms > 0)
+	if (enabled && override_ms > 0)
 		snprintf(args, sizeof(args), "{\"interval_ms\": %d}", override_ms);
 	else
 		snprintf(args, sizeof(args), "{}");

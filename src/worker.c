@@ -260,6 +260,5 @@ perfopt_worker_main(Datum main_arg)
 				perfopt_control_drop_override();
 			}
 		}
-		perfopt_control_persist();
 	}
 }

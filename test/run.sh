@@ -63,6 +63,7 @@ if [ "$only_regress" = 1 ]; then
 fi
 
 perfopt_log "TAP"
+mkdir -p "$PERFOPT_TMP/tap"
 tap_files=("$@")
 [ ${#tap_files[@]} = 0 ] && tap_files=(test/t/*.pl)
 TESTDIR="$PERFOPT_TMP/tap" \
@@ -70,10 +71,10 @@ TESTDIR="$PERFOPT_TMP/tap" \
 	PERL5LIB="$PGXS_DIR/src/test/perl:$PERFOPT_TOP/test/perl" \
 	PERFOPT_TOP="$PERFOPT_TOP" \
 	prove --timer "${tap_files[@]}" 2>&1 | tee "$PERFOPT_TMP"/tap.out
+# prove's summary report names each failed file once, "(Wstat: ...)"
 total=$(grep -cE '^\[[0-9:]+\] test/t/' "$PERFOPT_TMP"/tap.out)
-f=$(grep -E '^Failed [0-9]+/[0-9]+ test programs' "$PERFOPT_TMP"/tap.out | sed -E 's/^Failed ([0-9]+).*/\1/')
-f=${f:-0}
-grep -q '^Result: PASS' "$PERFOPT_TMP"/tap.out || [ "$f" != 0 ] || f=$total
+f=$(grep -cE '^test/t/[^ ]+ +\(Wstat' "$PERFOPT_TMP"/tap.out)
+grep -q '^Result: PASS' "$PERFOPT_TMP"/tap.out || [ "$f" != 0 ] || f=$((total > 0 ? total : 1))
 passed=$((passed + total - f))
 failed=$((failed + f))
 
