@@ -2,6 +2,13 @@
 
 MODULE_big = perfopt
 OBJS = \
+	src/advisor/advise.o \
+	src/advisor/candidates.o \
+	src/advisor/collect.o \
+	src/advisor/select.o \
+	src/advisor/sqlrepair.o \
+	src/advisor/whatif.o \
+	src/advisor/workload.o \
 	src/audit.o \
 	src/control.o \
 	src/export.o \
@@ -21,9 +28,10 @@ DATA = perfopt--1.0.sql
 PGFILEDESC = "perfopt - workload-driven monitoring and optimization"
 
 PG_CPPFLAGS = -I$(srcdir)/include
-# -Wall -Wextra on top of PGXS; the fmgr calling convention leaves
+# -Wall -Wextra on top of PGXS, and a missing prototype is an error (it
+# truncates returned pointers); the fmgr calling convention leaves
 # parameters unused and PostgreSQL's own headers compare signed/unsigned.
-PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
+PG_CFLAGS = -Wall -Wextra -Werror=implicit-function-declaration -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)

@@ -122,3 +122,50 @@ RETURNS jsonb
 AS 'MODULE_PATHNAME', 'perfopt_stop_monitoring'
 LANGUAGE C VOLATILE;
 REVOKE ALL ON FUNCTION @extschema@.perfopt_stop_monitoring() FROM PUBLIC;
+
+-- Index advisor (perfopt_advise): what to create, and why.
+CREATE TABLE @extschema@.perfopt_recommendations (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    kind text NOT NULL CHECK (kind IN ('create_index', 'drop_index', 'reindex')),
+    table_name text NOT NULL,
+    index_name text NOT NULL,
+    ddl text NOT NULL,
+    definition text NOT NULL UNIQUE,
+    statements jsonb NOT NULL,
+    benefit_ms float8 NOT NULL,
+    estimated_size_bytes bigint NOT NULL,
+    write_penalty_ms float8 NOT NULL,
+    reason text NOT NULL,
+    status text NOT NULL DEFAULT 'new' CHECK (status IN ('new', 'applied', 'dismissed')),
+    created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE @extschema@.perfopt_recommendations IS
+    'perfopt: recommendations of the last perfopt_advise() run, with the statements they serve';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.perfopt_recommendations', '');
+REVOKE ALL ON TABLE @extschema@.perfopt_recommendations FROM PUBLIC;
+GRANT SELECT ON TABLE @extschema@.perfopt_recommendations TO pg_monitor;
+
+-- Statements the last run could not analyze, and why.
+CREATE TABLE @extschema@.perfopt_advisor_skipped (
+    queryid bigint NOT NULL,
+    userid oid NOT NULL,
+    query text NOT NULL,
+    reason text NOT NULL,
+    seen_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (queryid, userid)
+);
+REVOKE ALL ON TABLE @extschema@.perfopt_advisor_skipped FROM PUBLIC;
+GRANT SELECT ON TABLE @extschema@.perfopt_advisor_skipped TO pg_monitor;
+
+CREATE FUNCTION @extschema@.perfopt_advise()
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'perfopt_advise'
+LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION @extschema@.perfopt_advise() FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.perfopt_dismiss_recommendation(id bigint)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'perfopt_dismiss_recommendation'
+LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION @extschema@.perfopt_dismiss_recommendation(bigint) FROM PUBLIC;

@@ -30,5 +30,10 @@ extern int	perfopt_sample_ring_size;
 extern int	perfopt_max_databases;
 extern char *perfopt_database;
 extern char *perfopt_procfs_path;
+extern int	perfopt_advisor_max_statements;
+extern int	perfopt_min_cost_reduction;
+extern int	perfopt_min_table_size;
+extern int	perfopt_index_storage_budget;
+extern double perfopt_min_workload_saving;
 
 #endif							/* PERFOPT_H */

@@ -26,16 +26,23 @@ FROM unnest(ARRAY['SELECT perfopt_status()',
                   'SELECT count(*) FROM perfopt_audit_log',
                   'SELECT perfopt_start_monitoring(1000)',
                   'SELECT perfopt_start_monitoring()',
-                  'SELECT perfopt_stop_monitoring()']) AS q;
+                  'SELECT perfopt_stop_monitoring()',
+                  'SELECT perfopt_advise()',
+                  'SELECT perfopt_dismiss_recommendation(1)',
+                  'SELECT count(*) FROM perfopt_recommendations',
+                  'SELECT count(*) FROM perfopt_advisor_skipped']) AS q;
 RESET ROLE;
 SET ROLE perfopt_reader;
 SELECT jsonb_typeof(perfopt_status()) AS status,
        jsonb_typeof(perfopt_metrics()) AS metrics,
        length(perfopt_metrics_prometheus()) > 0 AS prometheus;
 SELECT count(*) >= 0 AS can_read FROM perfopt_samples;
+SELECT count(*) >= 0 AS can_read FROM perfopt_recommendations;
 SELECT q AS statement, pg_temp.outcome(q) AS outcome
 FROM unnest(ARRAY['SELECT perfopt_stop_monitoring()',
                   'SELECT perfopt_start_monitoring(500)',
+                  'SELECT perfopt_advise()',
+                  'UPDATE perfopt_recommendations SET status = ''applied''',
                   $q$INSERT INTO perfopt_audit_log (role_name, session_role, action, arguments, outcome) VALUES ('x', 'x', 'forged', '{}', 'x')$q$,
                   'DELETE FROM perfopt_audit_log',
                   'INSERT INTO perfopt_samples (sampled_at, is_standby, databases_omitted, databases) VALUES (now(), false, 0, ''[]'')']) AS q;

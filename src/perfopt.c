@@ -13,6 +13,7 @@
 #include "postmaster/bgworker.h"
 #include "utils/guc.h"
 
+#include "advisor.h"
 #include "perfopt.h"
 #include "shmem.h"
 #include "worker.h"
@@ -36,6 +37,11 @@ int			perfopt_sample_ring_size = 720;
 int			perfopt_max_databases = 64;
 char	   *perfopt_database = NULL;
 char	   *perfopt_procfs_path = NULL;
+int			perfopt_advisor_max_statements = 1000;
+int			perfopt_min_cost_reduction = 20;
+int			perfopt_min_table_size = 1024;
+int			perfopt_index_storage_budget = 10240;
+double		perfopt_min_workload_saving = 0.5;
 
 void		_PG_init(void);
 
@@ -117,6 +123,28 @@ perfopt_define_gucs(void)
 							   &perfopt_procfs_path, "/proc",
 							   PGC_POSTMASTER, 0, NULL, NULL, NULL);
 
+	DefineCustomIntVariable("perfopt.advisor_max_statements",
+							"Statements of pg_stat_statements the advisor considers: slow ones first, then by total time.",
+							NULL, &perfopt_advisor_max_statements, 1000, 1, 100000,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("perfopt.min_cost_reduction",
+							"Percent by which an index must cut some statement's plan cost to be recommended.",
+							NULL, &perfopt_min_cost_reduction, 20, 1, 100,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("perfopt.min_table_size",
+							"Tables smaller than this get no index recommendations.",
+							NULL, &perfopt_min_table_size, 1024, 0, INT_MAX,
+							PGC_SUSET, GUC_UNIT_KB, NULL, NULL, NULL);
+	DefineCustomIntVariable("perfopt.index_storage_budget",
+							"Total size of the indexes one advisor run may recommend.",
+							"Never more than a quarter of the data directory's free space either.",
+							&perfopt_index_storage_budget, 10240, 1, INT_MAX,
+							PGC_SUSET, GUC_UNIT_MB, NULL, NULL, NULL);
+	DefineCustomRealVariable("perfopt.min_workload_saving",
+							 "Percent of the workload's recorded time an index must save, net of its write cost.",
+							 NULL, &perfopt_min_workload_saving, 0.5, 0.0, 100.0,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
+
 	MarkGUCPrefixReserved("perfopt");
 }
 
@@ -131,5 +159,7 @@ _PG_init(void)
 
 	perfopt_define_gucs();
 	perfopt_shmem_install_hooks();
+	perfopt_whatif_install_hook();
+	perfopt_collect_install_hook();
 	perfopt_worker_register();
 }

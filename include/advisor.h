@@ -1,0 +1,112 @@
+/*
+ * advisor.h — the index advisor's shared types: hypothetical indexes, the
+ * statements of the workload, and the column uses the planner showed us.
+ *
+ * Only the files under src/advisor (and _PG_init, for the hooks) include it.  Everything here lives
+ * in the memory context of one perfopt_advise() call.
+ */
+#ifndef PERFOPT_ADVISOR_H
+#define PERFOPT_ADVISOR_H
+
+#include "nodes/parsenodes.h"
+#include "nodes/plannodes.h"
+#include "nodes/pathnodes.h"
+#include "nodes/pg_list.h"
+
+/* a hypothetical (or, with existing_oid, a real) index definition */
+typedef struct AdvIndex
+{
+	int			id;				/* candidate number, stable in one run */
+	Oid			relid;
+	Oid			amoid;			/* BTREE_AM_OID or GIN_AM_OID */
+	int			nkeycols;
+	int			ncols;			/* key columns, then INCLUDE columns */
+	AttrNumber	attnums[INDEX_MAX_KEYS];	/* 0: the next of exprs */
+	Oid			opclasses[INDEX_MAX_KEYS];	/* key columns only */
+	List	   *exprs;			/* expressions with varno 1 */
+	/* estimates, filled by adv_index_estimate() */
+	BlockNumber pages;
+	int			tree_height;
+	double		tuples;
+	char	   *key;			/* canonical text, for dedup and caching */
+} AdvIndex;
+
+/* how a statement uses a column (or expression) of one of its tables */
+typedef enum AdvUseKind
+{
+	ADV_USE_EQ,					/* =, IN / = ANY, IS NULL */
+	ADV_USE_RANGE,				/* <, <=, >, >=, BETWEEN */
+	ADV_USE_JOIN,				/* equality with another relation */
+	ADV_USE_SORT,				/* ORDER BY / GROUP BY that a LIMIT cuts */
+	ADV_USE_GIN,				/* @@ on a tsvector expression, jsonb @> */
+	ADV_USE_OUTPUT				/* only read: a candidate for INCLUDE */
+} AdvUseKind;
+
+typedef struct AdvUse
+{
+	AdvUseKind	kind;
+	Oid			relid;
+	AttrNumber	attnum;			/* 0 when expr is an expression */
+	Node	   *expr;			/* with varno 1; NULL for a plain column */
+	Oid			type;
+	Oid			collation;
+	double		ndistinct;		/* for ordering equality columns */
+	bool		descending;		/* for SORT */
+} AdvUse;
+
+typedef struct AdvStatement
+{
+	int64		queryid;
+	Oid			userid;
+	char	   *text;			/* as pg_stat_statements has it */
+	char	   *parsed_text;	/* after repairs */
+	double		calls;
+	double		total_time_ms;
+	double		mean_time_ms;
+	double		rows;
+	bool		is_write;		/* UPDATE / DELETE */
+	Query	   *query;			/* analyzed, rewritten; NULL when skipped */
+	char	   *skip_reason;
+	List	   *relids;			/* user tables it reads (Oid list) */
+	List	   *uses;			/* AdvUse */
+	double		cost_base;		/* with the existing indexes */
+	double		cost_best;		/* with the chosen set so far */
+	List	   *plan_cache;		/* SelCost: configuration -> cost */
+	/* for the write statements of adv_writes_load() */
+	Oid			write_relid;
+	CmdType		write_cmd;
+	Bitmapset  *set_cols;		/* columns an UPDATE sets */
+} AdvStatement;
+
+/* whatif.c */
+extern void perfopt_whatif_install_hook(void);
+extern void adv_index_estimate(AdvIndex *idx);
+extern char *adv_index_key(AdvIndex *idx);
+extern double adv_plan_cost(AdvStatement *st, List *indexes, List *hidden);
+extern double adv_plan_cost_safely(AdvStatement *st, List *indexes);
+extern PlannedStmt *adv_plan(AdvStatement *st, List *indexes, List *hidden);
+extern int64 adv_planner_calls;
+
+/* workload.c */
+extern List *adv_workload_load(void);
+extern List *adv_writes_load(void);
+extern void adv_statement_prepare(AdvStatement *st);
+extern bool adv_run_as_statement_role(AdvStatement *st, void (*fn) (AdvStatement *));
+
+/* candidates.c */
+extern void adv_candidates_reset(void);
+extern void adv_candidates_for(AdvStatement *st);
+extern List *adv_candidates(void);
+
+/* select.c */
+extern List *adv_select(List *statements, List *writes, List *candidates);
+extern double adv_cost_under(AdvStatement *st, List *config);
+extern List *adv_served_by(AdvIndex *idx, List *chosen, List *statements);
+extern double adv_index_write_penalty(AdvIndex *idx);
+
+/* collect.c: what the planner showed us while planning the baseline */
+extern void perfopt_collect_install_hook(void);
+extern void adv_collect_begin(AdvStatement *st);
+extern void adv_collect_end(void);
+
+#endif							/* PERFOPT_ADVISOR_H */

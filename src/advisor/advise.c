@@ -1,0 +1,458 @@
+/*
+ * advise.c — perfopt_advise(): runs the advisor over this database's
+ * workload and keeps the result in perfopt_recommendations and
+ * perfopt_advisor_skipped; perfopt_dismiss_recommendation().
+ *
+ * The run holds AccessShareLocks on the workload's tables until its
+ * transaction ends, waits at most 1 s for any of them (lock_timeout), and
+ * keeps pg_stat_statements from recording its own parsing and planning.
+ * On a standby it advises but writes nothing: the recommendations come
+ * back in the summary instead.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
+#include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "tsearch/ts_cache.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/json.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/ruleutils.h"
+#include "utils/timestamp.h"
+
+#include "advisor.h"
+#include "audit.h"
+#include "export.h"
+#include "extschema.h"
+#include "perfopt.h"
+
+PG_FUNCTION_INFO_V1(perfopt_advise);
+PG_FUNCTION_INFO_V1(perfopt_dismiss_recommendation);
+
+typedef struct AdvRecommendation
+{
+	AdvIndex   *idx;
+	char	   *table_name;
+	char	   *index_name;
+	char	   *definition;		/* ON ... USING ... (...) [INCLUDE (...)] */
+	char	   *ddl;
+	char	   *statements_json;
+	char	   *reason;
+	double		benefit_ms;
+	double		penalty_ms;
+	double		size_bytes;
+	bool		assumes_ts_config;	/* a normalized regconfig was filled in */
+} AdvRecommendation;
+
+/* a normalized text search configuration becomes default_text_search_config */
+static Node *
+adv_fill_regconfig(Node *node, void *context)
+{
+	if (node == NULL)
+		return NULL;
+	if (IsA(node, Param) && ((Param *) node)->paramtype == REGCONFIGOID)
+	{
+		*(bool *) context = true;
+		return (Node *) makeConst(REGCONFIGOID, -1, InvalidOid, sizeof(Oid),
+								  ObjectIdGetDatum(getTSCurrentConfig(true)), false, true);
+	}
+	return expression_tree_mutator(node, adv_fill_regconfig, context);
+}
+
+static const char *
+get_ts_config_name_quoted(void)
+{
+	return quote_literal_cstr(DatumGetCString(DirectFunctionCall1(regconfigout,
+																  ObjectIdGetDatum(getTSCurrentConfig(true)))));
+}
+
+/* "lower(email)" -> "lower_email": the words of an expression, for a name */
+static char *
+adv_name_part(const char *text)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (const char *p = text; *p; p++)
+	{
+		if (isalnum((unsigned char) *p) || *p == '_' || IS_HIGHBIT_SET(*p))
+			appendStringInfoChar(&buf, *p);
+		else if (buf.len > 0 && buf.data[buf.len - 1] != '_')
+			appendStringInfoChar(&buf, '_');
+	}
+	while (buf.len > 0 && buf.data[buf.len - 1] == '_')
+		buf.data[--buf.len] = '\0';
+	return buf.len > 0 ? buf.data : pstrdup("expr");
+}
+
+static char *
+adv_column_text(AdvIndex *idx, int col, ListCell **expr_cell, List *dpcontext, bool for_name,
+				bool *filled)
+{
+	if (idx->attnums[col] != 0)
+	{
+		char	   *name = get_attname(idx->relid, idx->attnums[col], false);
+
+		return for_name ? name : pstrdup(quote_identifier(name));
+	}
+	else
+	{
+		Node	   *expr = adv_fill_regconfig(lfirst(*expr_cell), filled);
+		char	   *text;
+
+		*expr_cell = lnext(idx->exprs, *expr_cell);
+		text = deparse_expression(expr, dpcontext, false, false);
+		if (for_name)
+			return adv_name_part(text);
+		return psprintf("(%s)", text);
+	}
+}
+
+/* perfopt_<table>_<columns>[_gin], within NAMEDATALEN, unique by a hash */
+static char *
+adv_index_name(AdvIndex *idx, const char *definition, List *dpcontext)
+{
+	StringInfoData name;
+	ListCell   *expr_cell = list_head(idx->exprs);
+	int			len;
+	bool		filled = false;
+
+	initStringInfo(&name);
+	appendStringInfo(&name, "perfopt_%s", get_rel_name(idx->relid));
+	for (int i = 0; i < idx->nkeycols; i++)
+		appendStringInfo(&name, "_%s", adv_column_text(idx, i, &expr_cell, dpcontext, true, &filled));
+	if (idx->amoid == GIN_AM_OID)
+		appendStringInfoString(&name, "_gin");
+	if (idx->ncols > idx->nkeycols)
+		appendStringInfoString(&name, "_incl");
+
+	/* too long, or taken: cut on a character boundary, add a hash */
+	if (name.len >= NAMEDATALEN ||
+		OidIsValid(get_relname_relid(name.data, get_rel_namespace(idx->relid))))
+	{
+		uint32		hash = hash_bytes((const unsigned char *) definition, strlen(definition));
+
+		len = pg_mbcliplen(name.data, name.len, NAMEDATALEN - 1 - 9);
+		name.data[len] = '\0';
+		name.len = len;
+		appendStringInfo(&name, "_%08x", hash);
+	}
+	return name.data;
+}
+
+static void
+adv_describe(AdvRecommendation *rec)
+{
+	AdvIndex   *idx = rec->idx;
+	char	   *relname = get_rel_name(idx->relid);
+	char	   *nspname = get_namespace_name(get_rel_namespace(idx->relid));
+	List	   *dpcontext = deparse_context_for(relname, idx->relid);
+	ListCell   *expr_cell = list_head(idx->exprs);
+	StringInfoData def;
+
+	rec->table_name = psprintf("%s.%s", quote_identifier(nspname), quote_identifier(relname));
+	initStringInfo(&def);
+	appendStringInfo(&def, "ON %s USING %s (", rec->table_name,
+					 idx->amoid == GIN_AM_OID ? "gin" : "btree");
+	for (int i = 0; i < idx->ncols; i++)
+	{
+		if (i == idx->nkeycols)
+			appendStringInfoString(&def, ") INCLUDE (");
+		else if (i > 0)
+			appendStringInfoString(&def, ", ");
+		appendStringInfoString(&def, adv_column_text(idx, i, &expr_cell, dpcontext, false,
+													  &rec->assumes_ts_config));
+	}
+	appendStringInfoChar(&def, ')');
+	rec->definition = def.data;
+	rec->index_name = adv_index_name(idx, def.data, dpcontext);
+	rec->ddl = psprintf("CREATE INDEX CONCURRENTLY %s %s",
+						quote_identifier(rec->index_name), rec->definition);
+}
+
+/* the statements the index serves, with costs, and the reason in words */
+static void
+adv_evidence(AdvRecommendation *rec, List *chosen, List *statements)
+{
+	List	   *served = adv_served_by(rec->idx, chosen, statements);
+	List	   *without = list_delete_ptr(list_copy(chosen), rec->idx);
+	StringInfoData js;
+	ListCell   *lc;
+	AdvStatement *top = NULL;
+	double		top_reduction = 0;
+
+	initStringInfo(&js);
+	appendStringInfoChar(&js, '[');
+	rec->benefit_ms = 0;
+	foreach(lc, served)
+	{
+		AdvStatement *st = lfirst(lc);
+		double		after = adv_cost_under(st, chosen);
+		double		before_this = adv_cost_under(st, without);
+		double		reduction = st->cost_base > 0 ? 100.0 * (st->cost_base - after) / st->cost_base : 0;
+
+		rec->benefit_ms += st->total_time_ms * (before_this - after) / st->cost_base;
+		if (top == NULL || reduction > top_reduction)
+		{
+			top = st;
+			top_reduction = reduction;
+		}
+		if (js.len > 1)
+			appendStringInfoString(&js, ", ");
+		appendStringInfo(&js, "{\"queryid\": " INT64_FORMAT ", \"query\": ", st->queryid);
+		escape_json(&js, st->text);
+		appendStringInfoString(&js, ", \"calls\": ");
+		perfopt_json_number(&js, st->calls);
+		appendStringInfoString(&js, ", \"mean_time_ms\": ");
+		perfopt_json_number(&js, st->mean_time_ms);
+		appendStringInfoString(&js, ", \"cost_before\": ");
+		perfopt_json_number(&js, st->cost_base);
+		appendStringInfoString(&js, ", \"cost_after\": ");
+		perfopt_json_number(&js, after);
+		appendStringInfoString(&js, ", \"cost_reduction_pct\": ");
+		perfopt_json_number(&js, reduction);
+		appendStringInfoChar(&js, '}');
+	}
+	appendStringInfoChar(&js, ']');
+	rec->statements_json = js.data;
+	rec->penalty_ms = adv_index_write_penalty(rec->idx);
+	rec->size_bytes = (double) rec->idx->pages * BLCKSZ;
+	if (top)
+		rec->reason = psprintf("serves %d statement%s; the best gain: queryid " INT64_FORMAT
+							   " (%.0f calls) falls from cost %.0f to %.0f (-%.0f%%);"
+							   " saves about %.0f ms of the recorded workload time, for %.0f ms of index writes and %.1f MB",
+							   list_length(served), list_length(served) == 1 ? "" : "s",
+							   top->queryid, top->calls, top->cost_base,
+							   adv_cost_under(top, chosen), top_reduction, rec->benefit_ms,
+							   rec->penalty_ms, rec->size_bytes / (1024 * 1024));
+	else
+		rec->reason = pstrdup("no statement gains from it in the final set");
+	if (rec->assumes_ts_config)
+		rec->reason = psprintf("%s; pg_stat_statements hides the statement's text search configuration, so the index uses default_text_search_config (%s): check that the application uses it",
+							   rec->reason, get_ts_config_name_quoted());
+}
+
+/* replace the new recommendations and the skipped statements */
+static void
+adv_persist(List *recs, List *statements)
+{
+	char	   *schema = get_namespace_name(perfopt_extension_schema(false));
+	const char *qschema = quote_identifier(schema);
+	ListCell   *lc;
+	char	   *upsert;
+	char	   *skipped;
+	Oid			rtypes[9] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, FLOAT8OID, INT8OID, FLOAT8OID, TEXTOID, TEXTOID};
+	Oid			stypes[4] = {INT8OID, OIDOID, TEXTOID, TEXTOID};
+	PerfoptSavedUser saved;
+
+	upsert = psprintf("/* perfopt */ INSERT INTO %s.perfopt_recommendations AS r"
+					  " (kind, table_name, index_name, ddl, definition, benefit_ms,"
+					  "  estimated_size_bytes, write_penalty_ms, statements, reason)"
+					  " VALUES ('create_index', $1, $2, $3, $4, $5, $6, $7, $8::pg_catalog.jsonb, $9)"
+					  " ON CONFLICT (definition) DO UPDATE SET"
+					  " index_name = EXCLUDED.index_name, ddl = EXCLUDED.ddl,"
+					  " benefit_ms = EXCLUDED.benefit_ms,"
+					  " estimated_size_bytes = EXCLUDED.estimated_size_bytes,"
+					  " write_penalty_ms = EXCLUDED.write_penalty_ms,"
+					  " statements = EXCLUDED.statements, reason = EXCLUDED.reason,"
+					  " updated_at = pg_catalog.now()", qschema);
+	skipped = psprintf("/* perfopt */ INSERT INTO %s.perfopt_advisor_skipped"
+					   " (queryid, userid, query, reason) VALUES ($1, $2, $3, $4)"
+					   " ON CONFLICT DO NOTHING", qschema);
+
+	perfopt_as_owner_begin(&saved);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "perfopt: SPI_connect failed");
+	foreach(lc, recs)
+	{
+		AdvRecommendation *rec = lfirst(lc);
+		Datum		values[9];
+
+		values[0] = CStringGetTextDatum(rec->table_name);
+		values[1] = CStringGetTextDatum(rec->index_name);
+		values[2] = CStringGetTextDatum(rec->ddl);
+		values[3] = CStringGetTextDatum(rec->definition);
+		values[4] = Float8GetDatum(rec->benefit_ms);
+		values[5] = Int64GetDatum((int64) rec->size_bytes);
+		values[6] = Float8GetDatum(rec->penalty_ms);
+		values[7] = CStringGetTextDatum(rec->statements_json);
+		values[8] = CStringGetTextDatum(rec->reason);
+		if (SPI_execute_with_args(upsert, 9, rtypes, values, NULL, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "perfopt: could not write perfopt_recommendations");
+	}
+	/* recommendations of earlier runs that this run no longer makes */
+	if (SPI_execute(psprintf("/* perfopt */ DELETE FROM %s.perfopt_recommendations"
+							 " WHERE status = 'new' AND kind = 'create_index'"
+							 " AND updated_at < pg_catalog.now()", qschema), false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "perfopt: could not refresh perfopt_recommendations");
+
+	if (SPI_execute(psprintf("/* perfopt */ DELETE FROM %s.perfopt_advisor_skipped", qschema),
+					false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "perfopt: could not refresh perfopt_advisor_skipped");
+	foreach(lc, statements)
+	{
+		AdvStatement *st = lfirst(lc);
+		Datum		values[4];
+
+		if (st->query != NULL || st->skip_reason == NULL)
+			continue;
+		values[0] = Int64GetDatum(st->queryid);
+		values[1] = ObjectIdGetDatum(st->userid);
+		values[2] = CStringGetTextDatum(st->text);
+		values[3] = CStringGetTextDatum(st->skip_reason);
+		if (SPI_execute_with_args(skipped, 4, stypes, values, NULL, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "perfopt: could not write perfopt_advisor_skipped");
+	}
+	SPI_finish();
+	perfopt_as_owner_end(&saved);
+}
+
+/* lock_timeout for this run, and no pg_stat_statements entries of our own */
+static int
+adv_set_local_gucs(void)
+{
+	int			nestlevel = NewGUCNestLevel();
+
+	(void) set_config_option("lock_timeout", "1000", PGC_SUSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	if (GetConfigOption("pg_stat_statements.track", true, false) != NULL)
+		(void) set_config_option("pg_stat_statements.track", "none", PGC_SUSET,
+								 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	return nestlevel;
+}
+
+Datum
+perfopt_advise(PG_FUNCTION_ARGS)
+{
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "perfopt advise",
+											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	TimestampTz start = GetCurrentTimestamp();
+	int			nestlevel;
+	List	   *statements;
+	List	   *chosen;
+	List	   *recs = NIL;
+	ListCell   *lc;
+	int			analyzed = 0;
+	int64		calls_before = adv_planner_calls;
+	bool		standby = RecoveryInProgress();
+	StringInfoData summary;
+	Datum		result;
+
+	(void) perfopt_extension_schema(false);
+	nestlevel = adv_set_local_gucs();
+
+	statements = adv_workload_load();
+	adv_candidates_reset();
+	foreach(lc, statements)
+	{
+		AdvStatement *st = lfirst(lc);
+
+		adv_statement_prepare(st);
+		if (st->query)
+		{
+			analyzed++;
+			adv_candidates_for(st);
+		}
+	}
+	chosen = adv_select(statements, adv_writes_load(), adv_candidates());
+	foreach(lc, chosen)
+	{
+		AdvRecommendation *rec = palloc0(sizeof(AdvRecommendation));
+
+		rec->idx = lfirst(lc);
+		adv_describe(rec);
+		adv_evidence(rec, chosen, statements);
+		recs = lappend(recs, rec);
+	}
+	if (!standby)
+		adv_persist(recs, statements);
+
+	initStringInfo(&summary);
+	appendStringInfo(&summary,
+					 "{\"statements\": %d, \"analyzed\": %d, \"skipped\": %d,"
+					 " \"candidates\": %d, \"planner_calls\": " INT64_FORMAT ","
+					 " \"recommendations\": %d, \"elapsed_ms\": ",
+					 list_length(statements), analyzed, list_length(statements) - analyzed,
+					 list_length(adv_candidates()), adv_planner_calls - calls_before,
+					 list_length(recs));
+	perfopt_json_number(&summary,
+						(double) (GetCurrentTimestamp() - start) / 1000.0);
+	appendStringInfo(&summary, ", \"persisted\": %s, \"ddl\": [", standby ? "false" : "true");
+	foreach(lc, recs)
+	{
+		if (lc != list_head(recs))
+			appendStringInfoString(&summary, ", ");
+		escape_json(&summary, ((AdvRecommendation *) lfirst(lc))->ddl);
+	}
+	appendStringInfoString(&summary, "]}");
+
+	AtEOXact_GUC(true, nestlevel);
+	MemoryContextSwitchTo(old);
+	result = perfopt_jsonb_from_text(summary.data);
+	MemoryContextDelete(cxt);
+	PG_RETURN_DATUM(result);
+}
+
+Datum
+perfopt_dismiss_recommendation(PG_FUNCTION_ARGS)
+{
+	int64		id;
+	char	   *schema;
+	Oid			type = INT8OID;
+	Datum		value;
+	char	   *status = NULL;
+	char		args[64];
+	bool		changed;
+	PerfoptSavedUser saved;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("perfopt: recommendation id must not be null")));
+	id = PG_GETARG_INT64(0);
+	value = Int64GetDatum(id);
+	schema = get_namespace_name(perfopt_extension_schema(false));
+
+	perfopt_as_owner_begin(&saved);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "perfopt: SPI_connect failed");
+	if (SPI_execute_with_args(psprintf("/* perfopt */ SELECT status FROM %s.perfopt_recommendations"
+									   " WHERE id = $1 FOR UPDATE", quote_identifier(schema)),
+							  1, &type, &value, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "perfopt: could not read perfopt_recommendations");
+	if (SPI_processed == 1)
+		status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	if (status == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("perfopt: recommendation " INT64_FORMAT " does not exist", id)));
+	changed = strcmp(status, "dismissed") != 0;
+	if (changed &&
+		SPI_execute_with_args(psprintf("/* perfopt */ UPDATE %s.perfopt_recommendations"
+									   " SET status = 'dismissed', updated_at = pg_catalog.now()"
+									   " WHERE id = $1", quote_identifier(schema)),
+							  1, &type, &value, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "perfopt: could not update perfopt_recommendations");
+	SPI_finish();
+	perfopt_as_owner_end(&saved);
+
+	snprintf(args, sizeof(args), "{\"id\": " INT64_FORMAT "}", id);
+	if (changed)
+		perfopt_audit("dismiss_recommendation", args, "dismissed");
+	PG_RETURN_DATUM(perfopt_jsonb_from_text(psprintf("{\"id\": " INT64_FORMAT ", \"changed\": %s, \"status\": \"dismissed\"}",
+													 id, changed ? "true" : "false")));
+}

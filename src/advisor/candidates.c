@@ -1,0 +1,356 @@
+/*
+ * candidates.c — turns the column uses the planner showed us (collect.c)
+ * into hypothetical index definitions: single columns, composite btrees
+ * (equality and join columns, most selective first, then one range
+ * column, or the sort columns of an ORDER BY ... LIMIT), covering variants
+ * with INCLUDE for index-only scans, and GIN indexes for full-text and
+ * containment searches.  Leaves out tables below perfopt.min_table_size
+ * and definitions an existing valid index already covers as a prefix.
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/table.h"
+#include "catalog/index.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_index.h"
+#include "commands/defrem.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/optimizer.h"
+#include "rewrite/rewriteManip.h"
+#include "utils/lsyscache.h"
+#include "storage/bufmgr.h"
+#include "utils/rel.h"
+
+#include "advisor.h"
+#include "perfopt.h"
+
+/* more would only slow planning down for little gain */
+#define CAND_MAX_EQ 3
+/*
+ * An index led by a column with fewer distinct values than this finds a
+ * large share of the table per value: it leads a composite only
+ */
+#define CAND_MIN_LEADING_NDISTINCT 10
+#define CAND_MAX_INCLUDE 3
+
+typedef struct CandState
+{
+	List	   *candidates;		/* AdvIndex */
+	List	   *small_relids;	/* tables below perfopt.min_table_size */
+	List	   *checked_relids;
+	int			next_id;
+} CandState;
+
+static CandState cand;
+
+void
+adv_candidates_reset(void)
+{
+	memset(&cand, 0, sizeof(cand));
+}
+
+List *
+adv_candidates(void)
+{
+	return cand.candidates;
+}
+
+static bool
+cand_same_column(AdvUse *a, AdvUse *b)
+{
+	if (a->attnum != 0 || b->attnum != 0)
+		return a->attnum == b->attnum;
+	return equal(a->expr, b->expr);
+}
+
+static bool
+cand_table_too_small(Oid relid)
+{
+	if (list_member_oid(cand.small_relids, relid))
+		return true;
+	if (!list_member_oid(cand.checked_relids, relid))
+	{
+		Relation	rel = table_open(relid, AccessShareLock);
+		double		bytes = (double) RelationGetNumberOfBlocks(rel) * BLCKSZ;
+
+		table_close(rel, AccessShareLock);
+		cand.checked_relids = lappend_oid(cand.checked_relids, relid);
+		if (bytes < (double) perfopt_min_table_size * 1024.0)
+		{
+			cand.small_relids = lappend_oid(cand.small_relids, relid);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* does an existing valid index of the same kind start with idx's columns? */
+static bool
+cand_covered_by_existing(AdvIndex *idx)
+{
+	Relation	heap = table_open(idx->relid, AccessShareLock);
+	List	   *indexes = RelationGetIndexList(heap);
+	ListCell   *lc;
+	bool		covered = false;
+
+	foreach(lc, indexes)
+	{
+		Relation	irel = index_open(lfirst_oid(lc), AccessShareLock);
+		Form_pg_index form = irel->rd_index;
+		List	   *iexprs;
+		ListCell   *ie;
+		ListCell   *ce = list_head(idx->exprs);
+		bool		match = true;
+
+		if (!form->indisvalid || !form->indisready ||
+			RelationGetIndexPredicate(irel) != NIL ||
+			irel->rd_rel->relam != idx->amoid ||
+			form->indnkeyatts < idx->nkeycols || form->indnatts < idx->ncols)
+		{
+			index_close(irel, AccessShareLock);
+			continue;
+		}
+		iexprs = RelationGetIndexExpressions(irel);
+		ie = list_head(iexprs);
+		for (int i = 0; i < idx->ncols && match; i++)
+		{
+			int			icol = i < idx->nkeycols ? i : -1;
+			AttrNumber	iatt;
+
+			/* INCLUDE columns may sit anywhere in the existing index */
+			if (icol < 0)
+			{
+				bool		found = false;
+
+				for (int k = 0; k < form->indnatts && !found; k++)
+					found = (idx->attnums[i] != 0 && form->indkey.values[k] == idx->attnums[i]);
+				match = found;
+				continue;
+			}
+			iatt = form->indkey.values[icol];
+			if (iatt != idx->attnums[i])
+				match = false;
+			else if (iatt == 0)
+			{
+				match = (ie != NULL && ce != NULL && equal(lfirst(ie), lfirst(ce)));
+				if (ie)
+					ie = lnext(iexprs, ie);
+				if (ce)
+					ce = lnext(idx->exprs, ce);
+			}
+			if (match && irel->rd_opfamily[icol] != get_opclass_family(idx->opclasses[i]))
+				match = false;
+		}
+		index_close(irel, AccessShareLock);
+		if (match)
+		{
+			covered = true;
+			break;
+		}
+	}
+	list_free(indexes);
+	table_close(heap, AccessShareLock);
+	return covered;
+}
+
+static void
+cand_add(AdvStatement *st, Oid relid, Oid amoid, AdvUse **keys, int nkeys,
+		 AdvUse **includes, int ninclude)
+{
+	AdvIndex   *idx;
+	ListCell   *lc;
+
+	if (nkeys == 0 || nkeys + ninclude > INDEX_MAX_KEYS)
+		return;
+	idx = palloc0(sizeof(AdvIndex));
+	idx->relid = relid;
+	idx->amoid = amoid;
+	idx->nkeycols = nkeys;
+	idx->ncols = nkeys + ninclude;
+	for (int i = 0; i < idx->ncols; i++)
+	{
+		AdvUse	   *use = i < nkeys ? keys[i] : includes[i - nkeys];
+
+		idx->attnums[i] = use->attnum;
+		if (use->attnum == 0)
+			idx->exprs = lappend(idx->exprs, use->expr);
+		if (i < nkeys)
+		{
+			idx->opclasses[i] = GetDefaultOpClass(use->type, amoid);
+			if (!OidIsValid(idx->opclasses[i]))
+				return;
+		}
+	}
+	idx->key = adv_index_key(idx);
+	foreach(lc, cand.candidates)
+		if (strcmp(((AdvIndex *) lfirst(lc))->key, idx->key) == 0)
+			return;
+	if (cand_covered_by_existing(idx))
+		return;
+	idx->id = ++cand.next_id;
+	adv_index_estimate(idx);
+	cand.candidates = lappend(cand.candidates, idx);
+}
+
+static int
+cand_by_ndistinct(const ListCell *a, const ListCell *b)
+{
+	double		da = ((AdvUse *) lfirst(a))->ndistinct;
+	double		db = ((AdvUse *) lfirst(b))->ndistinct;
+
+	return da > db ? -1 : (da < db ? 1 : 0);
+}
+
+/* append use to *list unless the same column is there already */
+static List *
+cand_add_unique(List *list, AdvUse *use)
+{
+	ListCell   *lc;
+
+	foreach(lc, list)
+		if (cand_same_column(lfirst(lc), use))
+			return list;
+	return lappend(list, use);
+}
+
+static bool
+cand_in(List *list, AdvUse *use)
+{
+	ListCell   *lc;
+
+	foreach(lc, list)
+		if (cand_same_column(lfirst(lc), use))
+			return true;
+	return false;
+}
+
+static void
+cand_for_relation(AdvStatement *st, Oid relid)
+{
+	List	   *eq = NIL;
+	List	   *range = NIL;
+	List	   *sort = NIL;
+	List	   *outputs = NIL;
+	List	   *gin = NIL;
+	AdvUse	   *keys[INDEX_MAX_KEYS];
+	AdvUse	   *inc[CAND_MAX_INCLUDE];
+	int			n = 0;
+	int			ninc = 0;
+	bool		sort_uniform = true;
+	ListCell   *lc;
+
+	foreach(lc, st->uses)
+	{
+		AdvUse	   *use = lfirst(lc);
+
+		if (use->relid != relid)
+			continue;
+		switch (use->kind)
+		{
+			case ADV_USE_EQ:
+			case ADV_USE_JOIN:
+				eq = cand_add_unique(eq, use);
+				break;
+			case ADV_USE_RANGE:
+				range = cand_add_unique(range, use);
+				break;
+			case ADV_USE_SORT:
+				sort = lappend(sort, use);
+				break;
+			case ADV_USE_GIN:
+				gin = cand_add_unique(gin, use);
+				break;
+			case ADV_USE_OUTPUT:
+				outputs = cand_add_unique(outputs, use);
+				break;
+		}
+	}
+	list_sort(eq, cand_by_ndistinct);
+	list_sort(range, cand_by_ndistinct);
+
+	/* single columns */
+	foreach(lc, eq)
+		if (((AdvUse *) lfirst(lc))->ndistinct >= CAND_MIN_LEADING_NDISTINCT)
+			cand_add(st, relid, BTREE_AM_OID, (AdvUse **) &lfirst(lc), 1, NULL, 0);
+	foreach(lc, range)
+		cand_add(st, relid, BTREE_AM_OID, (AdvUse **) &lfirst(lc), 1, NULL, 0);
+
+	/* equality columns, most selective first, then one range column */
+	foreach(lc, eq)
+	{
+		if (n >= CAND_MAX_EQ)
+			break;
+		keys[n++] = lfirst(lc);
+	}
+	if (n > 1)
+		cand_add(st, relid, BTREE_AM_OID, keys, n, NULL, 0);
+	if (n > 0 && range != NIL)
+	{
+		keys[n] = linitial(range);
+		cand_add(st, relid, BTREE_AM_OID, keys, n + 1, NULL, 0);
+	}
+
+	/* sort columns (a backward scan serves all-descending orders too) */
+	foreach(lc, sort)
+		if (((AdvUse *) lfirst(lc))->descending != ((AdvUse *) linitial(sort))->descending)
+			sort_uniform = false;
+	if (sort != NIL && sort_uniform)
+	{
+		int			ns = n;
+
+		foreach(lc, sort)
+		{
+			if (ns >= INDEX_MAX_KEYS)
+				break;
+			if (!cand_in(eq, lfirst(lc)))
+				keys[ns++] = lfirst(lc);
+		}
+		if (ns > n)
+		{
+			cand_add(st, relid, BTREE_AM_OID, keys, ns, NULL, 0);
+			if (n > 0)
+				cand_add(st, relid, BTREE_AM_OID, keys + n, ns - n, NULL, 0);
+		}
+	}
+
+	/* covering: the key columns plus the few columns read, for index-only scans */
+	if (n > 0 && range != NIL)
+		keys[n++] = linitial(range);
+	foreach(lc, outputs)
+	{
+		bool		in_keys = false;
+
+		for (int k = 0; k < n; k++)
+			in_keys |= cand_same_column(keys[k], lfirst(lc));
+		if (in_keys)
+			continue;
+		if (ninc >= CAND_MAX_INCLUDE)
+		{
+			ninc = 0;			/* too wide to be worth it */
+			break;
+		}
+		inc[ninc++] = lfirst(lc);
+	}
+	if (n > 0 && ninc > 0 && keys[0]->ndistinct >= CAND_MIN_LEADING_NDISTINCT)
+		cand_add(st, relid, BTREE_AM_OID, keys, n, inc, ninc);
+
+	/* full-text and containment */
+	foreach(lc, gin)
+		cand_add(st, relid, GIN_AM_OID, (AdvUse **) &lfirst(lc), 1, NULL, 0);
+}
+
+/* add the candidates a prepared statement suggests */
+void
+adv_candidates_for(AdvStatement *st)
+{
+	ListCell   *lc;
+
+	foreach(lc, st->relids)
+	{
+		Oid			relid = lfirst_oid(lc);
+
+		if (!cand_table_too_small(relid))
+			cand_for_relation(st, relid);
+	}
+}

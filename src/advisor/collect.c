@@ -1,0 +1,320 @@
+/*
+ * collect.c — learns, from the planner itself, how a statement uses the
+ * columns of its tables: set_rel_pathlist_hook sees each base relation
+ * with its restriction clauses, the equivalence classes that join it to
+ * others, and the query's sort order, exactly as the planner will use them
+ * to choose index paths.
+ *
+ * Active only while the advisor plans a statement's baseline
+ * (adv_collect_begin/end); otherwise the hook just chains.
+ */
+#include "postgres.h"
+
+#include "access/stratnum.h"
+#include "catalog/catalog.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
+#include "commands/defrem.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/clauses.h"
+#include "optimizer/optimizer.h"
+#include "optimizer/paths.h"
+#include "rewrite/rewriteManip.h"
+#include "utils/lsyscache.h"
+#include "utils/selfuncs.h"
+
+#include "advisor.h"
+
+static set_rel_pathlist_hook_type col_prev_hook = NULL;
+static AdvStatement *col_statement = NULL;
+
+/*
+ * A normalized constant inside an expression ("profile ->> $1") cannot go
+ * into an index definition: we do not know its value.  A text search
+ * configuration is the exception: the DDL uses default_text_search_config
+ * (advise.c says so in the reason).
+ */
+static bool
+col_has_unknown_constant(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Param))
+		return ((Param *) node)->paramtype != REGCONFIGOID;
+	return expression_tree_walker(node, col_has_unknown_constant, context);
+}
+
+/* the part of a clause that belongs to relation rti: a column or an expression */
+static bool
+col_is_ours(Node *node, Index rti)
+{
+	Relids		varnos;
+	bool		ours;
+
+	if (node == NULL)
+		return false;
+	if (IsA(node, RelabelType))
+		node = (Node *) ((RelabelType *) node)->arg;
+	if (IsA(node, Var))
+	{
+		Var		   *var = (Var *) node;
+
+		return var->varno == (int) rti && var->varlevelsup == 0 && var->varattno > 0;
+	}
+	/* an expression index needs an immutable expression of our columns only */
+	varnos = pull_varnos(NULL, node);
+	ours = bms_equal(varnos, bms_make_singleton(rti)) &&
+		!contain_mutable_functions(node) &&
+		!col_has_unknown_constant(node, NULL) &&
+		!contain_subplans(node) &&
+		!contain_agg_clause(node) &&
+		!contain_window_function(node);
+	if (ours)
+	{
+		List	   *vars = pull_var_clause(node, 0);
+		ListCell   *lc;
+
+		/* no system columns, no whole-row references */
+		foreach(lc, vars)
+			if (((Var *) lfirst(lc))->varattno <= 0)
+				ours = false;
+	}
+	return ours;
+}
+
+static bool
+col_is_constant(Node *node, Index rti)
+{
+	return !bms_is_member(rti, pull_varnos(NULL, node)) &&
+		!contain_volatile_functions(node);
+}
+
+static void
+col_add(PlannerInfo *root, Index rti, RangeTblEntry *rte, AdvUseKind kind,
+		Node *node, bool descending)
+{
+	AdvUse	   *use = palloc0(sizeof(AdvUse));
+	VariableStatData vardata;
+	bool		isdefault;
+
+	if (IsA(node, RelabelType))
+		node = (Node *) ((RelabelType *) node)->arg;
+
+	use->kind = kind;
+	use->relid = rte->relid;
+	use->type = exprType(node);
+	use->collation = exprCollation(node);
+	use->descending = descending;
+
+	examine_variable(root, node, 0, &vardata);
+	use->ndistinct = get_variable_numdistinct(&vardata, &isdefault);
+	ReleaseVariableStats(vardata);
+
+	if (IsA(node, Var))
+		use->attnum = ((Var *) node)->varattno;
+	else
+	{
+		use->expr = copyObject(node);
+		if (rti != 1)
+			ChangeVarNodes(use->expr, rti, 1, 0);
+	}
+	col_statement->uses = lappend(col_statement->uses, use);
+}
+
+/* classify op by the default opclass of the indexed side's type */
+static void
+col_operator(PlannerInfo *root, Index rti, RangeTblEntry *rte, Oid opno, Node *ours,
+			 bool is_array)
+{
+	Oid			type = exprType(ours);
+	Oid			opclass = GetDefaultOpClass(type, BTREE_AM_OID);
+	int			strategy = 0;
+
+	if (OidIsValid(opclass))
+		strategy = get_op_opfamily_strategy(opno, get_opclass_family(opclass));
+	if (strategy == BTEqualStrategyNumber)
+	{
+		col_add(root, rti, rte, ADV_USE_EQ, ours, false);
+		return;
+	}
+	if (is_array)
+		return;
+	if (strategy >= BTLessStrategyNumber && strategy <= BTGreaterStrategyNumber)
+	{
+		col_add(root, rti, rte, ADV_USE_RANGE, ours, false);
+		return;
+	}
+	opclass = GetDefaultOpClass(type, GIN_AM_OID);
+	if (OidIsValid(opclass) &&
+		get_op_opfamily_strategy(opno, get_opclass_family(opclass)) > 0)
+		col_add(root, rti, rte, ADV_USE_GIN, ours, false);
+}
+
+static void
+col_clause(PlannerInfo *root, Index rti, RangeTblEntry *rte, Node *clause)
+{
+	if (IsA(clause, OpExpr) && list_length(((OpExpr *) clause)->args) == 2)
+	{
+		OpExpr	   *op = (OpExpr *) clause;
+		Node	   *left = linitial(op->args);
+		Node	   *right = lsecond(op->args);
+
+		if (col_is_ours(left, rti) && col_is_constant(right, rti))
+			col_operator(root, rti, rte, op->opno, left, false);
+		else if (col_is_ours(right, rti) && col_is_constant(left, rti))
+		{
+			Oid			commutator = get_commutator(op->opno);
+
+			if (OidIsValid(commutator))
+				col_operator(root, rti, rte, commutator, right, false);
+		}
+	}
+	else if (IsA(clause, ScalarArrayOpExpr))
+	{
+		ScalarArrayOpExpr *saop = (ScalarArrayOpExpr *) clause;
+
+		if (saop->useOr && col_is_ours(linitial(saop->args), rti) &&
+			col_is_constant(lsecond(saop->args), rti))
+			col_operator(root, rti, rte, saop->opno, linitial(saop->args), true);
+	}
+	else if (IsA(clause, NullTest))
+	{
+		NullTest   *nt = (NullTest *) clause;
+
+		if (nt->nulltesttype == IS_NULL && !nt->argisrow &&
+			col_is_ours((Node *) nt->arg, rti))
+			col_add(root, rti, rte, ADV_USE_EQ, (Node *) nt->arg, false);
+	}
+}
+
+/* equality with another relation, from the planner's equivalence classes */
+static void
+col_join_keys(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblEntry *rte)
+{
+	ListCell   *lc;
+
+	foreach(lc, root->eq_classes)
+	{
+		EquivalenceClass *ec = lfirst(lc);
+		ListCell   *lm;
+
+		if (ec->ec_has_const || ec->ec_has_volatile ||
+			bms_num_members(ec->ec_relids) < 2 || !bms_is_member(rti, ec->ec_relids))
+			continue;
+		foreach(lm, ec->ec_members)
+		{
+			EquivalenceMember *em = lfirst(lm);
+
+			if (!em->em_is_child && bms_equal(em->em_relids, rel->relids) &&
+				col_is_ours((Node *) em->em_expr, rti))
+			{
+				col_add(root, rti, rte, ADV_USE_JOIN, (Node *) em->em_expr, false);
+				break;
+			}
+		}
+	}
+}
+
+/* ORDER BY / GROUP BY under a LIMIT, when this relation alone can supply it */
+static void
+col_sort_keys(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblEntry *rte)
+{
+	int			n = list_length(root->query_pathkeys);
+	EquivalenceMember **keys;
+	bool	   *desc;
+	int			i = 0;
+	ListCell   *lc;
+
+	if (root->parse->limitCount == NULL || n == 0)
+		return;
+	keys = palloc(sizeof(EquivalenceMember *) * n);
+	desc = palloc(sizeof(bool) * n);
+	foreach(lc, root->query_pathkeys)
+	{
+		PathKey    *pk = lfirst(lc);
+		ListCell   *lm;
+
+		keys[i] = NULL;
+		foreach(lm, pk->pk_eclass->ec_members)
+		{
+			EquivalenceMember *em = lfirst(lm);
+
+			if (!em->em_is_child && !em->em_is_const &&
+				bms_equal(em->em_relids, rel->relids) &&
+				col_is_ours((Node *) em->em_expr, rti))
+			{
+				keys[i] = em;
+				break;
+			}
+		}
+		/* every sort key must come from this relation */
+		if (keys[i] == NULL)
+			return;
+		desc[i] = (pk->pk_strategy == BTGreaterStrategyNumber);
+		i++;
+	}
+	for (i = 0; i < n; i++)
+		col_add(root, rti, rte, ADV_USE_SORT, (Node *) keys[i]->em_expr, desc[i]);
+}
+
+/* columns the statement reads from the relation: INCLUDE candidates */
+static void
+col_outputs(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblEntry *rte)
+{
+	ListCell   *lc;
+
+	foreach(lc, rel->reltarget->exprs)
+	{
+		Node	   *node = lfirst(lc);
+
+		if (IsA(node, Var) && ((Var *) node)->varno == (int) rti &&
+			((Var *) node)->varattno > 0)
+			col_add(root, rti, rte, ADV_USE_OUTPUT, node, false);
+	}
+}
+
+static void
+col_set_rel_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblEntry *rte)
+{
+	ListCell   *lc;
+	Oid			nsp;
+
+	if (col_prev_hook)
+		col_prev_hook(root, rel, rti, rte);
+
+	if (col_statement == NULL || rel->reloptkind != RELOPT_BASEREL ||
+		rte->rtekind != RTE_RELATION ||
+		(rte->relkind != RELKIND_RELATION && rte->relkind != RELKIND_MATVIEW))
+		return;
+	nsp = get_rel_namespace(rte->relid);
+	if (IsCatalogNamespace(nsp) || IsToastNamespace(nsp) || isAnyTempNamespace(nsp))
+		return;
+
+	col_statement->relids = list_append_unique_oid(col_statement->relids, rte->relid);
+	foreach(lc, rel->baserestrictinfo)
+		col_clause(root, rti, rte, (Node *) ((RestrictInfo *) lfirst(lc))->clause);
+	col_join_keys(root, rel, rti, rte);
+	col_sort_keys(root, rel, rti, rte);
+	col_outputs(root, rel, rti, rte);
+}
+
+void
+perfopt_collect_install_hook(void)
+{
+	col_prev_hook = set_rel_pathlist_hook;
+	set_rel_pathlist_hook = col_set_rel_pathlist;
+}
+
+void
+adv_collect_begin(AdvStatement *st)
+{
+	col_statement = st;
+}
+
+void
+adv_collect_end(void)
+{
+	col_statement = NULL;
+}

@@ -1,0 +1,423 @@
+/*
+ * select.c — chooses, over the whole workload, the few hypothetical
+ * indexes that buy the most time for the least write and storage cost.
+ *
+ * Benefit of a configuration for a statement: its real total time times
+ * the relative fall of its plan cost (so cost units are weighted by what
+ * the statement really costs).  Penalty: the index entries the workload's
+ * own INSERT/UPDATE/DELETE/COPY statements would write, over the same
+ * pg_stat_statements window, heavier where an UPDATE sets an indexed
+ * column (its HOT updates would stop being HOT).
+ * Greedy: each round adds the candidate, or the extension of a chosen
+ * index, with the best net gain per byte, as long as it cuts some
+ * statement's cost by perfopt.min_cost_reduction, regresses none by more
+ * than 10%, saves at least perfopt.min_workload_saving of the workload's
+ * time and fits the storage budget.  Plan costs are cached per statement
+ * and configuration of hypothetical indexes on its tables.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_am.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "nodes/nodeFuncs.h"
+#include "parser/parsetree.h"
+#include "utils/builtins.h"
+#include "utils/rel.h"
+
+#include "advisor.h"
+#include "perfopt.h"
+#include "procstats.h"
+
+/* a statement may get at most this much slower under a configuration */
+#define SEL_MAX_REGRESSION 1.10
+/* estimated cost of writing one index entry (CPU and WAL), in ms */
+#define SEL_INDEX_WRITE_MS 0.01
+/* never more than this share of the data directory's free space */
+#define SEL_MAX_FREE_DISK_SHARE 0.25
+
+typedef struct SelCost
+{
+	char	   *config;
+	double		cost;
+} SelCost;
+
+typedef struct SelTable
+{
+	Oid			relid;
+	double		index_writes;	/* rows inserted + deleted + updated non-HOT */
+	double		hot_fraction;	/* of updates, from pg_stat_user_tables */
+	int			nindexes;
+	List	   *updates;		/* AdvStatement: UPDATEs of the table */
+} SelTable;
+
+static List *sel_tables;
+
+static SelTable *
+sel_table(Oid relid)
+{
+	ListCell   *lc;
+	SelTable   *t;
+
+	foreach(lc, sel_tables)
+		if (((SelTable *) lfirst(lc))->relid == relid)
+			return lfirst(lc);
+	t = palloc0(sizeof(SelTable));
+	t->relid = relid;
+	t->nindexes = -1;
+	sel_tables = lappend(sel_tables, t);
+	return t;
+}
+
+/* the HOT share of the table's updates and its index count */
+static void
+sel_load_table_stats(SelTable *t)
+{
+	Oid			type = OIDOID;
+	Datum		value = ObjectIdGetDatum(t->relid);
+
+	t->nindexes = 0;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "perfopt: SPI_connect failed");
+	if (SPI_execute_with_args("/* perfopt */ SELECT"
+							  " CASE WHEN n_tup_upd > 0 THEN n_tup_hot_upd::float8 / n_tup_upd ELSE 0 END,"
+							  " (SELECT count(*) FROM pg_catalog.pg_index i WHERE i.indrelid = s.relid)::int4"
+							  " FROM pg_catalog.pg_stat_user_tables s WHERE relid = $1",
+							  1, &type, &value, NULL, true, 1) == SPI_OK_SELECT &&
+		SPI_processed == 1)
+	{
+		bool		isnull;
+
+		t->hot_fraction = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		t->nindexes = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	}
+	SPI_finish();
+}
+
+/* rows each table of a candidate takes from the workload's writes */
+static void
+sel_load_writes(List *writes, List *candidates)
+{
+	ListCell   *lc;
+
+	foreach(lc, candidates)
+	{
+		SelTable   *t = sel_table(((AdvIndex *) lfirst(lc))->relid);
+
+		if (t->nindexes < 0)
+			sel_load_table_stats(t);
+	}
+	foreach(lc, writes)
+	{
+		AdvStatement *st = lfirst(lc);
+		SelTable   *t = sel_table(st->write_relid);
+
+		if (st->write_cmd == CMD_UPDATE)
+		{
+			t->index_writes += st->rows * (1.0 - t->hot_fraction);
+			t->updates = lappend(t->updates, st);
+		}
+		else
+			t->index_writes += st->rows;
+	}
+}
+
+/* ms the index would cost the table's writers over the workload's window */
+static double
+sel_write_penalty(AdvIndex *idx)
+{
+	SelTable   *t = sel_table(idx->relid);
+	double		penalty = t->index_writes * SEL_INDEX_WRITE_MS;
+	ListCell   *lc;
+
+	if (idx->amoid == GIN_AM_OID)
+		penalty *= 3;			/* GIN entries fan out per row */
+
+	/* updates that set an indexed column stop being HOT: every index pays */
+	foreach(lc, t->updates)
+	{
+		AdvStatement *st = lfirst(lc);
+
+		for (int i = 0; i < idx->ncols; i++)
+		{
+			if (idx->attnums[i] != 0 && bms_is_member(idx->attnums[i], st->set_cols))
+			{
+				penalty += st->rows * t->hot_fraction * (Max(t->nindexes, 0) + 2) *
+					SEL_INDEX_WRITE_MS;
+				break;
+			}
+		}
+	}
+	return penalty;
+}
+
+static double
+sel_bytes(AdvIndex *idx)
+{
+	return (double) idx->pages * BLCKSZ;
+}
+
+/* the configuration restricted to the statement's tables, as a cache key */
+static List *
+sel_config_for(AdvStatement *st, List *config, StringInfo key)
+{
+	List	   *mine = NIL;
+	ListCell   *lc;
+
+	resetStringInfo(key);
+	foreach(lc, config)
+	{
+		AdvIndex   *idx = lfirst(lc);
+
+		if (list_member_oid(st->relids, idx->relid))
+		{
+			mine = lappend(mine, idx);
+			appendStringInfo(key, "%d,", idx->id);
+		}
+	}
+	return mine;
+}
+
+static int
+sel_by_id(const ListCell *a, const ListCell *b)
+{
+	return ((AdvIndex *) lfirst(a))->id - ((AdvIndex *) lfirst(b))->id;
+}
+
+/* the statement's plan cost under config (cached); -1 when planning failed */
+double
+adv_cost_under(AdvStatement *st, List *config)
+{
+	StringInfoData key;
+	List	   *mine;
+	ListCell   *lc;
+	SelCost    *entry;
+
+	config = list_copy(config);
+	list_sort(config, sel_by_id);
+	initStringInfo(&key);
+	mine = sel_config_for(st, config, &key);
+	if (mine == NIL)
+		return st->cost_base;
+	foreach(lc, st->plan_cache)
+	{
+		entry = lfirst(lc);
+		if (strcmp(entry->config, key.data) == 0)
+			return entry->cost;
+	}
+	entry = palloc(sizeof(SelCost));
+	entry->config = key.data;
+	entry->cost = adv_plan_cost_safely(st, mine);
+	st->plan_cache = lappend(st->plan_cache, entry);
+	return entry->cost;
+}
+
+/* could idx help st at all: does st use idx's leading column? */
+static bool
+sel_relevant(AdvIndex *idx, AdvStatement *st)
+{
+	ListCell   *lc;
+	ListCell   *expr = list_head(idx->exprs);
+
+	if (st->query == NULL || !list_member_oid(st->relids, idx->relid))
+		return false;
+	foreach(lc, st->uses)
+	{
+		AdvUse	   *use = lfirst(lc);
+
+		if (use->relid != idx->relid || use->kind == ADV_USE_OUTPUT)
+			continue;
+		if (idx->attnums[0] != 0 ? use->attnum == idx->attnums[0] :
+			(use->attnum == 0 && expr && equal(use->expr, lfirst(expr))))
+			return true;
+	}
+	return false;
+}
+
+/* does big start with all of small's key columns (same table, same kind)? */
+static bool
+sel_extends(AdvIndex *big, AdvIndex *small)
+{
+	if (big->relid != small->relid || big->amoid != small->amoid ||
+		big->nkeycols < small->nkeycols || small->ncols > small->nkeycols ||
+		small->exprs != NIL || big == small)
+		return false;
+	for (int i = 0; i < small->nkeycols; i++)
+		if (big->attnums[i] != small->attnums[i] || big->opclasses[i] != small->opclasses[i])
+			return false;
+	return true;
+}
+
+typedef struct SelTry
+{
+	List	   *config;
+	double		net;
+	double		benefit;
+	double		penalty;
+	double		score;
+	double		size_delta;
+} SelTry;
+
+/* evaluate adding cand to chosen; false when it does not qualify */
+static bool
+sel_try(AdvIndex *cand, List *chosen, List *statements, double floor_ms,
+		double budget_left, SelTry *out)
+{
+	List	   *config = NIL;
+	double		size_delta = sel_bytes(cand);
+	double		penalty = sel_write_penalty(cand);
+	double		benefit = 0;
+	bool		clears = false;
+	ListCell   *lc;
+
+	foreach(lc, chosen)
+	{
+		AdvIndex   *idx = lfirst(lc);
+
+		if (sel_extends(cand, idx))
+		{
+			size_delta -= sel_bytes(idx);
+			penalty -= sel_write_penalty(idx);
+		}
+		else
+			config = lappend(config, idx);
+	}
+	config = lappend(config, cand);
+	if (size_delta > budget_left)
+		return false;
+
+	foreach(lc, statements)
+	{
+		AdvStatement *st = lfirst(lc);
+		double		cost;
+
+		if (!sel_relevant(cand, st))
+			continue;
+		cost = adv_cost_under(st, config);
+		if (cost < 0)
+			continue;
+		if (cost > st->cost_base * SEL_MAX_REGRESSION)
+			return false;
+		if (st->cost_best - cost >= st->cost_best * perfopt_min_cost_reduction / 100.0)
+			clears = true;
+		if (st->cost_base > 0)
+			benefit += st->total_time_ms * (st->cost_best - cost) / st->cost_base;
+	}
+	elog(DEBUG2, "perfopt: candidate %d on %u: benefit %.1f ms, penalty %.1f ms, floor %.1f ms, clears %d",
+		 cand->id, cand->relid, benefit, penalty, floor_ms, clears);
+	if (!clears || benefit - penalty < floor_ms || benefit - penalty <= 0)
+		return false;
+
+	out->config = config;
+	out->benefit = benefit;
+	out->penalty = penalty;
+	out->net = benefit - penalty;
+	out->size_delta = size_delta;
+	out->score = out->net / Max(size_delta, (double) BLCKSZ);
+	return true;
+}
+
+/* the storage budget: perfopt.index_storage_budget, at most a share of free disk */
+static double
+sel_budget(void)
+{
+	double		budget = (double) perfopt_index_storage_budget * 1024 * 1024;
+	uint64_t	total;
+	uint64_t	avail;
+	double		pct;
+
+	if (procstats_disk(".", &total, &avail, &pct))
+		budget = Min(budget, (double) avail * SEL_MAX_FREE_DISK_SHARE);
+	return budget;
+}
+
+List *
+adv_select(List *statements, List *writes, List *candidates)
+{
+	List	   *chosen = NIL;
+	double		workload_ms = 0;
+	double		floor_ms;
+	double		budget_left = sel_budget();
+	ListCell   *lc;
+
+	sel_tables = NIL;
+	sel_load_writes(writes, candidates);
+	foreach(lc, statements)
+		if (((AdvStatement *) lfirst(lc))->query)
+			workload_ms += ((AdvStatement *) lfirst(lc))->total_time_ms;
+	floor_ms = workload_ms * perfopt_min_workload_saving / 100.0;
+
+	for (;;)
+	{
+		SelTry		best = {0};
+		SelTry		try;
+		AdvIndex   *best_cand = NULL;
+
+		CHECK_FOR_INTERRUPTS();
+		foreach(lc, candidates)
+		{
+			AdvIndex   *cand = lfirst(lc);
+
+			if (list_member_ptr(chosen, cand))
+				continue;
+			if (sel_try(cand, chosen, statements, floor_ms, budget_left, &try) &&
+				(best_cand == NULL || try.score > best.score))
+			{
+				best = try;
+				best_cand = cand;
+			}
+		}
+		if (best_cand == NULL)
+			break;
+		chosen = best.config;
+		budget_left -= best.size_delta;
+		foreach(lc, statements)
+		{
+			AdvStatement *st = lfirst(lc);
+
+			if (st->query && list_member_oid(st->relids, best_cand->relid))
+			{
+				double		cost = adv_cost_under(st, chosen);
+
+				if (cost >= 0)
+					st->cost_best = cost;
+			}
+		}
+	}
+	return chosen;
+}
+
+/* statements idx serves in the final configuration, with their costs */
+List *
+adv_served_by(AdvIndex *idx, List *chosen, List *statements)
+{
+	List	   *served = NIL;
+	List	   *without = list_copy(chosen);
+	ListCell   *lc;
+
+	without = list_delete_ptr(without, idx);
+	foreach(lc, statements)
+	{
+		AdvStatement *st = lfirst(lc);
+		double		with_cost;
+		double		without_cost;
+
+		if (st->query == NULL || !list_member_oid(st->relids, idx->relid))
+			continue;
+		with_cost = adv_cost_under(st, chosen);
+		without_cost = adv_cost_under(st, without);
+		if (with_cost >= 0 && without_cost >= 0 && with_cost < without_cost * 0.99)
+			served = lappend(served, st);
+	}
+	return served;
+}
+
+double
+adv_index_write_penalty(AdvIndex *idx)
+{
+	return sel_write_penalty(idx);
+}

@@ -1,0 +1,329 @@
+/*
+ * whatif.c — perfopt's own what-if planning: hypothetical indexes injected
+ * through get_relation_info_hook, existing indexes hidden, and a plan (or
+ * its cost) for an analyzed statement under that configuration.
+ *
+ * The hook acts only while adv_plan() runs (wi_active, reset in
+ * PG_FINALLY), so no ordinary query ever sees a hypothetical index.  The
+ * IndexOptInfo it builds is marked hypothetical, which tells the planner
+ * and the AMs' cost functions not to open the index (get_actual_variable_range
+ * and gincostestimate honour it).  Sizes and tree heights are estimated
+ * from the table's size and the columns' average widths.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/amapi.h"
+#include "access/gin.h"
+#include "access/nbtree.h"
+#include "access/table.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_type.h"
+#include "lib/stringinfo.h"
+#include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/optimizer.h"
+#include "optimizer/plancat.h"
+#include "optimizer/planner.h"
+#include "rewrite/rewriteManip.h"
+#include "storage/bufpage.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+
+#include "advisor.h"
+
+/* fake OIDs for hypothetical indexes: never looked up (hypothetical) */
+#define WI_FAKE_OID_BASE ((Oid) 0xFFFF0000)
+/* btree leaf fill factor used by CREATE INDEX */
+#define WI_BTREE_FILL 0.90
+
+static get_relation_info_hook_type wi_prev_hook = NULL;
+static bool wi_active = false;
+static List *wi_indexes = NIL;
+static List *wi_hidden = NIL;
+
+int64		adv_planner_calls = 0;
+
+static Oid
+wi_attcollation(Oid relid, AttrNumber attnum)
+{
+	Oid			type;
+	int32		typmod;
+	Oid			collation;
+
+	get_atttypetypmodcoll(relid, attnum, &type, &typmod, &collation);
+	return collation;
+}
+
+/* the collation an index column gets: the column's, or the expression's */
+static Oid
+wi_column_collation(AdvIndex *idx, int col, ListCell *expr_cell)
+{
+	if (idx->attnums[col] != 0)
+		return wi_attcollation(idx->relid, idx->attnums[col]);
+	return exprCollation((Node *) lfirst(expr_cell));
+}
+
+static Oid
+wi_column_type(AdvIndex *idx, int col, ListCell *expr_cell, int32 *typmod)
+{
+	Oid			type;
+
+	if (idx->attnums[col] != 0)
+	{
+		Oid			collation;
+
+		get_atttypetypmodcoll(idx->relid, idx->attnums[col], &type, typmod, &collation);
+		return type;
+	}
+	*typmod = exprTypmod((Node *) lfirst(expr_cell));
+	return exprType((Node *) lfirst(expr_cell));
+}
+
+static IndexOptInfo *
+wi_build(RelOptInfo *rel, Relation heap, AdvIndex *idx)
+{
+	IndexOptInfo *info = makeNode(IndexOptInfo);
+	IndexAmRoutine *am = GetIndexAmRoutineByAmId(idx->amoid, false);
+	int			ncols = idx->ncols;
+	int			nkey = idx->nkeycols;
+	ListCell   *expr_cell;
+	List	   *exprs = copyObject(idx->exprs);
+
+	if (rel->relid != 1)
+		ChangeVarNodes((Node *) exprs, 1, rel->relid, 0);
+
+	info->indexoid = WI_FAKE_OID_BASE + (Oid) idx->id;
+	info->reltablespace = heap->rd_rel->reltablespace;
+	info->rel = rel;
+	info->pages = idx->pages;
+	info->tuples = rel->tuples;
+	info->tree_height = idx->amoid == BTREE_AM_OID ? idx->tree_height : -1;
+	info->ncolumns = ncols;
+	info->nkeycolumns = nkey;
+	info->indexkeys = palloc0(sizeof(int) * ncols);
+	info->indexcollations = palloc0(sizeof(Oid) * nkey);
+	info->opfamily = palloc0(sizeof(Oid) * nkey);
+	info->opcintype = palloc0(sizeof(Oid) * nkey);
+	info->canreturn = palloc0(sizeof(bool) * ncols);
+	info->opclassoptions = palloc0(sizeof(bytea *) * ncols);
+	info->relam = idx->amoid;
+
+	expr_cell = list_head(exprs);
+	for (int i = 0; i < ncols; i++)
+	{
+		Oid			type;
+		int32		typmod;
+		Var		   *var;
+		Expr	   *tle_expr;
+
+		info->indexkeys[i] = idx->attnums[i];
+		/* btree returns every column, GIN none */
+		info->canreturn[i] = (idx->amoid == BTREE_AM_OID);
+		if (i < nkey)
+		{
+			info->opfamily[i] = get_opclass_family(idx->opclasses[i]);
+			info->opcintype[i] = get_opclass_input_type(idx->opclasses[i]);
+			info->indexcollations[i] = wi_column_collation(idx, i, expr_cell);
+		}
+		type = wi_column_type(idx, i, expr_cell, &typmod);
+		if (idx->attnums[i] != 0)
+		{
+			var = makeVar(rel->relid, idx->attnums[i], type, typmod,
+						  wi_attcollation(idx->relid, idx->attnums[i]), 0);
+			tle_expr = (Expr *) var;
+		}
+		else
+		{
+			tle_expr = (Expr *) lfirst(expr_cell);
+			expr_cell = lnext(exprs, expr_cell);
+		}
+		info->indextlist = lappend(info->indextlist,
+								   makeTargetEntry(tle_expr, i + 1, NULL, false));
+	}
+
+	if (idx->amoid == BTREE_AM_OID)
+	{
+		info->sortopfamily = info->opfamily;
+		info->reverse_sort = palloc0(sizeof(bool) * nkey);
+		info->nulls_first = palloc0(sizeof(bool) * nkey);
+	}
+	info->indexprs = exprs;
+	info->indpred = NIL;
+	info->predOK = false;
+	info->unique = false;
+	info->immediate = true;
+	info->hypothetical = true;
+
+	info->amcanorderbyop = am->amcanorderbyop;
+	info->amoptionalkey = am->amoptionalkey;
+	info->amsearcharray = am->amsearcharray;
+	info->amsearchnulls = am->amsearchnulls;
+	info->amcanparallel = am->amcanparallel;
+	info->amhasgettuple = (am->amgettuple != NULL);
+	info->amhasgetbitmap = (am->amgetbitmap != NULL);
+	info->amcanmarkpos = (am->ammarkpos != NULL && am->amrestrpos != NULL);
+	info->amcostestimate = am->amcostestimate;
+	return info;
+}
+
+static void
+wi_get_relation_info(PlannerInfo *root, Oid relid, bool inhparent, RelOptInfo *rel)
+{
+	if (wi_prev_hook)
+		wi_prev_hook(root, relid, inhparent, rel);
+
+	if (!wi_active || inhparent)
+		return;
+
+	if (wi_hidden != NIL)
+	{
+		ListCell   *lc;
+
+		foreach(lc, rel->indexlist)
+		{
+			IndexOptInfo *info = lfirst(lc);
+
+			if (list_member_oid(wi_hidden, info->indexoid))
+				rel->indexlist = foreach_delete_current(rel->indexlist, lc);
+		}
+	}
+
+	if (wi_indexes != NIL)
+	{
+		ListCell   *lc;
+		Relation	heap = NULL;
+
+		foreach(lc, wi_indexes)
+		{
+			AdvIndex   *idx = lfirst(lc);
+
+			if (idx->relid != relid)
+				continue;
+			if (heap == NULL)
+				heap = table_open(relid, NoLock);
+			rel->indexlist = lcons(wi_build(rel, heap, idx), rel->indexlist);
+		}
+		if (heap)
+			table_close(heap, NoLock);
+	}
+}
+
+void
+perfopt_whatif_install_hook(void)
+{
+	wi_prev_hook = get_relation_info_hook;
+	get_relation_info_hook = wi_get_relation_info;
+}
+
+/* average stored width of one index column */
+static double
+wi_column_width(AdvIndex *idx, int col, ListCell *expr_cell)
+{
+	int32		typmod;
+	Oid			type = wi_column_type(idx, col, expr_cell, &typmod);
+	int32		width = 0;
+
+	if (idx->attnums[col] != 0)
+		width = get_attavgwidth(idx->relid, idx->attnums[col]);
+	if (width <= 0)
+		width = get_typavgwidth(type, typmod);
+	return width;
+}
+
+/*
+ * Estimate the size of the index from the table's estimated row count (the
+ * planner's own estimate_rel_size) and the average width of its columns,
+ * packed at CREATE INDEX's fill factor; internal levels from the fan-out.
+ */
+void
+adv_index_estimate(AdvIndex *idx)
+{
+	Relation	heap = table_open(idx->relid, AccessShareLock);
+	BlockNumber heap_pages;
+	double		tuples;
+	double		allvisfrac;
+	double		width = 0;
+	double		item;
+	double		usable;
+	double		per_page;
+	double		leaf;
+	double		pages;
+	int			height = 0;
+	ListCell   *expr_cell = list_head(idx->exprs);
+
+	estimate_rel_size(heap, NULL, &heap_pages, &tuples, &allvisfrac);
+	table_close(heap, AccessShareLock);
+
+	for (int i = 0; i < idx->ncols; i++)
+	{
+		width += wi_column_width(idx, i, expr_cell);
+		if (idx->attnums[i] == 0 && expr_cell)
+			expr_cell = lnext(idx->exprs, expr_cell);
+	}
+
+	/* an index tuple: header, the data, MAXALIGNed, plus its line pointer */
+	item = MAXALIGN(sizeof(IndexTupleData) + width) + sizeof(ItemIdData);
+	usable = (BLCKSZ - SizeOfPageHeaderData - MAXALIGN(sizeof(BTPageOpaqueData)));
+	if (idx->amoid == BTREE_AM_OID)
+		usable *= WI_BTREE_FILL;
+	per_page = Max(1.0, floor(usable / item));
+	leaf = Max(1.0, ceil(tuples / per_page));
+	pages = leaf;
+	for (double level = leaf; level > 1; level = ceil(level / per_page))
+	{
+		pages += ceil(level / per_page);
+		height++;
+	}
+	idx->tuples = tuples;
+	idx->pages = (BlockNumber) Min(pages + 1, (double) MaxBlockNumber);	/* + metapage */
+	idx->tree_height = height;
+}
+
+/* a canonical text of the definition: equal keys, equal indexes */
+char *
+adv_index_key(AdvIndex *idx)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "%u:%u:%d", idx->relid, idx->amoid, idx->nkeycols);
+	for (int i = 0; i < idx->ncols; i++)
+		appendStringInfo(&buf, ":%d/%u", idx->attnums[i],
+						 i < idx->nkeycols ? idx->opclasses[i] : InvalidOid);
+	if (idx->exprs)
+		appendStringInfo(&buf, ":%s", nodeToString(idx->exprs));
+	return buf.data;
+}
+
+PlannedStmt *
+adv_plan(AdvStatement *st, List *indexes, List *hidden)
+{
+	PlannedStmt *volatile result = NULL;
+	Query	   *query = copyObject(st->query);
+
+	wi_indexes = indexes;
+	wi_hidden = hidden;
+	wi_active = true;
+	PG_TRY();
+	{
+		/* serial plans: costs compare like with like */
+		result = planner(query, st->parsed_text, 0, NULL);
+	}
+	PG_FINALLY();
+	{
+		wi_active = false;
+		wi_indexes = NIL;
+		wi_hidden = NIL;
+	}
+	PG_END_TRY();
+	adv_planner_calls++;
+	return result;
+}
+
+double
+adv_plan_cost(AdvStatement *st, List *indexes, List *hidden)
+{
+	return adv_plan(st, indexes, hidden)->planTree->total_cost;
+}

@@ -1,0 +1,357 @@
+/*
+ * workload.c — the advisor's workload: statements of this database from
+ * pg_stat_statements, repaired, parsed, analyzed (as PREPARE would, with
+ * parameter types inferred) and planned once for their baseline cost, each
+ * in its own subtransaction and as the role that ran it.
+ *
+ * A statement that cannot be analyzed gets a skip reason; nothing here
+ * errors out of the whole run.  Called inside perfopt_advise()'s
+ * transaction; locks taken while analyzing (AccessShareLock) are kept, as
+ * the planner needs them, until that transaction ends.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "catalog/namespace.h"
+#include "nodes/nodeFuncs.h"
+#include "parser/parsetree.h"
+#include "parser/analyze.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+#include "utils/syscache.h"
+
+#include "advisor.h"
+#include "extschema.h"
+#include "perfopt.h"
+#include "sqlrepair.h"
+
+static Query *wl_analyze(AdvStatement *st);
+
+/* statements of this database from pg_stat_statements: filter, order, limit */
+static List *
+wl_load(const char *filter_and_order, int limit)
+{
+	Oid			pgss_schema = perfopt_schema_of_extension("pg_stat_statements", true);
+	StringInfoData sql;
+	Oid			types[3] = {OIDOID, FLOAT8OID, INT4OID};
+	Datum		values[3];
+	List	   *result = NIL;
+	MemoryContext outer = CurrentMemoryContext;
+
+	if (!OidIsValid(pgss_schema))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("perfopt: pg_stat_statements is not installed in this database"),
+				 errhint("CREATE EXTENSION pg_stat_statements;")));
+
+	initStringInfo(&sql);
+	appendStringInfo(&sql,
+					 "/* perfopt */ SELECT userid, queryid, query, calls::float8,"
+					 " total_exec_time, mean_exec_time, rows::float8"
+					 " FROM %s.pg_stat_statements(true)"
+					 " WHERE dbid = $1 AND toplevel AND calls > 0 AND query IS NOT NULL"
+					 " AND query NOT LIKE '%%/* perfopt */%%' %s LIMIT $3",
+					 quote_identifier(get_namespace_name(pgss_schema)), filter_and_order);
+	values[0] = ObjectIdGetDatum(MyDatabaseId);
+	values[1] = Float8GetDatum((double) perfopt_slow_query_ms);
+	values[2] = Int32GetDatum(limit);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "perfopt: SPI_connect failed");
+	if (SPI_execute_with_args(sql.data, 3, types, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "perfopt: could not read pg_stat_statements");
+
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		MemoryContext spicxt = MemoryContextSwitchTo(outer);
+		AdvStatement *st = palloc0(sizeof(AdvStatement));
+
+		st->userid = DatumGetObjectId(SPI_getbinval(tup, desc, 1, &isnull));
+		st->queryid = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+		st->text = SPI_getvalue(tup, desc, 3);
+		st->calls = DatumGetFloat8(SPI_getbinval(tup, desc, 4, &isnull));
+		st->total_time_ms = DatumGetFloat8(SPI_getbinval(tup, desc, 5, &isnull));
+		st->mean_time_ms = DatumGetFloat8(SPI_getbinval(tup, desc, 6, &isnull));
+		st->rows = DatumGetFloat8(SPI_getbinval(tup, desc, 7, &isnull));
+		result = lappend(result, st);
+		MemoryContextSwitchTo(spicxt);
+	}
+	SPI_finish();
+	return result;
+}
+
+/*
+ * The workload: slow statements first (mean time at least
+ * perfopt.slow_query_ms), then by total time; perfopt's own are left out.
+ */
+List *
+adv_workload_load(void)
+{
+	return wl_load("ORDER BY mean_exec_time >= $2 DESC, total_exec_time DESC",
+				   perfopt_advisor_max_statements);
+}
+
+static void
+wl_prepare_write(AdvStatement *st)
+{
+	List	   *raw = pg_parse_query(st->parsed_text);
+	RawStmt    *rs;
+
+	if (list_length(raw) != 1)
+		return;
+	rs = linitial_node(RawStmt, raw);
+	if (IsA(rs->stmt, CopyStmt))
+	{
+		CopyStmt   *copy = (CopyStmt *) rs->stmt;
+
+		if (copy->is_from && copy->relation)
+		{
+			st->write_relid = RangeVarGetRelid(copy->relation, AccessShareLock, true);
+			st->write_cmd = CMD_INSERT;
+		}
+	}
+	else
+	{
+		Query	   *query = wl_analyze(st);
+		ListCell   *lc;
+
+		if (query->resultRelation == 0 ||
+			(query->commandType != CMD_INSERT && query->commandType != CMD_UPDATE &&
+			 query->commandType != CMD_DELETE))
+			return;
+		st->write_relid = rt_fetch(query->resultRelation, query->rtable)->relid;
+		st->write_cmd = query->commandType;
+		if (query->commandType == CMD_UPDATE)
+			foreach(lc, query->targetList)
+			{
+				TargetEntry *tle = lfirst(lc);
+
+				if (!tle->resjunk)
+					st->set_cols = bms_add_member(st->set_cols, tle->resno);
+			}
+	}
+}
+
+/*
+ * The statements that write rows (INSERT, UPDATE, DELETE, COPY FROM), from
+ * the same pg_stat_statements window as the workload, so the write cost of
+ * an index is weighed against its benefit over the same time.
+ */
+List *
+adv_writes_load(void)
+{
+	List	   *writes = wl_load("AND rows > 0 AND query ~* '^\\s*(insert|update|delete|copy)\\M'"
+								 " ORDER BY rows DESC", perfopt_advisor_max_statements);
+	List	   *result = NIL;
+	ListCell   *lc;
+
+	foreach(lc, writes)
+	{
+		AdvStatement *st = lfirst(lc);
+		size_t		size = SQLREPAIR_OUTSIZE(strlen(st->text));
+
+		CHECK_FOR_INTERRUPTS();
+		if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(st->userid)))
+			continue;
+		st->parsed_text = palloc(size);
+		if (sql_repair_normalized(st->text, st->parsed_text, size) < 0)
+			continue;
+		if (adv_run_as_statement_role(st, wl_prepare_write) && OidIsValid(st->write_relid))
+			result = lappend(result, st);
+	}
+	return result;
+}
+
+/* why a statement is not one the advisor can help, or NULL */
+static const char *
+wl_unsupported(Query *query)
+{
+	if (query->commandType == CMD_UTILITY)
+		return "utility statement";
+	if (query->commandType == CMD_SELECT)
+		return NULL;
+	if ((query->commandType == CMD_UPDATE || query->commandType == CMD_DELETE) &&
+		query->jointree && query->jointree->quals)
+		return NULL;
+	if (query->commandType == CMD_UPDATE || query->commandType == CMD_DELETE)
+		return "UPDATE or DELETE without a WHERE clause";
+	return "INSERT or MERGE: no index can speed it up";
+}
+
+/* parse, analyze and rewrite the repaired text; the one Query, or an error */
+static Query *
+wl_analyze(AdvStatement *st)
+{
+	List	   *raw = pg_parse_query(st->parsed_text);
+	Oid		   *param_types = NULL;
+	int			nparams = 0;
+	List	   *queries;
+	Query	   *query;
+
+	if (list_length(raw) != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_SYNTAX_ERROR),
+				 errmsg("not a single statement")));
+	queries = pg_analyze_and_rewrite_varparams(linitial_node(RawStmt, raw),
+											   st->parsed_text, &param_types,
+											   &nparams, NULL);
+	if (list_length(queries) != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("rewritten into %d statements", list_length(queries))));
+	query = linitial_node(Query, queries);
+	for (int i = 0; i < nparams; i++)
+		if (param_types[i] == UNKNOWNOID)
+			ereport(ERROR,
+					(errcode(ERRCODE_INDETERMINATE_DATATYPE),
+					 errmsg("could not determine data type of parameter $%d", i + 1)));
+	/* our planning must not show up in pg_stat_statements */
+	query->queryId = UINT64CONST(0);
+	return query;
+}
+
+/*
+ * Run fn(st) in a subtransaction as st->userid.  Returns false, with
+ * st->skip_reason set from the error, when it failed.
+ */
+bool
+adv_run_as_statement_role(AdvStatement *st, void (*fn) (AdvStatement *))
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	Oid			save_userid;
+	int			save_sec;
+	volatile bool ok = true;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		SetUserIdAndSecContext(st->userid,
+							   save_sec | SECURITY_LOCAL_USERID_CHANGE |
+							   SECURITY_RESTRICTED_OPERATION);
+		fn(st);
+		SetUserIdAndSecContext(save_userid, save_sec);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		SetUserIdAndSecContext(save_userid, save_sec);
+		st->skip_reason = psprintf("%s%s", edata->message,
+								   edata->sqlerrcode == ERRCODE_QUERY_CANCELED ? " (cancelled)" : "");
+		FreeErrorData(edata);
+		ok = false;
+	}
+	PG_END_TRY();
+	return ok;
+}
+
+static void
+wl_prepare(AdvStatement *st)
+{
+	Query	   *query = wl_analyze(st);
+	const char *unsupported = wl_unsupported(query);
+
+	if (unsupported)
+	{
+		st->skip_reason = pstrdup(unsupported);
+		return;
+	}
+	st->query = query;
+	st->is_write = (query->commandType != CMD_SELECT);
+	adv_collect_begin(st);
+	PG_TRY();
+	{
+		st->cost_base = adv_plan_cost(st, NIL, NIL);
+	}
+	PG_FINALLY();
+	{
+		adv_collect_end();
+	}
+	PG_END_TRY();
+	st->cost_best = st->cost_base;
+	if (st->relids == NIL)
+	{
+		st->query = NULL;
+		st->skip_reason = pstrdup("reads no user table");
+	}
+}
+
+/*
+ * Repair, analyze and plan one statement; on failure the statement keeps
+ * st->skip_reason and st->query stays NULL.
+ */
+void
+adv_statement_prepare(AdvStatement *st)
+{
+	size_t		size = SQLREPAIR_OUTSIZE(strlen(st->text));
+
+	CHECK_FOR_INTERRUPTS();
+	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(st->userid)))
+	{
+		st->skip_reason = pstrdup("the role that ran it no longer exists");
+		return;
+	}
+	st->parsed_text = palloc(size);
+	if (sql_repair_normalized(st->text, st->parsed_text, size) < 0)
+	{
+		st->skip_reason = pstrdup("could not repair the normalized text");
+		return;
+	}
+	if (!adv_run_as_statement_role(st, wl_prepare))
+	{
+		st->query = NULL;
+		st->relids = NIL;
+		st->uses = NIL;
+	}
+}
+
+static List *wl_cost_indexes;
+static double wl_cost;
+
+static void
+wl_cost_fn(AdvStatement *st)
+{
+	wl_cost = adv_plan_cost(st, wl_cost_indexes, NIL);
+}
+
+/*
+ * The statement's plan cost with these hypothetical indexes, planned in a
+ * subtransaction as its role; -1 when planning failed (logged at DEBUG1).
+ */
+double
+adv_plan_cost_safely(AdvStatement *st, List *indexes)
+{
+	char	   *saved = st->skip_reason;
+
+	wl_cost_indexes = indexes;
+	if (!adv_run_as_statement_role(st, wl_cost_fn))
+	{
+		elog(DEBUG1, "perfopt: planning statement " INT64_FORMAT " with hypothetical indexes failed: %s",
+			 st->queryid, st->skip_reason);
+		st->skip_reason = saved;
+		return -1;
+	}
+	return wl_cost;
+}
