@@ -8,8 +8,9 @@ PGBIN=/usr/lib/postgresql/15/bin
 PGXS_DIR=/usr/lib/postgresql/15/lib/pgxs
 
 # Debian 12 packages: server, headers, contrib (pg_stat_statements, pgbench),
+# HypoPG (only a test oracle for the advisor's costs),
 # the TAP framework's IPC::Run, promtool, and the shim's libraries.
-PERFOPT_PACKAGES="postgresql-15 postgresql-server-dev-15 postgresql-contrib
+PERFOPT_PACKAGES="postgresql-15 postgresql-server-dev-15 postgresql-contrib postgresql-15-hypopg
   libipc-run-perl prometheus libcjson-dev libmicrohttpd-dev libpq-dev
   zlib1g-dev make gcc"
 
