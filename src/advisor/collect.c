@@ -23,12 +23,15 @@
 #include "optimizer/paths.h"
 #include "rewrite/rewriteManip.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/selfuncs.h"
 
 #include "advisor.h"
 
 static set_rel_pathlist_hook_type col_prev_hook = NULL;
 static AdvStatement *col_statement = NULL;
+/* where the uses live: the planner's own memory is freed after each plan */
+static MemoryContext col_cxt = NULL;
 
 /*
  * A normalized constant inside an expression ("profile ->> $1") cannot go
@@ -95,23 +98,27 @@ static void
 col_add(PlannerInfo *root, Index rti, RangeTblEntry *rte, AdvUseKind kind,
 		Node *node, bool descending)
 {
-	AdvUse	   *use = palloc0(sizeof(AdvUse));
+	MemoryContext old;
+	AdvUse	   *use;
 	VariableStatData vardata;
 	bool		isdefault;
+	double		ndistinct;
 
 	if (IsA(node, RelabelType))
 		node = (Node *) ((RelabelType *) node)->arg;
 
+	examine_variable(root, node, 0, &vardata);
+	ndistinct = get_variable_numdistinct(&vardata, &isdefault);
+	ReleaseVariableStats(vardata);
+
+	old = MemoryContextSwitchTo(col_cxt);
+	use = palloc0(sizeof(AdvUse));
 	use->kind = kind;
 	use->relid = rte->relid;
 	use->type = exprType(node);
 	use->collation = exprCollation(node);
 	use->descending = descending;
-
-	examine_variable(root, node, 0, &vardata);
-	use->ndistinct = get_variable_numdistinct(&vardata, &isdefault);
-	ReleaseVariableStats(vardata);
-
+	use->ndistinct = ndistinct;
 	if (IsA(node, Var))
 		use->attnum = ((Var *) node)->varattno;
 	else
@@ -121,6 +128,7 @@ col_add(PlannerInfo *root, Index rti, RangeTblEntry *rte, AdvUseKind kind,
 			ChangeVarNodes(use->expr, rti, 1, 0);
 	}
 	col_statement->uses = lappend(col_statement->uses, use);
+	MemoryContextSwitchTo(old);
 }
 
 /* classify op by the default opclass of the indexed side's type */
@@ -292,7 +300,12 @@ col_set_rel_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblEntr
 	if (IsCatalogNamespace(nsp) || IsToastNamespace(nsp) || isAnyTempNamespace(nsp))
 		return;
 
-	col_statement->relids = list_append_unique_oid(col_statement->relids, rte->relid);
+	{
+		MemoryContext old = MemoryContextSwitchTo(col_cxt);
+
+		col_statement->relids = list_append_unique_oid(col_statement->relids, rte->relid);
+		MemoryContextSwitchTo(old);
+	}
 	foreach(lc, rel->baserestrictinfo)
 		col_clause(root, rti, rte, (Node *) ((RestrictInfo *) lfirst(lc))->clause);
 	col_join_keys(root, rel, rti, rte);
@@ -311,6 +324,7 @@ void
 adv_collect_begin(AdvStatement *st)
 {
 	col_statement = st;
+	col_cxt = CurrentMemoryContext;
 }
 
 void

@@ -161,7 +161,13 @@ sel_bytes(AdvIndex *idx)
 	return (double) idx->pages * BLCKSZ;
 }
 
-/* the configuration restricted to the statement's tables, as a cache key */
+static bool sel_usable(AdvIndex *idx, AdvStatement *st);
+
+/*
+ * The part of a configuration the planner could use for the statement, as
+ * a cache key: indexes of other tables, or whose leading column it does not
+ * use, cannot change its plan.
+ */
 static List *
 sel_config_for(AdvStatement *st, List *config, StringInfo key)
 {
@@ -173,7 +179,7 @@ sel_config_for(AdvStatement *st, List *config, StringInfo key)
 	{
 		AdvIndex   *idx = lfirst(lc);
 
-		if (list_member_oid(st->relids, idx->relid))
+		if (sel_usable(idx, st))
 		{
 			mine = lappend(mine, idx);
 			appendStringInfo(key, "%d,", idx->id);
@@ -216,26 +222,53 @@ adv_cost_under(AdvStatement *st, List *config)
 	return entry->cost;
 }
 
-/* could idx help st at all: does st use idx's leading column? */
+/* does st search, join or sort on key column col of idx? */
 static bool
-sel_relevant(AdvIndex *idx, AdvStatement *st)
+sel_uses_column(AdvIndex *idx, int col, AdvStatement *st)
 {
 	ListCell   *lc;
-	ListCell   *expr = list_head(idx->exprs);
+	Node	   *expr = NULL;
 
-	if (st->query == NULL || !list_member_oid(st->relids, idx->relid))
-		return false;
+	if (idx->attnums[col] == 0)
+	{
+		int			k = 0;
+
+		for (int i = 0; i < col; i++)
+			k += (idx->attnums[i] == 0);
+		expr = list_nth(idx->exprs, k);
+	}
 	foreach(lc, st->uses)
 	{
 		AdvUse	   *use = lfirst(lc);
 
 		if (use->relid != idx->relid || use->kind == ADV_USE_OUTPUT)
 			continue;
-		if (idx->attnums[0] != 0 ? use->attnum == idx->attnums[0] :
-			(use->attnum == 0 && expr && equal(use->expr, lfirst(expr))))
+		if (expr == NULL ? use->attnum == idx->attnums[col] :
+			(use->attnum == 0 && equal(use->expr, expr)))
 			return true;
 	}
 	return false;
+}
+
+/* could the planner use idx for st at all: its leading column is used */
+static bool
+sel_usable(AdvIndex *idx, AdvStatement *st)
+{
+	return st->query != NULL && list_member_oid(st->relids, idx->relid) &&
+		sel_uses_column(idx, 0, st);
+}
+
+/*
+ * Is st worth planning when idx is the candidate?  A composite can only
+ * beat its own leading column alone (a candidate too) for statements that
+ * use its second column as well.
+ */
+static bool
+sel_relevant(AdvIndex *idx, AdvStatement *st)
+{
+	if (!sel_usable(idx, st))
+		return false;
+	return idx->nkeycols < 2 || sel_uses_column(idx, 1, st);
 }
 
 /* does big start with all of small's key columns (same table, same kind)? */
@@ -335,6 +368,59 @@ sel_budget(void)
 	return budget;
 }
 
+/*
+ * An index chosen early can be made redundant by later ones ((at) once
+ * (kind, at) exists): drop, weakest first, every index that no longer
+ * clears the bar on its own within the final set.
+ */
+static List *
+sel_prune(List *chosen, List *statements, double floor_ms)
+{
+	for (;;)
+	{
+		AdvIndex   *weakest = NULL;
+		double		weakest_net = 0;
+		ListCell   *lc;
+
+		foreach(lc, chosen)
+		{
+			AdvIndex   *idx = lfirst(lc);
+			List	   *without = list_delete_ptr(list_copy(chosen), idx);
+			double		benefit = 0;
+			bool		clears = false;
+			ListCell   *ls;
+
+			foreach(ls, statements)
+			{
+				AdvStatement *st = lfirst(ls);
+				double		with_cost;
+				double		without_cost;
+
+				if (!sel_usable(idx, st))
+					continue;
+				with_cost = adv_cost_under(st, chosen);
+				without_cost = adv_cost_under(st, without);
+				if (with_cost < 0 || without_cost < 0 || st->cost_base <= 0)
+					continue;
+				benefit += st->total_time_ms * (without_cost - with_cost) / st->cost_base;
+				if (without_cost - with_cost >= without_cost * perfopt_min_cost_reduction / 100.0)
+					clears = true;
+			}
+			benefit -= sel_write_penalty(idx);
+			if ((!clears || benefit < floor_ms) &&
+				(weakest == NULL || benefit < weakest_net))
+			{
+				weakest = idx;
+				weakest_net = benefit;
+			}
+		}
+		if (weakest == NULL)
+			return chosen;
+		elog(DEBUG2, "perfopt: candidate %d is redundant in the final set", weakest->id);
+		chosen = list_delete_ptr(chosen, weakest);
+	}
+}
+
 List *
 adv_select(List *statements, List *writes, List *candidates)
 {
@@ -388,7 +474,7 @@ adv_select(List *statements, List *writes, List *candidates)
 			}
 		}
 	}
-	return chosen;
+	return sel_prune(chosen, statements, floor_ms);
 }
 
 /* statements idx serves in the final configuration, with their costs */

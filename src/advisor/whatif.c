@@ -29,6 +29,7 @@
 #include "rewrite/rewriteManip.h"
 #include "storage/bufpage.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 
 #include "advisor.h"
@@ -322,8 +323,24 @@ adv_plan(AdvStatement *st, List *indexes, List *hidden)
 	return result;
 }
 
+/* the plan's cost; the plan itself is freed at once */
 double
 adv_plan_cost(AdvStatement *st, List *indexes, List *hidden)
 {
-	return adv_plan(st, indexes, hidden)->planTree->total_cost;
+	MemoryContext tmp = AllocSetContextCreate(CurrentMemoryContext, "perfopt what-if plan",
+											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(tmp);
+	double		cost = 0;
+
+	PG_TRY();
+	{
+		cost = adv_plan(st, indexes, hidden)->planTree->total_cost;
+	}
+	PG_FINALLY();
+	{
+		MemoryContextSwitchTo(old);
+		MemoryContextDelete(tmp);
+	}
+	PG_END_TRY();
+	return cost;
 }
