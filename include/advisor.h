@@ -78,12 +78,36 @@ typedef struct AdvStatement
 	Bitmapset  *set_cols;		/* columns an UPDATE sets */
 } AdvStatement;
 
+/* one row of perfopt_recommendations */
+typedef struct AdvRecommendation
+{
+	const char *kind;			/* create_index, drop_index, reindex */
+	AdvIndex   *idx;			/* create_index only */
+	char	   *table_name;
+	char	   *index_name;
+	char	   *definition;		/* identifies it across runs */
+	char	   *ddl;
+	char	   *statements_json;
+	char	   *reason;
+	double		benefit_ms;
+	double		penalty_ms;
+	double		size_bytes;
+	bool		assumes_ts_config;	/* a normalized regconfig was filled in */
+} AdvRecommendation;
+
+/* advise.c */
+extern void adv_describe(AdvRecommendation *rec);
+
+/* hygiene.c: existing indexes and foreign keys */
+extern List *adv_hygiene(List *statements, List *recs);
+
 /* whatif.c */
 extern void perfopt_whatif_install_hook(void);
 extern void adv_index_estimate(AdvIndex *idx);
 extern char *adv_index_key(AdvIndex *idx);
 extern double adv_plan_cost(AdvStatement *st, List *indexes, List *hidden);
 extern double adv_plan_cost_safely(AdvStatement *st, List *indexes);
+extern double adv_plan_cost_hiding(AdvStatement *st, Oid indexoid);
 extern PlannedStmt *adv_plan(AdvStatement *st, List *indexes, List *hidden);
 extern int64 adv_planner_calls;
 

@@ -117,3 +117,25 @@ WHERE action = 'dismiss_recommendation';
 SELECT perfopt_dismiss_recommendation(-1);
 SELECT perfopt_dismiss_recommendation(NULL);
 \set VERBOSITY default
+
+-- Existing-index hygiene: duplicates, prefixes, unused, INVALID, and a
+-- foreign key without an index.  Statistics count as old enough here.
+SET perfopt.unused_index_min_age = 0;
+CREATE TABLE adv_hyg (a int, b int, c int, person_id int REFERENCES adv_people (id));
+INSERT INTO adv_hyg SELECT g, g % 100, g % 7, g % 30000 + 1 FROM generate_series(1, 30000) g;
+CREATE INDEX adv_hyg_a ON adv_hyg (a);
+CREATE INDEX adv_hyg_a_again ON adv_hyg (a);
+CREATE INDEX adv_hyg_a_b ON adv_hyg (a, b);
+CREATE INDEX adv_hyg_c ON adv_hyg (c);
+\set VERBOSITY terse
+CREATE UNIQUE INDEX CONCURRENTLY adv_hyg_b_unique ON adv_hyg (b);
+\set VERBOSITY default
+VACUUM ANALYZE adv_hyg;
+SELECT (perfopt_advise()->>'recommendations')::int > 0 AS advised;
+SELECT kind, ddl, split_part(reason, ':', 1) AS finding
+FROM perfopt_recommendations
+WHERE table_name = 'public.adv_hyg' ORDER BY kind, ddl;
+-- an index the workload needs is never called unused
+SELECT count(*) AS drops_of_needed FROM perfopt_recommendations
+WHERE ddl LIKE '%adv_indexed_a_b%' OR ddl LIKE '%_pkey%';
+RESET perfopt.unused_index_min_age;

@@ -42,20 +42,6 @@
 PG_FUNCTION_INFO_V1(perfopt_advise);
 PG_FUNCTION_INFO_V1(perfopt_dismiss_recommendation);
 
-typedef struct AdvRecommendation
-{
-	AdvIndex   *idx;
-	char	   *table_name;
-	char	   *index_name;
-	char	   *definition;		/* ON ... USING ... (...) [INCLUDE (...)] */
-	char	   *ddl;
-	char	   *statements_json;
-	char	   *reason;
-	double		benefit_ms;
-	double		penalty_ms;
-	double		size_bytes;
-	bool		assumes_ts_config;	/* a normalized regconfig was filled in */
-} AdvRecommendation;
 
 /* a normalized text search configuration becomes default_text_search_config */
 static Node *
@@ -153,7 +139,7 @@ adv_index_name(AdvIndex *idx, const char *definition, List *dpcontext)
 	return name.data;
 }
 
-static void
+void
 adv_describe(AdvRecommendation *rec)
 {
 	AdvIndex   *idx = rec->idx;
@@ -254,14 +240,14 @@ adv_persist(List *recs, List *statements)
 	ListCell   *lc;
 	char	   *upsert;
 	char	   *skipped;
-	Oid			rtypes[9] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, FLOAT8OID, INT8OID, FLOAT8OID, TEXTOID, TEXTOID};
+	Oid			rtypes[10] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, FLOAT8OID, INT8OID, FLOAT8OID, TEXTOID, TEXTOID, TEXTOID};
 	Oid			stypes[4] = {INT8OID, OIDOID, TEXTOID, TEXTOID};
 	PerfoptSavedUser saved;
 
 	upsert = psprintf("/* perfopt */ INSERT INTO %s.perfopt_recommendations AS r"
 					  " (kind, table_name, index_name, ddl, definition, benefit_ms,"
 					  "  estimated_size_bytes, write_penalty_ms, statements, reason)"
-					  " VALUES ('create_index', $1, $2, $3, $4, $5, $6, $7, $8::pg_catalog.jsonb, $9)"
+					  " VALUES ($10, $1, $2, $3, $4, $5, $6, $7, $8::pg_catalog.jsonb, $9)"
 					  " ON CONFLICT (definition) DO UPDATE SET"
 					  " index_name = EXCLUDED.index_name, ddl = EXCLUDED.ddl,"
 					  " benefit_ms = EXCLUDED.benefit_ms,"
@@ -279,7 +265,7 @@ adv_persist(List *recs, List *statements)
 	foreach(lc, recs)
 	{
 		AdvRecommendation *rec = lfirst(lc);
-		Datum		values[9];
+		Datum		values[10];
 
 		values[0] = CStringGetTextDatum(rec->table_name);
 		values[1] = CStringGetTextDatum(rec->index_name);
@@ -290,13 +276,13 @@ adv_persist(List *recs, List *statements)
 		values[6] = Float8GetDatum(rec->penalty_ms);
 		values[7] = CStringGetTextDatum(rec->statements_json);
 		values[8] = CStringGetTextDatum(rec->reason);
-		if (SPI_execute_with_args(upsert, 9, rtypes, values, NULL, false, 0) != SPI_OK_INSERT)
+		values[9] = CStringGetTextDatum(rec->kind);
+		if (SPI_execute_with_args(upsert, 10, rtypes, values, NULL, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "perfopt: could not write perfopt_recommendations");
 	}
 	/* recommendations of earlier runs that this run no longer makes */
 	if (SPI_execute(psprintf("/* perfopt */ DELETE FROM %s.perfopt_recommendations"
-							 " WHERE status = 'new' AND kind = 'create_index'"
-							 " AND updated_at < pg_catalog.now()", qschema), false, 0) != SPI_OK_DELETE)
+							 " WHERE status = 'new' AND updated_at < pg_catalog.now()", qschema), false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "perfopt: could not refresh perfopt_recommendations");
 
 	if (SPI_execute(psprintf("/* perfopt */ DELETE FROM %s.perfopt_advisor_skipped", qschema),
@@ -373,11 +359,13 @@ perfopt_advise(PG_FUNCTION_ARGS)
 	{
 		AdvRecommendation *rec = palloc0(sizeof(AdvRecommendation));
 
+		rec->kind = "create_index";
 		rec->idx = lfirst(lc);
 		adv_describe(rec);
 		adv_evidence(rec, chosen, statements);
 		recs = lappend(recs, rec);
 	}
+	recs = list_concat(recs, adv_hygiene(statements, recs));
 	if (!standby)
 		adv_persist(recs, statements);
 

@@ -355,3 +355,26 @@ adv_plan_cost_safely(AdvStatement *st, List *indexes)
 	}
 	return wl_cost;
 }
+
+static Oid	wl_hidden_index;
+
+static void
+wl_hidden_cost_fn(AdvStatement *st)
+{
+	wl_cost = adv_plan_cost(st, NIL, list_make1_oid(wl_hidden_index));
+}
+
+/* the statement's plan cost without an existing index; -1 on failure */
+double
+adv_plan_cost_hiding(AdvStatement *st, Oid indexoid)
+{
+	char	   *saved = st->skip_reason;
+
+	wl_hidden_index = indexoid;
+	if (!adv_run_as_statement_role(st, wl_hidden_cost_fn))
+	{
+		st->skip_reason = saved;
+		return -1;
+	}
+	return wl_cost;
+}
