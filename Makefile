@@ -7,6 +7,7 @@ OBJS = \
 	src/advisor/collect.o \
 	src/advisor/hygiene.o \
 	src/advisor/select.o \
+	src/advisor/slowplan.o \
 	src/advisor/sqlrepair.o \
 	src/advisor/whatif.o \
 	src/advisor/workload.o \

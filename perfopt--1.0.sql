@@ -169,3 +169,22 @@ RETURNS jsonb
 AS 'MODULE_PATHNAME', 'perfopt_dismiss_recommendation'
 LANGUAGE C VOLATILE;
 REVOKE ALL ON FUNCTION @extschema@.perfopt_dismiss_recommendation(bigint) FROM PUBLIC;
+
+-- The slow statements of the last perfopt_advise() run: their generic plan,
+-- what is wrong with it, and the recommendations that address it.
+CREATE TABLE @extschema@.perfopt_slow_queries (
+    queryid bigint NOT NULL,
+    userid oid NOT NULL,
+    query text NOT NULL,
+    calls float8 NOT NULL,
+    mean_time_ms float8 NOT NULL,
+    total_time_ms float8 NOT NULL,
+    workload_share_pct float8 NOT NULL,
+    plan jsonb NOT NULL,
+    findings text[] NOT NULL,
+    recommendation_ids bigint[] NOT NULL DEFAULT '{}',
+    analyzed_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (queryid, userid)
+);
+REVOKE ALL ON TABLE @extschema@.perfopt_slow_queries FROM PUBLIC;
+GRANT SELECT ON TABLE @extschema@.perfopt_slow_queries TO pg_monitor;

@@ -98,6 +98,9 @@ typedef struct AdvRecommendation
 /* advise.c */
 extern void adv_describe(AdvRecommendation *rec);
 
+/* slowplan.c */
+extern bool adv_slow_plan(AdvStatement *st, char **plan_json, List **findings);
+
 /* hygiene.c: existing indexes and foreign keys */
 extern List *adv_hygiene(List *statements, List *recs);
 

@@ -2,6 +2,7 @@
 -- for a statement that needs it and not for one that does not.
 CREATE EXTENSION IF NOT EXISTS perfopt CASCADE;
 SET perfopt.min_table_size = '512kB';
+SET perfopt.slow_query_ms = 0;
 SET max_parallel_workers_per_gather = 0;
 
 CREATE TABLE adv_people (
@@ -96,6 +97,11 @@ SELECT index_name, benefit_ms > 0 AS benefit, estimated_size_bytes > 0 AS size,
        write_penalty_ms >= 0 AS penalty, reason ~ '^serves \d+ statements?' AS reason,
        length(index_name) < 64 AS name_fits
 FROM perfopt_recommendations ORDER BY 1;
+
+-- the slow statements, their plans, findings and the recommendations for them
+SELECT query, cardinality(recommendation_ids) AS recommendations,
+       plan->'Plan'->>'Node Type' AS top_node, findings
+FROM perfopt_slow_queries ORDER BY query;
 
 -- the hypothetical indexes never leak: the same plans after the advisor
 EXPLAIN (COSTS OFF) SELECT * FROM adv_people WHERE email = 'user1@example.com';

@@ -30,7 +30,8 @@ FROM unnest(ARRAY['SELECT perfopt_status()',
                   'SELECT perfopt_advise()',
                   'SELECT perfopt_dismiss_recommendation(1)',
                   'SELECT count(*) FROM perfopt_recommendations',
-                  'SELECT count(*) FROM perfopt_advisor_skipped']) AS q;
+                  'SELECT count(*) FROM perfopt_advisor_skipped',
+                  'SELECT count(*) FROM perfopt_slow_queries']) AS q;
 RESET ROLE;
 SET ROLE perfopt_reader;
 SELECT jsonb_typeof(perfopt_status()) AS status,

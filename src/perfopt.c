@@ -81,8 +81,8 @@ perfopt_define_gucs(void)
 							 PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("perfopt.slow_query_ms",
 							"Mean execution time above which a statement counts as slow.",
-							NULL, &perfopt_slow_query_ms, 1000, 1, INT_MAX,
-							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+							NULL, &perfopt_slow_query_ms, 1000, 0, INT_MAX,
+							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomIntVariable("perfopt.history_interval",
 							"Minimum time between two samples written to perfopt_samples.",
 							"Samples in between stay in shared memory only.",

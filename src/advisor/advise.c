@@ -25,6 +25,7 @@
 #include "nodes/nodeFuncs.h"
 #include "tsearch/ts_cache.h"
 #include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/json.h"
@@ -306,6 +307,78 @@ adv_persist(List *recs, List *statements)
 	perfopt_as_owner_end(&saved);
 }
 
+/* the slow statements with their plans and findings, linked to the recommendations */
+static int
+adv_persist_slow(List *statements, bool write)
+{
+	char	   *qschema = pstrdup(quote_identifier(get_namespace_name(perfopt_extension_schema(false))));
+	double		workload_ms = 0;
+	List	   *rows = NIL;
+	ListCell   *lc;
+	PerfoptSavedUser saved;
+	Oid			types[9] = {INT8OID, OIDOID, TEXTOID, FLOAT8OID, FLOAT8OID, FLOAT8OID,
+	FLOAT8OID, TEXTOID, TEXTARRAYOID};
+	char	   *insert;
+
+	foreach(lc, statements)
+		workload_ms += ((AdvStatement *) lfirst(lc))->total_time_ms;
+
+	foreach(lc, statements)
+	{
+		AdvStatement *st = lfirst(lc);
+		char	   *plan_json;
+		List	   *findings;
+		Datum	   *values;
+		Datum	   *texts;
+		ListCell   *lf;
+		int			n = 0;
+
+		if (st->query == NULL || st->mean_time_ms < perfopt_slow_query_ms ||
+			!adv_slow_plan(st, &plan_json, &findings))
+			continue;
+		texts = palloc(sizeof(Datum) * Max(list_length(findings), 1));
+		foreach(lf, findings)
+			texts[n++] = CStringGetTextDatum(lfirst(lf));
+		values = palloc(sizeof(Datum) * 9);
+		values[0] = Int64GetDatum(st->queryid);
+		values[1] = ObjectIdGetDatum(st->userid);
+		values[2] = CStringGetTextDatum(st->text);
+		values[3] = Float8GetDatum(st->calls);
+		values[4] = Float8GetDatum(st->mean_time_ms);
+		values[5] = Float8GetDatum(st->total_time_ms);
+		values[6] = Float8GetDatum(workload_ms > 0 ? 100.0 * st->total_time_ms / workload_ms : 0);
+		values[7] = CStringGetTextDatum(plan_json);
+		values[8] = PointerGetDatum(construct_array(texts, n, TEXTOID, -1, false, TYPALIGN_INT));
+		rows = lappend(rows, values);
+	}
+	if (!write)
+		return list_length(rows);
+
+	insert = psprintf("/* perfopt */ INSERT INTO %s.perfopt_slow_queries"
+					  " (queryid, userid, query, calls, mean_time_ms, total_time_ms,"
+					  "  workload_share_pct, plan, findings)"
+					  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8::pg_catalog.jsonb, $9)"
+					  " ON CONFLICT DO NOTHING", qschema);
+	perfopt_as_owner_begin(&saved);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "perfopt: SPI_connect failed");
+	if (SPI_execute(psprintf("/* perfopt */ DELETE FROM %s.perfopt_slow_queries", qschema),
+					false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "perfopt: could not refresh perfopt_slow_queries");
+	foreach(lc, rows)
+		if (SPI_execute_with_args(insert, 9, types, lfirst(lc), NULL, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "perfopt: could not write perfopt_slow_queries");
+	if (SPI_execute(psprintf("/* perfopt */ UPDATE %s.perfopt_slow_queries s"
+							 " SET recommendation_ids = COALESCE((SELECT pg_catalog.array_agg(r.id ORDER BY r.id)"
+							 "   FROM %s.perfopt_recommendations r, pg_catalog.jsonb_array_elements(r.statements) e"
+							 "   WHERE (e->>'queryid')::int8 = s.queryid), '{}')", qschema, qschema),
+					false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "perfopt: could not link perfopt_slow_queries");
+	SPI_finish();
+	perfopt_as_owner_end(&saved);
+	return list_length(rows);
+}
+
 /* lock_timeout for this run, and no pg_stat_statements entries of our own */
 static int
 adv_set_local_gucs(void)
@@ -333,6 +406,7 @@ perfopt_advise(PG_FUNCTION_ARGS)
 	List	   *recs = NIL;
 	ListCell   *lc;
 	int			analyzed = 0;
+	int			nslow;
 	int64		calls_before = adv_planner_calls;
 	bool		standby = RecoveryInProgress();
 	StringInfoData summary;
@@ -368,6 +442,7 @@ perfopt_advise(PG_FUNCTION_ARGS)
 	recs = list_concat(recs, adv_hygiene(statements, recs));
 	if (!standby)
 		adv_persist(recs, statements);
+	nslow = adv_persist_slow(statements, !standby);
 
 	initStringInfo(&summary);
 	appendStringInfo(&summary,
@@ -379,7 +454,8 @@ perfopt_advise(PG_FUNCTION_ARGS)
 					 list_length(recs));
 	perfopt_json_number(&summary,
 						(double) (GetCurrentTimestamp() - start) / 1000.0);
-	appendStringInfo(&summary, ", \"persisted\": %s, \"ddl\": [", standby ? "false" : "true");
+	appendStringInfo(&summary, ", \"slow_queries\": %d, \"persisted\": %s, \"ddl\": [",
+					 nslow, standby ? "false" : "true");
 	foreach(lc, recs)
 	{
 		if (lc != list_head(recs))
