@@ -6,6 +6,7 @@ OBJS = \
 	src/advisor/candidates.o \
 	src/advisor/collect.o \
 	src/advisor/hygiene.o \
+	src/advisor/refresh.o \
 	src/advisor/select.o \
 	src/advisor/slowplan.o \
 	src/advisor/sqlrepair.o \

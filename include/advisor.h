@@ -98,6 +98,10 @@ typedef struct AdvRecommendation
 /* advise.c */
 extern void adv_describe(AdvRecommendation *rec);
 
+/* refresh.c: periodic advice in every database */
+extern long perfopt_advisor_refresh_tick(void);
+extern PGDLLEXPORT void perfopt_advisor_main(Datum main_arg);
+
 /* slowplan.c */
 extern bool adv_slow_plan(AdvStatement *st, char **plan_json, List **findings);
 

@@ -36,5 +36,6 @@ extern int	perfopt_min_table_size;
 extern int	perfopt_index_storage_budget;
 extern double perfopt_min_workload_saving;
 extern int	perfopt_unused_index_min_age;
+extern int	perfopt_advisor_interval;
 
 #endif							/* PERFOPT_H */

@@ -43,6 +43,7 @@ int			perfopt_min_table_size = 1024;
 int			perfopt_index_storage_budget = 10240;
 double		perfopt_min_workload_saving = 0.5;
 int			perfopt_unused_index_min_age = 7 * 24 * 60;
+int			perfopt_advisor_interval = 3600;
 
 void		_PG_init(void);
 
@@ -145,6 +146,10 @@ perfopt_define_gucs(void)
 							 "Percent of the workload's recorded time an index must save, net of its write cost.",
 							 NULL, &perfopt_min_workload_saving, 0.5, 0.0, 100.0,
 							 PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("perfopt.advisor_interval",
+							"Time between two refreshes of the recommendations in every database (0: only on request).",
+							NULL, &perfopt_advisor_interval, 3600, 0, 7 * 24 * 3600,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
 	DefineCustomIntVariable("perfopt.unused_index_min_age",
 							"How long statistics must have been collected before an index without scans is called unused.",
 							NULL, &perfopt_unused_index_min_age, 7 * 24 * 60, 0, INT_MAX,

@@ -27,6 +27,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "advisor.h"
 #include "control.h"
 #include "history.h"
 #include "perfopt.h"
@@ -244,6 +245,7 @@ perfopt_worker_main(Datum main_arg)
 			timeout = Max(0, (long) ((next - now + 999) / 1000));
 		}
 		was_enabled = enabled;
+		timeout = Min(timeout, perfopt_advisor_refresh_tick());
 
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 Min(timeout, WRK_IDLE_WAKEUP_MS), PG_WAIT_EXTENSION);

@@ -349,8 +349,11 @@ adv_candidates_for(AdvStatement *st)
 	foreach(lc, st->relids)
 	{
 		Oid			relid = lfirst_oid(lc);
+		bool		small = cand_table_too_small(relid);
 
-		if (!cand_table_too_small(relid))
+		elog(DEBUG2, "perfopt: statement " INT64_FORMAT " uses %d columns; table %u is %s",
+			 st->queryid, list_length(st->uses), relid, small ? "too small" : "large enough");
+		if (!small)
 			cand_for_relation(st, relid);
 	}
 }

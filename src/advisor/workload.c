@@ -325,6 +325,8 @@ adv_statement_prepare(AdvStatement *st)
 		st->relids = NIL;
 		st->uses = NIL;
 	}
+	elog(DEBUG2, "perfopt: statement " INT64_FORMAT " (%s): %s", st->queryid, st->text,
+		 st->query ? "analyzed" : st->skip_reason ? st->skip_reason : "skipped");
 }
 
 static List *wl_cost_indexes;

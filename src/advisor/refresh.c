@@ -1,0 +1,174 @@
+/*
+ * refresh.c — keeps recommendations fresh without anyone asking: every
+ * perfopt.advisor_interval the main worker walks the databases, one at a
+ * time, starting a short-lived "perfopt advisor" background worker in
+ * each; that worker runs perfopt_advise() if the extension is installed
+ * there, and exits.
+ *
+ * The main worker only launches and polls (never waits): the advisor's
+ * locks and planning happen in the dynamic worker's own transaction.  On a
+ * standby nothing is launched (recommendations cannot be written there).
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/pg_database.h"
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "advisor.h"
+#include "extschema.h"
+#include "perfopt.h"
+
+static List *rf_pending = NIL;	/* database OIDs still to visit this round */
+static BackgroundWorkerHandle *rf_current = NULL;
+static TimestampTz rf_next_round = 0;
+static bool rf_launch_failed_logged = false;
+
+/* the databases a round visits: connectable, not templates (needs a transaction) */
+static List *
+rf_databases(void)
+{
+	List	   *result = NIL;
+	Relation	rel = table_open(DatabaseRelationId, AccessShareLock);
+	TableScanDesc scan = table_beginscan_catalog(rel, 0, NULL);
+	HeapTuple	tup;
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		Form_pg_database db = (Form_pg_database) GETSTRUCT(tup);
+
+		if (db->datallowconn && !db->datistemplate)
+			result = lappend_oid(result, db->oid);
+	}
+	MemoryContextSwitchTo(old);
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return result;
+}
+
+static void
+rf_launch(Oid dboid)
+{
+	BackgroundWorker worker;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "perfopt");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "perfopt_advisor_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "perfopt advisor for database %u", dboid);
+	snprintf(worker.bgw_type, BGW_MAXLEN, "perfopt advisor");
+	worker.bgw_main_arg = ObjectIdGetDatum(dboid);
+	worker.bgw_notify_pid = MyProcPid;
+
+	if (!RegisterDynamicBackgroundWorker(&worker, &rf_current))
+	{
+		rf_current = NULL;
+		if (!rf_launch_failed_logged)
+			ereport(LOG,
+					(errmsg("perfopt: could not start an advisor worker; recommendations are refreshed when a worker slot is free"),
+					 errhint("Raise max_worker_processes.")));
+		rf_launch_failed_logged = true;
+		return;
+	}
+	rf_launch_failed_logged = false;
+}
+
+/*
+ * Called by the main worker after each wakeup, outside any transaction.
+ * Returns the milliseconds until it wants to be called again.
+ */
+long
+perfopt_advisor_refresh_tick(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	pid_t		pid;
+
+	if (perfopt_advisor_interval <= 0 || RecoveryInProgress())
+	{
+		rf_next_round = 0;
+		return 60000;
+	}
+	if (rf_next_round == 0)
+		rf_next_round = TimestampTzPlusMilliseconds(now, (int64) perfopt_advisor_interval * 1000);
+
+	/* the running advisor, if any, must finish first */
+	if (rf_current != NULL)
+	{
+		if (GetBackgroundWorkerPid(rf_current, &pid) != BGWH_STOPPED)
+			return 1000;
+		pfree(rf_current);
+		rf_current = NULL;
+	}
+
+	if (rf_pending == NIL && now >= rf_next_round)
+	{
+		StartTransactionCommand();
+		rf_pending = rf_databases();
+		CommitTransactionCommand();
+		rf_next_round = TimestampTzPlusMilliseconds(now, (int64) perfopt_advisor_interval * 1000);
+	}
+	if (rf_pending != NIL)
+	{
+		Oid			dboid = linitial_oid(rf_pending);
+
+		rf_pending = list_delete_first(rf_pending);
+		rf_launch(dboid);
+		return 1000;
+	}
+	return Max(1, (long) ((rf_next_round - now) / 1000));
+}
+
+/* the dynamic worker: advise in one database, then exit */
+void
+perfopt_advisor_main(Datum main_arg)
+{
+	Oid			dboid = DatumGetObjectId(main_arg);
+	Oid			schema;
+
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+	pgstat_report_appname("perfopt advisor");
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	schema = perfopt_extension_schema(true);
+	if (OidIsValid(schema) && OidIsValid(perfopt_schema_of_extension("pg_stat_statements", true)))
+	{
+		char	   *sql = psprintf("/* perfopt */ SELECT %s.perfopt_advise()",
+								   quote_identifier(get_namespace_name(schema)));
+
+		pgstat_report_activity(STATE_RUNNING, sql);
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "perfopt: SPI_connect failed");
+		if (SPI_execute(sql, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "perfopt: perfopt_advise() failed");
+		elog(DEBUG1, "perfopt: advised in database %u", dboid);
+		SPI_finish();
+	}
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+	proc_exit(0);
+}
