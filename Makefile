@@ -39,3 +39,7 @@ PG_CFLAGS = -Wall -Wextra -Werror=implicit-function-declaration -Wno-unused-para
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# PGXS tracks no header dependencies: rebuild everything when one changes
+# (a stale object with an old struct layout corrupts memory silently)
+$(OBJS) $(OBJS:.o=.bc): $(wildcard $(srcdir)/include/*.h)

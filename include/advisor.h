@@ -29,6 +29,7 @@ typedef struct AdvIndex
 	int			tree_height;
 	double		tuples;
 	char	   *key;			/* canonical text, for dedup and caching */
+	List	   *relevant;		/* AdvStatement worth planning with it (select.c) */
 } AdvIndex;
 
 /* how a statement uses a column (or expression) of one of its tables */
@@ -68,6 +69,7 @@ typedef struct AdvStatement
 	Query	   *query;			/* analyzed, rewritten; NULL when skipped */
 	char	   *skip_reason;
 	List	   *relids;			/* user tables it reads (Oid list) */
+	bool		reads_partitioned;	/* a partitioned table among them */
 	List	   *uses;			/* AdvUse */
 	double		cost_base;		/* with the existing indexes */
 	double		cost_best;		/* with the chosen set so far */
@@ -123,6 +125,7 @@ extern List *adv_workload_load(void);
 extern List *adv_writes_load(void);
 extern void adv_statement_prepare(AdvStatement *st);
 extern bool adv_run_as_statement_role(AdvStatement *st, void (*fn) (AdvStatement *));
+extern bool adv_plan_as_statement_role(AdvStatement *st, void (*fn) (AdvStatement *));
 
 /* candidates.c */
 extern void adv_candidates_reset(void);

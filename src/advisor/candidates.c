@@ -27,6 +27,8 @@
 
 /* more would only slow planning down for little gain */
 #define CAND_MAX_EQ 3
+/* average bytes above which a column is not worth copying into INCLUDE */
+#define CAND_MAX_INCLUDE_WIDTH 32
 /*
  * An index led by a column with fewer distinct values than this finds a
  * large share of the table per value: it leads a composite only
@@ -163,6 +165,12 @@ cand_add(AdvStatement *st, Oid relid, Oid amoid, AdvUse **keys, int nkeys,
 
 	if (nkeys == 0 || nkeys + ninclude > INDEX_MAX_KEYS)
 		return;
+	/* a column twice is never useful */
+	for (int i = 0; i < nkeys + ninclude; i++)
+		for (int k = 0; k < i; k++)
+			if (cand_same_column(i < nkeys ? keys[i] : includes[i - nkeys],
+								 k < nkeys ? keys[k] : includes[k - nkeys]))
+				return;
 	idx = palloc0(sizeof(AdvIndex));
 	idx->relid = relid;
 	idx->amoid = amoid;
@@ -183,6 +191,15 @@ cand_add(AdvStatement *st, Oid relid, Oid amoid, AdvUse **keys, int nkeys,
 		}
 	}
 	idx->key = adv_index_key(idx);
+	if (ninclude > 0)
+	{
+		/* an existing index on the same keys serves the lookup already */
+		AdvIndex	keys_only = *idx;
+
+		keys_only.ncols = keys_only.nkeycols;
+		if (cand_covered_by_existing(&keys_only))
+			return;
+	}
 	foreach(lc, cand.candidates)
 		if (strcmp(((AdvIndex *) lfirst(lc))->key, idx->key) == 0)
 			return;
@@ -225,6 +242,17 @@ cand_in(List *list, AdvUse *use)
 	return false;
 }
 
+/* narrow enough to copy into an index for index-only scans */
+static bool
+cand_narrow(AdvUse *use)
+{
+	int32		width = use->attnum > 0 ? get_attavgwidth(use->relid, use->attnum) : 0;
+
+	if (width <= 0)
+		width = get_typavgwidth(use->type, -1);
+	return width <= CAND_MAX_INCLUDE_WIDTH;
+}
+
 static void
 cand_for_relation(AdvStatement *st, Oid relid)
 {
@@ -256,7 +284,8 @@ cand_for_relation(AdvStatement *st, Oid relid)
 				range = cand_add_unique(range, use);
 				break;
 			case ADV_USE_SORT:
-				sort = lappend(sort, use);
+				/* a statement planned twice (min/max) reports its sort twice */
+				sort = cand_add_unique(sort, use);
 				break;
 			case ADV_USE_GIN:
 				gin = cand_add_unique(gin, use);
@@ -325,7 +354,7 @@ cand_for_relation(AdvStatement *st, Oid relid)
 			in_keys |= cand_same_column(keys[k], lfirst(lc));
 		if (in_keys)
 			continue;
-		if (ninc >= CAND_MAX_INCLUDE)
+		if (ninc >= CAND_MAX_INCLUDE || !cand_narrow(lfirst(lc)))
 		{
 			ninc = 0;			/* too wide to be worth it */
 			break;

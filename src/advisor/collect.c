@@ -21,12 +21,16 @@
 #include "optimizer/clauses.h"
 #include "optimizer/optimizer.h"
 #include "optimizer/paths.h"
+#include "optimizer/restrictinfo.h"
 #include "rewrite/rewriteManip.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/selfuncs.h"
 
 #include "advisor.h"
+
+/* IN lists longer than this get no candidates (see col_clause) */
+#define COL_MAX_IN_LIST 64
 
 static set_rel_pathlist_hook_type col_prev_hook = NULL;
 static AdvStatement *col_statement = NULL;
@@ -183,8 +187,14 @@ col_clause(PlannerInfo *root, Index rti, RangeTblEntry *rte, Node *clause)
 	{
 		ScalarArrayOpExpr *saop = (ScalarArrayOpExpr *) clause;
 
+		/*
+		 * Long lists are hashed when they hold constants, which a generic
+		 * plan with $n cannot show: leave them to a sequential scan.
+		 */
 		if (saop->useOr && col_is_ours(linitial(saop->args), rti) &&
-			col_is_constant(lsecond(saop->args), rti))
+			col_is_constant(lsecond(saop->args), rti) &&
+			!(IsA(lsecond(saop->args), ArrayExpr) &&
+			  list_length(((ArrayExpr *) lsecond(saop->args))->elements) > COL_MAX_IN_LIST))
 			col_operator(root, rti, rte, saop->opno, linitial(saop->args), true);
 	}
 	else if (IsA(clause, NullTest))
@@ -292,6 +302,9 @@ col_set_rel_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblEntr
 	if (col_prev_hook)
 		col_prev_hook(root, rel, rti, rte);
 
+	if (col_statement != NULL && rte->rtekind == RTE_RELATION &&
+		rte->relkind == RELKIND_PARTITIONED_TABLE)
+		col_statement->reads_partitioned = true;
 	if (col_statement == NULL || rel->reloptkind != RELOPT_BASEREL ||
 		rte->rtekind != RTE_RELATION ||
 		(rte->relkind != RELKIND_RELATION && rte->relkind != RELKIND_MATVIEW))
@@ -307,7 +320,21 @@ col_set_rel_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblEntr
 		MemoryContextSwitchTo(old);
 	}
 	foreach(lc, rel->baserestrictinfo)
-		col_clause(root, rti, rte, (Node *) ((RestrictInfo *) lfirst(lc))->clause);
+	{
+		RestrictInfo *rinfo = lfirst(lc);
+
+		if (restriction_is_or_clause(rinfo))
+		{
+			/* a BitmapOr needs an index for every arm: each arm's column */
+			ListCell   *la;
+
+			foreach(la, ((BoolExpr *) rinfo->orclause)->args)
+				if (IsA(lfirst(la), RestrictInfo))
+					col_clause(root, rti, rte, (Node *) ((RestrictInfo *) lfirst(la))->clause);
+		}
+		else
+			col_clause(root, rti, rte, (Node *) rinfo->clause);
+	}
 	col_join_keys(root, rel, rti, rte);
 	col_sort_keys(root, rel, rti, rte);
 	col_outputs(root, rel, rti, rte);

@@ -27,6 +27,7 @@
 #include "nodes/nodeFuncs.h"
 #include "parser/parsetree.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 
 #include "advisor.h"
@@ -146,7 +147,8 @@ sel_write_penalty(AdvIndex *idx)
 		{
 			if (idx->attnums[i] != 0 && bms_is_member(idx->attnums[i], st->set_cols))
 			{
-				penalty += st->rows * t->hot_fraction * (Max(t->nindexes, 0) + 2) *
+				/* a non-HOT update writes an entry in every index, this one too */
+				penalty += st->rows * t->hot_fraction * (Max(t->nindexes, 0) + 1) *
 					SEL_INDEX_WRITE_MS;
 				break;
 			}
@@ -163,61 +165,66 @@ sel_bytes(AdvIndex *idx)
 
 static bool sel_usable(AdvIndex *idx, AdvStatement *st);
 
-/*
- * The part of a configuration the planner could use for the statement, as
- * a cache key: indexes of other tables, or whose leading column it does not
- * use, cannot change its plan.
- */
-static List *
-sel_config_for(AdvStatement *st, List *config, StringInfo key)
+static int
+sel_int_cmp(const void *a, const void *b)
 {
+	return *(const int *) a - *(const int *) b;
+}
+
+/*
+ * The statement's plan cost under config (cached); -1 when planning failed.
+ * Only the indexes the planner could use for it (its tables, a leading
+ * column it uses) make the cache key.  A lookup allocates nothing: it runs
+ * millions of times in a large workload.
+ */
+double
+adv_cost_under(AdvStatement *st, List *config)
+{
+	static StringInfo key = NULL;
+	int			ids[INDEX_MAX_KEYS * 8];
+	int			n = 0;
 	List	   *mine = NIL;
 	ListCell   *lc;
+	SelCost    *entry;
 
+	if (key == NULL)
+	{
+		/* one reusable buffer for the life of the backend */
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		key = makeStringInfo();
+		MemoryContextSwitchTo(old);
+	}
+	foreach(lc, config)
+	{
+		AdvIndex   *idx = lfirst(lc);
+
+		if (sel_usable(idx, st) && n < (int) lengthof(ids))
+			ids[n++] = idx->id;
+	}
+	if (n == 0)
+		return st->cost_base;
+	qsort(ids, n, sizeof(int), sel_int_cmp);
 	resetStringInfo(key);
+	for (int i = 0; i < n; i++)
+		appendStringInfo(key, "%d,", ids[i]);
+	foreach(lc, st->plan_cache)
+	{
+		entry = lfirst(lc);
+		if (strcmp(entry->config, key->data) == 0)
+			return entry->cost;
+	}
 	foreach(lc, config)
 	{
 		AdvIndex   *idx = lfirst(lc);
 
 		if (sel_usable(idx, st))
-		{
 			mine = lappend(mine, idx);
-			appendStringInfo(key, "%d,", idx->id);
-		}
-	}
-	return mine;
-}
-
-static int
-sel_by_id(const ListCell *a, const ListCell *b)
-{
-	return ((AdvIndex *) lfirst(a))->id - ((AdvIndex *) lfirst(b))->id;
-}
-
-/* the statement's plan cost under config (cached); -1 when planning failed */
-double
-adv_cost_under(AdvStatement *st, List *config)
-{
-	StringInfoData key;
-	List	   *mine;
-	ListCell   *lc;
-	SelCost    *entry;
-
-	config = list_copy(config);
-	list_sort(config, sel_by_id);
-	initStringInfo(&key);
-	mine = sel_config_for(st, config, &key);
-	if (mine == NIL)
-		return st->cost_base;
-	foreach(lc, st->plan_cache)
-	{
-		entry = lfirst(lc);
-		if (strcmp(entry->config, key.data) == 0)
-			return entry->cost;
 	}
 	entry = palloc(sizeof(SelCost));
-	entry->config = key.data;
+	entry->config = pstrdup(key->data);
 	entry->cost = adv_plan_cost_safely(st, mine);
+	list_free(mine);
 	st->plan_cache = lappend(st->plan_cache, entry);
 	return entry->cost;
 }
@@ -258,17 +265,41 @@ sel_usable(AdvIndex *idx, AdvStatement *st)
 		sel_uses_column(idx, 0, st);
 }
 
+/* does idx store every column st reads from its table (an index-only scan)? */
+static bool
+sel_covers_outputs(AdvIndex *idx, AdvStatement *st)
+{
+	ListCell   *lc;
+
+	foreach(lc, st->uses)
+	{
+		AdvUse	   *use = lfirst(lc);
+		bool		stored = false;
+
+		if (use->relid != idx->relid || use->kind != ADV_USE_OUTPUT)
+			continue;
+		for (int i = 0; i < idx->ncols && !stored; i++)
+			stored = (idx->attnums[i] == use->attnum);
+		if (!stored)
+			return false;
+	}
+	return true;
+}
+
 /*
  * Is st worth planning when idx is the candidate?  A composite can only
  * beat its own leading column alone (a candidate too) for statements that
- * use its second column as well.
+ * use its second column as well, and a covering variant only for those
+ * that it lets read nothing but the index.
  */
 static bool
 sel_relevant(AdvIndex *idx, AdvStatement *st)
 {
 	if (!sel_usable(idx, st))
 		return false;
-	return idx->nkeycols < 2 || sel_uses_column(idx, 1, st);
+	if (idx->nkeycols >= 2 && !sel_uses_column(idx, 1, st))
+		return false;
+	return idx->ncols == idx->nkeycols || sel_covers_outputs(idx, st);
 }
 
 /* does big start with all of small's key columns (same table, same kind)? */
@@ -297,8 +328,7 @@ typedef struct SelTry
 
 /* evaluate adding cand to chosen; false when it does not qualify */
 static bool
-sel_try(AdvIndex *cand, List *chosen, List *statements, double floor_ms,
-		double budget_left, SelTry *out)
+sel_try(AdvIndex *cand, List *chosen, double floor_ms, double budget_left, SelTry *out)
 {
 	List	   *config = NIL;
 	double		size_delta = sel_bytes(cand);
@@ -321,20 +351,23 @@ sel_try(AdvIndex *cand, List *chosen, List *statements, double floor_ms,
 	}
 	config = lappend(config, cand);
 	if (size_delta > budget_left)
+	{
+		list_free(config);
 		return false;
+	}
 
-	foreach(lc, statements)
+	foreach(lc, cand->relevant)
 	{
 		AdvStatement *st = lfirst(lc);
-		double		cost;
+		double		cost = adv_cost_under(st, config);
 
-		if (!sel_relevant(cand, st))
-			continue;
-		cost = adv_cost_under(st, config);
 		if (cost < 0)
 			continue;
 		if (cost > st->cost_base * SEL_MAX_REGRESSION)
+		{
+			list_free(config);
 			return false;
+		}
 		if (st->cost_best - cost >= st->cost_best * perfopt_min_cost_reduction / 100.0)
 			clears = true;
 		if (st->cost_base > 0)
@@ -343,7 +376,10 @@ sel_try(AdvIndex *cand, List *chosen, List *statements, double floor_ms,
 	elog(DEBUG2, "perfopt: candidate %d on %u: benefit %.1f ms, penalty %.1f ms, floor %.1f ms, clears %d",
 		 cand->id, cand->relid, benefit, penalty, floor_ms, clears);
 	if (!clears || benefit - penalty < floor_ms || benefit - penalty <= 0)
+	{
+		list_free(config);
 		return false;
+	}
 
 	out->config = config;
 	out->benefit = benefit;
@@ -421,6 +457,60 @@ sel_prune(List *chosen, List *statements, double floor_ms)
 	}
 }
 
+/*
+ * For each candidate, the statements worth planning with it: found once,
+ * through the statements of its table, since that never changes.
+ */
+static void
+sel_find_relevant(List *statements, List *candidates)
+{
+	List	   *tables = NIL;	/* (relid, statements) pairs */
+	ListCell   *lc;
+
+	foreach(lc, statements)
+	{
+		AdvStatement *st = lfirst(lc);
+		ListCell   *lr;
+
+		if (st->query == NULL)
+			continue;
+		foreach(lr, st->relids)
+		{
+			Oid			relid = lfirst_oid(lr);
+			List	   *pair = NIL;
+			ListCell   *lt;
+
+			foreach(lt, tables)
+				if (linitial_oid(linitial((List *) lfirst(lt))) == relid)
+					pair = lfirst(lt);
+			if (pair == NIL)
+			{
+				pair = list_make2(list_make1_oid(relid), NIL);
+				tables = lappend(tables, pair);
+			}
+			lsecond(pair) = lappend(lsecond(pair), st);
+		}
+	}
+	foreach(lc, candidates)
+	{
+		AdvIndex   *idx = lfirst(lc);
+		ListCell   *lt;
+
+		idx->relevant = NIL;
+		foreach(lt, tables)
+		{
+			List	   *pair = lfirst(lt);
+			ListCell   *ls;
+
+			if (linitial_oid(linitial(pair)) != idx->relid)
+				continue;
+			foreach(ls, (List *) lsecond(pair))
+				if (sel_relevant(idx, lfirst(ls)))
+					idx->relevant = lappend(idx->relevant, lfirst(ls));
+		}
+	}
+}
+
 List *
 adv_select(List *statements, List *writes, List *candidates)
 {
@@ -432,6 +522,7 @@ adv_select(List *statements, List *writes, List *candidates)
 
 	sel_tables = NIL;
 	sel_load_writes(writes, candidates);
+	sel_find_relevant(statements, candidates);
 	foreach(lc, statements)
 		if (((AdvStatement *) lfirst(lc))->query)
 			workload_ms += ((AdvStatement *) lfirst(lc))->total_time_ms;
@@ -450,11 +541,17 @@ adv_select(List *statements, List *writes, List *candidates)
 
 			if (list_member_ptr(chosen, cand))
 				continue;
-			if (sel_try(cand, chosen, statements, floor_ms, budget_left, &try) &&
-				(best_cand == NULL || try.score > best.score))
+			if (sel_try(cand, chosen, floor_ms, budget_left, &try))
 			{
-				best = try;
-				best_cand = cand;
+				if (best_cand == NULL || try.score > best.score)
+				{
+					if (best_cand != NULL)
+						list_free(best.config);
+					best = try;
+					best_cand = cand;
+				}
+				else
+					list_free(try.config);
 			}
 		}
 		if (best_cand == NULL)

@@ -280,7 +280,7 @@ adv_slow_plan(AdvStatement *st, char **plan_json, List **findings)
 
 	memset(&sp, 0, sizeof(sp));
 	sp_current = &sp;
-	if (!adv_run_as_statement_role(st, sp_analyze))
+	if (!adv_plan_as_statement_role(st, sp_analyze))
 	{
 		st->skip_reason = saved;
 		return false;

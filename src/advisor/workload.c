@@ -222,10 +222,14 @@ wl_analyze(AdvStatement *st)
 
 /*
  * Run fn(st) in a subtransaction as st->userid.  Returns false, with
- * st->skip_reason set from the error, when it failed.
+ * st->skip_reason set from the error, when it failed.  keep commits the
+ * subtransaction (its locks are needed later); otherwise it is rolled back
+ * even on success, so that thousands of planning calls leave nothing
+ * behind in the transaction (a committed subtransaction keeps its memory
+ * until the top-level commit).
  */
-bool
-adv_run_as_statement_role(AdvStatement *st, void (*fn) (AdvStatement *))
+static bool
+wl_run_as_role(AdvStatement *st, void (*fn) (AdvStatement *), bool keep)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
@@ -243,7 +247,10 @@ adv_run_as_statement_role(AdvStatement *st, void (*fn) (AdvStatement *))
 							   SECURITY_RESTRICTED_OPERATION);
 		fn(st);
 		SetUserIdAndSecContext(save_userid, save_sec);
-		ReleaseCurrentSubTransaction();
+		if (keep)
+			ReleaseCurrentSubTransaction();
+		else
+			RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
 	}
@@ -267,10 +274,48 @@ adv_run_as_statement_role(AdvStatement *st, void (*fn) (AdvStatement *))
 	return ok;
 }
 
+/* analysis: the locks it takes must stay for the planning that follows */
+bool
+adv_run_as_statement_role(AdvStatement *st, void (*fn) (AdvStatement *))
+{
+	return wl_run_as_role(st, fn, true);
+}
+
+/* planning only: nothing of it needs to survive but what fn copied out */
+bool
+adv_plan_as_statement_role(AdvStatement *st, void (*fn) (AdvStatement *))
+{
+	return wl_run_as_role(st, fn, false);
+}
+
+/* wl_analyze in a scratch context: only the final Query is kept */
+static Query *
+wl_analyze_compact(AdvStatement *st)
+{
+	MemoryContext outer = CurrentMemoryContext;
+	MemoryContext tmp = AllocSetContextCreate(outer, "perfopt analyze", ALLOCSET_DEFAULT_SIZES);
+	Query	   *volatile query = NULL;
+
+	MemoryContextSwitchTo(tmp);
+	PG_TRY();
+	{
+		query = wl_analyze(st);
+		MemoryContextSwitchTo(outer);
+		query = copyObject(query);
+	}
+	PG_FINALLY();
+	{
+		MemoryContextSwitchTo(outer);
+		MemoryContextDelete(tmp);
+	}
+	PG_END_TRY();
+	return query;
+}
+
 static void
 wl_prepare(AdvStatement *st)
 {
-	Query	   *query = wl_analyze(st);
+	Query	   *query = wl_analyze_compact(st);
 	const char *unsupported = wl_unsupported(query);
 
 	if (unsupported)
@@ -294,7 +339,9 @@ wl_prepare(AdvStatement *st)
 	if (st->relids == NIL)
 	{
 		st->query = NULL;
-		st->skip_reason = pstrdup("reads no user table");
+		st->skip_reason = pstrdup(st->reads_partitioned ?
+								  "reads a partitioned table: index advice for partitioned tables is not supported yet" :
+								  "reads no user table");
 	}
 }
 
@@ -348,7 +395,7 @@ adv_plan_cost_safely(AdvStatement *st, List *indexes)
 	char	   *saved = st->skip_reason;
 
 	wl_cost_indexes = indexes;
-	if (!adv_run_as_statement_role(st, wl_cost_fn))
+	if (!adv_plan_as_statement_role(st, wl_cost_fn))
 	{
 		elog(DEBUG1, "perfopt: planning statement " INT64_FORMAT " with hypothetical indexes failed: %s",
 			 st->queryid, st->skip_reason);
@@ -373,7 +420,7 @@ adv_plan_cost_hiding(AdvStatement *st, Oid indexoid)
 	char	   *saved = st->skip_reason;
 
 	wl_hidden_index = indexoid;
-	if (!adv_run_as_statement_role(st, wl_hidden_cost_fn))
+	if (!adv_plan_as_statement_role(st, wl_hidden_cost_fn))
 	{
 		st->skip_reason = saved;
 		return -1;

@@ -31,6 +31,15 @@ our @EXPORT = qw(
   log_since
   log_count
   perfopt_problem_lines
+  run_statements
+  advisor_recommendations
+  index_shape
+  plan_index_names
+  plan_total_cost
+  generic_plan
+  param_count
+  limit_node_memory
+  shop_schema_sql
 );
 
 # Limit for every wait: a failing wait should fail the test, not hang it.
@@ -178,6 +187,228 @@ sub perfopt_problem_lines
 		push @bad, $l;
 	}
 	return @bad;
+}
+
+# ---- index advisor helpers (test/t/100_advisor_*.pl) ----
+
+# Run each statement of @$stmts as its own top-level statement (so that
+# pg_stat_statements records it with track = top), in one psql session,
+# output discarded.  $prefix: SQL run first in that session (SET ROLE ...).
+sub run_statements
+{
+	my ($node, $db, $stmts, $prefix) = @_;
+	my $sql = "\\o /dev/null\n" . ($prefix // '');
+	$sql .= "$_;\n" for @$stmts;
+	$node->safe_psql($db, $sql);
+	return;
+}
+
+# perfopt_recommendations as a list of hashes (columns by name; statements
+# decoded), ordered by id; only those of $kind (create_index, drop_index,
+# reindex) when given.
+sub advisor_recommendations
+{
+	my ($node, $db, $kind) = @_;
+	my $where = defined $kind ? "WHERE r.kind = '$kind'" : '';
+	return @{
+		query_json($node, $db,
+			"SELECT coalesce(jsonb_agg(to_jsonb(r) ORDER BY r.id), '[]') FROM perfopt_recommendations r $where"
+		)
+	};
+}
+
+# split "a, (f(b, c)), d" on top-level commas
+sub _split_columns
+{
+	my ($list) = @_;
+	my (@cols, $cur, $depth, $quote);
+	$cur = '';
+	$depth = 0;
+	for my $ch (split //, $list)
+	{
+		if ($quote)
+		{
+			$quote = 0 if $ch eq $quote;
+		}
+		elsif ($ch eq "'" || $ch eq '"') { $quote = $ch; }
+		elsif ($ch eq '(') { $depth++; }
+		elsif ($ch eq ')') { $depth--; }
+		elsif ($ch eq ',' && $depth == 0)
+		{
+			push @cols, $cur;
+			$cur = '';
+			next;
+		}
+		$cur .= $ch;
+	}
+	push @cols, $cur if $cur ne '';
+	for (@cols)
+	{
+		s/^\s+|\s+$//g;
+		# CREATE INDEX's parentheses around an expression column
+		s/^\((.*)\)$/$1/ if /^\(/ && _balanced(substr($_, 1, -1));
+	}
+	return @cols;
+}
+
+sub _balanced
+{
+	my ($s) = @_;
+	my $d = 0;
+	for my $ch (split //, $s)
+	{
+		$d++ if $ch eq '(';
+		$d-- if $ch eq ')';
+		return 0 if $d < 0;
+	}
+	return $d == 0;
+}
+
+# What an index definition indexes, without names or schema:
+# "ON public.orders USING btree (status, created_at)" -> "orders(status, created_at)";
+# "... USING gin ((to_tsvector(...)))" -> "t USING gin(to_tsvector(...))";
+# INCLUDE columns follow as " INCLUDE (a, b)".  Accepts a definition, a
+# CREATE INDEX statement or pg_get_indexdef() output.
+sub index_shape
+{
+	my ($def) = @_;
+	$def =~ s/^\s*CREATE\s+(?:UNIQUE\s+)?INDEX\s+(?:CONCURRENTLY\s+)?(?:\S+\s+)?(?=ON\s)//i;
+	$def =~ /^ON\s+(?:ONLY\s+)?(?:\S+\.)?("?[^\s"]+"?)\s+USING\s+(\w+)\s*\((.*)$/si
+	  or return $def;
+	my ($table, $am, $rest) = ($1, lc $2, $3);
+	my ($keys, $include) = ($rest, undef);
+	if ($rest =~ /^(.*)\)\s+INCLUDE\s+\((.*)\)\s*$/si)
+	{
+		($keys, $include) = ($1, $2);
+	}
+	else
+	{
+		$keys =~ s/\)\s*$//;
+	}
+	my $shape = $table . ($am eq 'btree' ? '' : " USING $am") . '('
+	  . join(', ', _split_columns($keys)) . ')';
+	$shape .= ' INCLUDE (' . join(', ', _split_columns($include)) . ')'
+	  if defined $include;
+	$shape =~ s/\s+/ /g;
+	return $shape;
+}
+
+# every "Index Name" in an EXPLAIN (FORMAT JSON) plan (decoded)
+sub plan_index_names
+{
+	my ($node) = @_;
+	my @names;
+	if (ref $node eq 'ARRAY')
+	{
+		push @names, plan_index_names($_) for @$node;
+	}
+	elsif (ref $node eq 'HASH')
+	{
+		push @names, $node->{'Index Name'} if defined $node->{'Index Name'};
+		push @names, plan_index_names($node->{Plan}) if $node->{Plan};
+		push @names, plan_index_names($node->{Plans}) if $node->{Plans};
+	}
+	return @names;
+}
+
+# the top plan node's "Total Cost" of an EXPLAIN (FORMAT JSON) (decoded)
+sub plan_total_cost
+{
+	my ($explain) = @_;
+	return $explain->[0]{Plan}{'Total Cost'};
+}
+
+# the highest $n in a normalized statement text (outside quotes)
+sub param_count
+{
+	my ($text) = @_;
+	(my $t = $text) =~ s/'(?:[^']|'')*'//g;
+	my $max = 0;
+	while ($t =~ /\$(\d+)/g) { $max = $1 if $1 > $max; }
+	return $max;
+}
+
+# The generic plan of a normalized statement text ($n parameters), as the
+# advisor plans it: PREPAREd (parameter types inferred), plan_cache_mode =
+# force_generic_plan, no parallel workers, EXECUTEd with NULLs.  $setup:
+# SQL run first in the same session (hypopg_create_index(), SET ...), so
+# it is in place when the statement is prepared.  Returns the decoded
+# EXPLAIN (FORMAT JSON), or undef and the error when PREPARE fails.
+sub generic_plan
+{
+	my ($node, $db, $text, $setup) = @_;
+	my $n = param_count($text);
+	my $args = $n ? '(' . join(', ', ('NULL') x $n) . ')' : '';
+	my $sql = "SET max_parallel_workers_per_gather = 0;\n"
+	  . "SET plan_cache_mode = force_generic_plan;\n"
+	  . "\\o /dev/null\n" . ($setup // '') . "\\o\n"
+	  . "PREPARE perfopt_test_stmt AS $text;\n"
+	  . "EXPLAIN (FORMAT JSON) EXECUTE perfopt_test_stmt$args;\n";
+	my ($ret, $out, $err) = $node->psql($db, $sql, on_error_stop => 1);
+	return (undef, $err) if $ret != 0;
+	return JSON::PP::decode_json($out);
+}
+
+# Cap the address space of $node's postmaster (inherited by the backends
+# it forks from now on) at $bytes with prlimit(1), so that a runaway
+# backend fails with "out of memory" instead of waking the kernel's OOM
+# killer on the test machine.  Returns false when prlimit is missing.
+sub limit_node_memory
+{
+	my ($node, $bytes) = @_;
+	my $pid = $node->{_pid} or return 0;
+	return 0 unless grep { -x "$_/prlimit" } split /:/, ($ENV{PATH} // '') . ':/usr/bin:/bin';
+	return system('prlimit', '--pid', $pid, "--as=$bytes:$bytes") == 0;
+}
+
+# The advisor tests' shop, deterministic data (no random()):
+#   customers 100k rows (13 MB): unique email, created_at every 7 minutes
+#     (follows the heap), active true for half of the rows;
+#   orders 200k rows (18 MB): customer_id and created_at scrambled
+#     (g * prime mod n: they do not follow the heap, so an index scan on
+#     them visits a heap page per row), status 5 values, ref_code unique;
+#   events 100k rows (10 MB) with an index on (account_id, kind);
+#   products 200 rows (16 kB, below perfopt.min_table_size).
+# VACUUM ANALYZEd, so index-only scans see an all-visible heap.
+sub shop_schema_sql
+{
+	return q{
+CREATE TABLE customers (
+    id int PRIMARY KEY,
+    email text NOT NULL,
+    name text NOT NULL,
+    country text NOT NULL,
+    active boolean NOT NULL,
+    tier int NOT NULL,
+    created_at timestamptz NOT NULL,
+    note text
+);
+INSERT INTO customers
+SELECT g, 'user' || g || '@example.com', 'Customer ' || g, 'c' || (g % 20), g % 2 = 0, g % 3,
+       timestamptz '2024-01-01 00:00:00+00' + g * interval '7 minutes', repeat('x', 40)
+FROM generate_series(1, 100000) g;
+CREATE TABLE orders (
+    id int PRIMARY KEY,
+    customer_id int NOT NULL,
+    status text NOT NULL,
+    created_at timestamptz NOT NULL,
+    amount numeric(10,2) NOT NULL,
+    ref_code text NOT NULL,
+    note text
+);
+INSERT INTO orders
+SELECT g, (g::bigint * 7919) % 100000 + 1,
+       (ARRAY['new', 'paid', 'shipped', 'done', 'cancelled'])[g % 5 + 1],
+       timestamptz '2024-01-01 00:00:00+00' + ((g::bigint * 7919) % 200000) * interval '3 minutes',
+       (g % 1000) + 0.99, 'R' || lpad(((g::bigint * 104729) % 1000003)::text, 7, '0'), repeat('y', 20)
+FROM generate_series(1, 200000) g;
+CREATE TABLE events (id int PRIMARY KEY, account_id int NOT NULL, kind int NOT NULL, payload text NOT NULL);
+INSERT INTO events SELECT g, g % 5000, g % 10, repeat('z', 60) FROM generate_series(1, 100000) g;
+CREATE INDEX events_account_kind ON events (account_id, kind);
+CREATE TABLE products (id int PRIMARY KEY, sku text NOT NULL, price numeric NOT NULL);
+INSERT INTO products SELECT g, 'SKU' || g, g FROM generate_series(1, 200) g;
+VACUUM ANALYZE customers, orders, events, products;
+};
 }
 
 1;
