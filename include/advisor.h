@@ -40,7 +40,8 @@ typedef enum AdvUseKind
 	ADV_USE_JOIN,				/* equality with another relation */
 	ADV_USE_SORT,				/* ORDER BY / GROUP BY that a LIMIT cuts */
 	ADV_USE_GIN,				/* @@ on a tsvector expression, jsonb @> */
-	ADV_USE_OUTPUT				/* only read: a candidate for INCLUDE */
+	ADV_USE_OUTPUT,				/* only read: a candidate for INCLUDE */
+	ADV_USE_LIKE				/* LIKE with a hidden pattern: a finding only */
 } AdvUseKind;
 
 typedef struct AdvUse

@@ -58,6 +58,7 @@ SELECT format('SELECT * FROM adv_people WHERE lower(email) = %L', 'USER' || g ||
 SELECT format('SELECT id FROM adv_people WHERE profile ->> ''plan'' = %L', 'p' || g) FROM generate_series(1, 20) g \gexec
 SELECT format('SELECT id FROM adv_people WHERE to_tsvector(''english'', bio) @@ to_tsquery(''english'', %L)', 'knitting') FROM generate_series(1, 20) g \gexec
 SELECT format('SELECT id FROM adv_people WHERE profile @> %L', '{"tier": ' || (g % 7) || '}') FROM generate_series(1, 20) g \gexec
+SELECT format('SELECT id FROM adv_people WHERE email LIKE %L', 'user' || g || '%') FROM generate_series(1, 20) g \gexec
 -- statements that need no new index
 SELECT format('SELECT * FROM adv_people WHERE id = %s', g) FROM generate_series(1, 20) g \gexec
 SELECT format('SELECT * FROM adv_tiny WHERE code = %L', 'T' || g) FROM generate_series(1, 20) g \gexec

@@ -48,7 +48,7 @@ if [ $# = 0 ]; then
 		--outputdir="$PERFOPT_TMP/regress" \
 		--temp-instance="$PERFOPT_TMP/regress/instance" \
 		--temp-config="$PERFOPT_TOP/test/regress.conf" \
-		--dbname=contrib_regression --schedule="$PERFOPT_TOP/test/schedule" | tee "$PERFOPT_TMP"/regress.out
+		--no-locale --dbname=contrib_regression --schedule="$PERFOPT_TOP/test/schedule" | tee "$PERFOPT_TMP"/regress.out
 	p=$(grep -cE '^(ok|test) .* ok( |$)|\.\.\. ok' "$PERFOPT_TMP"/regress.out)
 	f=$(grep -cE 'FAILED|failed \(ignored\)' "$PERFOPT_TMP"/regress.out)
 	passed=$((passed + p))

@@ -290,6 +290,8 @@ cand_for_relation(AdvStatement *st, Oid relid)
 			case ADV_USE_GIN:
 				gin = cand_add_unique(gin, use);
 				break;
+			case ADV_USE_LIKE:
+				break;
 			case ADV_USE_OUTPUT:
 				outputs = cand_add_unique(outputs, use);
 				break;

@@ -15,6 +15,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_operator.h"
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
 #include "nodes/nodeFuncs.h"
@@ -156,6 +157,15 @@ col_operator(PlannerInfo *root, Index rti, RangeTblEntry *rte, Oid opno, Node *o
 	if (strategy >= BTLessStrategyNumber && strategy <= BTGreaterStrategyNumber)
 	{
 		col_add(root, rti, rte, ADV_USE_RANGE, ours, false);
+		return;
+	}
+	/*
+	 * LIKE: normalization hides the pattern, and a generic plan cannot use
+	 * an index for it anyway; remember it for the slow-query findings.
+	 */
+	if (opno == OID_TEXT_LIKE_OP || opno == OID_BPCHAR_LIKE_OP)
+	{
+		col_add(root, rti, rte, ADV_USE_LIKE, ours, false);
 		return;
 	}
 	opclass = GetDefaultOpClass(type, GIN_AM_OID);

@@ -248,7 +248,7 @@ sel_uses_column(AdvIndex *idx, int col, AdvStatement *st)
 	{
 		AdvUse	   *use = lfirst(lc);
 
-		if (use->relid != idx->relid || use->kind == ADV_USE_OUTPUT)
+		if (use->relid != idx->relid || use->kind == ADV_USE_OUTPUT || use->kind == ADV_USE_LIKE)
 			continue;
 		if (expr == NULL ? use->attnum == idx->attnums[col] :
 			(use->attnum == 0 && equal(use->expr, expr)))

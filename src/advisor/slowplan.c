@@ -23,6 +23,7 @@
 #include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/pg_locale.h"
 #include "utils/rel.h"
 
 #include "advisor.h"
@@ -260,6 +261,26 @@ sp_analyze(AdvStatement *st)
 	actual = st->calls > 0 ? st->rows / st->calls : 0;
 	estimated = IsA(sp->stmt->planTree, ModifyTable) && sp->stmt->planTree->lefttree ?
 		sp->stmt->planTree->lefttree->plan_rows : sp->stmt->planTree->plan_rows;
+	/* LIKE with a hidden pattern: say what would serve a prefix pattern */
+	{
+		ListCell   *lc;
+
+		foreach(lc, st->uses)
+		{
+			AdvUse	   *use = lfirst(lc);
+
+			if (use->kind != ADV_USE_LIKE || use->attnum <= 0)
+				continue;
+			sp->findings = lappend(sp->findings,
+								   psprintf("filters %s.%s with LIKE and a pattern that pg_stat_statements hides: if the patterns are prefixes ('abc%%'), CREATE INDEX CONCURRENTLY ON %s (%s%s) serves them",
+											quote_identifier(get_rel_name(use->relid)),
+											quote_identifier(get_attname(use->relid, use->attnum, false)),
+											quote_identifier(get_rel_name(use->relid)),
+											quote_identifier(get_attname(use->relid, use->attnum, false)),
+											lc_collate_is_c(use->collation) ? "" : " text_pattern_ops"));
+		}
+	}
+
 	/* a LIMIT $n is estimated at a default share: no evidence either way */
 	if (!IsA(sp->stmt->planTree, Limit) && actual >= 1 && estimated >= 1 &&
 		(actual > estimated * SP_ESTIMATE_FACTOR || estimated > actual * SP_ESTIMATE_FACTOR))
