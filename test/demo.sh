@@ -72,6 +72,11 @@ SELECT to_char(sampled_at, 'HH24:MI:SS') AS at, round(cpu_busy_pct::numeric, 1) 
        round((SELECT sum((d->>'commits_per_second')::numeric) FROM jsonb_array_elements(databases) d), 1) AS commits_per_s
 FROM perfopt_samples ORDER BY sampled_at DESC LIMIT 6"
 
+perfopt_log "the index advisor: SELECT perfopt_advise(), then SELECT * FROM perfopt_recommendations"
+psql_demo -At -c "SELECT 'advised in ' || (s->>'elapsed_ms') || ' ms: ' || (s->>'analyzed') || ' statements analyzed, ' || (s->>'recommendations') || ' recommendations' FROM perfopt_advise() s"
+psql_demo -c "SELECT id, kind, ddl, round(benefit_ms) AS benefit_ms, pg_size_pretty(estimated_size_bytes) AS size FROM perfopt_recommendations ORDER BY id"
+psql_demo -At -c "SELECT 'why #' || id || ': ' || reason FROM perfopt_recommendations ORDER BY id LIMIT 3"
+
 perfopt_log "Prometheus: the headline gauges from perfopt_metrics_prometheus()"
 psql_demo -At -c "SELECT perfopt_metrics_prometheus()" |
 	grep -E '^perfopt_(system_cpu_usage_ratio|system_memory_utilization_ratio|database_pool_utilization_ratio) '
@@ -82,6 +87,8 @@ The demo cluster keeps running (perfopt samples every second):
   connect:  psql -h $demo -p $port -U postgres postgres      (or -h 127.0.0.1)
   try:      SELECT jsonb_pretty(perfopt_metrics());
             SELECT * FROM perfopt_recent_samples ORDER BY sampled_at DESC LIMIT 5;
+            SELECT * FROM perfopt_recommendations;
+            SELECT query, findings FROM perfopt_slow_queries;
   log:      $demo/server.log
   stop:     bash test/demo.sh stop
 MSG
