@@ -17,6 +17,10 @@ OBJS = \
 	src/export.o \
 	src/extschema.o \
 	src/history.o \
+	src/jobs/dispatch.o \
+	src/jobs/queue.o \
+	src/jobs/runner.o \
+	src/optimize.o \
 	src/perfopt.o \
 	src/procstats.o \
 	src/promtext.o \

@@ -188,3 +188,77 @@ CREATE TABLE @extschema@.perfopt_slow_queries (
 );
 REVOKE ALL ON TABLE @extschema@.perfopt_slow_queries FROM PUBLIC;
 GRANT SELECT ON TABLE @extschema@.perfopt_slow_queries TO pg_monitor;
+
+-- Reports of perfopt_optimize() / perfopt_optimize_database() runs.
+CREATE TABLE @extschema@.perfopt_history (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    kind text NOT NULL CHECK (kind IN ('optimize', 'optimize_database')),
+    started_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    finished_at timestamptz,
+    report jsonb NOT NULL
+);
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.perfopt_history', '');
+REVOKE ALL ON TABLE @extschema@.perfopt_history FROM PUBLIC;
+GRANT SELECT ON TABLE @extschema@.perfopt_history TO pg_monitor;
+
+-- Maintenance jobs, run at top level by the job runner, one database at a time.
+CREATE TABLE @extschema@.perfopt_jobs (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    database name NOT NULL DEFAULT pg_catalog.current_database(),
+    kind text NOT NULL CHECK (kind IN ('create_index', 'drop_index', 'vacuum_analyze', 'analyze', 'reindex')),
+    statement text NOT NULL,
+    target_table text,
+    index_name text,
+    estimated_size_bytes bigint,
+    state text NOT NULL DEFAULT 'queued'
+        CHECK (state IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')),
+    attempts integer NOT NULL DEFAULT 0,
+    last_error text,
+    last_sqlstate text,
+    queued_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    not_before timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    started_at timestamptz,
+    finished_at timestamptz,
+    runner_pid integer,
+    recommendation_id bigint REFERENCES @extschema@.perfopt_recommendations (id) ON DELETE SET NULL,
+    run_id bigint REFERENCES @extschema@.perfopt_history (id) ON DELETE SET NULL
+);
+CREATE INDEX perfopt_jobs_queued ON @extschema@.perfopt_jobs (id) WHERE state IN ('queued', 'running');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.perfopt_jobs', '');
+REVOKE ALL ON TABLE @extschema@.perfopt_jobs FROM PUBLIC;
+GRANT SELECT ON TABLE @extschema@.perfopt_jobs TO pg_monitor;
+
+-- Running jobs with the server's progress reports.
+CREATE VIEW @extschema@.perfopt_jobs_progress AS
+SELECT j.id, j.kind, j.statement, j.target_table, j.started_at, j.runner_pid,
+       COALESCE(ci.phase, v.phase) AS phase,
+       COALESCE(ci.blocks_done, v.heap_blks_scanned) AS blocks_done,
+       COALESCE(ci.blocks_total, v.heap_blks_total) AS blocks_total,
+       CASE WHEN COALESCE(ci.blocks_total, v.heap_blks_total) > 0
+            THEN round(100.0 * COALESCE(ci.blocks_done, v.heap_blks_scanned)
+                       / COALESCE(ci.blocks_total, v.heap_blks_total), 1) END AS percent
+FROM @extschema@.perfopt_jobs j
+LEFT JOIN pg_catalog.pg_stat_progress_create_index ci ON ci.pid = j.runner_pid
+LEFT JOIN pg_catalog.pg_stat_progress_vacuum v ON v.pid = j.runner_pid
+WHERE j.state = 'running';
+REVOKE ALL ON TABLE @extschema@.perfopt_jobs_progress FROM PUBLIC;
+GRANT SELECT ON TABLE @extschema@.perfopt_jobs_progress TO pg_monitor;
+
+CREATE FUNCTION @extschema@.perfopt_optimize(dry_run boolean DEFAULT false)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'perfopt_optimize'
+LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION @extschema@.perfopt_optimize(boolean) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.perfopt_optimize_database(dry_run boolean DEFAULT false)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'perfopt_optimize_database'
+LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION @extschema@.perfopt_optimize_database(boolean) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.perfopt_history(after bigint DEFAULT 0, lim integer DEFAULT 50)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'perfopt_history'
+LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION @extschema@.perfopt_history(bigint, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.perfopt_history(bigint, integer) TO pg_monitor;

@@ -100,6 +100,7 @@ typedef struct AdvRecommendation
 
 /* advise.c */
 extern void adv_describe(AdvRecommendation *rec);
+extern Datum perfopt_advise_run(bool persist);
 
 /* refresh.c: periodic advice in every database */
 extern long perfopt_advisor_refresh_tick(void);

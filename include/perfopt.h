@@ -37,5 +37,8 @@ extern int	perfopt_index_storage_budget;
 extern double perfopt_min_workload_saving;
 extern int	perfopt_unused_index_min_age;
 extern int	perfopt_advisor_interval;
+extern int	perfopt_job_max_attempts;
+extern double perfopt_vacuum_dead_ratio;
+extern double perfopt_analyze_stale_ratio;
 
 #endif							/* PERFOPT_H */

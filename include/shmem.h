@@ -20,6 +20,8 @@
 #include "storage/lwlock.h"
 #include "sample.h"
 
+#define PERFOPT_JOB_DBS 32
+
 typedef struct PerfoptShared
 {
 	LWLock	   *lock;
@@ -35,6 +37,15 @@ typedef struct PerfoptShared
 	LWLock	   *control_lock;
 	bool		monitoring_enabled;
 	int			interval_override_ms;	/* 0: perfopt.monitoring_interval */
+
+	/*
+	 * Databases with queued jobs, told by SQL calls at commit (jobs/queue.c)
+	 * and taken by the worker (jobs/dispatch.c).  When the array is full,
+	 * jobs_scan_all makes the worker visit every database instead.
+	 */
+	Oid			jobs_dbs[PERFOPT_JOB_DBS];
+	int			jobs_ndbs;
+	bool		jobs_scan_all;
 
 	/* the sample ring */
 	uint64		samples_taken;

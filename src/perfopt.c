@@ -44,6 +44,9 @@ int			perfopt_index_storage_budget = 10240;
 double		perfopt_min_workload_saving = 0.5;
 int			perfopt_unused_index_min_age = 7 * 24 * 60;
 int			perfopt_advisor_interval = 3600;
+int			perfopt_job_max_attempts = 5;
+double		perfopt_vacuum_dead_ratio = 0.2;
+double		perfopt_analyze_stale_ratio = 0.1;
 
 void		_PG_init(void);
 
@@ -150,6 +153,19 @@ perfopt_define_gucs(void)
 							"Time between two refreshes of the recommendations in every database (0: only on request).",
 							NULL, &perfopt_advisor_interval, 3600, 0, 7 * 24 * 3600,
 							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("perfopt.job_max_attempts",
+							"Attempts a job gets when it meets a lock timeout or a deadlock.",
+							"Retries wait 5 s, then twice as long each time.",
+							&perfopt_job_max_attempts, 5, 1, 100,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomRealVariable("perfopt.vacuum_dead_ratio",
+							 "Share of dead rows above which perfopt_optimize() queues VACUUM (ANALYZE).",
+							 NULL, &perfopt_vacuum_dead_ratio, 0.2, 0.0, 1.0,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomRealVariable("perfopt.analyze_stale_ratio",
+							 "Share of rows changed since the last ANALYZE above which perfopt_optimize() queues ANALYZE.",
+							 NULL, &perfopt_analyze_stale_ratio, 0.1, 0.0, 100.0,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("perfopt.unused_index_min_age",
 							"How long statistics must have been collected before an index without scans is called unused.",
 							NULL, &perfopt_unused_index_min_age, 7 * 24 * 60, 0, INT_MAX,

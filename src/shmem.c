@@ -58,6 +58,8 @@ shm_startup(void)
 		memset(perfopt_shared, 0, offsetof(PerfoptShared, ring));
 		perfopt_shared->lock = &(GetNamedLWLockTranche("perfopt"))[0].lock;
 		perfopt_shared->control_lock = &(GetNamedLWLockTranche("perfopt"))[1].lock;
+		/* after a start or a crash: look for unfinished jobs everywhere */
+		perfopt_shared->jobs_scan_all = true;
 		perfopt_shared->ring_size = perfopt_sample_ring_size;
 		perfopt_shared->sample_size = PerfoptSampleSize(perfopt_max_databases);
 		perfopt_control_load(&perfopt_shared->monitoring_enabled,

@@ -30,6 +30,7 @@
 #include "advisor.h"
 #include "control.h"
 #include "history.h"
+#include "jobs.h"
 #include "perfopt.h"
 #include "sampler.h"
 #include "shmem.h"
@@ -246,6 +247,7 @@ perfopt_worker_main(Datum main_arg)
 		}
 		was_enabled = enabled;
 		timeout = Min(timeout, perfopt_advisor_refresh_tick());
+		timeout = Min(timeout, perfopt_jobs_dispatch_tick());
 
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 Min(timeout, WRK_IDLE_WAKEUP_MS), PG_WAIT_EXTENSION);

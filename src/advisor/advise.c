@@ -393,8 +393,13 @@ adv_set_local_gucs(void)
 	return nestlevel;
 }
 
+/*
+ * One advisor run over this database; persist false (a standby, a dry run)
+ * writes nothing.  Returns the summary as jsonb, with "actions": every
+ * recommendation's kind, ddl, size, benefit and reason.
+ */
 Datum
-perfopt_advise(PG_FUNCTION_ARGS)
+perfopt_advise_run(bool persist)
 {
 	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "perfopt advise",
 											  ALLOCSET_DEFAULT_SIZES);
@@ -408,11 +413,11 @@ perfopt_advise(PG_FUNCTION_ARGS)
 	int			analyzed = 0;
 	int			nslow;
 	int64		calls_before = adv_planner_calls;
-	bool		standby = RecoveryInProgress();
 	StringInfoData summary;
 	Datum		result;
 
 	(void) perfopt_extension_schema(false);
+	persist = persist && !RecoveryInProgress();
 	nestlevel = adv_set_local_gucs();
 
 	statements = adv_workload_load();
@@ -440,9 +445,9 @@ perfopt_advise(PG_FUNCTION_ARGS)
 		recs = lappend(recs, rec);
 	}
 	recs = list_concat(recs, adv_hygiene(statements, recs));
-	if (!standby)
+	if (persist)
 		adv_persist(recs, statements);
-	nslow = adv_persist_slow(statements, !standby);
+	nslow = adv_persist_slow(statements, persist);
 
 	initStringInfo(&summary);
 	appendStringInfo(&summary,
@@ -455,12 +460,33 @@ perfopt_advise(PG_FUNCTION_ARGS)
 	perfopt_json_number(&summary,
 						(double) (GetCurrentTimestamp() - start) / 1000.0);
 	appendStringInfo(&summary, ", \"slow_queries\": %d, \"persisted\": %s, \"ddl\": [",
-					 nslow, standby ? "false" : "true");
+					 nslow, persist ? "true" : "false");
 	foreach(lc, recs)
 	{
 		if (lc != list_head(recs))
 			appendStringInfoString(&summary, ", ");
 		escape_json(&summary, ((AdvRecommendation *) lfirst(lc))->ddl);
+	}
+	appendStringInfoString(&summary, "], \"actions\": [");
+	foreach(lc, recs)
+	{
+		AdvRecommendation *rec = lfirst(lc);
+
+		if (lc != list_head(recs))
+			appendStringInfoString(&summary, ", ");
+		appendStringInfoString(&summary, "{\"kind\": ");
+		escape_json(&summary, rec->kind);
+		appendStringInfoString(&summary, ", \"ddl\": ");
+		escape_json(&summary, rec->ddl);
+		appendStringInfoString(&summary, ", \"table\": ");
+		escape_json(&summary, rec->table_name);
+		appendStringInfoString(&summary, ", \"reason\": ");
+		escape_json(&summary, rec->reason);
+		appendStringInfoString(&summary, ", \"benefit_ms\": ");
+		perfopt_json_number(&summary, rec->benefit_ms);
+		appendStringInfoString(&summary, ", \"estimated_size_bytes\": ");
+		perfopt_json_number(&summary, rec->size_bytes);
+		appendStringInfoChar(&summary, '}');
 	}
 	appendStringInfoString(&summary, "]}");
 
@@ -468,7 +494,13 @@ perfopt_advise(PG_FUNCTION_ARGS)
 	MemoryContextSwitchTo(old);
 	result = perfopt_jsonb_from_text(summary.data);
 	MemoryContextDelete(cxt);
-	PG_RETURN_DATUM(result);
+	return result;
+}
+
+Datum
+perfopt_advise(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_DATUM(perfopt_advise_run(true));
 }
 
 Datum

@@ -1,0 +1,24 @@
+/*
+ * jobs.h — the maintenance job runner: DDL and VACUUM that must run at top
+ * level (CREATE INDEX CONCURRENTLY, DROP INDEX CONCURRENTLY, REINDEX
+ * CONCURRENTLY, VACUUM, ANALYZE), queued in perfopt_jobs by SQL calls and
+ * run by a dynamic background worker in the job's database.
+ */
+#ifndef PERFOPT_JOBS_H
+#define PERFOPT_JOBS_H
+
+/* queue.c: SQL side, inside the caller's transaction */
+extern int64 perfopt_job_queue(const char *kind, const char *statement,
+							   const char *target_table, const char *index_name,
+							   double estimated_size_bytes, int64 recommendation_id,
+							   int64 run_id);
+/* wake the worker for this database when the transaction commits */
+extern void perfopt_jobs_wake_at_commit(void);
+
+/* dispatch.c: the main worker's side; ms until it wants another call */
+extern long perfopt_jobs_dispatch_tick(void);
+
+/* runner.c: the dynamic worker */
+extern PGDLLEXPORT void perfopt_job_runner_main(Datum main_arg);
+
+#endif							/* PERFOPT_JOBS_H */

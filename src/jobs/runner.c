@@ -1,0 +1,443 @@
+/*
+ * runner.c — the "perfopt job runner": a dynamic background worker in one
+ * database that runs the queued jobs of perfopt_jobs one after another,
+ * each statement at top level as psql would send it, so CREATE INDEX
+ * CONCURRENTLY, DROP INDEX CONCURRENTLY, REINDEX CONCURRENTLY and VACUUM
+ * work (their parse trees live in a context that survives the
+ * statements' own internal commits).
+ *
+ * Per job: lock_timeout and statement_timeout from the GUCs; a free-disk
+ * check before a build; on failure, the INVALID index the build left is
+ * dropped; lock timeouts and deadlocks are retried with exponential
+ * backoff (waiting on the latch, holding no transaction), other errors
+ * fail the job with the error kept, and a cancel (pg_cancel_backend)
+ * cancels it.  At start it fails jobs that a crash or a shutdown left
+ * "running" and drops INVALID indexes named perfopt_* that no build is
+ * working on.  It exits when no job is left.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "parser/analyze.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "tcop/pquery.h"
+#include "tcop/tcopprot.h"
+#include "tcop/utility.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/portal.h"
+#include "utils/snapmgr.h"
+
+#include "extschema.h"
+#include "jobs.h"
+#include "perfopt.h"
+#include "procstats.h"
+
+/* the first retry waits this long, each next one twice as long */
+#define RN_RETRY_BASE_SECONDS 5
+/* a build needs room for the index and for its sort */
+#define RN_DISK_FACTOR 2.0
+
+typedef struct RnJob
+{
+	int64		id;
+	char	   *kind;
+	char	   *statement;
+	char	   *index_name;		/* schema-qualified, quoted; may be NULL */
+	int			attempts;
+	double		estimated_size;
+	int64		recommendation_id;	/* 0: none */
+} RnJob;
+
+static MemoryContext rn_cxt;
+static char *rn_schema;			/* quoted schema of the extension */
+
+/* a transaction of the runner's own bookkeeping, through SPI */
+static void
+rn_begin(void)
+{
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "perfopt: SPI_connect failed");
+}
+
+static void
+rn_end(void)
+{
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(rn_cxt);
+}
+
+static char *
+rn_text(int row, int col)
+{
+	char	   *v = SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col);
+
+	return v ? MemoryContextStrdup(rn_cxt, v) : NULL;
+}
+
+/* only the statements perfopt queues, each a single one */
+static void
+rn_check_statement(Node *stmt)
+{
+	bool		allowed = false;
+
+	if (IsA(stmt, IndexStmt))
+		allowed = ((IndexStmt *) stmt)->concurrent;
+	else if (IsA(stmt, DropStmt))
+		allowed = ((DropStmt *) stmt)->removeType == OBJECT_INDEX &&
+			((DropStmt *) stmt)->concurrent;
+	else if (IsA(stmt, ReindexStmt) || IsA(stmt, VacuumStmt))
+		allowed = true;
+	if (!allowed)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("perfopt: a job runs only CREATE/DROP INDEX CONCURRENTLY, REINDEX, VACUUM or ANALYZE")));
+}
+
+/*
+ * Run one statement at top level, as exec_simple_query would: parse trees
+ * in a context of their own, a portal run with isTopLevel, and the
+ * statement free to commit and start transactions inside.
+ */
+static void
+rn_execute(const char *sql)
+{
+	MemoryContext parsecxt = AllocSetContextCreate(TopMemoryContext, "perfopt job statement",
+												   ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(parsecxt);
+
+	PG_TRY();
+	{
+		List	   *raw;
+		RawStmt    *parsetree;
+		List	   *querytrees;
+		List	   *plantrees;
+		Portal		portal;
+		DestReceiver *receiver;
+		QueryCompletion qc;
+		bool		snapshot_set = false;
+
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		MemoryContextSwitchTo(parsecxt);
+		raw = pg_parse_query(sql);
+		if (list_length(raw) != 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_SYNTAX_ERROR),
+					 errmsg("perfopt: a job statement must be a single statement")));
+		parsetree = linitial_node(RawStmt, raw);
+		rn_check_statement(parsetree->stmt);
+		if (analyze_requires_snapshot(parsetree))
+		{
+			PushActiveSnapshot(GetTransactionSnapshot());
+			snapshot_set = true;
+		}
+		querytrees = pg_analyze_and_rewrite_fixedparams(parsetree, sql, NULL, 0, NULL);
+		plantrees = pg_plan_queries(querytrees, sql, CURSOR_OPT_PARALLEL_OK, NULL);
+		if (snapshot_set)
+			PopActiveSnapshot();
+
+		portal = CreatePortal("", true, true);
+		portal->visible = false;
+		PortalDefineQuery(portal, NULL, sql, CreateCommandTag(parsetree->stmt), plantrees, NULL);
+		PortalStart(portal, NULL, 0, InvalidSnapshot);
+		receiver = CreateDestReceiver(DestNone);
+		(void) PortalRun(portal, FETCH_ALL, true, true, receiver, receiver, &qc);
+		receiver->rDestroy(receiver);
+		PortalDrop(portal, false);
+		CommitTransactionCommand();
+	}
+	PG_FINALLY();
+	{
+		MemoryContextSwitchTo(old);
+		MemoryContextDelete(parsecxt);
+	}
+	PG_END_TRY();
+}
+
+/* DROP INDEX CONCURRENTLY IF EXISTS; a failure is logged, not raised */
+static void
+rn_drop_quietly(const char *index_name)
+{
+	PG_TRY();
+	{
+		rn_execute(psprintf("DROP INDEX CONCURRENTLY IF EXISTS %s", index_name));
+	}
+	PG_CATCH();
+	{
+		EmitErrorReport();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		MemoryContextSwitchTo(rn_cxt);
+	}
+	PG_END_TRY();
+}
+
+/* jobs a crash or shutdown left running fail; perfopt's INVALID indexes go */
+static void
+rn_recover(void)
+{
+	List	   *invalid = NIL;
+	ListCell   *lc;
+
+	rn_begin();
+	if (SPI_execute(psprintf("/* perfopt */ UPDATE %s.perfopt_jobs SET state = 'failed',"
+							 " finished_at = pg_catalog.now(), last_sqlstate = '57P01',"
+							 " last_error = 'interrupted: the server or the job runner stopped during the job'"
+							 " WHERE state = 'running'", rn_schema), false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "perfopt: could not update perfopt_jobs");
+	if (SPI_processed > 0)
+		ereport(LOG,
+				(errmsg("perfopt: %d job(s) interrupted by a crash or a shutdown are marked failed",
+						(int) SPI_processed)));
+	if (SPI_execute("/* perfopt */ SELECT pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname)"
+					" FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid"
+					" JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+					" WHERE NOT i.indisvalid AND c.relname LIKE 'perfopt\\_%'"
+					" AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_stat_progress_create_index p"
+					"                 WHERE p.index_relid = i.indexrelid)", true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "perfopt: could not look for invalid indexes");
+	for (uint64 r = 0; r < SPI_processed; r++)
+		invalid = lappend(invalid, rn_text((int) r, 1));
+	rn_end();
+
+	foreach(lc, invalid)
+	{
+		ereport(LOG, (errmsg("perfopt: dropping the invalid index %s left by an interrupted build",
+							 (char *) lfirst(lc))));
+		rn_drop_quietly(lfirst(lc));
+	}
+}
+
+/* the next job due, now running; false and *wait_ms (-1: none left) otherwise */
+static bool
+rn_claim(RnJob *job, long *wait_ms)
+{
+	bool		found = false;
+
+	*wait_ms = -1;
+	rn_begin();
+	if (SPI_execute(psprintf("/* perfopt */ UPDATE %s.perfopt_jobs SET state = 'running',"
+							 " started_at = pg_catalog.now(), attempts = attempts + 1,"
+							 " runner_pid = pg_catalog.pg_backend_pid()"
+							 " WHERE id = (SELECT id FROM %s.perfopt_jobs WHERE state = 'queued'"
+							 "             AND not_before <= pg_catalog.now() ORDER BY id LIMIT 1"
+							 "             FOR UPDATE SKIP LOCKED)"
+							 " RETURNING id, kind, statement, index_name, attempts,"
+							 "  COALESCE(estimated_size_bytes, 0), COALESCE(recommendation_id, 0)",
+							 rn_schema, rn_schema), false, 0) != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "perfopt: could not claim a job");
+	if (SPI_processed == 1)
+	{
+		job->id = strtoll(rn_text(0, 1), NULL, 10);
+		job->kind = rn_text(0, 2);
+		job->statement = rn_text(0, 3);
+		job->index_name = rn_text(0, 4);
+		job->attempts = atoi(rn_text(0, 5));
+		job->estimated_size = strtod(rn_text(0, 6), NULL);
+		job->recommendation_id = strtoll(rn_text(0, 7), NULL, 10);
+		found = true;
+	}
+	else if (SPI_execute(psprintf("/* perfopt */ SELECT (EXTRACT(epoch FROM min(not_before) - pg_catalog.now()) * 1000)::int8"
+								  " FROM %s.perfopt_jobs WHERE state = 'queued'", rn_schema),
+						 true, 1) == SPI_OK_SELECT && SPI_processed == 1)
+	{
+		char	   *ms = rn_text(0, 1);
+
+		if (ms)
+			*wait_ms = Max(1, strtol(ms, NULL, 10));
+	}
+	rn_end();
+	return found;
+}
+
+static void
+rn_finish(RnJob *job, const char *state, const char *error, const char *sqlstate,
+		  int retry_in_seconds)
+{
+	Oid			types[4] = {TEXTOID, TEXTOID, TEXTOID, INT4OID};
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+
+	values[0] = CStringGetTextDatum(state);
+	values[1] = error ? CStringGetTextDatum(error) : (Datum) 0;
+	nulls[1] = error ? ' ' : 'n';
+	values[2] = sqlstate ? CStringGetTextDatum(sqlstate) : (Datum) 0;
+	nulls[2] = sqlstate ? ' ' : 'n';
+	values[3] = Int32GetDatum(retry_in_seconds);
+
+	rn_begin();
+	if (SPI_execute_with_args(psprintf("/* perfopt */ UPDATE %s.perfopt_jobs SET state = $1,"
+									   " last_error = COALESCE($2, last_error), last_sqlstate = COALESCE($3, last_sqlstate),"
+									   " runner_pid = NULL,"
+									   " finished_at = CASE WHEN $1 = 'queued' THEN NULL ELSE pg_catalog.now() END,"
+									   " not_before = pg_catalog.now() + pg_catalog.make_interval(secs => $4)"
+									   " WHERE id = " INT64_FORMAT, rn_schema, job->id),
+							  4, types, values, nulls, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "perfopt: could not record the outcome of job " INT64_FORMAT, job->id);
+	if (strcmp(state, "succeeded") == 0 && job->recommendation_id > 0 &&
+		SPI_execute(psprintf("/* perfopt */ UPDATE %s.perfopt_recommendations SET status = 'applied',"
+							 " updated_at = pg_catalog.now() WHERE id = " INT64_FORMAT " AND status = 'new'",
+							 rn_schema, job->recommendation_id), false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "perfopt: could not mark recommendation " INT64_FORMAT " applied",
+			 job->recommendation_id);
+	rn_end();
+}
+
+/* a failed build leaves its index INVALID: drop it, and only then */
+static void
+rn_drop_if_invalid(const char *index_name)
+{
+	bool		invalid = false;
+	Oid			type = TEXTOID;
+	Datum		value = CStringGetTextDatum(index_name);
+
+	rn_begin();
+	if (SPI_execute_with_args("/* perfopt */ SELECT NOT i.indisvalid FROM pg_catalog.pg_index i"
+							  " WHERE i.indexrelid = pg_catalog.to_regclass($1)",
+							  1, &type, &value, NULL, true, 1) == SPI_OK_SELECT &&
+		SPI_processed == 1)
+		invalid = strcmp(rn_text(0, 1), "t") == 0;
+	rn_end();
+	if (invalid)
+		rn_drop_quietly(index_name);
+}
+
+static void
+rn_run(RnJob *job)
+{
+	ErrorData  *volatile edata = NULL;
+	uint64_t	total;
+	uint64_t	avail;
+	double		pct;
+
+	if (strcmp(job->kind, "create_index") == 0 && job->estimated_size > 0 &&
+		procstats_disk(".", &total, &avail, &pct) &&
+		(double) avail < job->estimated_size * RN_DISK_FACTOR)
+	{
+		rn_finish(job, "failed",
+				  psprintf("not enough free disk: the build needs about %.0f MB, %.0f MB are free",
+						   job->estimated_size * RN_DISK_FACTOR / (1024 * 1024),
+						   (double) avail / (1024 * 1024)),
+				  "53100", 0);
+		return;
+	}
+
+	SetConfigOption("lock_timeout", psprintf("%d", perfopt_job_lock_timeout), PGC_SUSET, PGC_S_SESSION);
+	SetConfigOption("statement_timeout", psprintf("%d", perfopt_job_statement_timeout), PGC_SUSET, PGC_S_SESSION);
+	pgstat_report_activity(STATE_RUNNING, job->statement);
+	PG_TRY();
+	{
+		rn_execute(job->statement);
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(rn_cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		MemoryContextSwitchTo(rn_cxt);
+	}
+	PG_END_TRY();
+	SetConfigOption("statement_timeout", "0", PGC_SUSET, PGC_S_SESSION);
+	SetConfigOption("lock_timeout", "0", PGC_SUSET, PGC_S_SESSION);
+	pgstat_report_activity(STATE_IDLE, NULL);
+
+	if (edata == NULL)
+	{
+		rn_finish(job, "succeeded", NULL, NULL, 0);
+		return;
+	}
+
+	/* no debris: a build that failed leaves an INVALID index behind */
+	if (job->index_name &&
+		(strcmp(job->kind, "create_index") == 0 || strcmp(job->kind, "reindex") == 0))
+		rn_drop_if_invalid(job->index_name);
+
+	{
+		const char *sqlstate = unpack_sql_state(edata->sqlerrcode);
+		bool		retry = (edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE ||
+							 edata->sqlerrcode == ERRCODE_T_R_DEADLOCK_DETECTED) &&
+			job->attempts < perfopt_job_max_attempts;
+		bool		cancelled = edata->sqlerrcode == ERRCODE_QUERY_CANCELED &&
+			strstr(edata->message, "statement timeout") == NULL;
+
+		ereport(LOG,
+				(errmsg("perfopt: job " INT64_FORMAT " (%s) %s: %s", job->id, job->kind,
+						retry ? "will be retried" : cancelled ? "was cancelled" : "failed",
+						edata->message)));
+		rn_finish(job, retry ? "queued" : cancelled ? "cancelled" : "failed",
+				  edata->message, sqlstate,
+				  retry ? RN_RETRY_BASE_SECONDS * (1 << Min(job->attempts - 1, 10)) : 0);
+	}
+	FreeErrorData(edata);
+}
+
+void
+perfopt_job_runner_main(Datum main_arg)
+{
+	Oid			dboid = DatumGetObjectId(main_arg);
+	Oid			schema;
+
+	pqsignal(SIGTERM, die);
+	pqsignal(SIGINT, StatementCancelHandler);
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+	pgstat_report_appname("perfopt job runner");
+	rn_cxt = AllocSetContextCreate(TopMemoryContext, "perfopt job runner", ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(rn_cxt);
+
+	StartTransactionCommand();
+	schema = perfopt_extension_schema(true);
+	/* an older version of the extension has no job table */
+	if (OidIsValid(schema) && OidIsValid(get_relname_relid("perfopt_jobs", schema)))
+		rn_schema = MemoryContextStrdup(rn_cxt, quote_identifier(get_namespace_name(schema)));
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(rn_cxt);
+	if (rn_schema == NULL)
+		proc_exit(0);
+
+	rn_recover();
+	for (;;)
+	{
+		RnJob		job;
+		long		wait_ms;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		memset(&job, 0, sizeof(job));
+		if (rn_claim(&job, &wait_ms))
+		{
+			rn_run(&job);
+			continue;
+		}
+		if (wait_ms < 0)
+			break;
+		/* a retry is due later: wait for it without a transaction */
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 Min(wait_ms, 60000L), PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+	proc_exit(0);
+}

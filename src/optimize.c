@@ -1,0 +1,402 @@
+/*
+ * optimize.c — perfopt_optimize(): the full optimization of this database.
+ * It refreshes the advisor, queues a CREATE INDEX CONCURRENTLY job for
+ * each create-index recommendation not dismissed, queues VACUUM (ANALYZE)
+ * or ANALYZE for tables past the dead-tuple or stale-statistics
+ * thresholds, and reports all of it (also kept in perfopt_history).
+ * perfopt_optimize_database() does the maintenance part only;
+ * perfopt_history() pages the reports.
+ *
+ * Its reads see its own writes (SPI in read-write mode: the advice it
+ * just stored).  It never waits for a job: the jobs run after the caller commits, in the
+ * job runner (jobs/).  One run at a time per database (an advisory lock
+ * held to the end of the transaction); never on a standby; dry_run
+ * reports the same actions and changes nothing.  Drops are never queued
+ * here: perfopt builds, the DBA decides what goes.
+ */
+#include "postgres.h"
+
+#include "access/xlog.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "advisor.h"
+#include "audit.h"
+#include "export.h"
+#include "extschema.h"
+#include "jobs.h"
+#include "perfopt.h"
+
+PG_FUNCTION_INFO_V1(perfopt_optimize);
+PG_FUNCTION_INFO_V1(perfopt_optimize_database);
+PG_FUNCTION_INFO_V1(perfopt_history);
+
+/* the advisory lock of a run: "perf", "opt" */
+#define OPT_LOCK_KEY1 0x70657266
+#define OPT_LOCK_KEY2 0x6f7074
+
+typedef struct OptRun
+{
+	bool		dry_run;
+	char	   *schema;			/* quoted */
+	int64		run_id;
+	StringInfoData actions;
+	int			nactions;
+	double		improvement_ms;
+} OptRun;
+
+static void
+opt_require_primary_and_lock(const char *fn)
+{
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("perfopt: %s() cannot run on a standby", fn),
+				 errhint("Run it on the primary; the standby gets its indexes through replication.")));
+	if (!DatumGetBool(DirectFunctionCall2(pg_try_advisory_xact_lock_int4,
+										  Int32GetDatum(OPT_LOCK_KEY1),
+										  Int32GetDatum(OPT_LOCK_KEY2))))
+		ereport(ERROR,
+				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+				 errmsg("perfopt: another optimization is running in this database"),
+				 errhint("Wait for it to finish; its report is in perfopt_history.")));
+}
+
+static void
+opt_action(OptRun *run, const char *kind, const char *statement, int64 job_id,
+		   const char *evidence)
+{
+	if (run->nactions++ > 0)
+		appendStringInfoString(&run->actions, ", ");
+	appendStringInfoString(&run->actions, "{\"kind\": ");
+	escape_json(&run->actions, kind);
+	appendStringInfoString(&run->actions, ", \"statement\": ");
+	escape_json(&run->actions, statement);
+	if (job_id > 0)
+		appendStringInfo(&run->actions, ", \"job_id\": " INT64_FORMAT, job_id);
+	else
+		appendStringInfoString(&run->actions, ", \"job_id\": null");
+	appendStringInfoString(&run->actions, ", \"evidence\": ");
+	escape_json(&run->actions, evidence);
+	appendStringInfoChar(&run->actions, '}');
+}
+
+/* create-index recommendations (not dismissed, not already queued) -> jobs */
+static void
+opt_indexes(OptRun *run, Datum advice)
+{
+	List	   *rows = NIL;
+	ListCell   *lc;
+
+	if (run->dry_run)
+	{
+		/* the advice was not persisted: take the actions from its summary */
+		Jsonb	   *jb = DatumGetJsonbP(advice);
+		char	   *text = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
+		Oid			type = TEXTOID;
+		Datum		value = CStringGetTextDatum(text);
+
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "perfopt: SPI_connect failed");
+		if (SPI_execute_with_args("/* perfopt */ SELECT a->>'ddl', a->>'reason', (a->>'benefit_ms')::float8"
+								  " FROM pg_catalog.jsonb_array_elements($1::pg_catalog.jsonb->'actions') a"
+								  " WHERE a->>'kind' = 'create_index'",
+								  1, &type, &value, NULL, true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "perfopt: could not read the advice");
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			MemoryContext spi = MemoryContextSwitchTo(CurTransactionContext);
+
+			rows = lappend(rows, list_make3(SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1),
+											SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2),
+											SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 3)));
+			MemoryContextSwitchTo(spi);
+		}
+		SPI_finish();
+		foreach(lc, rows)
+		{
+			List	   *row = lfirst(lc);
+
+			run->improvement_ms += strtod(lthird(row), NULL);
+			opt_action(run, "create_index", linitial(row), 0, lsecond(row));
+		}
+		return;
+	}
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "perfopt: SPI_connect failed");
+	if (SPI_execute(psprintf("/* perfopt */ SELECT r.id, r.ddl, r.reason, r.benefit_ms,"
+							 " r.estimated_size_bytes, r.table_name,"
+							 " pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(r.index_name)"
+							 " FROM %s.perfopt_recommendations r"
+							 " JOIN pg_catalog.pg_class t ON t.oid = pg_catalog.to_regclass(r.table_name)"
+							 " JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace"
+							 " WHERE r.kind = 'create_index' AND r.status = 'new'"
+							 " AND NOT EXISTS (SELECT 1 FROM %s.perfopt_jobs j WHERE j.recommendation_id = r.id"
+							 "                 AND j.state IN ('queued', 'running'))"
+							 " ORDER BY r.benefit_ms DESC, r.id", run->schema, run->schema),
+					false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "perfopt: could not read perfopt_recommendations");
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		MemoryContext spi = MemoryContextSwitchTo(CurTransactionContext);
+		List	   *row = NIL;
+
+		for (int c = 1; c <= 7; c++)
+			row = lappend(row, SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, c));
+		rows = lappend(rows, row);
+		MemoryContextSwitchTo(spi);
+	}
+	SPI_finish();
+
+	foreach(lc, rows)
+	{
+		List	   *row = lfirst(lc);
+		int64		job;
+
+		job = perfopt_job_queue("create_index", list_nth(row, 1), list_nth(row, 5),
+								list_nth(row, 6), strtod(list_nth(row, 4), NULL),
+								strtoll(list_nth(row, 0), NULL, 10), run->run_id);
+		run->improvement_ms += strtod(list_nth(row, 3), NULL);
+		opt_action(run, "create_index", list_nth(row, 1), job, list_nth(row, 2));
+	}
+}
+
+/* VACUUM (ANALYZE) past the dead-tuple threshold, ANALYZE past the stale one */
+static void
+opt_maintenance(OptRun *run)
+{
+	List	   *rows = NIL;
+	ListCell   *lc;
+	Oid			types[2] = {FLOAT8OID, FLOAT8OID};
+	Datum		values[2];
+
+	values[0] = Float8GetDatum(perfopt_vacuum_dead_ratio);
+	values[1] = Float8GetDatum(perfopt_analyze_stale_ratio);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "perfopt: SPI_connect failed");
+	if (SPI_execute_with_args(psprintf("/* perfopt */ SELECT"
+									   " pg_catalog.quote_ident(s.schemaname) || '.' || pg_catalog.quote_ident(s.relname),"
+									   " CASE WHEN s.n_dead_tup >= 1000 AND s.n_dead_tup > $1 * (s.n_live_tup + s.n_dead_tup)"
+									   "      THEN 'vacuum_analyze' ELSE 'analyze' END,"
+									   " s.n_live_tup, s.n_dead_tup, s.n_mod_since_analyze,"
+									   " COALESCE(GREATEST(s.last_analyze, s.last_autoanalyze)::text, 'never')"
+									   " FROM pg_catalog.pg_stat_user_tables s"
+									   " WHERE ((s.n_dead_tup >= 1000 AND s.n_dead_tup > $1 * (s.n_live_tup + s.n_dead_tup))"
+									   "   OR (s.n_mod_since_analyze >= 1000"
+									   "       AND s.n_mod_since_analyze > $2 * GREATEST(s.n_live_tup, 1))"
+									   "   OR (s.n_live_tup > 0 AND s.last_analyze IS NULL AND s.last_autoanalyze IS NULL))"
+									   " AND s.schemaname NOT IN ('pg_catalog', 'information_schema')"
+									   " AND s.schemaname !~ '^pg_temp' AND s.schemaname <> %s"
+									   " AND NOT EXISTS (SELECT 1 FROM %s.perfopt_jobs j"
+									   "   WHERE j.target_table = pg_catalog.quote_ident(s.schemaname) || '.' || pg_catalog.quote_ident(s.relname)"
+									   "   AND j.kind IN ('vacuum_analyze', 'analyze') AND j.state IN ('queued', 'running'))"
+									   " ORDER BY s.n_dead_tup DESC, s.relid",
+									   quote_literal_cstr(get_namespace_name(perfopt_extension_schema(false))),
+									   run->schema),
+							  2, types, values, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "perfopt: could not read pg_stat_user_tables");
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		MemoryContext spi = MemoryContextSwitchTo(CurTransactionContext);
+		List	   *row = NIL;
+
+		for (int c = 1; c <= 6; c++)
+			row = lappend(row, SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, c));
+		rows = lappend(rows, row);
+		MemoryContextSwitchTo(spi);
+	}
+	SPI_finish();
+
+	foreach(lc, rows)
+	{
+		List	   *row = lfirst(lc);
+		char	   *table = linitial(row);
+		bool		vacuum = strcmp(lsecond(row), "vacuum_analyze") == 0;
+		char	   *statement = psprintf(vacuum ? "VACUUM (ANALYZE) %s" : "ANALYZE %s", table);
+		char	   *evidence = psprintf("%s live rows, %s dead, %s changed since the last ANALYZE (%s)",
+										(char *) list_nth(row, 2), (char *) list_nth(row, 3),
+										(char *) list_nth(row, 4), (char *) list_nth(row, 5));
+		int64		job = 0;
+
+		if (!run->dry_run)
+			job = perfopt_job_queue(lsecond(row), statement, table, NULL, 0, 0, run->run_id);
+		opt_action(run, lsecond(row), statement, job, evidence);
+	}
+}
+
+static int64
+opt_history_begin(OptRun *run, const char *kind)
+{
+	PerfoptSavedUser saved;
+	Oid			type = TEXTOID;
+	Datum		value = CStringGetTextDatum(kind);
+	bool		isnull;
+	int64		id;
+
+	perfopt_as_owner_begin(&saved);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "perfopt: SPI_connect failed");
+	if (SPI_execute_with_args(psprintf("/* perfopt */ INSERT INTO %s.perfopt_history (kind, report)"
+									   " VALUES ($1, '{}') RETURNING id", run->schema),
+							  1, &type, &value, NULL, false, 1) != SPI_OK_INSERT_RETURNING)
+		elog(ERROR, "perfopt: could not write perfopt_history");
+	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_finish();
+	perfopt_as_owner_end(&saved);
+	return id;
+}
+
+static void
+opt_history_end(OptRun *run, const char *report)
+{
+	PerfoptSavedUser saved;
+	Oid			type = TEXTOID;
+	Datum		value = CStringGetTextDatum(report);
+
+	perfopt_as_owner_begin(&saved);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "perfopt: SPI_connect failed");
+	if (SPI_execute_with_args(psprintf("/* perfopt */ UPDATE %s.perfopt_history SET report = $1::pg_catalog.jsonb,"
+									   " finished_at = pg_catalog.clock_timestamp() WHERE id = " INT64_FORMAT,
+									   run->schema, run->run_id),
+							  1, &type, &value, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "perfopt: could not write perfopt_history");
+	SPI_finish();
+	perfopt_as_owner_end(&saved);
+}
+
+static Datum
+opt_run(const char *fn, bool dry_run, bool indexes)
+{
+	OptRun		run;
+	TimestampTz started = GetCurrentTimestamp();
+	Datum		advice = (Datum) 0;
+	StringInfoData report;
+	char		args[64];
+
+	(void) perfopt_extension_schema(false);
+	opt_require_primary_and_lock(fn);
+
+	memset(&run, 0, sizeof(run));
+	run.dry_run = dry_run;
+	run.schema = pstrdup(quote_identifier(get_namespace_name(perfopt_extension_schema(false))));
+	initStringInfo(&run.actions);
+	if (!dry_run)
+		run.run_id = opt_history_begin(&run, indexes ? "optimize" : "optimize_database");
+	if (indexes)
+	{
+		advice = perfopt_advise_run(!dry_run);
+		opt_indexes(&run, advice);
+	}
+	opt_maintenance(&run);
+
+	initStringInfo(&report);
+	if (run.run_id > 0)
+		appendStringInfo(&report, "{\"run_id\": " INT64_FORMAT, run.run_id);
+	else
+		appendStringInfoString(&report, "{\"run_id\": null");
+	appendStringInfoString(&report, ", \"started_at\": ");
+	perfopt_json_timestamp(&report, started);
+	appendStringInfo(&report, ", \"kind\": \"%s\", \"dry_run\": %s, \"actions\": [%s]",
+					 indexes ? "optimize" : "optimize_database",
+					 dry_run ? "true" : "false", run.actions.data);
+	appendStringInfoString(&report, ", \"estimated_improvement_ms\": ");
+	perfopt_json_number(&report, run.improvement_ms);
+	/* the performance score arrives with the alerts (issue 6) */
+	appendStringInfoString(&report, ", \"score_before\": null");
+	if (indexes)
+	{
+		Jsonb	   *jb = DatumGetJsonbP(advice);
+
+		appendStringInfo(&report, ", \"advisor\": %s",
+						 JsonbToCString(NULL, &jb->root, VARSIZE(jb)));
+	}
+	appendStringInfoChar(&report, '}');
+
+	if (!dry_run)
+	{
+		opt_history_end(&run, report.data);
+		snprintf(args, sizeof(args), "{\"run_id\": " INT64_FORMAT "}", run.run_id);
+		perfopt_audit(indexes ? "optimize" : "optimize_database", args,
+					  psprintf("%d action(s) queued", run.nactions));
+	}
+	return perfopt_jsonb_from_text(report.data);
+}
+
+Datum
+perfopt_optimize(PG_FUNCTION_ARGS)
+{
+	bool		dry_run = PG_ARGISNULL(0) ? false : PG_GETARG_BOOL(0);
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("perfopt: dry_run must not be null")));
+	PG_RETURN_DATUM(opt_run("perfopt_optimize", dry_run, true));
+}
+
+Datum
+perfopt_optimize_database(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("perfopt: dry_run must not be null")));
+	PG_RETURN_DATUM(opt_run("perfopt_optimize_database", PG_GETARG_BOOL(0), false));
+}
+
+/* keyset paging: rows with id > after, at most lim, and where to go next */
+Datum
+perfopt_history(PG_FUNCTION_ARGS)
+{
+	int64		after;
+	int32		lim;
+	Oid			types[2] = {INT8OID, INT4OID};
+	Datum		values[2];
+	char	   *result;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("perfopt: after and lim must not be null"),
+				 errhint("Start with after => 0.")));
+	after = PG_GETARG_INT64(0);
+	lim = PG_GETARG_INT32(1);
+	if (after < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("perfopt: after must be 0 or a run id, not " INT64_FORMAT, after)));
+	if (lim < 1 || lim > 1000)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("perfopt: lim must be between 1 and 1000, not %d", lim)));
+	values[0] = Int64GetDatum(after);
+	values[1] = Int32GetDatum(lim);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "perfopt: SPI_connect failed");
+	if (SPI_execute_with_args(psprintf("/* perfopt */ WITH page AS ("
+									   " SELECT id, kind, started_at, finished_at, report"
+									   " FROM %s.perfopt_history WHERE id > $1 ORDER BY id LIMIT $2)"
+									   " SELECT pg_catalog.jsonb_build_object("
+									   "  'items', COALESCE(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(page) ORDER BY id), '[]'),"
+									   "  'next_after', CASE WHEN count(*) = $2 THEN max(id) END)::text"
+									   " FROM page",
+									   quote_identifier(get_namespace_name(perfopt_extension_schema(false)))),
+							  2, types, values, NULL, true, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "perfopt: could not read perfopt_history");
+	result = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	result = MemoryContextStrdup(CurTransactionContext, result);
+	SPI_finish();
+	PG_RETURN_DATUM(perfopt_jsonb_from_text(result));
+}
