@@ -31,7 +31,12 @@ FROM unnest(ARRAY['SELECT perfopt_status()',
                   'SELECT perfopt_dismiss_recommendation(1)',
                   'SELECT count(*) FROM perfopt_recommendations',
                   'SELECT count(*) FROM perfopt_advisor_skipped',
-                  'SELECT count(*) FROM perfopt_slow_queries']) AS q;
+                  'SELECT count(*) FROM perfopt_slow_queries',
+                  'SELECT perfopt_optimize(true)',
+                  'SELECT perfopt_optimize_database(true)',
+                  'SELECT perfopt_history(0, 10)',
+                  'SELECT count(*) FROM perfopt_jobs',
+                  'SELECT count(*) FROM perfopt_jobs_progress']) AS q;
 RESET ROLE;
 SET ROLE perfopt_reader;
 SELECT jsonb_typeof(perfopt_status()) AS status,
@@ -39,11 +44,15 @@ SELECT jsonb_typeof(perfopt_status()) AS status,
        length(perfopt_metrics_prometheus()) > 0 AS prometheus;
 SELECT count(*) >= 0 AS can_read FROM perfopt_samples;
 SELECT count(*) >= 0 AS can_read FROM perfopt_recommendations;
+SELECT count(*) >= 0 AS can_read FROM perfopt_jobs;
+SELECT jsonb_typeof(perfopt_history(0, 10)) AS history;
 SELECT q AS statement, pg_temp.outcome(q) AS outcome
 FROM unnest(ARRAY['SELECT perfopt_stop_monitoring()',
                   'SELECT perfopt_start_monitoring(500)',
                   'SELECT perfopt_advise()',
+                  'SELECT perfopt_optimize()',
                   'UPDATE perfopt_recommendations SET status = ''applied''',
+                  'DELETE FROM perfopt_jobs',
                   $q$INSERT INTO perfopt_audit_log (role_name, session_role, action, arguments, outcome) VALUES ('x', 'x', 'forged', '{}', 'x')$q$,
                   'DELETE FROM perfopt_audit_log',
                   'INSERT INTO perfopt_samples (sampled_at, is_standby, databases_omitted, databases) VALUES (now(), false, 0, ''[]'')']) AS q;

@@ -196,13 +196,14 @@ opt_maintenance(OptRun *run)
 									   "       AND s.n_mod_since_analyze > $2 * GREATEST(s.n_live_tup, 1))"
 									   "   OR (s.n_live_tup > 0 AND s.last_analyze IS NULL AND s.last_autoanalyze IS NULL))"
 									   " AND s.schemaname NOT IN ('pg_catalog', 'information_schema')"
-									   " AND s.schemaname !~ '^pg_temp' AND s.schemaname <> %s"
+									   " AND s.schemaname !~ '^pg_temp'"
+									   " AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d"
+									   "   WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = s.relid"
+									   "   AND d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass AND d.deptype = 'e')"
 									   " AND NOT EXISTS (SELECT 1 FROM %s.perfopt_jobs j"
 									   "   WHERE j.target_table = pg_catalog.quote_ident(s.schemaname) || '.' || pg_catalog.quote_ident(s.relname)"
 									   "   AND j.kind IN ('vacuum_analyze', 'analyze') AND j.state IN ('queued', 'running'))"
-									   " ORDER BY s.n_dead_tup DESC, s.relid",
-									   quote_literal_cstr(get_namespace_name(perfopt_extension_schema(false))),
-									   run->schema),
+									   " ORDER BY s.n_dead_tup DESC, s.relid", run->schema),
 							  2, types, values, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "perfopt: could not read pg_stat_user_tables");
 	for (uint64 r = 0; r < SPI_processed; r++)
