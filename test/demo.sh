@@ -43,8 +43,17 @@ psql_demo() { perfopt_as_pg psql -X -h "$demo" -p "$port" -U postgres -d postgre
 seconds=${WORKLOAD_SECONDS:-20}
 perfopt_log "running the sample workload for ${seconds}s (pgbench, 4 clients)"
 perfopt_as_pg pgbench -h "$demo" -p "$port" -U postgres -q -i -s 2 postgres >/dev/null 2>&1
-perfopt_as_pg pgbench -h "$demo" -p "$port" -U postgres -n -c 4 -j 2 -T "$seconds" \
-	-f "$PERFOPT_TOP/test/workload/sample.pgbench" postgres 2>/dev/null | grep -E '^(tps|number of transactions actually)'
+# a history that has been growing for a while
+psql_demo -q -c "INSERT INTO pgbench_history (tid, bid, aid, delta, mtime)
+  SELECT g % 20 + 1, g % 2 + 1, (g * 7919) % 200000 + 1, g % 1000, now() FROM generate_series(1, 200000) g;
+  ANALYZE pgbench_history; SELECT pg_stat_statements_reset()" >/dev/null
+workload() {
+	perfopt_as_pg pgbench -h "$demo" -p "$port" -U postgres -n -c 4 -j 2 -T "$1" \
+		-f "$PERFOPT_TOP/test/workload/sample.pgbench" postgres 2>/dev/null |
+		sed -n 's/^tps = \([0-9.]*\) .*/\1/p'
+}
+tps_before=$(workload "$seconds")
+echo "workload: $tps_before transactions/s"
 
 perfopt_log "what perfopt sees: SELECT perfopt_status()"
 psql_demo -At -c "SELECT jsonb_pretty(perfopt_status() - 'latest')"
@@ -77,6 +86,20 @@ psql_demo -At -c "SELECT 'advised in ' || (s->>'elapsed_ms') || ' ms: ' || (s->>
 psql_demo -c "SELECT id, kind, ddl, round(benefit_ms) AS benefit_ms, pg_size_pretty(estimated_size_bytes) AS size FROM perfopt_recommendations ORDER BY id"
 psql_demo -At -c "SELECT 'why #' || id || ': ' || reason FROM perfopt_recommendations ORDER BY id LIMIT 3"
 
+perfopt_log "the optimization: SELECT perfopt_optimize() queues CREATE INDEX CONCURRENTLY jobs; the workload keeps writing meanwhile"
+workload "$seconds" >"$demo/tps_during" &
+sleep 1
+psql_demo -At -c "SELECT '  ' || (a->>'kind') || ': ' || (a->>'statement') || '  (job ' || COALESCE(a->>'job_id', '-') || ')' FROM perfopt_optimize() r, jsonb_array_elements(r->'actions') a"
+for _ in $(seq 1 120); do
+	busy=$(psql_demo -At -c "SELECT count(*) FROM perfopt_jobs WHERE state IN ('queued', 'running')")
+	[ "$busy" = 0 ] && break
+	sleep 1
+done
+wait
+psql_demo -c "SELECT id, kind, state, attempts, finished_at - started_at AS took, statement FROM perfopt_jobs ORDER BY id"
+tps_after=$(workload "$seconds")
+echo "workload: $tps_before transactions/s before, $(cat "$demo/tps_during") while the indexes were built, $tps_after after"
+
 perfopt_log "Prometheus: the headline gauges from perfopt_metrics_prometheus()"
 psql_demo -At -c "SELECT perfopt_metrics_prometheus()" |
 	grep -E '^perfopt_(system_cpu_usage_ratio|system_memory_utilization_ratio|database_pool_utilization_ratio) '
@@ -88,6 +111,8 @@ The demo cluster keeps running (perfopt samples every second):
   try:      SELECT jsonb_pretty(perfopt_metrics());
             SELECT * FROM perfopt_recent_samples ORDER BY sampled_at DESC LIMIT 5;
             SELECT * FROM perfopt_recommendations;
+            SELECT perfopt_optimize(dry_run => true);
+            SELECT * FROM perfopt_jobs;
             SELECT query, findings FROM perfopt_slow_queries;
   log:      $demo/server.log
   stop:     bash test/demo.sh stop

@@ -411,4 +411,91 @@ VACUUM ANALYZE customers, orders, events, products;
 };
 }
 
+# ---- job runner helpers (test/t/120_jobs_*.pl) ----
+
+push @EXPORT, qw(
+  sql_error_state
+  job_rows
+  lookup_table_sql
+  run_lookups
+  invalid_perfopt_indexes
+  wait_for_job
+);
+
+# The SQLSTATE and message of the error that $sql ends with, run by psql
+# in a session of its own (\set VERBOSITY verbose); ('', '') when it
+# succeeds.
+sub sql_error_state
+{
+	my ($node, $db, $sql) = @_;
+	my ($ret, $out, $err) =
+	  $node->psql($db, "\\set VERBOSITY verbose\n$sql", on_error_stop => 1);
+	return ('', '') if $ret == 0 && $err !~ /\bERROR:/;
+	return ($1, $2) if $err =~ /\bERROR:\s+([0-9A-Z]{5}):\s+(.*)/;
+	return ('?', $err);
+}
+
+# perfopt_jobs rows (hashes by column name), ordered by id; $where: an
+# optional SQL condition on j.
+sub job_rows
+{
+	my ($node, $db, $where) = @_;
+	$where = defined $where ? "WHERE $where" : '';
+	return @{
+		query_json($node, $db,
+			"SELECT coalesce(jsonb_agg(to_jsonb(j) ORDER BY j.id), '[]') FROM perfopt_jobs j $where")
+	};
+}
+
+# Wait until job $id satisfies $cond (SQL on perfopt_jobs' columns);
+# true on success.  On a timeout the job row is shown with diag().
+sub wait_for_job
+{
+	my ($node, $db, $id, $cond) = @_;
+	return 1
+	  if $node->poll_query_until($db,
+		"SELECT coalesce(bool_or($cond), false) FROM perfopt_jobs WHERE id = $id");
+	diag explain [ job_rows($node, $db, "j.id = $id") ];
+	return 0;
+}
+
+# A table $name(id bigserial primary key, k int, v int, at timestamptz)
+# of $rows rows whose k has $rows/20 values of 20 rows each, spread over
+# the heap; VACUUM ANALYZEd.  "WHERE k = c" finds 20 rows with a
+# sequential scan: the advisor recommends an index on (k).  $with: the
+# table's WITH (...) options, if any.
+sub lookup_table_sql
+{
+	my ($name, $rows, $with) = @_;
+	my $distinct = int($rows / 20) || 1;
+	$with = defined $with ? " WITH ($with)" : '';
+	return qq{
+CREATE TABLE $name (id bigserial PRIMARY KEY, k int NOT NULL, v int NOT NULL DEFAULT 0,
+                    at timestamptz NOT NULL DEFAULT clock_timestamp())$with;
+INSERT INTO $name (k, at)
+SELECT (g::bigint * 7919) % $distinct, timestamptz '2024-01-01' FROM generate_series(1, $rows) g;
+VACUUM ANALYZE $name;
+};
+}
+
+# $n top-level lookups "SELECT * FROM $table WHERE $column = <i>", in one
+# session (see run_statements).
+sub run_lookups
+{
+	my ($node, $db, $table, $column, $n) = @_;
+	run_statements($node, $db, [ map { "SELECT * FROM $table WHERE $column = $_" } 1 .. $n ]);
+	return;
+}
+
+# The INVALID indexes named perfopt_% (schema-qualified), sorted, joined
+# by ", "; '' when there is none.
+sub invalid_perfopt_indexes
+{
+	my ($node, $db) = @_;
+	return $node->safe_psql($db,
+		"SELECT coalesce(string_agg(i.indexrelid::regclass::text, ', ' ORDER BY i.indexrelid::regclass::text), '')"
+		  . ' FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid'
+		  . " WHERE NOT i.indisvalid AND c.relname LIKE 'perfopt\\_%'");
+}
+
 1;
