@@ -20,7 +20,7 @@ CREATE TABLE bench_orders (
     created_at timestamptz NOT NULL
 );
 INSERT INTO bench_orders
-SELECT g, (g * 7919) % (50000 * :scale) + 1, (ARRAY['new', 'paid', 'shipped', 'done'])[g % 4 + 1],
+SELECT g, ((g::int8 * 7919) % (50000 * :scale) + 1)::int, (ARRAY['new', 'paid', 'shipped', 'done'])[g % 4 + 1],
        g % 1000, timestamptz '2025-01-01' + g * interval '40 seconds'
 FROM generate_series(1, 200000 * :scale) g;
 
