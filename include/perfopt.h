@@ -40,5 +40,9 @@ extern int	perfopt_advisor_interval;
 extern int	perfopt_job_max_attempts;
 extern double perfopt_vacuum_dead_ratio;
 extern double perfopt_analyze_stale_ratio;
+extern char *perfopt_maintenance_window;
+
+/* is now inside perfopt.maintenance_window (always, when it is empty)? */
+extern bool perfopt_in_maintenance_window(int *minutes_until_open);
 
 #endif							/* PERFOPT_H */

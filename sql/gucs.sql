@@ -11,9 +11,14 @@ ALTER SYSTEM SET perfopt.history_retention = 0;
 ALTER SYSTEM SET perfopt.max_index_builds = 17;
 ALTER SYSTEM SET perfopt.enable_auto_optimization = 'maybe';
 ALTER SYSTEM SET perfopt.no_such_setting = 1;
+ALTER SYSTEM SET perfopt.maintenance_window = '25:00-01:00';
+ALTER SYSTEM SET perfopt.maintenance_window = '01:00';
+ALTER SYSTEM SET perfopt.maintenance_window = '01:00-01:00';
 SET perfopt.monitoring_interval = 1000;
 SET perfopt.sample_ring_size = 10;
 -- a good value with a unit is accepted, then reset
 ALTER SYSTEM SET perfopt.monitoring_interval = '2s';
 ALTER SYSTEM RESET perfopt.monitoring_interval;
+ALTER SYSTEM SET perfopt.maintenance_window = '22:30-05:00';
+ALTER SYSTEM RESET perfopt.maintenance_window;
 SELECT pg_read_file('postgresql.auto.conf') ~ 'perfopt' AS auto_conf_mentions_perfopt;

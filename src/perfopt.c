@@ -11,7 +11,9 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "postmaster/bgworker.h"
+#include "utils/datetime.h"
 #include "utils/guc.h"
+#include "utils/timestamp.h"
 
 #include "advisor.h"
 #include "perfopt.h"
@@ -47,8 +49,64 @@ int			perfopt_advisor_interval = 3600;
 int			perfopt_job_max_attempts = 5;
 double		perfopt_vacuum_dead_ratio = 0.2;
 double		perfopt_analyze_stale_ratio = 0.1;
+char	   *perfopt_maintenance_window = NULL;
 
 void		_PG_init(void);
+
+/* "HH:MM-HH:MM" into minutes of the day; false when malformed */
+static bool
+parse_window(const char *text, int *start, int *end)
+{
+	int			h1,
+				m1,
+				h2,
+				m2;
+	char		tail;
+
+	if (sscanf(text, "%d:%d-%d:%d%c", &h1, &m1, &h2, &m2, &tail) != 4 ||
+		h1 < 0 || h1 > 23 || h2 < 0 || h2 > 24 || m1 < 0 || m1 > 59 || m2 < 0 || m2 > 59 ||
+		(h2 == 24 && m2 != 0))
+		return false;
+	*start = h1 * 60 + m1;
+	*end = h2 * 60 + m2;
+	return *start != *end;
+}
+
+static bool
+check_maintenance_window(char **newval, void **extra, GucSource source)
+{
+	int			start;
+	int			end;
+
+	if (*newval == NULL || (*newval)[0] == '\0' || parse_window(*newval, &start, &end))
+		return true;
+	GUC_check_errdetail("Use \"HH:MM-HH:MM\" in server time, for example \"01:00-05:00\", or an empty string for any time.");
+	return false;
+}
+
+bool
+perfopt_in_maintenance_window(int *minutes_until_open)
+{
+	int			start;
+	int			end;
+	int			now_min;
+	struct pg_tm tm;
+	fsec_t		fsec;
+	int			tz;
+
+	*minutes_until_open = 0;
+	if (perfopt_maintenance_window == NULL || perfopt_maintenance_window[0] == '\0' ||
+		!parse_window(perfopt_maintenance_window, &start, &end))
+		return true;
+	if (timestamp2tm(GetCurrentTimestamp(), &tz, &tm, &fsec, NULL, NULL) != 0)
+		return true;
+	now_min = tm.tm_hour * 60 + tm.tm_min;
+	/* the window may wrap past midnight */
+	if (start < end ? (now_min >= start && now_min < end) : (now_min >= start || now_min < end))
+		return true;
+	*minutes_until_open = (start - now_min + 24 * 60) % (24 * 60);
+	return false;
+}
 
 static void
 perfopt_define_gucs(void)
@@ -166,6 +224,10 @@ perfopt_define_gucs(void)
 							 "Share of rows changed since the last ANALYZE above which perfopt_optimize() queues ANALYZE.",
 							 NULL, &perfopt_analyze_stale_ratio, 0.1, 0.0, 100.0,
 							 PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("perfopt.maintenance_window",
+							   "Server-time window in which index builds may start, as HH:MM-HH:MM (empty: any time).",
+							   NULL, &perfopt_maintenance_window, "",
+							   PGC_SIGHUP, 0, check_maintenance_window, NULL, NULL);
 	DefineCustomIntVariable("perfopt.unused_index_min_age",
 							"How long statistics must have been collected before an index without scans is called unused.",
 							NULL, &perfopt_unused_index_min_age, 7 * 24 * 60, 0, INT_MAX,

@@ -3,7 +3,10 @@
  * perfopt.advisor_interval the main worker walks the databases, one at a
  * time, starting a short-lived "perfopt advisor" background worker in
  * each; that worker runs perfopt_advise() if the extension is installed
- * there, and exits.
+ * there, and exits.  With perfopt.enable_auto_optimization on, every
+ * perfopt.auto_optimization_interval hours the round runs
+ * perfopt_optimize() instead (its builds then wait for
+ * perfopt.maintenance_window in the job runner).
  *
  * The main worker only launches and polls (never waits): the advisor's
  * locks and planning happen in the dynamic worker's own transaction.  On a
@@ -37,8 +40,10 @@
 #include "perfopt.h"
 
 static List *rf_pending = NIL;	/* database OIDs still to visit this round */
+static bool rf_round_optimizes = false;	/* this round runs perfopt_optimize() */
 static BackgroundWorkerHandle *rf_current = NULL;
 static TimestampTz rf_next_round = 0;
+static TimestampTz rf_next_optimization = 0;
 static bool rf_launch_failed_logged = false;
 
 /* the databases a round visits: connectable, not templates (needs a transaction) */
@@ -79,6 +84,8 @@ rf_launch(Oid dboid)
 	snprintf(worker.bgw_type, BGW_MAXLEN, "perfopt advisor");
 	worker.bgw_main_arg = ObjectIdGetDatum(dboid);
 	worker.bgw_notify_pid = MyProcPid;
+	/* what to run: advice only, or the whole optimization */
+	snprintf(worker.bgw_extra, BGW_EXTRALEN, "%s", rf_round_optimizes ? "optimize" : "advise");
 
 	if (!RegisterDynamicBackgroundWorker(&worker, &rf_current))
 	{
@@ -103,12 +110,23 @@ perfopt_advisor_refresh_tick(void)
 	TimestampTz now = GetCurrentTimestamp();
 	pid_t		pid;
 
-	if (perfopt_advisor_interval <= 0 || RecoveryInProgress())
+	if (RecoveryInProgress())
+	{
+		rf_next_round = 0;
+		rf_next_optimization = 0;
+		return 60000;
+	}
+	if (!perfopt_enable_auto_optimization)
+		rf_next_optimization = 0;
+	else if (rf_next_optimization == 0)
+		rf_next_optimization = TimestampTzPlusMilliseconds(now,
+														   (int64) perfopt_auto_optimization_interval * 3600 * 1000);
+	if (perfopt_advisor_interval <= 0 && rf_next_optimization == 0)
 	{
 		rf_next_round = 0;
 		return 60000;
 	}
-	if (rf_next_round == 0)
+	if (rf_next_round == 0 && perfopt_advisor_interval > 0)
 		rf_next_round = TimestampTzPlusMilliseconds(now, (int64) perfopt_advisor_interval * 1000);
 
 	/* the running advisor, if any, must finish first */
@@ -120,12 +138,20 @@ perfopt_advisor_refresh_tick(void)
 		rf_current = NULL;
 	}
 
-	if (rf_pending == NIL && now >= rf_next_round)
+	if (rf_pending == NIL &&
+		((rf_next_round != 0 && now >= rf_next_round) ||
+		 (rf_next_optimization != 0 && now >= rf_next_optimization)))
 	{
+		/* an optimization round refreshes the advice too */
+		rf_round_optimizes = rf_next_optimization != 0 && now >= rf_next_optimization;
 		StartTransactionCommand();
 		rf_pending = rf_databases();
 		CommitTransactionCommand();
-		rf_next_round = TimestampTzPlusMilliseconds(now, (int64) perfopt_advisor_interval * 1000);
+		if (perfopt_advisor_interval > 0)
+			rf_next_round = TimestampTzPlusMilliseconds(now, (int64) perfopt_advisor_interval * 1000);
+		if (rf_round_optimizes)
+			rf_next_optimization = TimestampTzPlusMilliseconds(now,
+															   (int64) perfopt_auto_optimization_interval * 3600 * 1000);
 	}
 	if (rf_pending != NIL)
 	{
@@ -135,7 +161,13 @@ perfopt_advisor_refresh_tick(void)
 		rf_launch(dboid);
 		return 1000;
 	}
-	return Max(1, (long) ((rf_next_round - now) / 1000));
+	{
+		TimestampTz next = rf_next_round;
+
+		if (next == 0 || (rf_next_optimization != 0 && rf_next_optimization < next))
+			next = rf_next_optimization;
+		return Max(1, (long) ((next - now) / 1000));
+	}
 }
 
 /* the dynamic worker: advise in one database, then exit */
@@ -156,7 +188,9 @@ perfopt_advisor_main(Datum main_arg)
 	schema = perfopt_extension_schema(true);
 	if (OidIsValid(schema) && OidIsValid(perfopt_schema_of_extension("pg_stat_statements", true)))
 	{
-		char	   *sql = psprintf("/* perfopt */ SELECT %s.perfopt_advise()",
+		bool		optimize = strcmp(MyBgworkerEntry->bgw_extra, "optimize") == 0;
+		char	   *sql = psprintf(optimize ? "/* perfopt */ SELECT %s.perfopt_optimize(false)" :
+								   "/* perfopt */ SELECT %s.perfopt_advise()",
 								   quote_identifier(get_namespace_name(schema)));
 
 		pgstat_report_activity(STATE_RUNNING, sql);

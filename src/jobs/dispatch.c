@@ -5,6 +5,9 @@
  * and starts one "perfopt job runner" per database, at most
  * perfopt.max_index_builds at once (0 pauses the jobs).
  *
+ * Every ten minutes it visits every database again, for retries due later
+ * and builds waiting for the maintenance window (a runner leaves rather
+ * than wait more than five minutes), and for jobs a killed runner left.
  * It only launches and polls, holding no transaction while it waits; the
  * runners do the work.  Nothing runs on a standby.
  */
@@ -20,6 +23,7 @@
 #include "miscadmin.h"
 #include "postmaster/bgworker.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 
 #include "jobs.h"
 #include "perfopt.h"
@@ -34,6 +38,10 @@ typedef struct DispRunner
 static List *disp_todo = NIL;	/* database OIDs waiting for a runner */
 static List *disp_running = NIL;	/* DispRunner */
 static bool disp_launch_failed_logged = false;
+static TimestampTz disp_next_visit = 0;
+
+/* every database is visited this often: retries due later, windows that open */
+#define DISP_VISIT_INTERVAL_MS (10 * 60 * 1000)
 
 static List *
 disp_all_databases(void)
@@ -137,6 +145,14 @@ perfopt_jobs_dispatch_tick(void)
 			pfree(r);
 			disp_running = foreach_delete_current(disp_running, lc);
 		}
+	}
+
+	if (GetCurrentTimestamp() >= disp_next_visit)
+	{
+		LWLockAcquire(perfopt_shared->lock, LW_EXCLUSIVE);
+		perfopt_shared->jobs_scan_all |= (disp_next_visit != 0);
+		LWLockRelease(perfopt_shared->lock);
+		disp_next_visit = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), DISP_VISIT_INTERVAL_MS);
 	}
 
 	LWLockAcquire(perfopt_shared->lock, LW_EXCLUSIVE);

@@ -46,6 +46,8 @@
 
 /* the first retry waits this long, each next one twice as long */
 #define RN_RETRY_BASE_SECONDS 5
+/* the runner waits for a due retry at most this long, then leaves */
+#define RN_MAX_WAIT_MS (5 * 60 * 1000L)
 /* a build needs room for the index and for its sort */
 #define RN_DISK_FACTOR 2.0
 
@@ -231,17 +233,23 @@ rn_claim(RnJob *job, long *wait_ms)
 {
 	bool		found = false;
 
+	int			minutes_until_open;
+	bool		builds_allowed = perfopt_in_maintenance_window(&minutes_until_open);
+
 	*wait_ms = -1;
 	rn_begin();
+	/* builds start only inside perfopt.maintenance_window; maintenance any time */
 	if (SPI_execute(psprintf("/* perfopt */ UPDATE %s.perfopt_jobs SET state = 'running',"
 							 " started_at = pg_catalog.now(), attempts = attempts + 1,"
 							 " runner_pid = pg_catalog.pg_backend_pid()"
 							 " WHERE id = (SELECT id FROM %s.perfopt_jobs WHERE state = 'queued'"
-							 "             AND not_before <= pg_catalog.now() ORDER BY id LIMIT 1"
+							 "             AND not_before <= pg_catalog.now()%s ORDER BY id LIMIT 1"
 							 "             FOR UPDATE SKIP LOCKED)"
 							 " RETURNING id, kind, statement, index_name, attempts,"
 							 "  COALESCE(estimated_size_bytes, 0), COALESCE(recommendation_id, 0)",
-							 rn_schema, rn_schema), false, 0) != SPI_OK_UPDATE_RETURNING)
+							 rn_schema, rn_schema,
+							 builds_allowed ? "" : " AND kind NOT IN ('create_index', 'reindex')"),
+					false, 0) != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "perfopt: could not claim a job");
 	if (SPI_processed == 1)
 	{
@@ -255,12 +263,18 @@ rn_claim(RnJob *job, long *wait_ms)
 		found = true;
 	}
 	else if (SPI_execute(psprintf("/* perfopt */ SELECT (EXTRACT(epoch FROM min(not_before) - pg_catalog.now()) * 1000)::int8"
-								  " FROM %s.perfopt_jobs WHERE state = 'queued'", rn_schema),
+								  " FROM %s.perfopt_jobs WHERE state = 'queued'%s", rn_schema,
+								  builds_allowed ? "" : " AND kind NOT IN ('create_index', 'reindex')"),
 						 true, 1) == SPI_OK_SELECT && SPI_processed == 1)
 	{
 		char	   *ms = rn_text(0, 1);
 
-		if (ms)
+		/*
+		 * Wait here for a retry that is close; a later one (or a window
+		 * that opens later) is picked up by the main worker's periodic
+		 * visit, so no worker slot is held for hours.
+		 */
+		if (ms && strtol(ms, NULL, 10) <= RN_MAX_WAIT_MS)
 			*wait_ms = Max(1, strtol(ms, NULL, 10));
 	}
 	rn_end();
