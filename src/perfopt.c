@@ -25,7 +25,7 @@ PG_MODULE_MAGIC;
 bool		perfopt_enable_performance_monitoring = true;
 int			perfopt_monitoring_interval = 30000;
 bool		perfopt_enable_auto_optimization = false;
-int			perfopt_auto_optimization_interval = 24;
+int			perfopt_auto_optimization_interval = 24 * 3600;
 bool		perfopt_enable_api_optimization = false;
 bool		perfopt_enable_database_optimization = false;
 bool		perfopt_enable_emergency_optimization = false;
@@ -126,9 +126,10 @@ perfopt_define_gucs(void)
 							 &perfopt_enable_auto_optimization, false,
 							 PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("perfopt.auto_optimization_interval",
-							"Hours between two automatic optimization runs.",
-							NULL, &perfopt_auto_optimization_interval, 24,
-							1, 24 * 365, PGC_SIGHUP, 0, NULL, NULL, NULL);
+							"Time between two automatic optimization runs.",
+							"Takes a unit: '24h', '6h'; a bare number is seconds.",
+							&perfopt_auto_optimization_interval, 24 * 3600,
+							10, 365 * 24 * 3600, PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
 	DefineCustomBoolVariable("perfopt.enable_api_optimization",
 							 "Lets automatic runs act on statement latency findings.",
 							 NULL, &perfopt_enable_api_optimization, false,

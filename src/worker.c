@@ -258,6 +258,10 @@ perfopt_worker_main(Datum main_arg)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
+			/* a new maintenance window or job limit: look at the queues again */
+			LWLockAcquire(perfopt_shared->lock, LW_EXCLUSIVE);
+			perfopt_shared->jobs_scan_all = true;
+			LWLockRelease(perfopt_shared->lock);
 			if (perfopt_monitoring_interval != seen_guc_interval)
 			{
 				seen_guc_interval = perfopt_monitoring_interval;

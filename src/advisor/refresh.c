@@ -4,7 +4,7 @@
  * time, starting a short-lived "perfopt advisor" background worker in
  * each; that worker runs perfopt_advise() if the extension is installed
  * there, and exits.  With perfopt.enable_auto_optimization on, every
- * perfopt.auto_optimization_interval hours the round runs
+ * perfopt.auto_optimization_interval the round runs
  * perfopt_optimize() instead (its builds then wait for
  * perfopt.maintenance_window in the job runner).
  *
@@ -120,7 +120,7 @@ perfopt_advisor_refresh_tick(void)
 		rf_next_optimization = 0;
 	else if (rf_next_optimization == 0)
 		rf_next_optimization = TimestampTzPlusMilliseconds(now,
-														   (int64) perfopt_auto_optimization_interval * 3600 * 1000);
+														   (int64) perfopt_auto_optimization_interval * 1000);
 	if (perfopt_advisor_interval <= 0 && rf_next_optimization == 0)
 	{
 		rf_next_round = 0;
@@ -151,7 +151,7 @@ perfopt_advisor_refresh_tick(void)
 			rf_next_round = TimestampTzPlusMilliseconds(now, (int64) perfopt_advisor_interval * 1000);
 		if (rf_round_optimizes)
 			rf_next_optimization = TimestampTzPlusMilliseconds(now,
-															   (int64) perfopt_auto_optimization_interval * 3600 * 1000);
+															   (int64) perfopt_auto_optimization_interval * 1000);
 	}
 	if (rf_pending != NIL)
 	{
