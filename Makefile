@@ -20,6 +20,7 @@ OBJS = \
 	src/jobs/dispatch.o \
 	src/jobs/queue.o \
 	src/jobs/runner.o \
+	src/jobs/verify.o \
 	src/optimize.o \
 	src/perfopt.o \
 	src/procstats.o \

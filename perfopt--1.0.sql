@@ -262,3 +262,24 @@ AS 'MODULE_PATHNAME', 'perfopt_history'
 LANGUAGE C VOLATILE;
 REVOKE ALL ON FUNCTION @extschema@.perfopt_history(bigint, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.perfopt_history(bigint, integer) TO pg_monitor;
+
+-- Did each index perfopt built help?  Observed for perfopt.verification_window.
+CREATE TABLE @extschema@.perfopt_verifications (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    job_id bigint REFERENCES @extschema@.perfopt_jobs (id) ON DELETE SET NULL,
+    recommendation_id bigint REFERENCES @extschema@.perfopt_recommendations (id) ON DELETE SET NULL,
+    index_name text NOT NULL,
+    built_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    planner_uses_index boolean NOT NULL,
+    baseline jsonb NOT NULL,
+    state text NOT NULL DEFAULT 'observing'
+        CHECK (state IN ('observing', 'confirmed', 'rolled_back', 'failed_kept')),
+    checked_at timestamptz,
+    index_scans bigint,
+    realized_improvement_ms float8,
+    verdict text,
+    after jsonb
+);
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.perfopt_verifications', '');
+REVOKE ALL ON TABLE @extschema@.perfopt_verifications FROM PUBLIC;
+GRANT SELECT ON TABLE @extschema@.perfopt_verifications TO pg_monitor;

@@ -18,6 +18,11 @@ extern void perfopt_jobs_wake_at_commit(void);
 /* dispatch.c: the main worker's side; ms until it wants another call */
 extern long perfopt_jobs_dispatch_tick(void);
 
+/* verify.c: after a build, and when the observation window has passed */
+extern void perfopt_verify_after_build(const char *schema, int64 job_id,
+									   int64 recommendation_id, const char *index_name);
+extern void perfopt_verify_due(const char *schema);
+
 /* runner.c: the dynamic worker */
 extern PGDLLEXPORT void perfopt_job_runner_main(Datum main_arg);
 

@@ -41,6 +41,8 @@ extern int	perfopt_job_max_attempts;
 extern double perfopt_vacuum_dead_ratio;
 extern double perfopt_analyze_stale_ratio;
 extern char *perfopt_maintenance_window;
+extern int	perfopt_verification_window;
+extern bool perfopt_auto_rollback;
 
 /* is now inside perfopt.maintenance_window (always, when it is empty)? */
 extern bool perfopt_in_maintenance_window(int *minutes_until_open);

@@ -50,6 +50,8 @@ int			perfopt_job_max_attempts = 5;
 double		perfopt_vacuum_dead_ratio = 0.2;
 double		perfopt_analyze_stale_ratio = 0.1;
 char	   *perfopt_maintenance_window = NULL;
+int			perfopt_verification_window = 3600;
+bool		perfopt_auto_rollback = false;
 
 void		_PG_init(void);
 
@@ -229,6 +231,15 @@ perfopt_define_gucs(void)
 							   "Server-time window in which index builds may start, as HH:MM-HH:MM (empty: any time).",
 							   NULL, &perfopt_maintenance_window, "",
 							   PGC_SIGHUP, 0, check_maintenance_window, NULL, NULL);
+	DefineCustomIntVariable("perfopt.verification_window",
+							"How long a built index is observed before perfopt judges whether it helped.",
+							NULL, &perfopt_verification_window, 3600, 1, 30 * 24 * 3600,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomBoolVariable("perfopt.auto_rollback",
+							 "Drops an index perfopt built when it went unused or made a statement slower.",
+							 "Off by default: the verdict is recorded either way.",
+							 &perfopt_auto_rollback, false,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("perfopt.unused_index_min_age",
 							"How long statistics must have been collected before an index without scans is called unused.",
 							NULL, &perfopt_unused_index_min_age, 7 * 24 * 60, 0, INT_MAX,

@@ -11,9 +11,11 @@
  * dropped; lock timeouts and deadlocks are retried with exponential
  * backoff (waiting on the latch, holding no transaction), other errors
  * fail the job with the error kept, and a cancel (pg_cancel_backend)
- * cancels it.  At start it fails jobs that a crash or a shutdown left
- * "running" and drops INVALID indexes named perfopt_* that no build is
- * working on.  It exits when no job is left.
+ * cancels it.  After a build: ANALYZE and the first verification
+ * (verify.c).  At start it fails jobs that a crash or a shutdown left
+ * "running", drops INVALID indexes named perfopt_* that no build is
+ * working on, and judges the builds whose observation window has passed.
+ * It exits when no job is left.
  */
 #include "postgres.h"
 
@@ -57,6 +59,7 @@ typedef struct RnJob
 	char	   *kind;
 	char	   *statement;
 	char	   *index_name;		/* schema-qualified, quoted; may be NULL */
+	char	   *target_table;	/* schema-qualified, quoted; may be NULL */
 	int			attempts;
 	double		estimated_size;
 	int64		recommendation_id;	/* 0: none */
@@ -246,7 +249,7 @@ rn_claim(RnJob *job, long *wait_ms)
 							 "             AND not_before <= pg_catalog.now()%s ORDER BY id LIMIT 1"
 							 "             FOR UPDATE SKIP LOCKED)"
 							 " RETURNING id, kind, statement, index_name, attempts,"
-							 "  COALESCE(estimated_size_bytes, 0), COALESCE(recommendation_id, 0)",
+							 "  COALESCE(estimated_size_bytes, 0), COALESCE(recommendation_id, 0), target_table",
 							 rn_schema, rn_schema,
 							 builds_allowed ? "" : " AND kind NOT IN ('create_index', 'reindex')"),
 					false, 0) != SPI_OK_UPDATE_RETURNING)
@@ -260,6 +263,7 @@ rn_claim(RnJob *job, long *wait_ms)
 		job->attempts = atoi(rn_text(0, 5));
 		job->estimated_size = strtod(rn_text(0, 6), NULL);
 		job->recommendation_id = strtoll(rn_text(0, 7), NULL, 10);
+		job->target_table = rn_text(0, 8);
 		found = true;
 	}
 	else if (SPI_execute(psprintf("/* perfopt */ SELECT (EXTRACT(epoch FROM min(not_before) - pg_catalog.now()) * 1000)::int8"
@@ -333,6 +337,42 @@ rn_drop_if_invalid(const char *index_name)
 		rn_drop_quietly(index_name);
 }
 
+/* the verification's own failures are logged; the job stays succeeded */
+static void
+rn_verify_after_build(RnJob *job)
+{
+	PG_TRY();
+	{
+		rn_execute(psprintf("ANALYZE %s", job->target_table));
+		perfopt_verify_after_build(rn_schema, job->id, job->recommendation_id, job->index_name);
+	}
+	PG_CATCH();
+	{
+		EmitErrorReport();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		MemoryContextSwitchTo(rn_cxt);
+	}
+	PG_END_TRY();
+}
+
+static void
+rn_verify_due(void)
+{
+	PG_TRY();
+	{
+		perfopt_verify_due(rn_schema);
+	}
+	PG_CATCH();
+	{
+		EmitErrorReport();
+		FlushErrorState();
+		AbortCurrentTransaction();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(rn_cxt);
+}
+
 static void
 rn_run(RnJob *job)
 {
@@ -376,6 +416,9 @@ rn_run(RnJob *job)
 	if (edata == NULL)
 	{
 		rn_finish(job, "succeeded", NULL, NULL, 0);
+		if (strcmp(job->kind, "create_index") == 0 && job->recommendation_id > 0 &&
+			job->index_name && job->target_table)
+			rn_verify_after_build(job);
 		return;
 	}
 
@@ -429,6 +472,7 @@ perfopt_job_runner_main(Datum main_arg)
 		proc_exit(0);
 
 	rn_recover();
+	rn_verify_due();
 	for (;;)
 	{
 		RnJob		job;

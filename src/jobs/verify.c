@@ -1,0 +1,349 @@
+/*
+ * verify.c — proves that a built index helped, or takes it back.
+ *
+ * Right after a build the job runner ANALYZEs the table, re-plans the
+ * statements the recommendation serves (as their roles, with the advisor's
+ * machinery) to see whether the planner now chooses the index, and keeps a
+ * baseline of each statement's pg_stat_statements counters.  Once
+ * perfopt.verification_window has passed (checked each time a runner
+ * starts in the database), it compares mean time and shared blocks per
+ * call since the build with the recommendation's "before", and the
+ * index's idx_scan.  An unused index, or a statement more than 10%
+ * slower, is a failed verification: with perfopt.auto_rollback on, the
+ * index is dropped (DROP INDEX CONCURRENTLY, a job) and the recommendation
+ * dismissed, so it is never recommended again.  Only indexes perfopt built
+ * are ever dropped.  The verdict goes to perfopt_verifications and into
+ * the report of the run that queued the build.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "nodes/plannodes.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/regproc.h"
+#include "utils/snapmgr.h"
+
+#include "advisor.h"
+#include "export.h"
+#include "extschema.h"
+#include "jobs.h"
+#include "perfopt.h"
+
+/* a statement this much slower than before failed the verification */
+#define VF_MAX_REGRESSION 1.10
+
+static bool
+vf_plan_uses(Plan *plan, Oid indexoid)
+{
+	ListCell   *lc;
+
+	if (plan == NULL)
+		return false;
+	check_stack_depth();
+	if ((IsA(plan, IndexScan) && ((IndexScan *) plan)->indexid == indexoid) ||
+		(IsA(plan, IndexOnlyScan) && ((IndexOnlyScan *) plan)->indexid == indexoid) ||
+		(IsA(plan, BitmapIndexScan) && ((BitmapIndexScan *) plan)->indexid == indexoid))
+		return true;
+	if (vf_plan_uses(plan->lefttree, indexoid) || vf_plan_uses(plan->righttree, indexoid))
+		return true;
+	if (IsA(plan, Append))
+		foreach(lc, ((Append *) plan)->appendplans)
+			if (vf_plan_uses(lfirst(lc), indexoid))
+				return true;
+	if (IsA(plan, BitmapAnd))
+		foreach(lc, ((BitmapAnd *) plan)->bitmapplans)
+			if (vf_plan_uses(lfirst(lc), indexoid))
+				return true;
+	if (IsA(plan, BitmapOr))
+		foreach(lc, ((BitmapOr *) plan)->bitmapplans)
+			if (vf_plan_uses(lfirst(lc), indexoid))
+				return true;
+	if (IsA(plan, SubqueryScan))
+		return vf_plan_uses(((SubqueryScan *) plan)->subplan, indexoid);
+	return false;
+}
+
+static Oid	vf_index;
+static bool vf_uses;
+
+static void
+vf_plan_fn(AdvStatement *st)
+{
+	PlannedStmt *ps = adv_plan(st, NIL, NIL);
+	ListCell   *lc;
+
+	vf_uses = vf_plan_uses(ps->planTree, vf_index);
+	foreach(lc, ps->subplans)
+		vf_uses |= vf_plan_uses(lfirst(lc), vf_index);
+}
+
+/*
+ * After a successful build (called by the runner outside a transaction):
+ * baseline counters, and whether the planner chooses the index for each
+ * statement the recommendation serves.
+ */
+void
+perfopt_verify_after_build(const char *schema, int64 job_id, int64 recommendation_id,
+						   const char *index_name)
+{
+	Oid			pgss;
+	Oid			types[3] = {INT8OID, TEXTOID, OIDOID};
+	Datum		values[3];
+	List	   *rows = NIL;
+	ListCell   *lc;
+	StringInfoData js;
+	int			chosen = 0;
+	MemoryContext outer = CurrentMemoryContext;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgss = perfopt_schema_of_extension("pg_stat_statements", true);
+	vf_index = DatumGetObjectId(DirectFunctionCall1(to_regclass, CStringGetTextDatum(index_name)));
+	if (!OidIsValid(pgss) || !OidIsValid(vf_index))
+	{
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		MemoryContextSwitchTo(outer);
+		return;
+	}
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "perfopt: SPI_connect failed");
+	values[0] = Int64GetDatum(recommendation_id);
+	values[1] = CStringGetTextDatum(quote_identifier(get_namespace_name(pgss)));
+	values[2] = ObjectIdGetDatum(MyDatabaseId);
+	/* the recommendation's statements as pg_stat_statements has them now */
+	if (SPI_execute_with_args(psprintf("/* perfopt */ SELECT s.queryid, s.userid, s.query, s.calls::float8,"
+									   " s.total_exec_time, (s.shared_blks_hit + s.shared_blks_read)::float8"
+									   " FROM %s.perfopt_recommendations r,"
+									   "  pg_catalog.jsonb_array_elements(r.statements) e,"
+									   "  %s.pg_stat_statements(true) s"
+									   " WHERE r.id = $1 AND s.queryid = (e->>'queryid')::int8"
+									   "  AND s.dbid = $3 AND s.toplevel AND $2 IS NOT NULL",
+									   schema, quote_identifier(get_namespace_name(pgss))),
+							  3, types, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "perfopt: could not read pg_stat_statements");
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		MemoryContext spi = MemoryContextSwitchTo(outer);
+		AdvStatement *st = palloc0(sizeof(AdvStatement));
+		bool		isnull;
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		HeapTuple	tup = SPI_tuptable->vals[r];
+
+		st->queryid = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		st->userid = DatumGetObjectId(SPI_getbinval(tup, desc, 2, &isnull));
+		st->text = SPI_getvalue(tup, desc, 3);
+		st->calls = DatumGetFloat8(SPI_getbinval(tup, desc, 4, &isnull));
+		st->total_time_ms = DatumGetFloat8(SPI_getbinval(tup, desc, 5, &isnull));
+		st->rows = DatumGetFloat8(SPI_getbinval(tup, desc, 6, &isnull));	/* blocks */
+		rows = lappend(rows, st);
+		MemoryContextSwitchTo(spi);
+	}
+	SPI_finish();
+	MemoryContextSwitchTo(outer);
+
+	initStringInfo(&js);
+	appendStringInfoChar(&js, '[');
+	foreach(lc, rows)
+	{
+		AdvStatement *st = lfirst(lc);
+		double		calls = st->calls;
+		double		total = st->total_time_ms;
+		double		blocks = st->rows;
+
+		vf_uses = false;
+		adv_statement_prepare(st);
+		if (st->query && adv_plan_as_statement_role(st, vf_plan_fn) && vf_uses)
+			chosen++;
+		if (js.len > 1)
+			appendStringInfoString(&js, ", ");
+		appendStringInfo(&js, "{\"queryid\": " INT64_FORMAT ", \"planner_uses_index\": %s, \"calls\": ",
+						 st->queryid, vf_uses ? "true" : "false");
+		perfopt_json_number(&js, calls);
+		appendStringInfoString(&js, ", \"total_time_ms\": ");
+		perfopt_json_number(&js, total);
+		appendStringInfoString(&js, ", \"shared_blocks\": ");
+		perfopt_json_number(&js, blocks);
+		appendStringInfoChar(&js, '}');
+	}
+	appendStringInfoChar(&js, ']');
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "perfopt: SPI_connect failed");
+	{
+		Oid			itypes[5] = {INT8OID, INT8OID, TEXTOID, TEXTOID, BOOLOID};
+		Datum		ivalues[5];
+
+		ivalues[0] = Int64GetDatum(job_id);
+		ivalues[1] = Int64GetDatum(recommendation_id);
+		ivalues[2] = CStringGetTextDatum(index_name);
+		ivalues[3] = CStringGetTextDatum(js.data);
+		ivalues[4] = BoolGetDatum(chosen > 0);
+		if (SPI_execute_with_args(psprintf("/* perfopt */ INSERT INTO %s.perfopt_verifications"
+										   " (job_id, recommendation_id, index_name, baseline, planner_uses_index)"
+										   " VALUES ($1, $2, $3, $4::pg_catalog.jsonb, $5)", schema),
+								  5, itypes, ivalues, NULL, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "perfopt: could not write perfopt_verifications");
+	}
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(outer);
+	ereport(LOG,
+			(errmsg("perfopt: index %s built; the planner chooses it for %d of %d statement(s)",
+					index_name, chosen, list_length(rows))));
+}
+
+static void vf_apply_verdicts(const char *schema, char **cols, uint64 n);
+
+/*
+ * Verdicts for builds whose observation window has passed.  Runs its own
+ * transaction; called by the runner at start.
+ */
+void
+perfopt_verify_due(const char *schema)
+{
+	Oid			pgss;
+	Oid			types[2] = {INT4OID, BOOLOID};
+	Datum		values[2];
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgss = perfopt_schema_of_extension("pg_stat_statements", true);
+	if (!OidIsValid(pgss))
+	{
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		return;
+	}
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "perfopt: SPI_connect failed");
+	values[0] = Int32GetDatum(perfopt_verification_window);
+	values[1] = BoolGetDatum(perfopt_auto_rollback);
+
+	/*
+	 * One statement computes every verdict: per statement of the baseline,
+	 * the calls, mean time and blocks per call since the build, against
+	 * the recommendation's mean time before; the index's scans.
+	 */
+	if (SPI_execute_with_args(psprintf(
+									   "/* perfopt */ WITH due AS ("
+									   "  SELECT v.* FROM %s.perfopt_verifications v"
+									   "  WHERE v.state = 'observing' AND v.built_at <= pg_catalog.now() - pg_catalog.make_interval(secs => $1)"
+									   "  FOR UPDATE),"
+									   " per_statement AS ("
+									   "  SELECT d.id, b.queryid,"
+									   /* after a pg_stat_statements reset the counters start over */
+									   "   CASE WHEN NOT d.restarted THEN s.calls - (b.b->>'calls')::float8"
+									   "        ELSE s.calls END AS calls_after,"
+									   "   CASE WHEN NOT d.restarted"
+									   "        THEN (s.total_exec_time - (b.b->>'total_time_ms')::float8)"
+									   "             / NULLIF(s.calls - (b.b->>'calls')::float8, 0)"
+									   "        ELSE s.total_exec_time / NULLIF(s.calls, 0) END AS mean_after,"
+									   "   CASE WHEN NOT d.restarted"
+									   "        THEN ((s.shared_blks_hit + s.shared_blks_read) - (b.b->>'shared_blocks')::float8)"
+									   "             / NULLIF(s.calls - (b.b->>'calls')::float8, 0)"
+									   "        ELSE (s.shared_blks_hit + s.shared_blks_read) / NULLIF(s.calls, 0)::float8 END AS blocks_after,"
+									   "   (SELECT (e->>'mean_time_ms')::float8 FROM %s.perfopt_recommendations r,"
+									   "      pg_catalog.jsonb_array_elements(r.statements) e"
+									   "    WHERE r.id = d.recommendation_id AND (e->>'queryid')::int8 = b.queryid) AS mean_before"
+									   "  FROM (SELECT due.*, COALESCE((SELECT stats_reset > due.built_at"
+									   "          FROM %s.pg_stat_statements_info), false) AS restarted FROM due) d,"
+									   "   LATERAL (SELECT (x->>'queryid')::int8 AS queryid, x AS b"
+									   "            FROM pg_catalog.jsonb_array_elements(d.baseline) x) b"
+									   "   LEFT JOIN %s.pg_stat_statements(true) s"
+									   "     ON s.queryid = b.queryid AND s.dbid = (SELECT oid FROM pg_catalog.pg_database"
+									   "        WHERE datname = pg_catalog.current_database()) AND s.toplevel),"
+									   " verdict AS ("
+									   "  SELECT d.id, d.recommendation_id, d.index_name,"
+									   "   COALESCE((SELECT idx_scan FROM pg_catalog.pg_stat_user_indexes u"
+									   "     WHERE u.indexrelid = pg_catalog.to_regclass(d.index_name)), 0) AS scans,"
+									   "   COALESCE(bool_or(p.mean_after > p.mean_before * %f), false) AS regressed,"
+									   "   COALESCE(sum(GREATEST(p.mean_before - p.mean_after, 0) * p.calls_after), 0) AS realized_ms,"
+									   "   pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('queryid', p.queryid,"
+									   "     'calls_after', p.calls_after, 'mean_before_ms', p.mean_before,"
+									   "     'mean_after_ms', p.mean_after, 'shared_blocks_per_call_after', p.blocks_after)) AS detail"
+									   "  FROM due d LEFT JOIN per_statement p ON p.id = d.id"
+									   "  GROUP BY d.id, d.recommendation_id, d.index_name)"
+									   " UPDATE %s.perfopt_verifications v SET"
+									   "  state = CASE WHEN t.scans = 0 OR t.regressed THEN"
+									   "            CASE WHEN $2 THEN 'rolled_back' ELSE 'failed_kept' END"
+									   "          ELSE 'confirmed' END,"
+									   "  checked_at = pg_catalog.now(), index_scans = t.scans,"
+									   "  realized_improvement_ms = t.realized_ms,"
+									   "  verdict = CASE WHEN t.scans = 0 THEN 'no scan of the index during the observation window'"
+									   "                 WHEN t.regressed THEN 'a statement it serves became more than 10%% slower'"
+									   "                 ELSE 'the index is used and its statements are faster' END,"
+									   "  after = t.detail"
+									   " FROM verdict t WHERE v.id = t.id"
+									   " RETURNING v.state, v.index_name, v.recommendation_id, v.verdict, v.job_id,"
+									   "  v.realized_improvement_ms, v.index_scans",
+									   schema, schema, quote_identifier(get_namespace_name(pgss)),
+									   quote_identifier(get_namespace_name(pgss)),
+									   VF_MAX_REGRESSION, schema),
+							  2, types, values, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "perfopt: could not verify the built indexes");
+
+	/* copy the verdicts out: the statements below replace SPI_tuptable */
+	{
+		SPITupleTable *verdicts = SPI_tuptable;
+		uint64		nverdicts = SPI_processed;
+		char	  **cols = palloc(sizeof(char *) * Max(nverdicts, 1) * 7);
+
+		for (uint64 r = 0; r < nverdicts; r++)
+			for (int c = 0; c < 7; c++)
+				cols[r * 7 + c] = SPI_getvalue(verdicts->vals[r], verdicts->tupdesc, c + 1);
+		vf_apply_verdicts(schema, cols, nverdicts);
+	}
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+}
+
+/* log, record in the run's report, and roll back where the verdict says so */
+static void
+vf_apply_verdicts(const char *schema, char **cols, uint64 n)
+{
+	for (uint64 r = 0; r < n; r++)
+	{
+		char	   *state = cols[r * 7 + 0];
+		char	   *index_name = cols[r * 7 + 1];
+		char	   *rec = cols[r * 7 + 2];
+		char	   *verdict = cols[r * 7 + 3];
+		char	   *job = cols[r * 7 + 4];
+		char	   *realized = cols[r * 7 + 5];
+		char	   *scans = cols[r * 7 + 6];
+
+		ereport(LOG,
+				(errmsg("perfopt: verification of %s: %s (%s)", index_name, verdict, state)));
+		/* the realized improvement joins the report of the run that built it */
+		if (job && SPI_execute(psprintf("/* perfopt */ UPDATE %s.perfopt_history h SET report = pg_catalog.jsonb_set(h.report, '{verifications}',"
+										" COALESCE(h.report->'verifications', '[]') || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object("
+										"  'index', %s, 'state', %s, 'verdict', %s, 'index_scans', %s::int8,"
+										"  'realized_improvement_ms', %s::float8)))"
+										" FROM %s.perfopt_jobs j WHERE j.id = %s AND h.id = j.run_id",
+										schema, quote_literal_cstr(index_name), quote_literal_cstr(state),
+										quote_literal_cstr(verdict), scans ? scans : "0",
+										realized ? realized : "0", schema, job),
+							   false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "perfopt: could not record the verification in perfopt_history");
+		if (strcmp(state, "rolled_back") != 0)
+			continue;
+		/* take it back: a drop job, and the recommendation never again */
+		perfopt_job_queue("drop_index", psprintf("DROP INDEX CONCURRENTLY IF EXISTS %s", index_name),
+						  NULL, index_name, 0, 0, 0);
+		if (rec && SPI_execute(psprintf("/* perfopt */ UPDATE %s.perfopt_recommendations SET status = 'dismissed',"
+										" reason = reason || '; rolled back: ' || %s, updated_at = pg_catalog.now()"
+										" WHERE id = %s", schema, quote_literal_cstr(verdict), rec),
+							   false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "perfopt: could not dismiss recommendation %s", rec);
+	}
+}
