@@ -447,15 +447,15 @@ sub job_rows
 	};
 }
 
-# Wait until job $id satisfies $cond (SQL on perfopt_jobs' columns);
-# true on success.  On a timeout the job row is shown with diag().
+# Wait until job $id satisfies $cond (SQL on perfopt_jobs' columns), at
+# most $timeout seconds (default $WAIT_SECONDS); true on success.  On a
+# timeout the job row is shown with diag().
 sub wait_for_job
 {
-	my ($node, $db, $id, $cond) = @_;
-	return 1
-	  if $node->poll_query_until($db,
-		"SELECT coalesce(bool_or($cond), false) FROM perfopt_jobs WHERE id = $id");
-	diag explain [ job_rows($node, $db, "j.id = $id") ];
+	my ($node, $db, $id, $cond, $timeout) = @_;
+	my $sql = "SELECT coalesce(bool_or($cond), false) FROM perfopt_jobs WHERE id = $id";
+	return 1 if defined poll_until(sub { $node->safe_psql($db, $sql) eq 't' }, $timeout);
+	diag "job $id: not ($cond) after the wait: ", explain [ job_rows($node, $db, "j.id = $id") ];
 	return 0;
 }
 
@@ -463,7 +463,9 @@ sub wait_for_job
 # of $rows rows whose k has $rows/20 values of 20 rows each, spread over
 # the heap; VACUUM ANALYZEd.  "WHERE k = c" finds 20 rows with a
 # sequential scan: the advisor recommends an index on (k).  $with: the
-# table's WITH (...) options, if any.
+# table's WITH (...) options, if any.  The INSERT's statistics are flushed
+# before the VACUUM ANALYZE, so that the table does not look changed since
+# its ANALYZE (perfopt_optimize() would queue an ANALYZE of it).
 sub lookup_table_sql
 {
 	my ($name, $rows, $with) = @_;
@@ -474,6 +476,7 @@ CREATE TABLE $name (id bigserial PRIMARY KEY, k int NOT NULL, v int NOT NULL DEF
                     at timestamptz NOT NULL DEFAULT clock_timestamp())$with;
 INSERT INTO $name (k, at)
 SELECT (g::bigint * 7919) % $distinct, timestamptz '2024-01-01' FROM generate_series(1, $rows) g;
+SELECT pg_stat_force_next_flush();
 VACUUM ANALYZE $name;
 };
 }
@@ -487,15 +490,17 @@ sub run_lookups
 	return;
 }
 
-# The INVALID indexes named perfopt_% (schema-qualified), sorted, joined
-# by ", "; '' when there is none.
+# The INVALID indexes named perfopt_% (schema-qualified and quoted, as
+# in perfopt_jobs.index_name), sorted, joined by ", "; '' when none.
 sub invalid_perfopt_indexes
 {
 	my ($node, $db) = @_;
 	return $node->safe_psql($db,
-		"SELECT coalesce(string_agg(i.indexrelid::regclass::text, ', ' ORDER BY i.indexrelid::regclass::text), '')"
+		"SELECT coalesce(string_agg(x.name, ', ' ORDER BY x.name), '') FROM"
+		  . " (SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS name"
 		  . ' FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid'
-		  . " WHERE NOT i.indisvalid AND c.relname LIKE 'perfopt\\_%'");
+		  . ' JOIN pg_namespace n ON n.oid = c.relnamespace'
+		  . " WHERE NOT i.indisvalid AND c.relname LIKE 'perfopt\\_%') x");
 }
 
 1;
