@@ -71,6 +71,25 @@ opt_require_primary_and_lock(const char *fn)
 				 errhint("Wait for it to finish; its report is in perfopt_history.")));
 }
 
+/* the rows of the last SPI result as lists of strings, outliving SPI_finish */
+static List *
+opt_rows(int ncols)
+{
+	MemoryContext spi = MemoryContextSwitchTo(CurTransactionContext);
+	List	   *rows = NIL;
+
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		List	   *row = NIL;
+
+		for (int c = 1; c <= ncols; c++)
+			row = lappend(row, SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, c));
+		rows = lappend(rows, row);
+	}
+	MemoryContextSwitchTo(spi);
+	return rows;
+}
+
 static void
 opt_action(OptRun *run, const char *kind, const char *statement, int64 job_id,
 		   const char *evidence)
@@ -112,15 +131,7 @@ opt_indexes(OptRun *run, Datum advice)
 								  " WHERE a->>'kind' = 'create_index'",
 								  1, &type, &value, NULL, true, 0) != SPI_OK_SELECT)
 			elog(ERROR, "perfopt: could not read the advice");
-		for (uint64 r = 0; r < SPI_processed; r++)
-		{
-			MemoryContext spi = MemoryContextSwitchTo(CurTransactionContext);
-
-			rows = lappend(rows, list_make3(SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1),
-											SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2),
-											SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 3)));
-			MemoryContextSwitchTo(spi);
-		}
+		rows = opt_rows(3);
 		SPI_finish();
 		foreach(lc, rows)
 		{
@@ -146,16 +157,7 @@ opt_indexes(OptRun *run, Datum advice)
 							 " ORDER BY r.benefit_ms DESC, r.id", run->schema, run->schema),
 					false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "perfopt: could not read perfopt_recommendations");
-	for (uint64 r = 0; r < SPI_processed; r++)
-	{
-		MemoryContext spi = MemoryContextSwitchTo(CurTransactionContext);
-		List	   *row = NIL;
-
-		for (int c = 1; c <= 7; c++)
-			row = lappend(row, SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, c));
-		rows = lappend(rows, row);
-		MemoryContextSwitchTo(spi);
-	}
+	rows = opt_rows(7);
 	SPI_finish();
 
 	foreach(lc, rows)
@@ -206,16 +208,7 @@ opt_maintenance(OptRun *run)
 									   " ORDER BY s.n_dead_tup DESC, s.relid", run->schema),
 							  2, types, values, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "perfopt: could not read pg_stat_user_tables");
-	for (uint64 r = 0; r < SPI_processed; r++)
-	{
-		MemoryContext spi = MemoryContextSwitchTo(CurTransactionContext);
-		List	   *row = NIL;
-
-		for (int c = 1; c <= 6; c++)
-			row = lappend(row, SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, c));
-		rows = lappend(rows, row);
-		MemoryContextSwitchTo(spi);
-	}
+	rows = opt_rows(6);
 	SPI_finish();
 
 	foreach(lc, rows)

@@ -38,6 +38,7 @@
 #include "advisor.h"
 #include "extschema.h"
 #include "perfopt.h"
+#include "worker.h"
 
 static List *rf_pending = NIL;	/* database OIDs still to visit this round */
 static bool rf_round_optimizes = false;	/* this round runs perfopt_optimize() */
@@ -72,22 +73,9 @@ rf_databases(void)
 static void
 rf_launch(Oid dboid)
 {
-	BackgroundWorker worker;
-
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "perfopt");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "perfopt_advisor_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "perfopt advisor for database %u", dboid);
-	snprintf(worker.bgw_type, BGW_MAXLEN, "perfopt advisor");
-	worker.bgw_main_arg = ObjectIdGetDatum(dboid);
-	worker.bgw_notify_pid = MyProcPid;
 	/* what to run: advice only, or the whole optimization */
-	snprintf(worker.bgw_extra, BGW_EXTRALEN, "%s", rf_round_optimizes ? "optimize" : "advise");
-
-	if (!RegisterDynamicBackgroundWorker(&worker, &rf_current))
+	if (!perfopt_start_db_worker("perfopt_advisor_main", "perfopt advisor", dboid,
+								 rf_round_optimizes ? "optimize" : "advise", &rf_current))
 	{
 		rf_current = NULL;
 		if (!rf_launch_failed_logged)

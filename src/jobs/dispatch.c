@@ -28,6 +28,7 @@
 #include "jobs.h"
 #include "perfopt.h"
 #include "shmem.h"
+#include "worker.h"
 
 typedef struct DispRunner
 {
@@ -86,25 +87,14 @@ disp_is_running(Oid dboid)
 static bool
 disp_launch(Oid dboid)
 {
-	BackgroundWorker worker;
 	DispRunner *r;
 	MemoryContext old;
-
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "perfopt");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "perfopt_job_runner_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "perfopt job runner for database %u", dboid);
-	snprintf(worker.bgw_type, BGW_MAXLEN, "perfopt job runner");
-	worker.bgw_main_arg = ObjectIdGetDatum(dboid);
-	worker.bgw_notify_pid = MyProcPid;
 
 	old = MemoryContextSwitchTo(TopMemoryContext);
 	r = palloc0(sizeof(DispRunner));
 	r->dboid = dboid;
-	if (!RegisterDynamicBackgroundWorker(&worker, &r->handle))
+	if (!perfopt_start_db_worker("perfopt_job_runner_main", "perfopt job runner", dboid,
+								 NULL, &r->handle))
 	{
 		MemoryContextSwitchTo(old);
 		pfree(r);

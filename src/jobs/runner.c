@@ -176,6 +176,16 @@ rn_execute(const char *sql)
 	PG_END_TRY();
 }
 
+/* after an error this runner only logs: report it, abort, carry on */
+static void
+rn_log_and_abort(void)
+{
+	EmitErrorReport();
+	FlushErrorState();
+	AbortCurrentTransaction();
+	MemoryContextSwitchTo(rn_cxt);
+}
+
 /* DROP INDEX CONCURRENTLY IF EXISTS; a failure is logged, not raised */
 static void
 rn_drop_quietly(const char *index_name)
@@ -186,10 +196,7 @@ rn_drop_quietly(const char *index_name)
 	}
 	PG_CATCH();
 	{
-		EmitErrorReport();
-		FlushErrorState();
-		AbortCurrentTransaction();
-		MemoryContextSwitchTo(rn_cxt);
+		rn_log_and_abort();
 	}
 	PG_END_TRY();
 }
@@ -203,7 +210,7 @@ rn_recover(void)
 
 	rn_begin();
 	if (SPI_execute(psprintf("/* perfopt */ UPDATE %s.perfopt_jobs SET state = 'failed',"
-							 " finished_at = pg_catalog.now(), last_sqlstate = '57P01',"
+							 " finished_at = pg_catalog.now(), last_sqlstate = '57P01', runner_pid = NULL,"
 							 " last_error = 'interrupted: the server or the job runner stopped during the job'"
 							 " WHERE state = 'running'", rn_schema), false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "perfopt: could not update perfopt_jobs");
@@ -348,10 +355,7 @@ rn_verify_after_build(RnJob *job)
 	}
 	PG_CATCH();
 	{
-		EmitErrorReport();
-		FlushErrorState();
-		AbortCurrentTransaction();
-		MemoryContextSwitchTo(rn_cxt);
+		rn_log_and_abort();
 	}
 	PG_END_TRY();
 }
@@ -365,9 +369,7 @@ rn_verify_due(void)
 	}
 	PG_CATCH();
 	{
-		EmitErrorReport();
-		FlushErrorState();
-		AbortCurrentTransaction();
+		rn_log_and_abort();
 	}
 	PG_END_TRY();
 	MemoryContextSwitchTo(rn_cxt);
