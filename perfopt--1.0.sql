@@ -231,15 +231,16 @@ GRANT SELECT ON TABLE @extschema@.perfopt_jobs TO pg_monitor;
 -- Running jobs with the server's progress reports.
 CREATE VIEW @extschema@.perfopt_jobs_progress AS
 SELECT j.id, j.kind, j.statement, j.target_table, j.started_at, j.runner_pid,
-       COALESCE(ci.phase, v.phase) AS phase,
-       COALESCE(ci.blocks_done, v.heap_blks_scanned) AS blocks_done,
-       COALESCE(ci.blocks_total, v.heap_blks_total) AS blocks_total,
-       CASE WHEN COALESCE(ci.blocks_total, v.heap_blks_total) > 0
-            THEN round(100.0 * COALESCE(ci.blocks_done, v.heap_blks_scanned)
-                       / COALESCE(ci.blocks_total, v.heap_blks_total), 1) END AS percent
+       COALESCE(ci.phase, v.phase, a.phase) AS phase,
+       COALESCE(ci.blocks_done, v.heap_blks_scanned, a.sample_blks_scanned) AS blocks_done,
+       COALESCE(ci.blocks_total, v.heap_blks_total, a.sample_blks_total) AS blocks_total,
+       CASE WHEN COALESCE(ci.blocks_total, v.heap_blks_total, a.sample_blks_total) > 0
+            THEN round(100.0 * COALESCE(ci.blocks_done, v.heap_blks_scanned, a.sample_blks_scanned)
+                       / COALESCE(ci.blocks_total, v.heap_blks_total, a.sample_blks_total), 1) END AS percent
 FROM @extschema@.perfopt_jobs j
 LEFT JOIN pg_catalog.pg_stat_progress_create_index ci ON ci.pid = j.runner_pid
 LEFT JOIN pg_catalog.pg_stat_progress_vacuum v ON v.pid = j.runner_pid
+LEFT JOIN pg_catalog.pg_stat_progress_analyze a ON a.pid = j.runner_pid
 WHERE j.state = 'running';
 REVOKE ALL ON TABLE @extschema@.perfopt_jobs_progress FROM PUBLIC;
 GRANT SELECT ON TABLE @extschema@.perfopt_jobs_progress TO pg_monitor;

@@ -26,6 +26,7 @@
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
+#include "utils/timeout.h"
 
 #include "advisor.h"
 #include "control.h"
@@ -38,6 +39,8 @@
 
 /* an ERROR inside the loop is logged at most this often */
 #define WRK_ERROR_LOG_INTERVAL_MS 60000
+/* a sample's statements may take this long at most */
+#define WRK_STATEMENT_TIMEOUT_MS 10000
 /* wake at least this often even when monitoring is off */
 #define WRK_IDLE_WAKEUP_MS 60000
 
@@ -164,6 +167,8 @@ wrk_sample(bool push, TimestampTz prev_at)
 
 	PG_TRY();
 	{
+		/* a background worker arms statement_timeout itself */
+		enable_timeout_after(STATEMENT_TIMEOUT, WRK_STATEMENT_TIMEOUT_MS);
 		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();
 		PushActiveSnapshot(GetTransactionSnapshot());
@@ -181,10 +186,12 @@ wrk_sample(bool push, TimestampTz prev_at)
 
 		PopActiveSnapshot();
 		CommitTransactionCommand();
+		disable_timeout(STATEMENT_TIMEOUT, false);
 		pgstat_report_activity(STATE_IDLE, NULL);
 	}
 	PG_CATCH();
 	{
+		disable_timeout(STATEMENT_TIMEOUT, false);
 		wrk_report_error(cxt, "sampling");
 	}
 	PG_END_TRY();
@@ -227,7 +234,6 @@ perfopt_worker_main(Datum main_arg)
 	pgstat_report_appname("perfopt worker");
 	/* perfopt's own statements must never hold up the application */
 	SetConfigOption("lock_timeout", "1000", PGC_SUSET, PGC_S_OVERRIDE);
-	SetConfigOption("statement_timeout", "10000", PGC_SUSET, PGC_S_OVERRIDE);
 
 	wrk_attach();
 	wrk_sample_buf = MemoryContextAllocZero(TopMemoryContext,

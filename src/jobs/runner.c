@@ -40,6 +40,7 @@
 #include "utils/memutils.h"
 #include "utils/portal.h"
 #include "utils/snapmgr.h"
+#include "utils/timeout.h"
 
 #include "extschema.h"
 #include "jobs.h"
@@ -226,7 +227,13 @@ rn_recover(void)
 					"                 WHERE p.index_relid = i.indexrelid)", true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "perfopt: could not look for invalid indexes");
 	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		/* the list must outlive SPI_finish() too, not only its strings */
+		MemoryContext spi = MemoryContextSwitchTo(rn_cxt);
+
 		invalid = lappend(invalid, rn_text((int) r, 1));
+		MemoryContextSwitchTo(spi);
+	}
 	rn_end();
 
 	foreach(lc, invalid)
@@ -395,15 +402,22 @@ rn_run(RnJob *job)
 		return;
 	}
 
+	/*
+	 * lock_timeout is armed by the lock manager itself; statement_timeout
+	 * only by postgres.c for client statements, so arm it here.
+	 */
 	SetConfigOption("lock_timeout", psprintf("%d", perfopt_job_lock_timeout), PGC_SUSET, PGC_S_SESSION);
-	SetConfigOption("statement_timeout", psprintf("%d", perfopt_job_statement_timeout), PGC_SUSET, PGC_S_SESSION);
 	pgstat_report_activity(STATE_RUNNING, job->statement);
 	PG_TRY();
 	{
+		if (perfopt_job_statement_timeout > 0)
+			enable_timeout_after(STATEMENT_TIMEOUT, perfopt_job_statement_timeout);
 		rn_execute(job->statement);
+		disable_timeout(STATEMENT_TIMEOUT, false);
 	}
 	PG_CATCH();
 	{
+		disable_timeout(STATEMENT_TIMEOUT, false);
 		MemoryContextSwitchTo(rn_cxt);
 		edata = CopyErrorData();
 		FlushErrorState();
@@ -411,7 +425,6 @@ rn_run(RnJob *job)
 		MemoryContextSwitchTo(rn_cxt);
 	}
 	PG_END_TRY();
-	SetConfigOption("statement_timeout", "0", PGC_SUSET, PGC_S_SESSION);
 	SetConfigOption("lock_timeout", "0", PGC_SUSET, PGC_S_SESSION);
 	pgstat_report_activity(STATE_IDLE, NULL);
 
