@@ -21,6 +21,7 @@
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "commands/defrem.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -97,7 +98,22 @@ rn_text(int row, int col)
 	return v ? MemoryContextStrdup(rn_cxt, v) : NULL;
 }
 
-/* only the statements perfopt queues, each a single one */
+static bool
+rn_has_option(List *options, const char *name)
+{
+	ListCell   *lc;
+
+	foreach(lc, options)
+		if (strcmp(((DefElem *) lfirst(lc))->defname, name) == 0)
+			return defGetBoolean(lfirst(lc));
+	return false;
+}
+
+/*
+ * Only the statements perfopt queues, each a single one, and none that
+ * takes a lock the application would wait on: no plain CREATE INDEX or
+ * REINDEX, no VACUUM FULL.
+ */
 static void
 rn_check_statement(Node *stmt)
 {
@@ -108,12 +124,14 @@ rn_check_statement(Node *stmt)
 	else if (IsA(stmt, DropStmt))
 		allowed = ((DropStmt *) stmt)->removeType == OBJECT_INDEX &&
 			((DropStmt *) stmt)->concurrent;
-	else if (IsA(stmt, ReindexStmt) || IsA(stmt, VacuumStmt))
-		allowed = true;
+	else if (IsA(stmt, ReindexStmt))
+		allowed = rn_has_option(((ReindexStmt *) stmt)->params, "concurrently");
+	else if (IsA(stmt, VacuumStmt))
+		allowed = !rn_has_option(((VacuumStmt *) stmt)->options, "full");
 	if (!allowed)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("perfopt: a job runs only CREATE/DROP INDEX CONCURRENTLY, REINDEX, VACUUM or ANALYZE")));
+				 errmsg("perfopt: a job runs only CREATE/DROP INDEX CONCURRENTLY, REINDEX CONCURRENTLY, VACUUM (not FULL) or ANALYZE")));
 }
 
 /*
