@@ -84,3 +84,16 @@ perfopt_start_cluster() {
 	perfopt_as_pg psql -X -q -h "$dir" -p "$port" -U postgres -d postgres \
 		-c "SET client_min_messages = warning; CREATE EXTENSION perfopt CASCADE"
 }
+
+# perfopt_bench_cluster PORT [conf lines...]: a throwaway cluster for a
+# benchmark in a temporary directory, stopped and removed when the script
+# exits; psql_b and sql below talk to it
+perfopt_bench_cluster() {
+	BENCH_DIR=$(mktemp -d /tmp/perfopt-bench.XXXXXX)
+	BENCH_PORT=$(perfopt_free_port "$1")
+	shift
+	trap 'perfopt_as_pg pg_ctl -D "$BENCH_DIR/data" -m immediate -w stop >/dev/null 2>&1 || true; rm -rf "$BENCH_DIR"' EXIT
+	perfopt_start_cluster "$BENCH_DIR" "$BENCH_PORT" "listen_addresses = ''" "$@"
+}
+psql_b() { perfopt_as_pg psql -X -q -v ON_ERROR_STOP=1 -h "$BENCH_DIR" -p "$BENCH_PORT" -U postgres -d postgres "$@"; }
+sql() { psql_b -At -c "$1"; }

@@ -13,14 +13,8 @@ source "$(dirname "$0")/../lib.sh"
 scale=${1:-1}
 
 [ "$(id -u)" = 0 ] && { perfopt_install_deps; perfopt_build_install; }
-dir=$(mktemp -d /tmp/perfopt-bench.XXXXXX)
-port=$(perfopt_free_port 57432)
-cleanup() { perfopt_as_pg pg_ctl -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true; rm -rf "$dir"; }
-trap cleanup EXIT
-perfopt_start_cluster "$dir" "$port" "listen_addresses = ''" "shared_buffers = '256MB'" \
+perfopt_bench_cluster 57432 "shared_buffers = '256MB'" \
 	"pg_stat_statements.max = 10000" "max_parallel_workers_per_gather = 0"
-psql_b() { perfopt_as_pg psql -X -q -v ON_ERROR_STOP=1 -h "$dir" -p "$port" -U postgres -d postgres "$@"; }
-sql() { psql_b -At -c "$1"; }
 
 # the best index of each workload shape (test/workload/advisor_workload.sql);
 # for "kind = $1 ORDER BY at DESC LIMIT 20", (kind, at) and (at) both serve
@@ -73,7 +67,7 @@ echo "recall: $found of ${#expected[@]} known-best indexes; useless: $useless"
 
 # distinct statements: pairs of bench_wide's columns, each run once
 distinct() {
-	local n=$1 i j k=0 file="$dir/distinct.sql"
+	local n=$1 i j k=0 file="$BENCH_DIR/distinct.sql"
 	: >"$file"
 	for i in $(seq -w 1 45); do
 		for j in $(seq -w 1 45); do

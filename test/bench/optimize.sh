@@ -9,16 +9,10 @@ source "$(dirname "$0")/../lib.sh"
 scale=${1:-2}
 
 [ "$(id -u)" = 0 ] && { perfopt_install_deps; perfopt_build_install; }
-dir=$(mktemp -d /tmp/perfopt-bench.XXXXXX)
-port=$(perfopt_free_port 58432)
-cleanup() { perfopt_as_pg pg_ctl -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true; rm -rf "$dir"; }
-trap cleanup EXIT
-perfopt_start_cluster "$dir" "$port" "listen_addresses = ''" "shared_buffers = '256MB'" \
+perfopt_bench_cluster 58432 "shared_buffers = '256MB'" \
 	"max_parallel_workers_per_gather = 0" "perfopt.advisor_interval = 0"
-psql_b() { perfopt_as_pg psql -X -q -v ON_ERROR_STOP=1 -h "$dir" -p "$port" -U postgres -d postgres "$@"; }
-sql() { psql_b -At -c "$1"; }
 writes() {
-	perfopt_as_pg pgbench -h "$dir" -p "$port" -U postgres -n -c 4 -j 2 -D scale="$scale" \
+	perfopt_as_pg pgbench -h "$BENCH_DIR" -p "$BENCH_PORT" -U postgres -n -c 4 -j 2 -D scale="$scale" \
 		-f "$PERFOPT_TOP/test/workload/optimize_writes.pgbench" "$@" postgres
 }
 run_workload() {
@@ -38,11 +32,11 @@ write_before=$(writes -T 10 2>/dev/null | sed -n 's/^tps = \([0-9.]*\) .*/\1/p')
 
 # writes with a progress line a second, while perfopt_optimize() builds
 bench_t0=$(date +%s.%N)
-writes -T 40 -P 1 >"$dir/writes.out" 2>"$dir/writes.progress" &
+writes -T 40 -P 1 >"$BENCH_DIR/writes.out" 2>"$BENCH_DIR/writes.progress" &
 bench=$!
 sleep 5
 build_start=$(date +%s.%N)
-sql "SELECT perfopt_optimize() - 'advisor'" >"$dir/report.json"
+sql "SELECT perfopt_optimize() - 'advisor'" >"$BENCH_DIR/report.json"
 for _ in $(seq 1 300); do
 	[ "$(sql "SELECT count(*) FROM perfopt_jobs WHERE state IN ('queued', 'running')")" = 0 ] && break
 	sleep 0.2
@@ -50,7 +44,7 @@ done
 build_end=$(date +%s.%N)
 wait $bench
 sql "SELECT kind, state, round(extract(epoch FROM finished_at - started_at)::numeric, 2) || ' s', statement FROM perfopt_jobs ORDER BY id" | sed 's/^/  job: /'
-failed_writes=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$dir/writes.out")
+failed_writes=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$BENCH_DIR/writes.out")
 
 # progress lines are "progress: 12.0 s, 1234.5 tps, ..." since pgbench started
 during=$(awk -v s="$build_start" -v e="$build_end" -v t0="$bench_t0" '
@@ -61,7 +55,7 @@ during=$(awk -v s="$build_start" -v e="$build_end" -v t0="$bench_t0" '
 		for (i = 1; i <= n; i++) if (sec[i] >= lo && sec[i] <= hi) { sum += val[i]; k++ }
 		if (k == 0) for (i = 1; i <= n; i++) { sum += val[i]; k++ }
 		printf "%.1f", sum / k
-	}' "$dir/writes.progress")
+	}' "$BENCH_DIR/writes.progress")
 after=$(run_workload >/dev/null; run_workload)
 
 echo "indexes built in $(echo "$build_end - $build_start" | bc | cut -c1-5) s"

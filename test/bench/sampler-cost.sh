@@ -10,13 +10,7 @@ source "$(dirname "$0")/../lib.sh"
 seconds=${1:-60}
 
 [ "$(id -u)" = 0 ] && { perfopt_install_deps; perfopt_build_install; }
-dir=$(mktemp -d /tmp/perfopt-bench.XXXXXX)
-port=$(perfopt_free_port 56432)
-cleanup() { perfopt_as_pg pg_ctl -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true; rm -rf "$dir"; }
-trap cleanup EXIT
-
-perfopt_start_cluster "$dir" "$port" "listen_addresses = ''" "perfopt.monitoring_interval = 1000"
-sql() { perfopt_as_pg psql -X -At -h "$dir" -p "$port" -U postgres -d postgres -c "$1"; }
+perfopt_bench_cluster 56432 "perfopt.monitoring_interval = 1000"
 sleep 2
 pid=$(sql "SELECT perfopt_status()->>'worker_pid'")
 tck=$(getconf CLK_TCK)
