@@ -108,6 +108,7 @@ extern PGDLLEXPORT void perfopt_advisor_main(Datum main_arg);
 
 /* slowplan.c */
 extern bool adv_slow_plan(AdvStatement *st, char **plan_json, List **findings);
+extern List *adv_plan_children(Plan *plan);
 
 /* hygiene.c: existing indexes and foreign keys */
 extern List *adv_hygiene(List *statements, List *recs);

@@ -219,6 +219,22 @@ sp_node(SpState *sp, Plan *plan, Plan *parent)
 	perfopt_json_number(&sp->json, plan->plan_rows);
 	appendStringInfo(&sp->json, ", \"Plan Width\": %d", plan->plan_width);
 
+	children = adv_plan_children(plan);
+	if (children != NIL)
+	{
+		appendStringInfoString(&sp->json, ", \"Plans\": [");
+		sp_children(sp, children, plan, &first);
+		appendStringInfoChar(&sp->json, ']');
+	}
+	appendStringInfoChar(&sp->json, '}');
+}
+
+/* a plan node's children, whatever kind of node it is */
+List *
+adv_plan_children(Plan *plan)
+{
+	List	   *children = NIL;
+
 	if (plan->lefttree)
 		children = lappend(children, plan->lefttree);
 	if (plan->righttree)
@@ -233,13 +249,7 @@ sp_node(SpState *sp, Plan *plan, Plan *parent)
 		children = list_concat(children, ((BitmapOr *) plan)->bitmapplans);
 	else if (IsA(plan, SubqueryScan))
 		children = lappend(children, ((SubqueryScan *) plan)->subplan);
-	if (children != NIL)
-	{
-		appendStringInfoString(&sp->json, ", \"Plans\": [");
-		sp_children(sp, children, plan, &first);
-		appendStringInfoChar(&sp->json, ']');
-	}
-	appendStringInfoChar(&sp->json, '}');
+	return children;
 }
 
 static SpState *sp_current;

@@ -145,13 +145,21 @@ perfopt_jobs_dispatch_tick(void)
 		disp_next_visit = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), DISP_VISIT_INTERVAL_MS);
 	}
 
-	LWLockAcquire(perfopt_shared->lock, LW_EXCLUSIVE);
+	/* the worker loop calls this on every wakeup: look before taking */
+	LWLockAcquire(perfopt_shared->lock, LW_SHARED);
 	ndbs = perfopt_shared->jobs_ndbs;
-	memcpy(dbs, perfopt_shared->jobs_dbs, sizeof(Oid) * ndbs);
 	scan_all = perfopt_shared->jobs_scan_all;
-	perfopt_shared->jobs_ndbs = 0;
-	perfopt_shared->jobs_scan_all = false;
 	LWLockRelease(perfopt_shared->lock);
+	if (ndbs > 0 || scan_all)
+	{
+		LWLockAcquire(perfopt_shared->lock, LW_EXCLUSIVE);
+		ndbs = perfopt_shared->jobs_ndbs;
+		memcpy(dbs, perfopt_shared->jobs_dbs, sizeof(Oid) * ndbs);
+		scan_all = perfopt_shared->jobs_scan_all;
+		perfopt_shared->jobs_ndbs = 0;
+		perfopt_shared->jobs_scan_all = false;
+		LWLockRelease(perfopt_shared->lock);
+	}
 
 	old = MemoryContextSwitchTo(TopMemoryContext);
 	if (scan_all)

@@ -50,22 +50,9 @@ vf_plan_uses(Plan *plan, Oid indexoid)
 		(IsA(plan, IndexOnlyScan) && ((IndexOnlyScan *) plan)->indexid == indexoid) ||
 		(IsA(plan, BitmapIndexScan) && ((BitmapIndexScan *) plan)->indexid == indexoid))
 		return true;
-	if (vf_plan_uses(plan->lefttree, indexoid) || vf_plan_uses(plan->righttree, indexoid))
-		return true;
-	if (IsA(plan, Append))
-		foreach(lc, ((Append *) plan)->appendplans)
-			if (vf_plan_uses(lfirst(lc), indexoid))
-				return true;
-	if (IsA(plan, BitmapAnd))
-		foreach(lc, ((BitmapAnd *) plan)->bitmapplans)
-			if (vf_plan_uses(lfirst(lc), indexoid))
-				return true;
-	if (IsA(plan, BitmapOr))
-		foreach(lc, ((BitmapOr *) plan)->bitmapplans)
-			if (vf_plan_uses(lfirst(lc), indexoid))
-				return true;
-	if (IsA(plan, SubqueryScan))
-		return vf_plan_uses(((SubqueryScan *) plan)->subplan, indexoid);
+	foreach(lc, adv_plan_children(plan))
+		if (vf_plan_uses(lfirst(lc), indexoid))
+			return true;
 	return false;
 }
 
