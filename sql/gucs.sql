@@ -14,6 +14,7 @@ ALTER SYSTEM SET perfopt.no_such_setting = 1;
 ALTER SYSTEM SET perfopt.maintenance_window = '25:00-01:00';
 ALTER SYSTEM SET perfopt.maintenance_window = '01:00';
 ALTER SYSTEM SET perfopt.maintenance_window = '01:00-01:00';
+ALTER SYSTEM SET perfopt.maintenance_window = '99999999999999:00-01:00';
 SET perfopt.monitoring_interval = 1000;
 SET perfopt.sample_ring_size = 10;
 -- a good value with a unit is accepted, then reset

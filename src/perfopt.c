@@ -65,7 +65,9 @@ parse_window(const char *text, int *start, int *end)
 				m2;
 	char		tail;
 
-	if (sscanf(text, "%d:%d-%d:%d%c", &h1, &m1, &h2, &m2, &tail) != 4 ||
+	/* "HH:MM-HH:MM" at most; longer digit runs would overflow %d */
+	if (strlen(text) > 11 ||
+		sscanf(text, "%d:%d-%d:%d%c", &h1, &m1, &h2, &m2, &tail) != 4 ||
 		h1 < 0 || h1 > 23 || h2 < 0 || h2 > 24 || m1 < 0 || m1 > 59 || m2 < 0 || m2 > 59 ||
 		(h2 == 24 && m2 != 0))
 		return false;
