@@ -18,6 +18,7 @@ OBJS = \
 	src/extschema.o \
 	src/history.o \
 	src/jobs/dispatch.o \
+	src/jobs/partitioned.o \
 	src/jobs/queue.o \
 	src/jobs/runner.o \
 	src/jobs/verify.o \

@@ -23,7 +23,16 @@ extern void perfopt_verify_after_build(const char *schema, int64 job_id,
 									   int64 recommendation_id, const char *index_name);
 extern void perfopt_verify_due(const char *schema);
 
-/* runner.c: the dynamic worker */
+/* runner.c: the dynamic worker, and its helpers for partitioned.c */
 extern PGDLLEXPORT void perfopt_job_runner_main(Datum main_arg);
+extern void perfopt_job_xact_begin(void);
+extern void perfopt_job_xact_end(void);
+extern void perfopt_job_execute(const char *sql, Node *stmt);
+extern void perfopt_job_drop_quietly(const char *index_name);
+
+/* partitioned.c: indexes on partitioned tables, partition by partition */
+extern bool perfopt_partitioned_table(const char *table);
+extern void perfopt_partitioned_build(const char *statement, const char *table);
+extern void perfopt_partitioned_cleanup(const char *index_name, const char *table);
 
 #endif							/* PERFOPT_JOBS_H */

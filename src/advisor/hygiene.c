@@ -12,6 +12,7 @@
 #include "postgres.h"
 
 #include "catalog/pg_am.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
 #include "executor/spi.h"
@@ -331,9 +332,12 @@ hyg_foreign_keys(List **recs, List *existing)
 								  " FROM pg_catalog.pg_constraint k"
 								  " JOIN pg_catalog.pg_class t ON t.oid = k.conrelid"
 								  " JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace"
-								  " WHERE k.contype = 'f' AND t.relkind = 'r'"
+								  " WHERE k.contype = 'f' AND t.relkind IN ('r', 'p') AND NOT t.relispartition"
 								  " AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
-								  " AND pg_catalog.pg_relation_size(k.conrelid) >= $1::int8 * 1024"
+								  /* a partitioned table: its partitions together */
+								  " AND CASE WHEN t.relkind = 'p' THEN (SELECT sum(pg_catalog.pg_relation_size(p.relid))"
+								  "          FROM pg_catalog.pg_partition_tree(k.conrelid) p)"
+								  "      ELSE pg_catalog.pg_relation_size(k.conrelid) END >= $1::int8 * 1024"
 								  " AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index i"
 								  "   WHERE i.indrelid = k.conrelid AND i.indisvalid AND i.indpred IS NULL"
 								  "   AND (i.indkey::int2[])[0:pg_catalog.array_length(k.conkey, 1) - 1] @> k.conkey"
@@ -394,6 +398,9 @@ hyg_foreign_keys(List **recs, List *existing)
 		rec->reason = psprintf("foreign key %s references %s, but no index leads with its columns: each DELETE or key UPDATE on %s scans %s, and joins on the key cannot use an index",
 							   quote_identifier(lthird(fk)), (char *) lfourth(fk),
 							   (char *) lfourth(fk), rec->table_name);
+		if (get_rel_relkind(idx->relid) == RELKIND_PARTITIONED_TABLE)
+			rec->reason = psprintf("%s; %s is partitioned, and PostgreSQL cannot build this index concurrently on it: perfopt_optimize() creates it ON ONLY the table, builds it concurrently on each partition and attaches them",
+								   rec->reason, rec->table_name);
 		*recs = lappend(*recs, rec);
 	}
 }

@@ -19,6 +19,8 @@
 #include "access/nbtree.h"
 #include "access/table.h"
 #include "catalog/pg_am.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
 #include "lib/stringinfo.h"
 #include "nodes/makefuncs.h"
@@ -254,7 +256,26 @@ adv_index_estimate(AdvIndex *idx)
 	int			height = 0;
 	ListCell   *expr_cell = list_head(idx->exprs);
 
-	estimate_rel_size(heap, NULL, &heap_pages, &tuples, &allvisfrac);
+	if (heap->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
+	{
+		/* the partitions' indexes together */
+		List	   *tree = find_all_inheritors(idx->relid, AccessShareLock, NULL);
+		ListCell   *lc;
+
+		tuples = 0;
+		foreach(lc, tree)
+		{
+			Relation	part = table_open(lfirst_oid(lc), NoLock);
+			double		part_tuples = 0;
+
+			if (part->rd_rel->relkind == RELKIND_RELATION)
+				estimate_rel_size(part, NULL, &heap_pages, &part_tuples, &allvisfrac);
+			tuples += part_tuples;
+			table_close(part, NoLock);
+		}
+	}
+	else
+		estimate_rel_size(heap, NULL, &heap_pages, &tuples, &allvisfrac);
 	table_close(heap, AccessShareLock);
 
 	for (int i = 0; i < idx->ncols; i++)

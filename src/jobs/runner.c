@@ -14,12 +14,16 @@
  * cancels it.  After a build: ANALYZE and the first verification
  * (verify.c).  At start it fails jobs that a crash or a shutdown left
  * "running", drops INVALID indexes named perfopt_* that no build is
- * working on, and judges the builds whose observation window has passed.
+ * working on and what failed builds on partitioned tables left
+ * (partitioned.c), and judges the builds whose observation window has
+ * passed.
  * It exits when no job is left.
  */
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
 #include "commands/extension.h"
@@ -70,9 +74,9 @@ typedef struct RnJob
 static MemoryContext rn_cxt;
 static char *rn_schema;			/* quoted schema of the extension */
 
-/* a transaction of the runner's own bookkeeping, through SPI */
-static void
-rn_begin(void)
+/* a transaction of the runner's own bookkeeping, through SPI (jobs.h) */
+void
+perfopt_job_xact_begin(void)
 {
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -81,8 +85,8 @@ rn_begin(void)
 		elog(ERROR, "perfopt: SPI_connect failed");
 }
 
-static void
-rn_end(void)
+void
+perfopt_job_xact_end(void)
 {
 	SPI_finish();
 	PopActiveSnapshot();
@@ -110,6 +114,31 @@ rn_has_option(List *options, const char *name)
 }
 
 /*
+ * A partitioned index cannot be dropped concurrently (PostgreSQL 15): its
+ * DROP takes ACCESS EXCLUSIVE locks on the table tree, for an instant,
+ * under the job's lock_timeout.
+ */
+static bool
+rn_drops_partitioned_index(DropStmt *drop)
+{
+	ListCell   *lc;
+	bool		partitioned = false;
+
+	foreach(lc, drop->objects)
+	{
+		Oid			relid = RangeVarGetRelid(makeRangeVarFromNameList(lfirst(lc)), NoLock, true);
+
+		if (OidIsValid(relid) && get_rel_relkind(relid) == RELKIND_PARTITIONED_INDEX)
+			partitioned = true;
+		else if (partitioned || lc != list_head(drop->objects))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("perfopt: a job drops either one partitioned index or plain indexes")));
+	}
+	return partitioned;
+}
+
+/*
  * Only the statements perfopt queues, each a single one, and none that
  * takes a lock the application would wait on: no plain CREATE INDEX or
  * REINDEX, no VACUUM FULL.
@@ -122,8 +151,13 @@ rn_check_statement(Node *stmt)
 	if (IsA(stmt, IndexStmt))
 		allowed = ((IndexStmt *) stmt)->concurrent;
 	else if (IsA(stmt, DropStmt))
-		allowed = ((DropStmt *) stmt)->removeType == OBJECT_INDEX &&
-			((DropStmt *) stmt)->concurrent;
+	{
+		DropStmt   *drop = (DropStmt *) stmt;
+
+		allowed = drop->removeType == OBJECT_INDEX && drop->concurrent;
+		if (allowed && rn_drops_partitioned_index(drop))
+			drop->concurrent = false;
+	}
 	else if (IsA(stmt, ReindexStmt))
 		allowed = rn_has_option(((ReindexStmt *) stmt)->params, "concurrently");
 	else if (IsA(stmt, VacuumStmt))
@@ -139,8 +173,8 @@ rn_check_statement(Node *stmt)
  * in a context of their own, a portal run with isTopLevel, and the
  * statement free to commit and start transactions inside.
  */
-static void
-rn_execute(const char *sql)
+void
+perfopt_job_execute(const char *sql, Node *stmt)
 {
 	MemoryContext parsecxt = AllocSetContextCreate(TopMemoryContext, "perfopt job statement",
 												   ALLOCSET_DEFAULT_SIZES);
@@ -160,13 +194,22 @@ rn_execute(const char *sql)
 		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();
 		MemoryContextSwitchTo(parsecxt);
-		raw = pg_parse_query(sql);
-		if (list_length(raw) != 1)
-			ereport(ERROR,
-					(errcode(ERRCODE_SYNTAX_ERROR),
-					 errmsg("perfopt: a job statement must be a single statement")));
-		parsetree = linitial_node(RawStmt, raw);
-		rn_check_statement(parsetree->stmt);
+		if (stmt != NULL)
+		{
+			/* a step perfopt built itself (partitioned.c): already checked */
+			parsetree = makeNode(RawStmt);
+			parsetree->stmt = copyObject(stmt);
+		}
+		else
+		{
+			raw = pg_parse_query(sql);
+			if (list_length(raw) != 1)
+				ereport(ERROR,
+						(errcode(ERRCODE_SYNTAX_ERROR),
+						 errmsg("perfopt: a job statement must be a single statement")));
+			parsetree = linitial_node(RawStmt, raw);
+			rn_check_statement(parsetree->stmt);
+		}
 		if (analyze_requires_snapshot(parsetree))
 		{
 			PushActiveSnapshot(GetTransactionSnapshot());
@@ -206,18 +249,21 @@ rn_log_and_abort(void)
 }
 
 /* DROP INDEX CONCURRENTLY IF EXISTS; a failure is logged, not raised */
-static void
-rn_drop_quietly(const char *index_name)
+void
+perfopt_job_drop_quietly(const char *index_name)
 {
+	/* a partitioned index is dropped with a brief ACCESS EXCLUSIVE lock */
+	SetConfigOption("lock_timeout", psprintf("%d", perfopt_job_lock_timeout), PGC_SUSET, PGC_S_SESSION);
 	PG_TRY();
 	{
-		rn_execute(psprintf("DROP INDEX CONCURRENTLY IF EXISTS %s", index_name));
+		perfopt_job_execute(psprintf("DROP INDEX CONCURRENTLY IF EXISTS %s", index_name), NULL);
 	}
 	PG_CATCH();
 	{
 		rn_log_and_abort();
 	}
 	PG_END_TRY();
+	SetConfigOption("lock_timeout", "0", PGC_SUSET, PGC_S_SESSION);
 }
 
 /* jobs a crash or shutdown left running fail; perfopt's INVALID indexes go */
@@ -225,9 +271,10 @@ static void
 rn_recover(void)
 {
 	List	   *invalid = NIL;
+	List	   *builds = NIL;	/* interrupted builds: index, table, ... */
 	ListCell   *lc;
 
-	rn_begin();
+	perfopt_job_xact_begin();
 	if (SPI_execute(psprintf("/* perfopt */ UPDATE %s.perfopt_jobs SET state = 'failed',"
 							 " finished_at = pg_catalog.now(), last_sqlstate = '57P01', runner_pid = NULL,"
 							 " last_error = 'interrupted: the server or the job runner stopped during the job'"
@@ -237,6 +284,25 @@ rn_recover(void)
 		ereport(LOG,
 				(errmsg("perfopt: %d job(s) interrupted by a crash or a shutdown are marked failed",
 						(int) SPI_processed)));
+
+	/*
+	 * Builds on partitioned tables that ended badly lately: their cleanup
+	 * may have met a lock (partitioned.c), try it again.
+	 */
+	if (SPI_execute(psprintf("/* perfopt */ SELECT j.index_name, j.target_table FROM %s.perfopt_jobs j"
+							 " JOIN pg_catalog.pg_class c ON c.oid = pg_catalog.to_regclass(j.target_table)"
+							 " WHERE j.kind = 'create_index' AND j.state IN ('failed', 'cancelled')"
+							 " AND j.finished_at > pg_catalog.now() - interval '1 day'"
+							 " AND j.index_name IS NOT NULL AND c.relkind = 'p'", rn_schema),
+					false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "perfopt: could not read perfopt_jobs");
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		MemoryContext spi = MemoryContextSwitchTo(rn_cxt);
+
+		builds = lappend(lappend(builds, rn_text((int) r, 1)), rn_text((int) r, 2));
+		MemoryContextSwitchTo(spi);
+	}
 	if (SPI_execute("/* perfopt */ SELECT pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname)"
 					" FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid"
 					" JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
@@ -252,14 +318,17 @@ rn_recover(void)
 		invalid = lappend(invalid, rn_text((int) r, 1));
 		MemoryContextSwitchTo(spi);
 	}
-	rn_end();
+	perfopt_job_xact_end();
 
 	foreach(lc, invalid)
 	{
 		ereport(LOG, (errmsg("perfopt: dropping the invalid index %s left by an interrupted build",
 							 (char *) lfirst(lc))));
-		rn_drop_quietly(lfirst(lc));
+		perfopt_job_drop_quietly(lfirst(lc));
 	}
+	/* a partitioned build may also leave partition indexes not yet attached */
+	for (int i = 0; i + 1 < list_length(builds); i += 2)
+		perfopt_partitioned_cleanup(list_nth(builds, i), list_nth(builds, i + 1));
 }
 
 /* the next job due, now running; false and *wait_ms (-1: none left) otherwise */
@@ -272,7 +341,7 @@ rn_claim(RnJob *job, long *wait_ms)
 	bool		builds_allowed = perfopt_in_maintenance_window(&minutes_until_open);
 
 	*wait_ms = -1;
-	rn_begin();
+	perfopt_job_xact_begin();
 	/* builds start only inside perfopt.maintenance_window; maintenance any time */
 	if (SPI_execute(psprintf("/* perfopt */ UPDATE %s.perfopt_jobs SET state = 'running',"
 							 " started_at = pg_catalog.now(), attempts = attempts + 1,"
@@ -313,7 +382,7 @@ rn_claim(RnJob *job, long *wait_ms)
 		if (ms && strtol(ms, NULL, 10) <= RN_MAX_WAIT_MS)
 			*wait_ms = Max(1, strtol(ms, NULL, 10));
 	}
-	rn_end();
+	perfopt_job_xact_end();
 	return found;
 }
 
@@ -332,7 +401,7 @@ rn_finish(RnJob *job, const char *state, const char *error, const char *sqlstate
 	nulls[2] = sqlstate ? ' ' : 'n';
 	values[3] = Int32GetDatum(retry_in_seconds);
 
-	rn_begin();
+	perfopt_job_xact_begin();
 	if (SPI_execute_with_args(psprintf("/* perfopt */ UPDATE %s.perfopt_jobs SET state = $1,"
 									   " last_error = COALESCE($2, last_error), last_sqlstate = COALESCE($3, last_sqlstate),"
 									   " runner_pid = NULL,"
@@ -347,7 +416,7 @@ rn_finish(RnJob *job, const char *state, const char *error, const char *sqlstate
 							 rn_schema, job->recommendation_id), false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "perfopt: could not mark recommendation " INT64_FORMAT " applied",
 			 job->recommendation_id);
-	rn_end();
+	perfopt_job_xact_end();
 }
 
 /* a failed build leaves its index INVALID: drop it, and only then */
@@ -358,15 +427,15 @@ rn_drop_if_invalid(const char *index_name)
 	Oid			type = TEXTOID;
 	Datum		value = CStringGetTextDatum(index_name);
 
-	rn_begin();
+	perfopt_job_xact_begin();
 	if (SPI_execute_with_args("/* perfopt */ SELECT NOT i.indisvalid FROM pg_catalog.pg_index i"
 							  " WHERE i.indexrelid = pg_catalog.to_regclass($1)",
 							  1, &type, &value, NULL, true, 1) == SPI_OK_SELECT &&
 		SPI_processed == 1)
 		invalid = strcmp(rn_text(0, 1), "t") == 0;
-	rn_end();
+	perfopt_job_xact_end();
 	if (invalid)
-		rn_drop_quietly(index_name);
+		perfopt_job_drop_quietly(index_name);
 }
 
 /* the verification's own failures are logged; the job stays succeeded */
@@ -375,7 +444,7 @@ rn_verify_after_build(RnJob *job)
 {
 	PG_TRY();
 	{
-		rn_execute(psprintf("ANALYZE %s", job->target_table));
+		perfopt_job_execute(psprintf("ANALYZE %s", job->target_table), NULL);
 		perfopt_verify_after_build(rn_schema, job->id, job->recommendation_id, job->index_name);
 	}
 	PG_CATCH();
@@ -407,6 +476,8 @@ rn_run(RnJob *job)
 	uint64_t	total;
 	uint64_t	avail;
 	double		pct;
+	bool		partitioned = strcmp(job->kind, "create_index") == 0 && job->target_table &&
+		perfopt_partitioned_table(job->target_table);
 
 	if (strcmp(job->kind, "create_index") == 0 && job->estimated_size > 0 &&
 		procstats_disk(".", &total, &avail, &pct) &&
@@ -430,7 +501,10 @@ rn_run(RnJob *job)
 	{
 		if (perfopt_job_statement_timeout > 0)
 			enable_timeout_after(STATEMENT_TIMEOUT, perfopt_job_statement_timeout);
-		rn_execute(job->statement);
+		if (partitioned)
+			perfopt_partitioned_build(job->statement, job->target_table);
+		else
+			perfopt_job_execute(job->statement, NULL);
 		disable_timeout(STATEMENT_TIMEOUT, false);
 	}
 	PG_CATCH();
@@ -456,8 +530,10 @@ rn_run(RnJob *job)
 	}
 
 	/* no debris: a build that failed leaves an INVALID index behind */
-	if (job->index_name &&
-		(strcmp(job->kind, "create_index") == 0 || strcmp(job->kind, "reindex") == 0))
+	if (partitioned && job->index_name)
+		perfopt_partitioned_cleanup(job->index_name, job->target_table);
+	else if (job->index_name &&
+			 (strcmp(job->kind, "create_index") == 0 || strcmp(job->kind, "reindex") == 0))
 		rn_drop_if_invalid(job->index_name);
 
 	{

@@ -10,7 +10,8 @@
  * call since the build with the recommendation's "before", and the
  * index's idx_scan.  An unused index, or a statement more than 10%
  * slower, is a failed verification: with perfopt.auto_rollback on, the
- * index is dropped (DROP INDEX CONCURRENTLY, a job) and the recommendation
+ * index is dropped (DROP INDEX CONCURRENTLY, a job; a partitioned index
+ * cannot be, runner.c drops it plainly) and the recommendation
  * dismissed, so it is never recommended again.  Only indexes perfopt built
  * are ever dropped.  The verdict goes to perfopt_verifications and into
  * the report of the run that queued the build.
@@ -18,6 +19,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -38,25 +40,26 @@
 /* a statement this much slower than before failed the verification */
 #define VF_MAX_REGRESSION 1.10
 
+/* does the plan scan one of indexes (the index and its partitions' indexes) */
 static bool
-vf_plan_uses(Plan *plan, Oid indexoid)
+vf_plan_uses(Plan *plan, List *indexes)
 {
 	ListCell   *lc;
 
 	if (plan == NULL)
 		return false;
 	check_stack_depth();
-	if ((IsA(plan, IndexScan) && ((IndexScan *) plan)->indexid == indexoid) ||
-		(IsA(plan, IndexOnlyScan) && ((IndexOnlyScan *) plan)->indexid == indexoid) ||
-		(IsA(plan, BitmapIndexScan) && ((BitmapIndexScan *) plan)->indexid == indexoid))
+	if ((IsA(plan, IndexScan) && list_member_oid(indexes, ((IndexScan *) plan)->indexid)) ||
+		(IsA(plan, IndexOnlyScan) && list_member_oid(indexes, ((IndexOnlyScan *) plan)->indexid)) ||
+		(IsA(plan, BitmapIndexScan) && list_member_oid(indexes, ((BitmapIndexScan *) plan)->indexid)))
 		return true;
 	foreach(lc, adv_plan_children(plan))
-		if (vf_plan_uses(lfirst(lc), indexoid))
+		if (vf_plan_uses(lfirst(lc), indexes))
 			return true;
 	return false;
 }
 
-static Oid	vf_index;
+static List *vf_indexes;
 static bool vf_uses;
 
 static void
@@ -65,9 +68,9 @@ vf_plan_fn(AdvStatement *st)
 	PlannedStmt *ps = adv_plan(st, NIL, NIL);
 	ListCell   *lc;
 
-	vf_uses = vf_plan_uses(ps->planTree, vf_index);
+	vf_uses = vf_plan_uses(ps->planTree, vf_indexes);
 	foreach(lc, ps->subplans)
-		vf_uses |= vf_plan_uses(lfirst(lc), vf_index);
+		vf_uses |= vf_plan_uses(lfirst(lc), vf_indexes);
 }
 
 /*
@@ -87,18 +90,26 @@ perfopt_verify_after_build(const char *schema, int64 job_id, int64 recommendatio
 	StringInfoData js;
 	int			chosen = 0;
 	MemoryContext outer = CurrentMemoryContext;
+	Oid			index;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgss = perfopt_schema_of_extension("pg_stat_statements", true);
-	vf_index = DatumGetObjectId(DirectFunctionCall1(to_regclass, CStringGetTextDatum(index_name)));
-	if (!OidIsValid(pgss) || !OidIsValid(vf_index))
+	index = DatumGetObjectId(DirectFunctionCall1(to_regclass, CStringGetTextDatum(index_name)));
+	if (!OidIsValid(pgss) || !OidIsValid(index))
 	{
 		PopActiveSnapshot();
 		CommitTransactionCommand();
 		MemoryContextSwitchTo(outer);
 		return;
+	}
+	/* on a partitioned table, plans scan the partitions' indexes */
+	{
+		MemoryContext xact = MemoryContextSwitchTo(outer);
+
+		vf_indexes = find_all_inheritors(index, NoLock, NULL);
+		MemoryContextSwitchTo(xact);
 	}
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "perfopt: SPI_connect failed");
@@ -251,8 +262,11 @@ perfopt_verify_due(const char *schema)
 									   "        WHERE datname = pg_catalog.current_database()) AND s.toplevel),"
 									   " verdict AS ("
 									   "  SELECT d.id, d.recommendation_id, d.index_name,"
-									   "   COALESCE((SELECT idx_scan FROM pg_catalog.pg_stat_user_indexes u"
-									   "     WHERE u.indexrelid = pg_catalog.to_regclass(d.index_name)), 0) AS scans,"
+									   /* a partitioned index: its partitions' indexes are scanned */
+									   "   COALESCE((SELECT sum(u.idx_scan) FROM pg_catalog.pg_stat_user_indexes u"
+									   "     WHERE u.indexrelid = pg_catalog.to_regclass(d.index_name)"
+									   "     OR u.indexrelid IN (SELECT relid FROM pg_catalog.pg_partition_tree("
+									   "       pg_catalog.to_regclass(d.index_name)))), 0) AS scans,"
 									   "   COALESCE(bool_or(p.mean_after > p.mean_before * %f), false) AS regressed,"
 									   "   COALESCE(sum(GREATEST(p.mean_before - p.mean_after, 0) * p.calls_after), 0) AS realized_ms,"
 									   "   pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('queryid', p.queryid,"
