@@ -12,11 +12,14 @@ OBJS = \
 	src/advisor/sqlrepair.o \
 	src/advisor/whatif.o \
 	src/advisor/workload.o \
+	src/apimetrics.o \
 	src/audit.o \
 	src/control.o \
 	src/export.o \
 	src/extschema.o \
 	src/history.o \
+	src/latency.o \
+	src/latency_hist.o \
 	src/jobs/dispatch.o \
 	src/jobs/partitioned.o \
 	src/jobs/queue.o \

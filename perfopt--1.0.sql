@@ -123,6 +123,21 @@ AS 'MODULE_PATHNAME', 'perfopt_stop_monitoring'
 LANGUAGE C VOLATILE;
 REVOKE ALL ON FUNCTION @extschema@.perfopt_stop_monitoring() FROM PUBLIC;
 
+-- Statement latency measured in the server (perfopt.track): percentiles,
+-- throughput and error rate, over the last interval and since the reset.
+CREATE FUNCTION @extschema@.perfopt_api_metrics()
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'perfopt_api_metrics'
+LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION @extschema@.perfopt_api_metrics() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.perfopt_api_metrics() TO pg_monitor;
+
+CREATE FUNCTION @extschema@.perfopt_reset_api_metrics()
+RETURNS void
+AS 'MODULE_PATHNAME', 'perfopt_reset_api_metrics'
+LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION @extschema@.perfopt_reset_api_metrics() FROM PUBLIC;
+
 -- Index advisor (perfopt_advise): what to create, and why.
 CREATE TABLE @extschema@.perfopt_recommendations (
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

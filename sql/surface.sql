@@ -109,4 +109,4 @@ FROM unnest(ARRAY['perfopt_system_cpu_usage_ratio',
 SELECT count(*) AS malformed_lines
 FROM regexp_split_to_table(rtrim(perfopt_metrics_prometheus(), E'\n'), E'\n') AS line
 WHERE line !~ '^# (HELP|TYPE) perfopt_[a-z0-9_]+ '
-  AND line !~ '^perfopt_[a-z0-9_]+(\{[a-z_]+="([^"\\]|\\.)*"\})? -?[0-9.e+-]+$';
+  AND line !~ '^perfopt_[a-z0-9_]+(\{[a-z_]+="([^"\\]|\\.)*"(,[a-z_]+="([^"\\]|\\.)*")*\})? -?[0-9.e+-]+$';

@@ -16,6 +16,7 @@
 #include "utils/timestamp.h"
 
 #include "advisor.h"
+#include "latency.h"
 #include "perfopt.h"
 #include "shmem.h"
 #include "worker.h"
@@ -111,6 +112,13 @@ perfopt_in_maintenance_window(int *minutes_until_open)
 	*minutes_until_open = (start - now_min + 24 * 60) % (24 * 60);
 	return false;
 }
+
+static const struct config_enum_entry track_options[] = {
+	{"none", PERFOPT_TRACK_NONE, false},
+	{"top", PERFOPT_TRACK_TOP, false},
+	{"all", PERFOPT_TRACK_ALL, false},
+	{NULL, 0, false}
+};
 
 static void
 perfopt_define_gucs(void)
@@ -247,6 +255,11 @@ perfopt_define_gucs(void)
 							NULL, &perfopt_unused_index_min_age, 7 * 24 * 60, 0, INT_MAX,
 							PGC_SUSET, GUC_UNIT_MIN, NULL, NULL, NULL);
 
+	DefineCustomEnumVariable("perfopt.track",
+							 "Statements whose latency perfopt measures: top-level ones, all (nested too), or none.",
+							 NULL, &perfopt_track, PERFOPT_TRACK_TOP, track_options,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
+
 	MarkGUCPrefixReserved("perfopt");
 }
 
@@ -263,5 +276,6 @@ _PG_init(void)
 	perfopt_shmem_install_hooks();
 	perfopt_whatif_install_hook();
 	perfopt_collect_install_hook();
+	perfopt_latency_install_hooks();
 	perfopt_worker_register();
 }

@@ -15,6 +15,7 @@
 #include "storage/shmem.h"
 
 #include "control.h"
+#include "latency.h"
 #include "perfopt.h"
 #include "shmem.h"
 
@@ -40,7 +41,8 @@ shm_request(void)
 		prev_shmem_request_hook();
 
 	RequestAddinShmemSpace(shm_total_size());
-	RequestNamedLWLockTranche("perfopt", 2);
+	RequestAddinShmemSpace(perfopt_latency_shmem_size());
+	RequestNamedLWLockTranche("perfopt", 3);
 }
 
 static void
@@ -65,6 +67,7 @@ shm_startup(void)
 		perfopt_control_load(&perfopt_shared->monitoring_enabled,
 							 &perfopt_shared->interval_override_ms);
 	}
+	perfopt_latency_shmem_init(&(GetNamedLWLockTranche("perfopt"))[2].lock);
 	LWLockRelease(AddinShmemInitLock);
 }
 

@@ -21,9 +21,11 @@
 #include "utils/json.h"
 #include "utils/timestamp.h"
 
+#include "apimetrics.h"
 #include "audit.h"
 #include "control.h"
 #include "export.h"
+#include "latency.h"
 #include "perfopt.h"
 #include "shmem.h"
 
@@ -95,6 +97,8 @@ perfopt_status(PG_FUNCTION_ARGS)
 		perfopt_json_metrics(&buf, latest, true, true);
 	else
 		appendStringInfoString(&buf, "null");
+	appendStringInfoString(&buf, ", \"api\": ");
+	perfopt_api_json(&buf, true);
 	appendStringInfoChar(&buf, '}');
 
 	PG_RETURN_DATUM(perfopt_jsonb_from_text(buf.data));
@@ -107,6 +111,12 @@ perfopt_metrics(PG_FUNCTION_ARGS)
 
 	initStringInfo(&buf);
 	perfopt_json_metrics(&buf, api_latest(), true, true);
+	/* the document is an object: the statement latency joins it */
+	Assert(buf.len > 0 && buf.data[buf.len - 1] == '}');
+	buf.data[--buf.len] = '\0';
+	appendStringInfoString(&buf, ", \"api\": ");
+	perfopt_api_json(&buf, false);
+	appendStringInfoChar(&buf, '}');
 	PG_RETURN_DATUM(perfopt_jsonb_from_text(buf.data));
 }
 
@@ -131,6 +141,7 @@ perfopt_metrics_prometheus(PG_FUNCTION_ARGS)
 	latest = perfopt_ring_latest();
 	initStringInfo(&buf);
 	perfopt_prometheus(&buf, latest, &st);
+	perfopt_latency_prometheus(&buf);
 	PG_RETURN_TEXT_P(cstring_to_text_with_len(buf.data, buf.len));
 }
 

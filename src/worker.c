@@ -32,6 +32,7 @@
 #include "control.h"
 #include "history.h"
 #include "jobs.h"
+#include "latency.h"
 #include "perfopt.h"
 #include "sampler.h"
 #include "shmem.h"
@@ -199,6 +200,8 @@ wrk_sample(bool push, TimestampTz prev_at)
 	if (!push)
 		return;
 	perfopt_ring_push(s);
+	/* the statements' latency over the same interval */
+	perfopt_latency_tick();
 	if (persisted)
 	{
 		LWLockAcquire(perfopt_shared->lock, LW_EXCLUSIVE);
@@ -229,6 +232,7 @@ perfopt_worker_main(Datum main_arg)
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 
+	perfopt_latency_ignore_self();
 	BackgroundWorkerInitializeConnection(perfopt_database, NULL, 0);
 	SetConfigOption("application_name", "perfopt worker", PGC_USERSET, PGC_S_SESSION);
 	pgstat_report_appname("perfopt worker");

@@ -37,6 +37,7 @@
 
 #include "advisor.h"
 #include "extschema.h"
+#include "latency.h"
 #include "perfopt.h"
 #include "worker.h"
 
@@ -167,6 +168,7 @@ perfopt_advisor_main(Datum main_arg)
 
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
+	perfopt_latency_ignore_self();
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
 	pgstat_report_appname("perfopt advisor");
 

@@ -49,6 +49,7 @@
 
 #include "extschema.h"
 #include "jobs.h"
+#include "latency.h"
 #include "perfopt.h"
 #include "procstats.h"
 
@@ -565,6 +566,7 @@ perfopt_job_runner_main(Datum main_arg)
 	pqsignal(SIGINT, StatementCancelHandler);
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	BackgroundWorkerUnblockSignals();
+	perfopt_latency_ignore_self();
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
 	pgstat_report_appname("perfopt job runner");
 	rn_cxt = AllocSetContextCreate(TopMemoryContext, "perfopt job runner", ALLOCSET_DEFAULT_SIZES);
