@@ -41,7 +41,7 @@ api_track_name(void)
 }
 
 void
-perfopt_api_json(StringInfo buf, bool overall_only)
+perfopt_api_json(StringInfo buf, PerfoptApiDetail detail)
 {
 	LatReading	interval;
 	bool		have = perfopt_latency_read_interval(&interval);
@@ -49,12 +49,12 @@ perfopt_api_json(StringInfo buf, bool overall_only)
 	appendStringInfo(buf, "{\"track\": \"%s\", \"last_interval\": ", api_track_name());
 	if (!have)
 		appendStringInfoString(buf, "null");
-	else if (overall_only)
+	else if (detail == PERFOPT_API_OVERALL)
 		perfopt_latency_json_stats(buf, &interval.all,
 								   (double) (interval.end - interval.start) / USECS_PER_SEC);
 	else
 		perfopt_latency_json_reading(buf, &interval);
-	if (!overall_only)
+	if (detail == PERFOPT_API_ALL)
 	{
 		LatReading	total;
 
@@ -72,7 +72,7 @@ perfopt_api_metrics(PG_FUNCTION_ARGS)
 
 	perfopt_require_shmem();
 	initStringInfo(&buf);
-	perfopt_api_json(&buf, false);
+	perfopt_api_json(&buf, PERFOPT_API_ALL);
 	PG_RETURN_DATUM(perfopt_jsonb_from_text(buf.data));
 }
 

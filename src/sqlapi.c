@@ -98,7 +98,7 @@ perfopt_status(PG_FUNCTION_ARGS)
 	else
 		appendStringInfoString(&buf, "null");
 	appendStringInfoString(&buf, ", \"api\": ");
-	perfopt_api_json(&buf, true);
+	perfopt_api_json(&buf, PERFOPT_API_OVERALL);
 	appendStringInfoChar(&buf, '}');
 
 	PG_RETURN_DATUM(perfopt_jsonb_from_text(buf.data));
@@ -115,7 +115,7 @@ perfopt_metrics(PG_FUNCTION_ARGS)
 	Assert(buf.len > 0 && buf.data[buf.len - 1] == '}');
 	buf.data[--buf.len] = '\0';
 	appendStringInfoString(&buf, ", \"api\": ");
-	perfopt_api_json(&buf, false);
+	perfopt_api_json(&buf, PERFOPT_API_DATABASES);
 	appendStringInfoChar(&buf, '}');
 	PG_RETURN_DATUM(perfopt_jsonb_from_text(buf.data));
 }

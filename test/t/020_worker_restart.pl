@@ -128,7 +128,7 @@ is( join("\n",
 			$node, 0,
 			[
 				# pg_terminate_backend and the two restarts
-				qr/FATAL:  terminating background worker "perfopt worker" due to administrator command/,
+				qr/FATAL:  terminating background worker "perfopt [a-z ]+" due to administrator command/,
 				qr/background worker "perfopt worker" \(PID \d+\) exited with exit code 1/
 			])),
 	'',

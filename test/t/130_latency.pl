@@ -142,7 +142,7 @@ ok( $node->poll_query_until('postgres',
 my $status = perfopt_status($node);
 ok(exists $status->{api}{last_interval}, 'perfopt_status() has the api part');
 my $metrics = query_json($node, 'postgres', 'SELECT perfopt_metrics()');
-ok(exists $metrics->{api}{since_reset}{overall}{p95_ms}, 'perfopt_metrics() has the api part');
+ok(exists $metrics->{api}{last_interval}{overall}{p95_ms}, 'perfopt_metrics() has the api part');
 
 # ---- reset: rolled back changes nothing, committed starts over
 $node->safe_psql('postgres', 'BEGIN; SELECT perfopt_reset_api_metrics(); ROLLBACK;');
