@@ -33,6 +33,8 @@ OBJS = \
 	src/sampler.o \
 	src/shmem.o \
 	src/sqlapi.o \
+	src/thresholds.o \
+	src/thresholds_doc.o \
 	src/worker.o
 
 EXTENSION = perfopt
@@ -43,6 +45,8 @@ PG_CPPFLAGS = -I$(srcdir)/include
 # -Wall -Wextra on top of PGXS, and a missing prototype is an error (it
 # truncates returned pointers); the fmgr calling convention leaves
 # parameters unused and PostgreSQL's own headers compare signed/unsigned.
+# cJSON: the thresholds document
+SHLIB_LINK = -lcjson
 PG_CFLAGS = -Wall -Wextra -Werror=implicit-function-declaration -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
 
 PG_CONFIG ?= pg_config

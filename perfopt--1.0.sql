@@ -123,6 +123,33 @@ AS 'MODULE_PATHNAME', 'perfopt_stop_monitoring'
 LANGUAGE C VOLATILE;
 REVOKE ALL ON FUNCTION @extschema@.perfopt_stop_monitoring() FROM PUBLIC;
 
+-- Alert thresholds: one document (see perfopt_thresholds()), stored here in
+-- perfopt.database and published to shared memory at commit.
+CREATE TABLE @extschema@.perfopt_thresholds (
+    id integer PRIMARY KEY DEFAULT 1 CHECK (id = 1),
+    document jsonb NOT NULL,
+    updated_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_by name NOT NULL
+);
+COMMENT ON TABLE @extschema@.perfopt_thresholds IS
+    'perfopt: the alert thresholds document set by perfopt_set_thresholds()';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.perfopt_thresholds', '');
+REVOKE ALL ON TABLE @extschema@.perfopt_thresholds FROM PUBLIC;
+GRANT SELECT ON TABLE @extschema@.perfopt_thresholds TO pg_monitor;
+
+CREATE FUNCTION @extschema@.perfopt_thresholds()
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'perfopt_thresholds'
+LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION @extschema@.perfopt_thresholds() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.perfopt_thresholds() TO pg_monitor;
+
+CREATE FUNCTION @extschema@.perfopt_set_thresholds(document jsonb)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'perfopt_set_thresholds'
+LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION @extschema@.perfopt_set_thresholds(jsonb) FROM PUBLIC;
+
 -- Statement latency measured in the server (perfopt.track): percentiles,
 -- throughput and error rate, over the last interval and since the reset.
 CREATE FUNCTION @extschema@.perfopt_api_metrics()

@@ -19,6 +19,7 @@
 #include "storage/latch.h"
 #include "storage/lwlock.h"
 #include "sample.h"
+#include "thresholds_doc.h"
 
 #define PERFOPT_JOB_DBS 32
 
@@ -46,6 +47,10 @@ typedef struct PerfoptShared
 	Oid			jobs_dbs[PERFOPT_JOB_DBS];
 	int			jobs_ndbs;
 	bool		jobs_scan_all;
+
+	/* the alert thresholds in effect (thresholds.c) */
+	PerfoptThresholds thresholds;
+	uint64		thresholds_generation;
 
 	/* the sample ring */
 	uint64		samples_taken;

@@ -62,6 +62,7 @@ shm_startup(void)
 		perfopt_shared->control_lock = &(GetNamedLWLockTranche("perfopt"))[1].lock;
 		/* after a start or a crash: look for unfinished jobs everywhere */
 		perfopt_shared->jobs_scan_all = true;
+		thresholds_defaults(&perfopt_shared->thresholds);
 		perfopt_shared->ring_size = perfopt_sample_ring_size;
 		perfopt_shared->sample_size = PerfoptSampleSize(perfopt_max_databases);
 		perfopt_control_load(&perfopt_shared->monitoring_enabled,

@@ -36,6 +36,7 @@
 #include "perfopt.h"
 #include "sampler.h"
 #include "shmem.h"
+#include "thresholds.h"
 #include "worker.h"
 
 /* an ERROR inside the loop is logged at most this often */
@@ -48,6 +49,7 @@
 static PerfoptSample *wrk_sample_buf;
 static TimestampTz wrk_last_error_logged;
 static int	wrk_errors_suppressed;
+static bool wrk_thresholds_loaded = false;
 
 void
 perfopt_worker_register(void)
@@ -176,6 +178,13 @@ wrk_sample(bool push, TimestampTz prev_at)
 		pgstat_report_activity(STATE_RUNNING, "perfopt: sampling");
 
 		perfopt_sampler_server(s);
+
+		/* the stored thresholds, once (shared memory starts with the defaults) */
+		if (!wrk_thresholds_loaded && perfopt_history_available())
+		{
+			perfopt_thresholds_load();
+			wrk_thresholds_loaded = true;
+		}
 
 		if (push && !s->is_standby && wrk_history_due(s->sampled_at) &&
 			perfopt_history_available())

@@ -26,6 +26,8 @@ if [ "${1:-}" != "--as-pg" ]; then
 		perfopt_log "unit tests (ASan/UBSan)"
 		make -s -C test/unit check || unit_failed=1
 		make -s -C test/unit clean >/dev/null
+		perfopt_log "fuzzers (libFuzzer, ${PERFOPT_FUZZ_SECONDS:-20} s each)"
+		bash test/fuzz/run.sh "${PERFOPT_FUZZ_SECONDS:-20}" || unit_failed=1
 	fi
 	[ "$(id -u)" = 0 ] && chown -R postgres "$PERFOPT_TMP"
 	perfopt_as_pg bash "$0" --as-pg "$unit_failed" "$@"

@@ -100,7 +100,7 @@ for round in $(seq 1 "$tps_rounds"); do
 			-T "$tps_seconds" -c 2 -j 2 postgres 2>/dev/null |
 			sed -n 's/^tps = \([0-9.]*\) .*/\1/p' | tail -n 1)
 		perfopt_as_pg pg_ctl -D "$BENCH_DIR/data" -m fast -w stop >/dev/null
-		tps[$cfg]="${tps[$cfg]:-} $t"
+		tps[$cfg]="${tps[$cfg]:-} $(printf '%.0f' "${t:-0}")"
 	done
 done
 median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END {

@@ -1,0 +1,92 @@
+-- Alert thresholds: the document, partial merges, bad documents refused
+-- with 22023 naming the key path (nothing changes), privileges, and where
+-- they may be changed.
+CREATE EXTENSION IF NOT EXISTS perfopt CASCADE;
+SELECT perfopt_thresholds() AS defaults \gset
+SELECT :'defaults'::jsonb AS defaults;
+
+-- they are stored in perfopt.database only
+\set VERBOSITY terse
+SELECT perfopt_set_thresholds('{"cpu": {"warning": 60}}');
+\set VERBOSITY default
+
+\c postgres
+CREATE EXTENSION perfopt CASCADE;
+CREATE FUNCTION pg_temp.outcome(q text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+  EXECUTE q;
+  RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+  RETURN SQLSTATE || ' ' || SQLERRM;
+END $$;
+
+-- partial merges
+SELECT perfopt_set_thresholds('{"cpu": {"warning": 60}}') -> 'cpu' AS cpu;
+SELECT perfopt_set_thresholds('{"database": {"queryTime": {"warning": 250, "critical": 750.5}}}')
+       -> 'database' AS database;
+SELECT perfopt_set_thresholds('{}') = perfopt_thresholds() AS empty_changes_nothing;
+SELECT perfopt_thresholds() -> 'cpu' AS cpu_kept, perfopt_thresholds() -> 'memory' AS memory_default;
+SELECT document = perfopt_thresholds() AS stored_equals_effective FROM perfopt_thresholds;
+
+-- a rolled-back change changes nothing
+BEGIN;
+SELECT perfopt_set_thresholds('{"memory": {"warning": 10}}') -> 'memory' AS memory_in_xact;
+ROLLBACK;
+SELECT perfopt_thresholds() -> 'memory' AS memory_after_rollback;
+
+-- bad documents: 22023 with the key path, and nothing changes
+SELECT perfopt_thresholds() AS before \gset
+SELECT doc, pg_temp.outcome(format('SELECT perfopt_set_thresholds(%L)', doc)) AS outcome
+FROM unnest(ARRAY[
+  '[1, 2]',
+  '42',
+  '"cpu"',
+  '{"cpus": {"warning": 1}}',
+  '{"cpu": {"warn": 1}}',
+  '{"cpu": {"warning": "70"}}',
+  '{"cpu": {"warning": true}}',
+  '{"cpu": {"warning": null}}',
+  '{"cpu": {"warning": 101}}',
+  '{"cpu": {"critical": -1}}',
+  '{"cpu": 70}',
+  '{"cpu": {"warning": 95}}',
+  '{"memory": {"warning": 99, "critical": 98}}',
+  '{"database": {"queryTime": {"warning": 0}}}',
+  '{"database": {"queryTime": {"critical": 1e9}}}',
+  '{"database": {"cacheHitRatio": {"warning": 50}}}',
+  '{"database": {"cacheHitRatio": {"warning": 60, "critical": 80}}}',
+  '{"database": {"poolSize": {"warning": 1}}}',
+  '{"database": 5}',
+  '{"api": {"errorRate": {"critical": 200}}}',
+  '{"api": {"responseTime": {"warning": 3000}}}',
+  '{"disk": {"utilization": {"warning": 96}}}',
+  '{"cpu": {"warning": 50}, "memory": {"warning": "x"}}'
+]::jsonb[]) AS doc;
+SELECT perfopt_thresholds() = :'before'::jsonb AS unchanged;
+SELECT perfopt_set_thresholds(NULL);
+
+-- audited: each committed change, with its document
+SELECT action, arguments, outcome FROM perfopt_audit_log
+WHERE action = 'set_thresholds' ORDER BY id;
+
+-- privileges: pg_monitor reads, only a granted role changes them
+CREATE ROLE perfopt_thr_reader LOGIN IN ROLE pg_monitor;
+CREATE ROLE perfopt_thr_admin LOGIN;
+GRANT USAGE ON SCHEMA public TO perfopt_thr_admin;
+GRANT EXECUTE ON FUNCTION perfopt_set_thresholds(jsonb) TO perfopt_thr_admin;
+SET ROLE perfopt_thr_reader;
+SELECT pg_temp.outcome('SELECT perfopt_thresholds()') AS reader_reads,
+       pg_temp.outcome($$SELECT perfopt_set_thresholds('{"cpu": {"warning": 55}}')$$) AS reader_sets;
+SET ROLE perfopt_thr_admin;
+SELECT pg_temp.outcome($$SELECT perfopt_set_thresholds('{"cpu": {"warning": 55}}')$$) AS admin_sets;
+RESET ROLE;
+SELECT perfopt_thresholds() -> 'cpu' AS cpu;
+SELECT updated_by FROM perfopt_thresholds;
+
+-- back to the defaults, and clean up this database
+SELECT perfopt_set_thresholds('{"cpu": {"warning": 70}, "database": {"queryTime": {"warning": 1000, "critical": 5000}}}')
+       = :'defaults'::jsonb AS defaults_again;
+DROP EXTENSION perfopt;
+DROP OWNED BY perfopt_thr_reader, perfopt_thr_admin;
+DROP ROLE perfopt_thr_reader, perfopt_thr_admin;
+\c contrib_regression
