@@ -15,6 +15,7 @@ OBJS = \
 	src/apimetrics.o \
 	src/audit.o \
 	src/control.o \
+	src/emergency.o \
 	src/export.o \
 	src/extschema.o \
 	src/history.o \

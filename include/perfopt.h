@@ -20,6 +20,8 @@ extern int	perfopt_auto_optimization_interval;
 extern bool perfopt_enable_api_optimization;
 extern bool perfopt_enable_database_optimization;
 extern bool perfopt_enable_emergency_optimization;
+extern int	perfopt_emergency_idle_in_transaction_age;
+extern int	perfopt_emergency_blocker_age;
 extern int	perfopt_slow_query_ms;
 extern int	perfopt_history_interval;
 extern int	perfopt_history_retention;

@@ -30,6 +30,8 @@ int			perfopt_auto_optimization_interval = 24 * 3600;
 bool		perfopt_enable_api_optimization = false;
 bool		perfopt_enable_database_optimization = false;
 bool		perfopt_enable_emergency_optimization = false;
+int			perfopt_emergency_idle_in_transaction_age = 300;
+int			perfopt_emergency_blocker_age = 60;
 int			perfopt_slow_query_ms = 1000;
 int			perfopt_history_interval = 60;
 int			perfopt_history_retention = 7 * 24 * 60;
@@ -151,9 +153,17 @@ perfopt_define_gucs(void)
 							 NULL, &perfopt_enable_database_optimization, false,
 							 PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomBoolVariable("perfopt.enable_emergency_optimization",
-							 "Lets critical alerts trigger an immediate optimization run.",
+							 "Lets perfopt terminate long idle-in-transaction sessions when connections are critical and cancel long blocking statements when query time is critical.",
 							 NULL, &perfopt_enable_emergency_optimization, false,
 							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("perfopt.emergency_idle_in_transaction_age",
+							"Sessions idle in transaction longer than this are terminated when connection utilization is critical (emergency optimization).",
+							NULL, &perfopt_emergency_idle_in_transaction_age, 300, 1, 7 * 24 * 3600,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("perfopt.emergency_blocker_age",
+							"Statements running longer than this that block others are cancelled when query time is critical (emergency optimization).",
+							NULL, &perfopt_emergency_blocker_age, 60, 1, 7 * 24 * 3600,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
 	DefineCustomIntVariable("perfopt.slow_query_ms",
 							"Mean execution time above which a statement counts as slow.",
 							NULL, &perfopt_slow_query_ms, 1000, 0, INT_MAX,

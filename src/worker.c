@@ -30,6 +30,7 @@
 
 #include "advisor.h"
 #include "control.h"
+#include "emergency.h"
 #include "history.h"
 #include "jobs.h"
 #include "latency.h"
@@ -138,6 +139,35 @@ wrk_report_error(MemoryContext cxt, const char *what)
 	pgstat_report_activity(STATE_IDLE, NULL);
 }
 
+/* emergency.c's actions, in a transaction of their own */
+static void
+wrk_emergency(const PerfoptSample *s)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+
+	PG_TRY();
+	{
+		enable_timeout_after(STATEMENT_TIMEOUT, WRK_STATEMENT_TIMEOUT_MS);
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		pgstat_report_activity(STATE_RUNNING, "perfopt: emergency actions");
+		/* every action is audited: only where the extension is */
+		if (perfopt_history_available())
+			perfopt_emergency_act(s);
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		disable_timeout(STATEMENT_TIMEOUT, false);
+		pgstat_report_activity(STATE_IDLE, NULL);
+	}
+	PG_CATCH();
+	{
+		disable_timeout(STATEMENT_TIMEOUT, false);
+		wrk_report_error(cxt, "emergency actions");
+	}
+	PG_END_TRY();
+}
+
 static bool
 wrk_history_due(TimestampTz now)
 {
@@ -211,6 +241,8 @@ wrk_sample(bool push, TimestampTz prev_at)
 	perfopt_ring_push(s);
 	/* the statements' latency over the same interval */
 	perfopt_latency_tick();
+	if (perfopt_enable_emergency_optimization && !s->is_standby)
+		wrk_emergency(s);
 	if (persisted)
 	{
 		LWLockAcquire(perfopt_shared->lock, LW_EXCLUSIVE);

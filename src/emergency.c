@@ -1,0 +1,152 @@
+/*
+ * emergency.c — the emergency actions (perfopt.enable_emergency_optimization,
+ * off by default), taken by the worker after a sample:
+ *
+ * - connection utilization at or above its critical threshold: terminate
+ *   the sessions idle in transaction for longer than
+ *   perfopt.emergency_idle_in_transaction_age;
+ * - query time (p90 of the last interval) at or above its critical
+ *   threshold: cancel the statements running for longer than
+ *   perfopt.emergency_blocker_age that block another session
+ *   (pg_blocking_pids).
+ *
+ * Never a superuser's or a replication role's session, never a process
+ * other than a client backend (so not replication, autovacuum or perfopt's
+ * workers), never a session of perfopt-httpd.  At most
+ * EMERGENCY_MAX_ACTIONS per sample.  Every action is logged and written to
+ * perfopt_audit_log with its evidence, in the worker's transaction, so
+ * actions are taken only where the extension exists in perfopt.database
+ * and on a primary.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+
+#include "audit.h"
+#include "emergency.h"
+#include "export.h"
+#include "latency.h"
+#include "perfopt.h"
+#include "thresholds.h"
+
+#define EMERGENCY_MAX_ACTIONS 100
+
+/* the sessions perfopt may act on: whose, and what they are */
+#define EMERGENCY_SESSIONS \
+	" FROM pg_catalog.pg_stat_activity a JOIN pg_catalog.pg_roles r ON r.oid = a.usesysid" \
+	" WHERE a.backend_type = 'client backend' AND NOT r.rolsuper AND NOT r.rolreplication" \
+	" AND a.pid <> pg_catalog.pg_backend_pid()" \
+	" AND a.application_name NOT LIKE 'perfopt%'"
+
+/* the columns every action's evidence shows, then the action's own */
+#define EMERGENCY_COLUMNS \
+	"SELECT a.pid, a.usename::text, a.datname::text, a.application_name, a.client_addr::text," \
+	" a.state, pg_catalog.left(a.query, 200)"
+
+static void
+em_act(const char *action, const char *function, const char *metric, double value,
+	   double threshold, const char *sql, int age_seconds)
+{
+	Oid			type = INT4OID;
+	Datum		arg = Int32GetDatum(age_seconds);
+	SPITupleTable *rows;
+	uint64		n;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "perfopt: SPI_connect failed");
+	if (SPI_execute_with_args(sql, 1, &type, &arg, NULL, true, EMERGENCY_MAX_ACTIONS) != SPI_OK_SELECT)
+		elog(ERROR, "perfopt: could not read pg_stat_activity");
+	rows = SPI_tuptable;
+	n = SPI_processed;
+	for (uint64 r = 0; r < n; r++)
+	{
+		TupleDesc	desc = rows->tupdesc;
+		HeapTuple	tup = rows->vals[r];
+		char	   *pid = SPI_getvalue(tup, desc, 1);
+		StringInfoData ev;
+		bool		done;
+		const char *keys[] = {"user", "database", "application", "client", "state", "query", "seconds", "blocked_sessions"};
+
+		/* the signal: true when the backend was there to receive it */
+		if (SPI_execute(psprintf("/* perfopt */ SELECT pg_catalog.%s(%s)", function, pid), false, 1) != SPI_OK_SELECT ||
+			SPI_processed != 1)
+			elog(ERROR, "perfopt: could not call %s", function);
+		done = strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), "t") == 0;
+
+		initStringInfo(&ev);
+		appendStringInfo(&ev, "{\"metric\": \"%s\", \"value\": ", metric);
+		perfopt_json_number(&ev, value);
+		appendStringInfoString(&ev, ", \"critical_threshold\": ");
+		perfopt_json_number(&ev, threshold);
+		appendStringInfo(&ev, ", \"age_limit_seconds\": %d, \"pid\": %s", age_seconds, pid);
+		for (int c = 2; c <= desc->natts && c - 2 < (int) lengthof(keys); c++)
+		{
+			char	   *v = SPI_getvalue(tup, desc, c);
+
+			appendStringInfo(&ev, ", \"%s\": ", keys[c - 2]);
+			if (v == NULL)
+				appendStringInfoString(&ev, "null");
+			else if (c >= 8)
+				appendStringInfoString(&ev, v);
+			else
+				escape_json(&ev, v);
+		}
+		appendStringInfoChar(&ev, '}');
+		ereport(LOG,
+				(errmsg("perfopt: emergency: %s of backend %s (%s: %.1f, critical %.1f): %s",
+						action, pid, metric, value, threshold, done ? "done" : "the backend was gone")));
+		perfopt_audit(strcmp(function, "pg_terminate_backend") == 0 ?
+					  "emergency_terminate" : "emergency_cancel",
+					  ev.data, done ? action : "backend gone");
+	}
+	SPI_finish();
+}
+
+void
+perfopt_emergency_act(const PerfoptSample *s)
+{
+	PerfoptThresholds th;
+	LatReading	interval;
+
+	if (!perfopt_enable_emergency_optimization)
+		return;
+	perfopt_thresholds_get(&th);
+
+	if (!isnan(s->pool_utilization_pct) &&
+		s->pool_utilization_pct >= th.connection_utilization.critical)
+		em_act("terminated", "pg_terminate_backend", "database.connectionUtilization",
+			   s->pool_utilization_pct, th.connection_utilization.critical,
+			   "/* perfopt */ " EMERGENCY_COLUMNS ","
+			   " EXTRACT(epoch FROM pg_catalog.now() - a.state_change)::int8"
+			   EMERGENCY_SESSIONS
+			   " AND a.state LIKE 'idle in transaction%'"
+			   " AND a.state_change < pg_catalog.now() - pg_catalog.make_interval(secs => $1)"
+			   " ORDER BY a.state_change",
+			   perfopt_emergency_idle_in_transaction_age);
+
+	if (perfopt_latency_read_interval(&interval) && interval.all.hist.count > 0)
+	{
+		double		p90_ms = lh_percentile(&interval.all.hist, 0.90) / 1e6;
+
+		if (p90_ms >= th.query_time.critical)
+			em_act("cancelled", "pg_cancel_backend", "database.queryTime", p90_ms,
+				   th.query_time.critical,
+				   "/* perfopt */ " EMERGENCY_COLUMNS ","
+				   " EXTRACT(epoch FROM pg_catalog.now() - a.query_start)::int8,"
+				   " (SELECT count(*) FROM pg_catalog.pg_stat_activity w"
+				   "  WHERE a.pid = ANY (pg_catalog.pg_blocking_pids(w.pid)))"
+				   EMERGENCY_SESSIONS
+				   " AND a.state = 'active'"
+				   " AND a.query_start < pg_catalog.now() - pg_catalog.make_interval(secs => $1)"
+				   " AND EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity w"
+				   "             WHERE a.pid = ANY (pg_catalog.pg_blocking_pids(w.pid)))"
+				   " ORDER BY a.query_start",
+				   perfopt_emergency_blocker_age);
+	}
+}
