@@ -12,6 +12,8 @@ OBJS = \
 	src/advisor/sqlrepair.o \
 	src/advisor/whatif.o \
 	src/advisor/workload.o \
+	src/alerts.o \
+	src/alerts_sql.o \
 	src/apimetrics.o \
 	src/audit.o \
 	src/control.o \
@@ -36,6 +38,7 @@ OBJS = \
 	src/sqlapi.o \
 	src/thresholds.o \
 	src/thresholds_doc.o \
+	src/trends.o \
 	src/worker.o
 
 EXTENSION = perfopt

@@ -150,6 +150,132 @@ AS 'MODULE_PATHNAME', 'perfopt_set_thresholds'
 LANGUAGE C VOLATILE;
 REVOKE ALL ON FUNCTION @extschema@.perfopt_set_thresholds(jsonb) FROM PUBLIC;
 
+-- Alerts: one row per alert (open or resolved), written by the worker in
+-- perfopt.database; perfopt_alerts adds those not written yet (a standby,
+-- a full disk) from shared memory.
+CREATE TABLE @extschema@.perfopt_alerts_data (
+    id bigint PRIMARY KEY,
+    type text NOT NULL CHECK (type IN ('cpu', 'memory', 'disk', 'database', 'api', 'network')),
+    metric text NOT NULL,
+    subject text NOT NULL,
+    severity text NOT NULL CHECK (severity IN ('low', 'medium', 'high', 'critical')),
+    state text NOT NULL CHECK (state IN ('open', 'resolved')),
+    value float8 NOT NULL,
+    threshold float8 NOT NULL,
+    first_seen timestamptz NOT NULL,
+    last_seen timestamptz NOT NULL,
+    resolved_at timestamptz,
+    resolved_by text,
+    message text NOT NULL
+);
+CREATE UNIQUE INDEX perfopt_alerts_data_one_open
+    ON @extschema@.perfopt_alerts_data (metric, subject) WHERE state = 'open';
+COMMENT ON TABLE @extschema@.perfopt_alerts_data IS
+    'perfopt: alerts against the thresholds, written by the worker';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.perfopt_alerts_data', '');
+REVOKE ALL ON TABLE @extschema@.perfopt_alerts_data FROM PUBLIC;
+GRANT SELECT ON TABLE @extschema@.perfopt_alerts_data TO pg_monitor;
+
+-- every open, escalate, deescalate and resolve of an alert
+CREATE TABLE @extschema@.perfopt_alert_transitions (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    alert_id bigint NOT NULL REFERENCES @extschema@.perfopt_alerts_data (id) ON DELETE CASCADE,
+    at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    event text NOT NULL CHECK (event IN ('open', 'escalate', 'deescalate', 'resolve')),
+    severity text NOT NULL,
+    value float8 NOT NULL,
+    threshold float8 NOT NULL
+);
+CREATE INDEX perfopt_alert_transitions_alert ON @extschema@.perfopt_alert_transitions (alert_id);
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.perfopt_alert_transitions', '');
+REVOKE ALL ON TABLE @extschema@.perfopt_alert_transitions FROM PUBLIC;
+GRANT SELECT ON TABLE @extschema@.perfopt_alert_transitions TO pg_monitor;
+
+CREATE FUNCTION @extschema@.perfopt_alerts_pending(
+    OUT id bigint, OUT type text, OUT metric text, OUT subject text, OUT severity text,
+    OUT state text, OUT value float8, OUT threshold float8, OUT first_seen timestamptz,
+    OUT last_seen timestamptz, OUT resolved_at timestamptz, OUT resolved_by text, OUT message text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'perfopt_alerts_pending'
+LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION @extschema@.perfopt_alerts_pending() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.perfopt_alerts_pending() TO pg_monitor;
+
+CREATE VIEW @extschema@.perfopt_alerts AS
+    SELECT d.id, d.type, d.metric, d.subject, d.severity, d.state, d.value, d.threshold,
+           d.first_seen, d.last_seen, d.resolved_at, d.resolved_by, d.message
+    FROM @extschema@.perfopt_alerts_data d
+    UNION ALL
+    SELECT p.id, p.type, p.metric, p.subject, p.severity, p.state, p.value, p.threshold,
+           p.first_seen, p.last_seen, p.resolved_at, p.resolved_by, p.message
+    FROM @extschema@.perfopt_alerts_pending() p
+    WHERE NOT EXISTS (SELECT 1 FROM @extschema@.perfopt_alerts_data d2 WHERE d2.id OPERATOR(pg_catalog.=) p.id);
+REVOKE ALL ON @extschema@.perfopt_alerts FROM PUBLIC;
+GRANT SELECT ON @extschema@.perfopt_alerts TO pg_monitor;
+
+CREATE FUNCTION @extschema@.perfopt_alerts_page(state text DEFAULT NULL, after bigint DEFAULT 0,
+                                                 lim integer DEFAULT 50)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    items jsonb;
+    last_id bigint;
+    n integer;
+BEGIN
+    IF state IS NOT NULL AND state NOT IN ('open', 'resolved') THEN
+        RAISE EXCEPTION 'perfopt_alerts_page: state must be open, resolved or NULL (all), not %', state
+            USING ERRCODE = '22023';
+    END IF;
+    IF after IS NULL OR after < 0 THEN
+        RAISE EXCEPTION 'perfopt_alerts_page: after must be 0 or a previous next_after, not %', after
+            USING ERRCODE = '22023';
+    END IF;
+    IF lim IS NULL OR lim < 1 OR lim > 1000 THEN
+        RAISE EXCEPTION 'perfopt_alerts_page: lim must be between 1 and 1000, not %', lim
+            USING ERRCODE = '22023';
+    END IF;
+    SELECT coalesce(jsonb_agg(to_jsonb(a) ORDER BY a.id), '[]'), max(a.id), count(*)
+      INTO items, last_id, n
+      FROM (SELECT * FROM @extschema@.perfopt_alerts x
+            WHERE x.id > perfopt_alerts_page.after
+              AND (perfopt_alerts_page.state IS NULL OR x.state = perfopt_alerts_page.state)
+            ORDER BY x.id LIMIT lim) a;
+    RETURN jsonb_build_object('items', items, 'next_after', CASE WHEN n = lim THEN last_id END);
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.perfopt_alerts_page(text, bigint, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.perfopt_alerts_page(text, bigint, integer) TO pg_monitor;
+
+CREATE FUNCTION @extschema@.perfopt_resolve_alert(id bigint)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'perfopt_resolve_alert'
+LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION @extschema@.perfopt_resolve_alert(bigint) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.perfopt_resolve_alerts(ids bigint[])
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'perfopt_resolve_alerts'
+LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION @extschema@.perfopt_resolve_alerts(bigint[]) FROM PUBLIC;
+
+-- Trends of every metric the alerts watch: slope, forecast crossings, anomaly.
+CREATE FUNCTION @extschema@.perfopt_trends_rows(
+    OUT metric text, OUT subject text, OUT sampled_at timestamptz, OUT points integer,
+    OUT last_value float8, OUT slope_per_hour float8, OUT seconds_to_warning float8,
+    OUT seconds_to_critical float8, OUT warning_at timestamptz, OUT critical_at timestamptz,
+    OUT ewma float8, OUT z_score float8, OUT anomaly boolean, OUT warning float8)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'perfopt_trends_rows'
+LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION @extschema@.perfopt_trends_rows() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.perfopt_trends_rows() TO pg_monitor;
+
+CREATE VIEW @extschema@.perfopt_trends AS SELECT * FROM @extschema@.perfopt_trends_rows();
+REVOKE ALL ON @extschema@.perfopt_trends FROM PUBLIC;
+GRANT SELECT ON @extschema@.perfopt_trends TO pg_monitor;
+
 -- Statement latency measured in the server (perfopt.track): percentiles,
 -- throughput and error rate, over the last interval and since the reset.
 CREATE FUNCTION @extschema@.perfopt_api_metrics()

@@ -32,6 +32,11 @@ bool		perfopt_enable_database_optimization = false;
 bool		perfopt_enable_emergency_optimization = false;
 int			perfopt_emergency_idle_in_transaction_age = 300;
 int			perfopt_emergency_blocker_age = 60;
+int			perfopt_alert_sustained_samples = 3;
+int			perfopt_alert_resolve_samples = 3;
+double		perfopt_alert_resolve_margin = 5;
+int			perfopt_alert_forecast_horizon = 3600;
+int			perfopt_trend_window = 60;
 int			perfopt_slow_query_ms = 1000;
 int			perfopt_history_interval = 60;
 int			perfopt_history_retention = 7 * 24 * 60;
@@ -164,6 +169,26 @@ perfopt_define_gucs(void)
 							"Statements running longer than this that block others are cancelled when query time is critical (emergency optimization).",
 							NULL, &perfopt_emergency_blocker_age, 60, 1, 7 * 24 * 3600,
 							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("perfopt.alert_sustained_samples",
+							"Samples in a row past a warning threshold before its alert is high (medium before).",
+							NULL, &perfopt_alert_sustained_samples, 3, 1, 10000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("perfopt.alert_resolve_samples",
+							"Samples in a row clear of the warning threshold before an alert resolves by itself.",
+							NULL, &perfopt_alert_resolve_samples, 3, 1, 10000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomRealVariable("perfopt.alert_resolve_margin",
+							 "How far below its warning threshold a value must be to count as clear, in percent of the threshold.",
+							 NULL, &perfopt_alert_resolve_margin, 5, 0, 100,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("perfopt.alert_forecast_horizon",
+							"A trend that reaches a warning threshold within this time opens a low alert (0: never).",
+							NULL, &perfopt_alert_forecast_horizon, 3600, 0, 30 * 24 * 3600,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("perfopt.trend_window",
+							"Samples a trend is fitted to.",
+							NULL, &perfopt_trend_window, 60, 5, 240,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("perfopt.slow_query_ms",
 							"Mean execution time above which a statement counts as slow.",
 							NULL, &perfopt_slow_query_ms, 1000, 0, INT_MAX,

@@ -14,6 +14,7 @@
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 
+#include "alerts.h"
 #include "control.h"
 #include "latency.h"
 #include "perfopt.h"
@@ -42,6 +43,7 @@ shm_request(void)
 
 	RequestAddinShmemSpace(shm_total_size());
 	RequestAddinShmemSpace(perfopt_latency_shmem_size());
+	RequestAddinShmemSpace(perfopt_alerts_shmem_size());
 	RequestNamedLWLockTranche("perfopt", 3);
 }
 
@@ -69,6 +71,7 @@ shm_startup(void)
 							 &perfopt_shared->interval_override_ms);
 	}
 	perfopt_latency_shmem_init(&(GetNamedLWLockTranche("perfopt"))[2].lock);
+	perfopt_alerts_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
 }
 

@@ -21,6 +21,7 @@
 #include "utils/json.h"
 #include "utils/timestamp.h"
 
+#include "alerts_sql.h"
 #include "apimetrics.h"
 #include "audit.h"
 #include "control.h"
@@ -99,6 +100,8 @@ perfopt_status(PG_FUNCTION_ARGS)
 		appendStringInfoString(&buf, "null");
 	appendStringInfoString(&buf, ", \"api\": ");
 	perfopt_api_json(&buf, PERFOPT_API_OVERALL);
+	appendStringInfoString(&buf, ", \"alerts\": ");
+	perfopt_alerts_status_json(&buf);
 	appendStringInfoChar(&buf, '}');
 
 	PG_RETURN_DATUM(perfopt_jsonb_from_text(buf.data));

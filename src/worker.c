@@ -29,6 +29,7 @@
 #include "utils/timeout.h"
 
 #include "advisor.h"
+#include "alerts.h"
 #include "control.h"
 #include "emergency.h"
 #include "history.h"
@@ -139,6 +140,34 @@ wrk_report_error(MemoryContext cxt, const char *what)
 	pgstat_report_activity(STATE_IDLE, NULL);
 }
 
+/* write the alerts that changed, in a transaction of their own */
+static void
+wrk_alerts_persist(void)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+
+	PG_TRY();
+	{
+		enable_timeout_after(STATEMENT_TIMEOUT, WRK_STATEMENT_TIMEOUT_MS);
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		pgstat_report_activity(STATE_RUNNING, "perfopt: writing alerts");
+		perfopt_alerts_persist();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		perfopt_alerts_persisted();
+		disable_timeout(STATEMENT_TIMEOUT, false);
+		pgstat_report_activity(STATE_IDLE, NULL);
+	}
+	PG_CATCH();
+	{
+		disable_timeout(STATEMENT_TIMEOUT, false);
+		wrk_report_error(cxt, "writing alerts");
+	}
+	PG_END_TRY();
+}
+
 /* emergency.c's actions, in a transaction of their own */
 static void
 wrk_emergency(const PerfoptSample *s)
@@ -241,6 +270,9 @@ wrk_sample(bool push, TimestampTz prev_at)
 	perfopt_ring_push(s);
 	/* the statements' latency over the same interval */
 	perfopt_latency_tick();
+	perfopt_alerts_evaluate(s);
+	if (!s->is_standby)
+		wrk_alerts_persist();
 	if (perfopt_enable_emergency_optimization && !s->is_standby)
 		wrk_emergency(s);
 	if (persisted)

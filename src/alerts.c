@@ -1,0 +1,654 @@
+/*
+ * alerts.c — the worker's alert evaluation: after every sample each
+ * metric (cpu, memory, each filesystem, connection utilization, query
+ * time, cache hit ratio per database, api response time and error rate)
+ * is compared with its thresholds and fed to its trend (trends.c).
+ *
+ * Severity: critical at or past the critical threshold; high past warning
+ * for perfopt.alert_sustained_samples samples in a row; medium past
+ * warning; low when the trend reaches warning within
+ * perfopt.alert_forecast_horizon or the value is an anomaly.  One open
+ * alert per (metric, subject): a new severity updates it in place and
+ * records the transition.  Hysteresis: it resolves by itself
+ * (resolved_by 'auto') only after perfopt.alert_resolve_samples samples in
+ * a row below warning by perfopt.alert_resolve_margin percent of the
+ * threshold with nothing else to report, so a value oscillating around
+ * a threshold keeps one alert open instead of opening many.
+ *
+ * Open alerts live in shared memory, written to perfopt_alerts_data (and
+ * their transitions to perfopt_alert_transitions, each with NOTIFY
+ * perfopt_alerts) in the worker's transaction when they change; what could
+ * not be written (standby, full disk) stays in shared memory and is
+ * written later.  At its start the worker loads the open alerts of the
+ * table, so alerts survive restarts.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "commands/async.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "storage/shmem.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "alerts.h"
+#include "export.h"
+#include "extschema.h"
+#include "latency.h"
+#include "perfopt.h"
+#include "shmem.h"
+#include "thresholds.h"
+
+typedef struct AlertsShared
+{
+	int64		next_id;
+	bool		loaded;			/* the table's open alerts were read */
+	int			nalerts;
+	PerfoptAlert alerts[PERFOPT_MAX_ALERTS];
+	int			ntrends;
+	PerfoptTrend trends[FLEXIBLE_ARRAY_MEMBER];	/* perfopt_alerts_max_series() */
+} AlertsShared;
+
+/* a transition to write and NOTIFY */
+typedef struct AlertEvent
+{
+	int64		id;
+	char		event[16];		/* open, escalate, deescalate, resolve */
+	char		metric[48];
+	int			severity;
+	bool		open;
+	double		value;
+	double		threshold;
+} AlertEvent;
+
+/* the worker's own state of a series */
+typedef struct AlertSeries
+{
+	char		metric[48];
+	char		subject[NAMEDATALEN];
+	int			over_count;		/* samples in a row past warning */
+	int			clear_count;	/* samples in a row clear of warning */
+	TrendSeries trend;
+} AlertSeries;
+
+#define ALERT_MAX_EVENTS 256
+
+static AlertsShared *alerts = NULL;
+static AlertSeries *al_series = NULL;
+static int	al_nseries = 0;
+static AlertEvent al_events[ALERT_MAX_EVENTS];
+static int	al_nevents = 0;
+
+static int
+al_max_series(void)
+{
+	return 8 + perfopt_max_databases;
+}
+
+Size
+perfopt_alerts_shmem_size(void)
+{
+	return add_size(offsetof(AlertsShared, trends),
+					mul_size(al_max_series(), sizeof(PerfoptTrend)));
+}
+
+void
+perfopt_alerts_shmem_init(void)
+{
+	bool		found;
+
+	alerts = ShmemInitStruct("perfopt alerts", perfopt_alerts_shmem_size(), &found);
+	if (!found)
+	{
+		memset(alerts, 0, perfopt_alerts_shmem_size());
+		alerts->next_id = 1;
+	}
+}
+
+const char *
+perfopt_alert_severity_name(int severity)
+{
+	static const char *const names[] = {"none", "low", "medium", "high", "critical"};
+
+	return severity >= 0 && severity <= ALERT_CRITICAL ? names[severity] : "none";
+}
+
+/* ---- evaluation ---- */
+
+typedef struct AlertInput
+{
+	const char *type;
+	const char *metric;
+	const char *subject;
+	const char *unit;			/* "%" or " ms" */
+	double		value;
+	const ThresholdPair *th;
+	bool		lower_is_worse;
+} AlertInput;
+
+/*
+ * A line fitted to a window says little about what happens more than this
+ * many windows ahead: no forecast alert beyond it.
+ */
+#define AL_MAX_EXTRAPOLATION 10
+
+static double
+al_window_seconds(const TrendSeries *t)
+{
+	int			newest = (t->head + t->window - 1) % t->window;
+	int			oldest = t->n < t->window ? 0 : t->head;
+
+	return t->n > 1 ? t->t[newest] - t->t[oldest] : 0;
+}
+
+static AlertSeries *
+al_series_for(const char *metric, const char *subject)
+{
+	for (int i = 0; i < al_nseries; i++)
+		if (strcmp(al_series[i].metric, metric) == 0 &&
+			strcmp(al_series[i].subject, subject) == 0)
+			return &al_series[i];
+	if (al_nseries >= al_max_series())
+		return NULL;
+	memset(&al_series[al_nseries], 0, sizeof(AlertSeries));
+	strlcpy(al_series[al_nseries].metric, metric, sizeof(al_series[0].metric));
+	strlcpy(al_series[al_nseries].subject, subject, sizeof(al_series[0].subject));
+	trend_init(&al_series[al_nseries].trend, perfopt_trend_window);
+	return &al_series[al_nseries++];
+}
+
+static bool
+al_past(double v, double threshold, bool lower_is_worse)
+{
+	return lower_is_worse ? v <= threshold : v >= threshold;
+}
+
+static void
+al_event(const PerfoptAlert *a, const char *event)
+{
+	AlertEvent *e;
+
+	/* when the table cannot be written for long, the oldest go */
+	if (al_nevents == ALERT_MAX_EVENTS)
+	{
+		memmove(&al_events[0], &al_events[1], sizeof(AlertEvent) * (ALERT_MAX_EVENTS - 1));
+		al_nevents--;
+	}
+	e = &al_events[al_nevents++];
+	e->id = a->id;
+	strlcpy(e->event, event, sizeof(e->event));
+	strlcpy(e->metric, a->metric, sizeof(e->metric));
+	e->severity = a->severity;
+	e->open = a->open;
+	e->value = a->value;
+	e->threshold = a->threshold;
+}
+
+static PerfoptAlert *
+al_open_alert(const char *metric, const char *subject)
+{
+	for (int i = 0; i < alerts->nalerts; i++)
+	{
+		PerfoptAlert *a = &alerts->alerts[i];
+
+		if (a->open && strcmp(a->metric, metric) == 0 && strcmp(a->subject, subject) == 0)
+			return a;
+	}
+	return NULL;
+}
+
+/* room for one more alert: the oldest resolved and written one goes */
+static PerfoptAlert *
+al_new_slot(void)
+{
+	if (alerts->nalerts < PERFOPT_MAX_ALERTS)
+		return &alerts->alerts[alerts->nalerts++];
+	for (int i = 0; i < alerts->nalerts; i++)
+		if (!alerts->alerts[i].open && !alerts->alerts[i].dirty)
+			return &alerts->alerts[i];
+	return NULL;
+}
+
+static void
+al_message(PerfoptAlert *a, const AlertInput *in, int severity, const TrendResult *tr,
+		   int over_count)
+{
+	const char *what = in->lower_is_worse ? "below" : "above";
+
+	if (severity == ALERT_CRITICAL)
+		snprintf(a->message, sizeof(a->message),
+				 "%s of %s is %.1f%s, %s its critical threshold %g%s",
+				 in->metric, in->subject, in->value, in->unit, in->lower_is_worse ? "at or below" : "at or above",
+				 in->th->critical, in->unit);
+	else if (severity == ALERT_HIGH || severity == ALERT_MEDIUM)
+		snprintf(a->message, sizeof(a->message),
+				 "%s of %s is %.1f%s, %s its warning threshold %g%s for %d sample(s) in a row",
+				 in->metric, in->subject, in->value, in->unit, what, in->th->warning, in->unit,
+				 over_count);
+	else if (tr->anomaly)
+		snprintf(a->message, sizeof(a->message),
+				 "%s of %s is %.1f%s, a sudden departure from its recent normal %.1f%s (z-score %.1f)",
+				 in->metric, in->subject, in->value, in->unit, tr->ewma, in->unit, tr->z);
+	else
+	{
+		char		critical[80] = "";
+
+		if (!isnan(tr->seconds_to_critical))
+			snprintf(critical, sizeof(critical), " and its critical threshold in %.1f hour(s)",
+					 tr->seconds_to_critical / 3600);
+		snprintf(a->message, sizeof(a->message),
+				 "%s of %s is %.1f%s and moving %+.2f%s per hour: it would reach its warning threshold %g%s in %.1f hour(s)%s",
+				 in->metric, in->subject, in->value, in->unit, tr->slope_per_hour, in->unit,
+				 in->th->warning, in->unit, tr->seconds_to_warning / 3600, critical);
+	}
+}
+
+static void
+al_evaluate_one(const AlertInput *in, TimestampTz now, double now_s, PerfoptTrend *trend_out)
+{
+	AlertSeries *ser;
+	TrendResult tr;
+	PerfoptAlert *a;
+	bool		over_warning;
+	bool		clear;
+	int			target;
+	double		margin;
+
+	if (isnan(in->value) || (ser = al_series_for(in->metric, in->subject)) == NULL)
+		return;
+	/* z-scores assume at least 2% of the warning threshold of noise */
+	trend_add(&ser->trend, now_s, in->value, 0.02 * fabs(in->th->warning));
+	trend_eval(&ser->trend, in->th->warning, in->th->critical, in->lower_is_worse, &tr);
+	if (trend_out)
+	{
+		strlcpy(trend_out->metric, in->metric, sizeof(trend_out->metric));
+		strlcpy(trend_out->subject, in->subject, sizeof(trend_out->subject));
+		trend_out->warning = in->th->warning;
+		trend_out->critical = in->th->critical;
+		trend_out->at = now;
+		trend_out->r = tr;
+	}
+
+	over_warning = al_past(in->value, in->th->warning, in->lower_is_worse);
+	ser->over_count = over_warning ? ser->over_count + 1 : 0;
+	if (al_past(in->value, in->th->critical, in->lower_is_worse))
+		target = ALERT_CRITICAL;
+	else if (over_warning)
+		target = ser->over_count >= perfopt_alert_sustained_samples ? ALERT_HIGH : ALERT_MEDIUM;
+	else if ((tr.anomaly && (in->lower_is_worse ? tr.z < 0 : tr.z > 0)) ||
+			 (!isnan(tr.seconds_to_warning) && tr.seconds_to_warning > 0 &&
+			  tr.seconds_to_warning <= perfopt_alert_forecast_horizon &&
+			  tr.seconds_to_warning <= AL_MAX_EXTRAPOLATION * al_window_seconds(&ser->trend)))
+		target = ALERT_LOW;
+	else
+		target = ALERT_NONE;
+
+	margin = fabs(in->th->warning) * perfopt_alert_resolve_margin / 100.0;
+	clear = target == ALERT_NONE &&
+		(in->lower_is_worse ? in->value > in->th->warning + margin
+		 : in->value < in->th->warning - margin);
+	ser->clear_count = clear ? ser->clear_count + 1 : 0;
+
+	a = al_open_alert(in->metric, in->subject);
+	if (a == NULL)
+	{
+		if (target == ALERT_NONE || (a = al_new_slot()) == NULL)
+			return;
+		memset(a, 0, sizeof(PerfoptAlert));
+		a->id = alerts->next_id++;
+		strlcpy(a->type, in->type, sizeof(a->type));
+		strlcpy(a->metric, in->metric, sizeof(a->metric));
+		strlcpy(a->subject, in->subject, sizeof(a->subject));
+		a->open = true;
+		a->severity = target;
+		a->first_seen = now;
+		a->last_seen = now;
+		a->value = in->value;
+		a->threshold = target == ALERT_CRITICAL ? in->th->critical : in->th->warning;
+		a->dirty = true;
+		al_message(a, in, target, &tr, ser->over_count);
+		al_event(a, "open");
+		ser->clear_count = 0;
+		return;
+	}
+
+	a->value = in->value;
+	a->last_seen = now;
+	a->dirty = true;
+	if (target != ALERT_NONE && target != a->severity)
+	{
+		bool		up = target > a->severity;
+
+		a->severity = target;
+		a->threshold = target == ALERT_CRITICAL ? in->th->critical : in->th->warning;
+		al_message(a, in, target, &tr, ser->over_count);
+		al_event(a, up ? "escalate" : "deescalate");
+	}
+	else if (ser->clear_count >= perfopt_alert_resolve_samples)
+	{
+		a->open = false;
+		a->resolved_at = now;
+		strlcpy(a->resolved_by, "auto", sizeof(a->resolved_by));
+		al_event(a, "resolve");
+		ser->clear_count = 0;
+	}
+}
+
+void
+perfopt_alerts_evaluate(const PerfoptSample *s)
+{
+	PerfoptThresholds th;
+	LatReading	interval;
+	TimestampTz now = s->sampled_at;
+	double		now_s = (double) now / USECS_PER_SEC;
+	double		p90 = NAN,
+				p95 = NAN,
+				error_rate = NAN;
+	AlertInput	inputs[8];
+	int			ninputs = 0;
+	int			ntrends = 0;
+	PerfoptTrend *trends;
+
+	if (alerts == NULL)
+		return;
+	if (al_series == NULL)
+		al_series = MemoryContextAllocZero(TopMemoryContext, sizeof(AlertSeries) * al_max_series());
+	perfopt_thresholds_get(&th);
+	if (perfopt_latency_read_interval(&interval))
+	{
+		uint64		statements = interval.all.hist.count + interval.all.errors;
+
+		if (interval.all.hist.count > 0)
+		{
+			p90 = lh_percentile(&interval.all.hist, 0.90) / 1e6;
+			p95 = lh_percentile(&interval.all.hist, 0.95) / 1e6;
+		}
+		if (statements > 0)
+			error_rate = 100.0 * interval.all.errors / statements;
+	}
+
+#define AL_INPUT(t, m, subj, u, v, pair, low) \
+	inputs[ninputs++] = (AlertInput) {t, m, subj, u, v, &(pair), low}
+	AL_INPUT("cpu", "cpu", "host", "%", s->cpu_busy_pct, th.cpu, false);
+	AL_INPUT("memory", "memory", "host", "%", s->memory_used_pct, th.memory, false);
+	AL_INPUT("disk", "disk.utilization", "data", "%", s->data_disk_used_pct, th.disk_utilization, false);
+	AL_INPUT("disk", "disk.utilization", "wal", "%", s->wal_disk_used_pct, th.disk_utilization, false);
+	AL_INPUT("database", "database.connectionUtilization", "server", "%", s->pool_utilization_pct,
+			 th.connection_utilization, false);
+	AL_INPUT("database", "database.queryTime", "server", " ms", p90, th.query_time, false);
+	AL_INPUT("api", "api.responseTime", "server", " ms", p95, th.response_time, false);
+	AL_INPUT("api", "api.errorRate", "server", "%", error_rate, th.error_rate, false);
+#undef AL_INPUT
+
+	trends = palloc0(sizeof(PerfoptTrend) * al_max_series());
+	LWLockAcquire(perfopt_shared->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < ninputs; i++)
+		al_evaluate_one(&inputs[i], now, now_s,
+						!isnan(inputs[i].value) && ntrends < al_max_series() ? &trends[ntrends++] : NULL);
+	for (int k = 0; k < s->ndatabases; k++)
+	{
+		AlertInput	in = {"database", "database.cacheHitRatio", s->databases[k].datname, "%",
+		s->databases[k].cache_hit_pct, &th.cache_hit_ratio, true};
+
+		al_evaluate_one(&in, now, now_s,
+						!isnan(in.value) && ntrends < al_max_series() ? &trends[ntrends++] : NULL);
+	}
+	memcpy(alerts->trends, trends, sizeof(PerfoptTrend) * ntrends);
+	alerts->ntrends = ntrends;
+	LWLockRelease(perfopt_shared->lock);
+	pfree(trends);
+}
+
+/* ---- persistence ---- */
+
+static void
+al_load(const char *schema)
+{
+	if (SPI_execute(psprintf("/* perfopt */ SELECT id, type, metric, subject, severity, value, threshold,"
+							 " first_seen, last_seen, message,"
+							 " (SELECT max(id) FROM %s.perfopt_alerts_data)"
+							 " FROM %s.perfopt_alerts_data WHERE state = 'open' ORDER BY id LIMIT %d",
+							 schema, schema, PERFOPT_MAX_ALERTS), true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "perfopt: could not read perfopt_alerts_data");
+	LWLockAcquire(perfopt_shared->lock, LW_EXCLUSIVE);
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[r];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		PerfoptAlert *a;
+		char	   *sev = SPI_getvalue(tup, desc, 5);
+		int64		id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		bool		known = false;
+
+		for (int i = 0; i < alerts->nalerts; i++)
+			known |= alerts->alerts[i].id == id;
+		if (known || (a = al_new_slot()) == NULL)
+			continue;
+		memset(a, 0, sizeof(PerfoptAlert));
+		a->id = id;
+		strlcpy(a->type, SPI_getvalue(tup, desc, 2), sizeof(a->type));
+		strlcpy(a->metric, SPI_getvalue(tup, desc, 3), sizeof(a->metric));
+		strlcpy(a->subject, SPI_getvalue(tup, desc, 4), sizeof(a->subject));
+		for (int s = ALERT_LOW; s <= ALERT_CRITICAL; s++)
+			if (strcmp(sev, perfopt_alert_severity_name(s)) == 0)
+				a->severity = s;
+		a->value = DatumGetFloat8(SPI_getbinval(tup, desc, 6, &isnull));
+		a->threshold = DatumGetFloat8(SPI_getbinval(tup, desc, 7, &isnull));
+		a->first_seen = DatumGetTimestampTz(SPI_getbinval(tup, desc, 8, &isnull));
+		a->last_seen = DatumGetTimestampTz(SPI_getbinval(tup, desc, 9, &isnull));
+		strlcpy(a->message, SPI_getvalue(tup, desc, 10), sizeof(a->message));
+		a->open = true;
+		a->persisted = true;
+	}
+	/* the next id follows every id ever written */
+	{
+		bool		isnull = true;
+		Datum		max_id = SPI_processed > 0 ?
+			SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 11, &isnull) : (Datum) 0;
+
+		if (SPI_processed == 0 &&
+			SPI_execute(psprintf("/* perfopt */ SELECT max(id) FROM %s.perfopt_alerts_data", schema),
+						true, 1) == SPI_OK_SELECT && SPI_processed == 1)
+			max_id = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		if (!isnull)
+			alerts->next_id = Max(alerts->next_id, DatumGetInt64(max_id) + 1);
+	}
+	alerts->loaded = true;
+	LWLockRelease(perfopt_shared->lock);
+}
+
+static char *
+al_notify_payload(const AlertEvent *e)
+{
+	StringInfoData js;
+
+	initStringInfo(&js);
+	appendStringInfo(&js, "{\"id\": " INT64_FORMAT ", \"event\": \"%s\", \"metric\": ", e->id, e->event);
+	escape_json(&js, e->metric);
+	appendStringInfo(&js, ", \"severity\": \"%s\", \"state\": \"%s\", \"value\": ",
+					 perfopt_alert_severity_name(e->severity), e->open ? "open" : "resolved");
+	perfopt_json_number(&js, e->value);
+	appendStringInfoString(&js, ", \"threshold\": ");
+	perfopt_json_number(&js, e->threshold);
+	appendStringInfoChar(&js, '}');
+	return js.data;
+}
+
+void
+perfopt_alerts_persist(void)
+{
+	Oid			nsp = perfopt_extension_schema(true);
+	const char *schema;
+	PerfoptAlert *copy;
+	int			n = 0;
+
+	if (alerts == NULL || !OidIsValid(nsp) ||
+		!OidIsValid(get_relname_relid("perfopt_alerts_data", nsp)))
+		return;
+	schema = quote_identifier(get_namespace_name(nsp));
+	/* the changed ones are written from a copy (no lock across SPI) made outside SPI's memory */
+	copy = palloc(sizeof(PerfoptAlert) * PERFOPT_MAX_ALERTS);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "perfopt: SPI_connect failed");
+	if (!alerts->loaded)
+		al_load(schema);
+
+	LWLockAcquire(perfopt_shared->lock, LW_SHARED);
+	for (int i = 0; i < alerts->nalerts; i++)
+		if (alerts->alerts[i].dirty)
+			copy[n++] = alerts->alerts[i];
+	LWLockRelease(perfopt_shared->lock);
+
+	for (int i = 0; i < n; i++)
+	{
+		PerfoptAlert *a = &copy[i];
+		Oid			types[12] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+		FLOAT8OID, FLOAT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID};
+		Datum		values[12];
+		char		nulls[12] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+		Datum		message = CStringGetTextDatum(a->message);
+
+		values[0] = Int64GetDatum(a->id);
+		values[1] = CStringGetTextDatum(a->type);
+		values[2] = CStringGetTextDatum(a->metric);
+		values[3] = CStringGetTextDatum(a->subject);
+		values[4] = CStringGetTextDatum(perfopt_alert_severity_name(a->severity));
+		values[5] = CStringGetTextDatum(a->open ? "open" : "resolved");
+		values[6] = Float8GetDatum(a->value);
+		values[7] = Float8GetDatum(a->threshold);
+		values[8] = TimestampTzGetDatum(a->first_seen);
+		values[9] = TimestampTzGetDatum(a->last_seen);
+		values[10] = TimestampTzGetDatum(a->resolved_at);
+		nulls[10] = a->open ? 'n' : ' ';
+		values[11] = a->open ? message : CStringGetTextDatum(psprintf("%s (resolved)", a->message));
+		/* a row a DBA resolved stays resolved: the worker then forgets it */
+		if (SPI_execute_with_args(psprintf("/* perfopt */ INSERT INTO %s.perfopt_alerts_data AS d"
+										   " (id, type, metric, subject, severity, state, value, threshold,"
+										   "  first_seen, last_seen, resolved_at, resolved_by, message)"
+										   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
+										   "  CASE WHEN $6 = 'resolved' THEN 'auto' END, $12)"
+										   " ON CONFLICT (id) DO UPDATE SET severity = excluded.severity,"
+										   "  state = excluded.state, value = excluded.value,"
+										   "  threshold = excluded.threshold, last_seen = excluded.last_seen,"
+										   "  resolved_at = excluded.resolved_at, resolved_by = excluded.resolved_by,"
+										   "  message = excluded.message"
+										   " WHERE d.state = 'open' RETURNING d.id", schema),
+								  12, types, values, nulls, false, 0) != SPI_OK_INSERT_RETURNING)
+			elog(ERROR, "perfopt: could not write perfopt_alerts_data");
+		if (SPI_processed == 0)
+			a->open = false;	/* resolved by a DBA meanwhile */
+	}
+	for (int i = 0; i < al_nevents; i++)
+	{
+		AlertEvent *e = &al_events[i];
+		Oid			types[5] = {INT8OID, TEXTOID, TEXTOID, FLOAT8OID, FLOAT8OID};
+		Datum		values[5];
+
+		values[0] = Int64GetDatum(e->id);
+		values[1] = CStringGetTextDatum(e->event);
+		values[2] = CStringGetTextDatum(perfopt_alert_severity_name(e->severity));
+		values[3] = Float8GetDatum(e->value);
+		values[4] = Float8GetDatum(e->threshold);
+		if (SPI_execute_with_args(psprintf("/* perfopt */ INSERT INTO %s.perfopt_alert_transitions"
+										   " (alert_id, event, severity, value, threshold)"
+										   " SELECT $1, $2, $3, $4, $5 WHERE EXISTS"
+										   " (SELECT 1 FROM %s.perfopt_alerts_data WHERE id = $1)",
+										   schema, schema),
+								  5, types, values, NULL, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "perfopt: could not write perfopt_alert_transitions");
+		Async_Notify("perfopt_alerts", al_notify_payload(e));
+	}
+	SPI_finish();
+
+	/* what was written, for perfopt_alerts_persisted() after the commit */
+	LWLockAcquire(perfopt_shared->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < n; i++)
+		for (int k = 0; k < alerts->nalerts; k++)
+		{
+			PerfoptAlert *a = &alerts->alerts[k];
+
+			if (a->id != copy[i].id)
+				continue;
+			/* written as it is now: not dirty after the commit */
+			if (a->last_seen == copy[i].last_seen && a->open == copy[i].open)
+				a->dirty = false;
+			a->persisted = true;
+			if (!copy[i].open)
+				a->open = false;
+		}
+	LWLockRelease(perfopt_shared->lock);
+	pfree(copy);
+}
+
+/*
+ * After the commit: the events are out, resolved alerts leave shared
+ * memory.  (After an abort the worker's next transaction writes them
+ * again: the rows are upserts and dirty stays set.)
+ */
+void
+perfopt_alerts_persisted(void)
+{
+	int			keep = 0;
+
+	if (alerts == NULL)
+		return;
+	al_nevents = 0;
+	LWLockAcquire(perfopt_shared->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < alerts->nalerts; i++)
+		if (alerts->alerts[i].open || alerts->alerts[i].dirty)
+			alerts->alerts[keep++] = alerts->alerts[i];
+	alerts->nalerts = keep;
+	LWLockRelease(perfopt_shared->lock);
+}
+
+void
+perfopt_alerts_forget(int64 id)
+{
+	if (alerts == NULL)
+		return;
+	LWLockAcquire(perfopt_shared->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < alerts->nalerts; i++)
+		if (alerts->alerts[i].id == id)
+		{
+			alerts->alerts[i] = alerts->alerts[--alerts->nalerts];
+			break;
+		}
+	LWLockRelease(perfopt_shared->lock);
+}
+
+int
+perfopt_alerts_copy(PerfoptAlert **out)
+{
+	int			n;
+
+	*out = palloc(sizeof(PerfoptAlert) * PERFOPT_MAX_ALERTS);
+	if (alerts == NULL)
+		return 0;
+	LWLockAcquire(perfopt_shared->lock, LW_SHARED);
+	n = alerts->nalerts;
+	memcpy(*out, alerts->alerts, sizeof(PerfoptAlert) * n);
+	LWLockRelease(perfopt_shared->lock);
+	return n;
+}
+
+int
+perfopt_trends_copy(PerfoptTrend **out)
+{
+	int			n;
+
+	*out = palloc(sizeof(PerfoptTrend) * al_max_series());
+	if (alerts == NULL)
+		return 0;
+	LWLockAcquire(perfopt_shared->lock, LW_SHARED);
+	n = alerts->ntrends;
+	memcpy(*out, alerts->trends, sizeof(PerfoptTrend) * n);
+	LWLockRelease(perfopt_shared->lock);
+	return n;
+}
