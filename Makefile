@@ -33,6 +33,7 @@ OBJS = \
 	src/procstats.o \
 	src/promtext.o \
 	src/sample.o \
+	src/score.o \
 	src/sampler.o \
 	src/shmem.o \
 	src/sqlapi.o \

@@ -276,6 +276,14 @@ CREATE VIEW @extschema@.perfopt_trends AS SELECT * FROM @extschema@.perfopt_tren
 REVOKE ALL ON @extschema@.perfopt_trends FROM PUBLIC;
 GRANT SELECT ON @extschema@.perfopt_trends TO pg_monitor;
 
+-- The performance score, 0-100, with its breakdown (README: the formula).
+CREATE FUNCTION @extschema@.perfopt_score()
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'perfopt_score'
+LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION @extschema@.perfopt_score() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.perfopt_score() TO pg_monitor;
+
 -- Statement latency measured in the server (perfopt.track): percentiles,
 -- throughput and error rate, over the last interval and since the reset.
 CREATE FUNCTION @extschema@.perfopt_api_metrics()

@@ -35,6 +35,7 @@
 #include "extschema.h"
 #include "jobs.h"
 #include "perfopt.h"
+#include "score.h"
 
 PG_FUNCTION_INFO_V1(perfopt_optimize);
 PG_FUNCTION_INFO_V1(perfopt_optimize_database);
@@ -276,10 +277,14 @@ opt_run(const char *fn, bool dry_run, bool indexes)
 	TimestampTz started = GetCurrentTimestamp();
 	Datum		advice = (Datum) 0;
 	StringInfoData report;
+	StringInfoData score_before;
 	char		args[64];
 
 	(void) perfopt_extension_schema(false);
 	opt_require_primary_and_lock(fn);
+	/* the score as it is before this run changes anything */
+	initStringInfo(&score_before);
+	perfopt_score_json(&score_before);
 
 	memset(&run, 0, sizeof(run));
 	run.dry_run = dry_run;
@@ -306,8 +311,7 @@ opt_run(const char *fn, bool dry_run, bool indexes)
 					 dry_run ? "true" : "false", run.actions.data);
 	appendStringInfoString(&report, ", \"estimated_improvement_ms\": ");
 	perfopt_json_number(&report, run.improvement_ms);
-	/* the performance score arrives with the alerts (issue 6) */
-	appendStringInfoString(&report, ", \"score_before\": null");
+	appendStringInfo(&report, ", \"score_before\": %s", score_before.data);
 	if (indexes)
 	{
 		Jsonb	   *jb = DatumGetJsonbP(advice);

@@ -28,6 +28,7 @@
 #include "export.h"
 #include "latency.h"
 #include "perfopt.h"
+#include "score.h"
 #include "shmem.h"
 
 PG_FUNCTION_INFO_V1(perfopt_status);
@@ -102,6 +103,8 @@ perfopt_status(PG_FUNCTION_ARGS)
 	perfopt_api_json(&buf, PERFOPT_API_OVERALL);
 	appendStringInfoString(&buf, ", \"alerts\": ");
 	perfopt_alerts_status_json(&buf);
+	appendStringInfoString(&buf, ", \"score\": ");
+	perfopt_score_json(&buf);
 	appendStringInfoChar(&buf, '}');
 
 	PG_RETURN_DATUM(perfopt_jsonb_from_text(buf.data));
