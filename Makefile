@@ -5,6 +5,7 @@ OBJS = \
 	src/advisor/advise.o \
 	src/advisor/candidates.o \
 	src/advisor/collect.o \
+	src/advisor/configadvice.o \
 	src/advisor/hygiene.o \
 	src/advisor/refresh.o \
 	src/advisor/select.o \

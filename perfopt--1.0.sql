@@ -302,9 +302,10 @@ REVOKE ALL ON FUNCTION @extschema@.perfopt_reset_api_metrics() FROM PUBLIC;
 -- Index advisor (perfopt_advise): what to create, and why.
 CREATE TABLE @extschema@.perfopt_recommendations (
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    kind text NOT NULL CHECK (kind IN ('create_index', 'drop_index', 'reindex')),
-    table_name text NOT NULL,
-    index_name text NOT NULL,
+    kind text NOT NULL CHECK (kind IN ('create_index', 'drop_index', 'reindex', 'configuration')),
+    table_name text CHECK ((table_name IS NULL) = (kind = 'configuration')),
+    index_name text CHECK ((index_name IS NULL) = (kind = 'configuration')),
+    setting text CHECK ((setting IS NOT NULL) = (kind = 'configuration')),
     ddl text NOT NULL,
     definition text NOT NULL UNIQUE,
     statements jsonb NOT NULL,

@@ -84,7 +84,8 @@ typedef struct AdvStatement
 /* one row of perfopt_recommendations */
 typedef struct AdvRecommendation
 {
-	const char *kind;			/* create_index, drop_index, reindex */
+	const char *kind;			/* create_index, drop_index, reindex, configuration */
+	char	   *setting;		/* configuration only: the parameter */
 	AdvIndex   *idx;			/* create_index only */
 	char	   *table_name;
 	char	   *index_name;
@@ -109,6 +110,9 @@ extern PGDLLEXPORT void perfopt_advisor_main(Datum main_arg);
 /* slowplan.c */
 extern bool adv_slow_plan(AdvStatement *st, char **plan_json, List **findings);
 extern List *adv_plan_children(Plan *plan);
+
+/* configadvice.c: ALTER SYSTEM suggestions with their evidence */
+extern List *adv_config_advice(void);
 
 /* hygiene.c: existing indexes and foreign keys */
 extern List *adv_hygiene(List *statements, List *recs);

@@ -241,14 +241,14 @@ adv_persist(List *recs, List *statements)
 	ListCell   *lc;
 	char	   *upsert;
 	char	   *skipped;
-	Oid			rtypes[10] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, FLOAT8OID, INT8OID, FLOAT8OID, TEXTOID, TEXTOID, TEXTOID};
+	Oid			rtypes[11] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, FLOAT8OID, INT8OID, FLOAT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
 	Oid			stypes[4] = {INT8OID, OIDOID, TEXTOID, TEXTOID};
 	PerfoptSavedUser saved;
 
 	upsert = psprintf("/* perfopt */ INSERT INTO %s.perfopt_recommendations AS r"
 					  " (kind, table_name, index_name, ddl, definition, benefit_ms,"
-					  "  estimated_size_bytes, write_penalty_ms, statements, reason)"
-					  " VALUES ($10, $1, $2, $3, $4, $5, $6, $7, $8::pg_catalog.jsonb, $9)"
+					  "  estimated_size_bytes, write_penalty_ms, statements, reason, setting)"
+					  " VALUES ($10, $1, $2, $3, $4, $5, $6, $7, $8::pg_catalog.jsonb, $9, $11)"
 					  " ON CONFLICT (definition) DO UPDATE SET"
 					  " index_name = EXCLUDED.index_name, ddl = EXCLUDED.ddl,"
 					  " benefit_ms = EXCLUDED.benefit_ms,"
@@ -266,10 +266,16 @@ adv_persist(List *recs, List *statements)
 	foreach(lc, recs)
 	{
 		AdvRecommendation *rec = lfirst(lc);
-		Datum		values[10];
+		Datum		values[11];
+		char		nulls[11] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 
-		values[0] = CStringGetTextDatum(rec->table_name);
-		values[1] = CStringGetTextDatum(rec->index_name);
+		/* configuration rows have a setting, no table and no index */
+		values[0] = rec->table_name ? CStringGetTextDatum(rec->table_name) : (Datum) 0;
+		nulls[0] = rec->table_name ? ' ' : 'n';
+		values[1] = rec->index_name ? CStringGetTextDatum(rec->index_name) : (Datum) 0;
+		nulls[1] = rec->index_name ? ' ' : 'n';
+		values[10] = rec->setting ? CStringGetTextDatum(rec->setting) : (Datum) 0;
+		nulls[10] = rec->setting ? ' ' : 'n';
 		values[2] = CStringGetTextDatum(rec->ddl);
 		values[3] = CStringGetTextDatum(rec->definition);
 		values[4] = Float8GetDatum(rec->benefit_ms);
@@ -278,7 +284,7 @@ adv_persist(List *recs, List *statements)
 		values[7] = CStringGetTextDatum(rec->statements_json);
 		values[8] = CStringGetTextDatum(rec->reason);
 		values[9] = CStringGetTextDatum(rec->kind);
-		if (SPI_execute_with_args(upsert, 10, rtypes, values, NULL, false, 0) != SPI_OK_INSERT)
+		if (SPI_execute_with_args(upsert, 11, rtypes, values, nulls, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "perfopt: could not write perfopt_recommendations");
 	}
 	/* recommendations of earlier runs that this run no longer makes */
@@ -409,6 +415,7 @@ perfopt_advise_run(bool persist)
 	List	   *statements;
 	List	   *chosen;
 	List	   *recs = NIL;
+	List	   *config;
 	ListCell   *lc;
 	int			analyzed = 0;
 	int			nslow;
@@ -445,8 +452,9 @@ perfopt_advise_run(bool persist)
 		recs = lappend(recs, rec);
 	}
 	recs = list_concat(recs, adv_hygiene(statements, recs));
+	config = adv_config_advice();
 	if (persist)
-		adv_persist(recs, statements);
+		adv_persist(list_concat_copy(recs, config), statements);
 	nslow = adv_persist_slow(statements, persist);
 
 	initStringInfo(&summary);
@@ -486,6 +494,22 @@ perfopt_advise_run(bool persist)
 		perfopt_json_number(&summary, rec->benefit_ms);
 		appendStringInfoString(&summary, ", \"estimated_size_bytes\": ");
 		perfopt_json_number(&summary, rec->size_bytes);
+		appendStringInfoChar(&summary, '}');
+	}
+	/* configuration advice: ALTER SYSTEM to consider, never applied */
+	appendStringInfoString(&summary, "], \"configuration\": [");
+	foreach(lc, config)
+	{
+		AdvRecommendation *rec = lfirst(lc);
+
+		if (lc != list_head(config))
+			appendStringInfoString(&summary, ", ");
+		appendStringInfoString(&summary, "{\"setting\": ");
+		escape_json(&summary, rec->setting);
+		appendStringInfoString(&summary, ", \"ddl\": ");
+		escape_json(&summary, rec->ddl);
+		appendStringInfoString(&summary, ", \"reason\": ");
+		escape_json(&summary, rec->reason);
 		appendStringInfoChar(&summary, '}');
 	}
 	appendStringInfoString(&summary, "]}");
