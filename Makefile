@@ -48,11 +48,11 @@ DATA = perfopt--1.0.sql
 PGFILEDESC = "perfopt - workload-driven monitoring and optimization"
 
 PG_CPPFLAGS = -I$(srcdir)/include
+# cJSON: the thresholds document
+SHLIB_LINK = -lcjson
 # -Wall -Wextra on top of PGXS, and a missing prototype is an error (it
 # truncates returned pointers); the fmgr calling convention leaves
 # parameters unused and PostgreSQL's own headers compare signed/unsigned.
-# cJSON: the thresholds document
-SHLIB_LINK = -lcjson
 PG_CFLAGS = -Wall -Wextra -Werror=implicit-function-declaration -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
 
 PG_CONFIG ?= pg_config
@@ -62,3 +62,26 @@ include $(PGXS)
 # PGXS tracks no header dependencies: rebuild everything when one changes
 # (a stale object with an old struct layout corrupts memory silently)
 $(OBJS) $(OBJS:.o=.bc): $(wildcard $(srcdir)/include/*.h)
+
+# perfopt-httpd, the REST shim: a plain program (libmicrohttpd, libpq,
+# cJSON, zlib), built by the same make and installed next to pg_ctl.
+# HTTPD_SANITIZE=1 builds it with ASan/UBSan for the tests.
+HTTPD_SRCS = src/httpd/main.c src/httpd/handler.c src/httpd/calls.c src/httpd/pool.c \
+	src/httpd/stats.c src/httpd/util.c src/httpd/sha256.c src/latency_hist.c src/promtext.c
+HTTPD_CFLAGS = -std=gnu99 -O2 -g -Wall -Wextra -Werror=implicit-function-declaration \
+	-I$(srcdir)/include -I$(shell $(PG_CONFIG) --includedir) -pthread
+ifdef HTTPD_SANITIZE
+HTTPD_CFLAGS += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+endif
+HTTPD_LIBS = -L$(shell $(PG_CONFIG) --libdir) -lmicrohttpd -lpq -lcjson -lz -pthread
+
+all: perfopt-httpd
+
+perfopt-httpd: $(HTTPD_SRCS) $(wildcard $(srcdir)/include/*.h) $(wildcard $(srcdir)/src/httpd/*.h)
+	$(CC) $(HTTPD_CFLAGS) -o $@ $(HTTPD_SRCS) $(HTTPD_LIBS)
+
+install: install-httpd
+install-httpd: perfopt-httpd
+	$(INSTALL_PROGRAM) perfopt-httpd '$(DESTDIR)$(bindir)/perfopt-httpd'
+
+EXTRA_CLEAN = perfopt-httpd

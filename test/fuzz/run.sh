@@ -14,9 +14,11 @@ trap 'rm -rf "$out"' EXIT
 # target: its sources and libraries
 declare -A sources=(
 	[thresholds]="test/fuzz/fuzz_thresholds.c src/thresholds_doc.c"
+	[httpd]="test/fuzz/fuzz_httpd.c src/httpd/util.c src/httpd/sha256.c"
 )
 declare -A libs=(
 	[thresholds]="-lcjson"
+	[httpd]="-lcjson -lz"
 )
 
 status=0

@@ -1,0 +1,365 @@
+/*
+ * handler.c — perfopt-httpd's request handling on libmicrohttpd: the body
+ * (at most 64 KiB), route and method, rate limits, the bearer token, the
+ * call (calls.c), then the response: ETag and 304, gzip, Cache-Control,
+ * Vary, Location, Link; and one structured log line per request (never a
+ * token).
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <microhttpd.h>
+
+#include "handler.h"
+#include "httpd.h"
+
+typedef struct HdState
+{
+	char	   *body;
+	size_t		len;
+	bool		too_large;
+	struct timespec start;
+} HdState;
+
+static pthread_rwlock_t tokens_lock = PTHREAD_RWLOCK_INITIALIZER;
+static HdTokens tokens = {0, NULL};
+static atomic_int in_flight = 0;
+
+int
+hd_tokens_load(const char *path, char *err, size_t errsize)
+{
+	FILE	   *f = fopen(path, "r");
+	char	   *text = NULL;
+	size_t		len = 0;
+	size_t		cap = 0;
+	HdTokens	fresh = {0, NULL};
+	HdTokens	old;
+
+	if (f == NULL)
+	{
+		snprintf(err, errsize, "cannot open the token file %s", path);
+		return -1;
+	}
+	for (;;)
+	{
+		if (cap - len < 4096)
+		{
+			char	   *n = realloc(text, cap + 65536);
+
+			if (n == NULL)
+				break;
+			text = n;
+			cap += 65536;
+		}
+		{
+			size_t		got = fread(text + len, 1, cap - len, f);
+
+			if (got == 0)
+				break;
+			len += got;
+		}
+		if (len > 16 * 1024 * 1024)
+			break;
+	}
+	fclose(f);
+	if (hd_tokens_parse(text ? text : "", len, &fresh, err, errsize) != 0)
+	{
+		free(text);
+		return -1;
+	}
+	free(text);
+	pthread_rwlock_wrlock(&tokens_lock);
+	old = tokens;
+	tokens = fresh;
+	pthread_rwlock_unlock(&tokens_lock);
+	hd_tokens_free(&old);
+	return 0;
+}
+
+void
+hd_requests_in_flight(int *n)
+{
+	*n = atomic_load(&in_flight);
+}
+
+static double
+elapsed_s(const struct timespec *start)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - start->tv_sec) + (now.tv_nsec - start->tv_nsec) / 1e9;
+}
+
+static void
+client_address(struct MHD_Connection *conn, char *out, size_t size)
+{
+	const union MHD_ConnectionInfo *info =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+	snprintf(out, size, "unknown");
+	if (info == NULL || info->client_addr == NULL)
+		return;
+	if (info->client_addr->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *) info->client_addr)->sin_addr, out, (socklen_t) size);
+	else if (info->client_addr->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *) info->client_addr)->sin6_addr, out, (socklen_t) size);
+}
+
+static void
+log_request(const char *method, HdRoute route, int status, size_t bytes, double seconds,
+			const char *role, const char *client)
+{
+	char		r[128];
+	char		m[32];
+	time_t		t = time(NULL);
+	struct tm	tm;
+	char		ts[32];
+
+	gmtime_r(&t, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	hd_json_escape(role ? role : "", r, sizeof(r));
+	hd_json_escape(method, m, sizeof(m));
+	fprintf(stderr, "{\"time\": \"%s\", \"method\": \"%s\", \"route\": \"%s\", \"status\": %d,"
+			" \"bytes\": %zu, \"ms\": %.3f, \"role\": %s%s%s, \"client\": \"%s\"}\n",
+			ts, m, hd_route_name(route), status, bytes, seconds * 1000,
+			role ? "\"" : "", role ? r : "null", role ? "\"" : "", client);
+}
+
+/* queue res as the response, with the headers every answer carries */
+static enum MHD_Result
+respond(struct MHD_Connection *conn, HdState *st, const char *method, HdRoute route,
+		const char *role, HdResult *res, const char *allow, int retry_after, bool challenge)
+{
+	struct MHD_Response *response;
+	enum MHD_Result ret;
+	bool		get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+	const char *body = res->body ? res->body : "";
+	size_t		len = res->body ? res->len : 0;
+	void	   *gz = NULL;
+	size_t		gz_len = 0;
+	char		etag[48] = "";
+	int			status = res->status ? res->status : 500;
+	char		client[64];
+
+	/* a strong ETag over the body; the gzip variant is another representation */
+	if (get && status == 200)
+	{
+		const char *inm = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
+		bool		gzip = hd_accepts_gzip(MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+																		   MHD_HTTP_HEADER_ACCEPT_ENCODING)) &&
+			len > HD_GZIP_MIN;
+
+		hd_etag(body, len, etag);
+		if (gzip)
+			snprintf(etag + strlen(etag) - 1, sizeof(etag) - strlen(etag) + 1, "-gz\"");
+		if (inm && hd_etag_matches(inm, etag))
+		{
+			status = 304;
+			body = "";
+			len = 0;
+		}
+		else if (gzip && hd_gzip(body, len, &gz, &gz_len) == 0)
+		{
+			body = gz;
+			len = gz_len;
+		}
+	}
+	response = MHD_create_response_from_buffer(len, (void *) body, MHD_RESPMEM_MUST_COPY);
+	free(gz);
+	if (response == NULL)
+		return MHD_NO;
+	if (status != 304)
+		MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
+								res->content_type ? res->content_type : "application/json");
+	if (gz_len > 0 && status != 304)
+		MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+	MHD_add_response_header(response, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
+	MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL,
+							res->cache_control ? res->cache_control : "no-store");
+	if (etag[0])
+		MHD_add_response_header(response, MHD_HTTP_HEADER_ETAG, etag);
+	if (res->location[0])
+		MHD_add_response_header(response, MHD_HTTP_HEADER_LOCATION, res->location);
+	if (res->link[0])
+		MHD_add_response_header(response, "Link", res->link);
+	if (allow)
+		MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, allow);
+	if (challenge)
+		MHD_add_response_header(response, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"perfopt\"");
+	if (retry_after > 0)
+	{
+		char		ra[16];
+
+		snprintf(ra, sizeof(ra), "%d", retry_after);
+		MHD_add_response_header(response, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+	}
+	ret = MHD_queue_response(conn, (unsigned int) status, response);
+	MHD_destroy_response(response);
+
+	client_address(conn, client, sizeof(client));
+	log_request(method, route, status, len, elapsed_s(&st->start), role, client);
+	hd_stats_request(route, status, elapsed_s(&st->start));
+	free(res->body);
+	res->body = NULL;
+	return ret;
+}
+
+static enum MHD_Result
+respond_error(struct MHD_Connection *conn, HdState *st, const char *method, HdRoute route,
+			  int status, const char *error, const char *detail, const char *allow,
+			  int retry_after, bool challenge)
+{
+	HdResult	res;
+
+	memset(&res, 0, sizeof(res));
+	hd_error(&res, status, error, detail, NULL);
+	return respond(conn, st, method, route, NULL, &res, allow, retry_after, challenge);
+}
+
+enum MHD_Result
+hd_access_handler(void *cls, struct MHD_Connection *conn, const char *url,
+				  const char *method, const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **con_cls)
+{
+	HdState    *st = *con_cls;
+	HdRequest	req;
+	HdResult	res;
+	int64_t		id = 0;
+	HdRoute		route;
+	int			method_bit;
+	char		client[64];
+	const char *token;
+	size_t		token_len;
+	const char *role = NULL;
+	char		role_copy[64];
+	int			retry_after = 0;
+	char		allow[64];
+	uint8_t		hash[32];
+	char		key[72];
+
+	(void) cls;
+	(void) version;
+	if (st == NULL)
+	{
+		st = calloc(1, sizeof(HdState));
+		if (st == NULL)
+			return MHD_NO;
+		clock_gettime(CLOCK_MONOTONIC, &st->start);
+		atomic_fetch_add(&in_flight, 1);
+		*con_cls = st;
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0)
+	{
+		if (!st->too_large && st->len + *upload_data_size <= HD_MAX_BODY)
+		{
+			char	   *n = realloc(st->body, st->len + *upload_data_size + 1);
+
+			if (n == NULL)
+				st->too_large = true;
+			else
+			{
+				st->body = n;
+				memcpy(st->body + st->len, upload_data, *upload_data_size);
+				st->len += *upload_data_size;
+				st->body[st->len] = '\0';
+			}
+		}
+		else
+			st->too_large = true;
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+
+	route = hd_route_match(url, &id);
+	method_bit = hd_method_bit(method);
+	if (route == HD_ROUTE_NONE)
+		return respond_error(conn, st, method, route, 404, "not found", "no such route", NULL, 0, false);
+	if (!(hd_route_methods(route) & method_bit))
+	{
+		hd_allow_header(hd_route_methods(route), allow, sizeof(allow));
+		return respond_error(conn, st, method, route, 405, "method not allowed",
+							 "this route does not take that method", allow, 0, false);
+	}
+	if (st->too_large)
+		return respond_error(conn, st, method, route, 413, "payload too large",
+							 "request bodies are limited to 64 KiB", NULL, 0, false);
+
+	client_address(conn, client, sizeof(client));
+	if (route != HD_HEALTHZ)
+	{
+		const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+
+		if (auth && hd_bearer(auth, &token, &token_len))
+		{
+			pthread_rwlock_rdlock(&tokens_lock);
+			role = hd_tokens_lookup(&tokens, token, token_len);
+			if (role)
+			{
+				snprintf(role_copy, sizeof(role_copy), "%s", role);
+				role = role_copy;
+			}
+			pthread_rwlock_unlock(&tokens_lock);
+		}
+		if (role == NULL)
+		{
+			if (!hd_limit(client, false, true, &retry_after))
+				return respond_error(conn, st, method, route, 429, "too many requests",
+									 "too many requests without a valid token from this address", NULL,
+									 retry_after, false);
+			return respond_error(conn, st, method, route, 401, "unauthorized",
+								 "a valid bearer token is required", NULL, 0, true);
+		}
+		/* the bucket is keyed by the token's hash, never the token */
+		hd_sha256(token, token_len, hash);
+		hd_hex(hash, 16, key);
+		if (!hd_limit(key, hd_route_mutates(route, method_bit), false, &retry_after))
+		{
+			memset(&res, 0, sizeof(res));
+			hd_error(&res, 429, "too many requests", "this token's rate limit is exhausted", NULL);
+			return respond(conn, st, method, route, role, &res, NULL, retry_after, false);
+		}
+	}
+	else if (!hd_limit(client, false, true, &retry_after))
+		return respond_error(conn, st, method, route, 429, "too many requests",
+							 "too many requests from this address", NULL, retry_after, false);
+
+	memset(&req, 0, sizeof(req));
+	req.route = route;
+	req.method = method_bit;
+	req.id = id;
+	req.role = role;
+	req.body = st->body ? st->body : "";
+	req.body_len = st->len;
+	req.q_limit = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "limit");
+	req.q_cursor = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "cursor");
+	req.q_state = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "state");
+	req.q_dry_run = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "dry_run");
+	req.q_format = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "format");
+	hd_call(&req, &res);
+	return respond(conn, st, method, route, role, &res, NULL, 0, false);
+}
+
+void
+hd_request_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+					 enum MHD_RequestTerminationCode toe)
+{
+	HdState    *st = *con_cls;
+
+	(void) cls;
+	(void) conn;
+	(void) toe;
+	if (st == NULL)
+		return;
+	free(st->body);
+	free(st);
+	*con_cls = NULL;
+	atomic_fetch_sub(&in_flight, 1);
+}

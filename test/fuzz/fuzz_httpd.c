@@ -1,0 +1,266 @@
+/*
+ * fuzz_httpd.c — libFuzzer target for perfopt-httpd's helpers: the input
+ * is a URL path, a header value, a cursor, a number, a request body and a
+ * token file all at once.  Nothing may crash, leak or trip a sanitizer,
+ * and what is accepted must hold up: routes and numbers are canonical,
+ * cursors re-encode to themselves, id lists are 1..100 positive entries,
+ * escaped text is a valid JSON string, gzip inflates back.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+#include <zlib.h>
+
+#include "httpd_util.h"
+
+int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void
+fuzz_route(const char *s)
+{
+	int64_t		id = -1;
+	HdRoute		r = hd_route_match(s, &id);
+	char		want[320];
+	size_t		n = strlen(s);
+
+	if (r == HD_ROUTE_NONE)
+	{
+		if (id != -1)
+			abort();
+		return;
+	}
+	if (hd_route_methods(r) == 0 || strcmp(hd_route_name(r), "none") == 0)
+		abort();
+	if (r == HD_ALERT_RESOLVE)
+	{
+		if (id < 1)
+			abort();
+		snprintf(want, sizeof(want), "/api/v1/performance/alerts/%lld/resolve", (long long) id);
+	}
+	else
+	{
+		if (id != -1)
+			abort();
+		snprintf(want, sizeof(want), "%s", hd_route_name(r));
+	}
+	/* the path itself, or it with one '/' after */
+	if (strcmp(s, want) != 0 &&
+		!(n == strlen(want) + 1 && strncmp(s, want, n - 1) == 0 && s[n - 1] == '/'))
+		abort();
+}
+
+static void
+fuzz_bearer(const char *s, const HdTokens *tokens)
+{
+	const char *t;
+	size_t		n;
+
+	if (!hd_bearer(s, &t, &n))
+		return;
+	if (n < 1 || n > 4096 || t < s || t + n > s + strlen(s))
+		abort();
+	if (strspn(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/=") < n)
+		abort();
+	(void) hd_tokens_lookup(tokens, t, n);
+}
+
+static void
+fuzz_numbers(const char *s)
+{
+	int64_t		v;
+	int			limit;
+	char		back[64];
+
+	if (hd_cursor_decode(s, &v))
+	{
+		int64_t		again;
+
+		if (v < 0)
+			abort();
+		hd_cursor_encode(v, back, sizeof(back));
+		if (strcmp(back, s) != 0 || !hd_cursor_decode(back, &again) || again != v)
+			abort();
+	}
+	if (hd_parse_int64(s, &v))
+	{
+		snprintf(back, sizeof(back), "%lld", (long long) v);
+		if (strcmp(back, s) != 0)
+			abort();
+		/* a cursor of any value >= 0 decodes to it */
+		if (v >= 0)
+		{
+			int64_t		again;
+
+			hd_cursor_encode(v, back, sizeof(back));
+			if (!hd_cursor_decode(back, &again) || again != v)
+				abort();
+		}
+	}
+	if (hd_parse_limit(s, &limit))
+	{
+		snprintf(back, sizeof(back), "%d", limit);
+		if (limit < 1 || limit > 1000 || strcmp(back, s) != 0)
+			abort();
+	}
+}
+
+static void
+fuzz_bodies(const uint8_t *data, size_t size)
+{
+	int64_t    *ids = NULL;
+	int			n = -1;
+	char		err[256];
+	int			obj_rc;
+
+	obj_rc = hd_check_json_object((const char *) data, size, err, sizeof(err));
+	if (obj_rc != 0 && (obj_rc != -1 || err[0] == '\0'))
+		abort();
+	if (hd_parse_ids((const char *) data, size, 100, &ids, &n, err, sizeof(err)) == 0)
+	{
+		if (ids == NULL || n < 1 || n > 100 || obj_rc != 0)
+			abort();
+		for (int i = 0; i < n; i++)
+			if (ids[i] < 1)
+				abort();
+		free(ids);
+	}
+	else if (ids != NULL || n != 0 || err[0] == '\0')
+		abort();
+}
+
+/* the escaped text is the inside of a valid JSON string; a cut copy is its prefix */
+static void
+fuzz_escape(const char *s)
+{
+	size_t		n = strlen(s);
+	size_t		size = 6 * n + 3;
+	char	   *doc = malloc(size + 2);
+	char		small[16];
+	cJSON	   *str;
+
+	if (doc == NULL)
+		return;
+	doc[0] = '"';
+	hd_json_escape(s, doc + 1, size);
+	strcat(doc, "\"");
+	str = cJSON_Parse(doc);
+	if (!cJSON_IsString(str))
+		abort();
+	/* without replacements the string reads back as it was */
+	if (strstr(doc, "ufffd") == NULL && strcmp(str->valuestring, s) != 0)
+		abort();
+	cJSON_Delete(str);
+	hd_json_escape(s, small, sizeof(small));
+	if (strlen(small) >= sizeof(small) || strncmp(small, doc + 1, strlen(small)) != 0)
+		abort();
+	free(doc);
+}
+
+static void
+fuzz_gzip(const uint8_t *data, size_t size)
+{
+	void	   *gzd;
+	size_t		gzlen;
+	unsigned char *back;
+	z_stream	zs;
+	int			rc;
+
+	if (hd_gzip(data, size, &gzd, &gzlen) != 0)
+		abort();
+	back = malloc(size + 1);
+	if (back == NULL)
+	{
+		free(gzd);
+		return;
+	}
+	memset(&zs, 0, sizeof(zs));
+	if (inflateInit2(&zs, 15 + 16) != Z_OK)
+		abort();
+	zs.next_in = gzd;
+	zs.avail_in = (uInt) gzlen;
+	zs.next_out = back;
+	zs.avail_out = (uInt) size + 1;
+	rc = inflate(&zs, Z_FINISH);
+	if (rc != Z_STREAM_END || zs.total_out != size || (size > 0 && memcmp(back, data, size) != 0))
+		abort();
+	inflateEnd(&zs);
+	free(back);
+	free(gzd);
+}
+
+static void
+fuzz_bucket(const uint8_t *data, size_t size)
+{
+	HdBucket	b = {0, 0};
+	double		d[3];
+	int			retry;
+
+	if (size < sizeof(d))
+		return;
+	memcpy(d, data, sizeof(d));
+	for (int i = 0; i < 4; i++)
+	{
+		if (hd_bucket_take(&b, d[0] + i, d[1], d[2], &retry))
+		{
+			if (retry != 0)
+				abort();
+		}
+		else if (retry < 1 || retry > 86400)
+			abort();
+	}
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char	   *s = malloc(size + 1);
+	HdTokens	tokens = {0, NULL};
+	char		err[256];
+	char		etag[40];
+	int			status;
+
+	if (s == NULL)
+		return 0;
+	memcpy(s, data, size);
+	s[size] = '\0';
+
+	/* the token file first: the bearer token is looked up in it */
+	if (hd_tokens_parse((const char *) data, size, &tokens, err, sizeof(err)) == 0)
+	{
+		if (tokens.n < 0 || (tokens.n > 0) != (tokens.items != NULL))
+			abort();
+		for (int i = 0; i < tokens.n; i++)
+			if (tokens.items[i].role[0] == '\0' || strlen(tokens.items[i].role) > 63)
+				abort();
+		(void) hd_tokens_lookup(&tokens, (const char *) data, size);
+	}
+	else if (strncmp(err, "line ", 5) != 0 || tokens.n != 0 || tokens.items != NULL)
+		abort();
+
+	fuzz_route(s);
+	fuzz_bearer(s, &tokens);
+	hd_tokens_free(&tokens);
+	(void) hd_accepts_gzip(s);
+
+	hd_etag(data, size, etag);
+	if (!hd_etag_matches(etag, etag) || !hd_etag_matches("*", etag))
+		abort();
+	(void) hd_etag_matches(s, etag);
+	(void) hd_etag_matches(etag, s);
+
+	fuzz_numbers(s);
+	fuzz_bodies(data, size);
+	fuzz_escape(s);
+	fuzz_gzip(data, size);
+	fuzz_bucket(data, size);
+
+	status = hd_status_for_sqlstate(s);
+	if (status != 400 && status != 403 && status != 404 && status != 409 &&
+		status != 500 && status != 503)
+		abort();
+	free(s);
+	return 0;
+}
