@@ -12,6 +12,10 @@ cd "$PERFOPT_TOP"
 demo="$PERFOPT_TOP/.demo"
 
 stop_demo() {
+	if [ -f "$demo/httpd.pid" ]; then
+		kill -TERM "$(cat "$demo/httpd.pid")" 2>/dev/null || true
+		sleep 1
+	fi
 	if [ -f "$demo/data/postmaster.pid" ]; then
 		perfopt_as_pg pg_ctl -D "$demo/data" -m fast -w stop >/dev/null || true
 	fi
@@ -34,6 +38,7 @@ fi
 
 stop_demo
 port=$(perfopt_free_port 55432)
+http_port=$(perfopt_free_port 3000)
 perfopt_log "creating a throwaway cluster in $demo (port $port)"
 perfopt_start_cluster "$demo" "$port" "listen_addresses = '127.0.0.1'" \
 	"pg_stat_statements.track = all" \
@@ -104,6 +109,30 @@ perfopt_log "Prometheus: the headline gauges from perfopt_metrics_prometheus()"
 psql_demo -At -c "SELECT perfopt_metrics_prometheus()" |
 	grep -E '^perfopt_(system_cpu_usage_ratio|system_memory_utilization_ratio|database_pool_utilization_ratio) '
 
+perfopt_log "the HTTP API: perfopt-httpd on 127.0.0.1:$http_port, a token mapped to an admin role"
+psql_demo -q -c "CREATE ROLE perfopt_api LOGIN NOINHERIT;
+  CREATE ROLE api_admin NOLOGIN IN ROLE pg_monitor;
+  GRANT EXECUTE ON FUNCTION perfopt_optimize(boolean), perfopt_optimize_database(boolean),
+    perfopt_resolve_alert(bigint), perfopt_resolve_alerts(bigint[]), perfopt_set_thresholds(jsonb),
+    perfopt_start_monitoring(integer), perfopt_start_monitoring(), perfopt_stop_monitoring() TO api_admin;
+  GRANT api_admin TO perfopt_api;"
+token=$(head -c 24 /dev/urandom | base64 | tr '+/' '-_')
+echo "$(printf %s "$token" | perfopt_as_pg perfopt-httpd --hash-token) api_admin" >"$demo/tokens"
+chown postgres "$demo/tokens" 2>/dev/null || true
+perfopt_as_pg sh -c "perfopt-httpd --listen 127.0.0.1:$http_port --tokens '$demo/tokens' \
+	--conninfo 'host=$demo port=$port dbname=postgres user=perfopt_api' 2>'$demo/httpd.log' &
+	echo \$! >'$demo/httpd.pid'"
+for _ in $(seq 50); do
+	curl -s -o /dev/null "http://127.0.0.1:$http_port/healthz" && break
+	sleep 0.1
+done
+for route in status metrics recommendations; do
+	echo "GET /api/v1/performance/$route: $(curl -s -o /dev/null -w '%{http_code}, %{size_download} bytes' \
+		-H "Authorization: Bearer $token" "http://127.0.0.1:$http_port/api/v1/performance/$route")"
+done
+echo "POST /api/v1/performance/optimize?dry_run=true: $(curl -s -o /dev/null -w '%{http_code}' -X POST \
+	-H "Authorization: Bearer $token" "http://127.0.0.1:$http_port/api/v1/performance/optimize?dry_run=true")"
+
 cat <<MSG
 
 The demo cluster keeps running (perfopt samples every second):
@@ -114,6 +143,11 @@ The demo cluster keeps running (perfopt samples every second):
             SELECT perfopt_optimize(dry_run => true);
             SELECT * FROM perfopt_jobs;
             SELECT query, findings FROM perfopt_slow_queries;
-  log:      $demo/server.log
+  http:     TOKEN=$token
+            curl -H "Authorization: Bearer \$TOKEN" http://localhost:$http_port/api/v1/performance/status
+            curl -H "Authorization: Bearer \$TOKEN" http://localhost:$http_port/api/v1/performance/metrics
+            curl -X POST -H "Authorization: Bearer \$TOKEN" http://localhost:$http_port/api/v1/performance/optimize
+            curl -H "Authorization: Bearer \$TOKEN" http://localhost:$http_port/api/v1/performance/recommendations
+  log:      $demo/server.log, $demo/httpd.log
   stop:     bash test/demo.sh stop
 MSG

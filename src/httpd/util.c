@@ -493,6 +493,7 @@ element_q(const char *s, size_t n, const char **coding, size_t *clen)
 		size_t		rest = n - (size_t) (param - s);
 		size_t		plen;
 		const char *eq;
+		size_t		vlen;
 
 		semi = memchr(param, ';', rest);
 		plen = semi ? (size_t) (semi - param) : rest;
@@ -505,12 +506,9 @@ element_q(const char *s, size_t n, const char **coding, size_t *clen)
 		if (eq == param + plen || *eq != '=')
 			continue;			/* a parameter that only starts with q */
 		eq++;
-		{
-			size_t		vlen = (size_t) (param + plen - eq);
-
-			trim(&eq, &vlen);
-			q = parse_qvalue(eq, vlen);
-		}
+		vlen = (size_t) (param + plen - eq);
+		trim(&eq, &vlen);
+		q = parse_qvalue(eq, vlen);
 	}
 	return q;
 }
@@ -606,6 +604,10 @@ hd_etag_matches(const char *if_none_match, const char *etag)
 	while (is_ows(*etag))
 		etag++;
 	if (!etag_parse(&etag, &mine, &mlen))
+		return false;
+	while (is_ows(*etag))
+		etag++;
+	if (*etag != '\0')
 		return false;
 
 	while (is_ows(*p))

@@ -116,6 +116,8 @@ tokens_bad(const char *text, size_t len, int line, const char *problem)
 			 line, problem, rc, err);
 	check(rc == -1 && strncmp(err, prefix, strlen(prefix)) == 0 &&
 		  strstr(err, problem) != NULL && t.n == 0 && t.items == NULL, what);
+	if (rc == 0)
+		hd_tokens_free(&t);
 }
 
 static void
@@ -415,6 +417,7 @@ test_etag(void)
 	inm(h, e, false);
 	inm("\"a b\"", "\"a b\"", false);	/* a space is no etagc */
 	inm("\"\"", "\"\"", true);
+	inm("\"x\"", "\"x\"junk", false);	/* our own ETag must be one tag */
 }
 
 static void
@@ -866,6 +869,8 @@ ids_bad_len(const char *body, size_t len, int max, const char *want_err)
 	snprintf(what, sizeof(what), "ids refused: %.200s: want \"%s\", got \"%s\"",
 			 body ? body : "(NULL)", want_err, err);
 	check(rc == -1 && ids == NULL && n == 0 && strcmp(err, want_err) == 0, what);
+	if (rc == 0)
+		free(ids);
 }
 
 static void
