@@ -120,7 +120,7 @@ token=$(head -c 24 /dev/urandom | base64 | tr '+/' '-_')
 echo "$(printf %s "$token" | perfopt_as_pg perfopt-httpd --hash-token) api_admin" >"$demo/tokens"
 chown postgres "$demo/tokens" 2>/dev/null || true
 perfopt_as_pg sh -c "perfopt-httpd --listen 127.0.0.1:$http_port --tokens '$demo/tokens' \
-	--conninfo 'host=$demo port=$port dbname=postgres user=perfopt_api' 2>'$demo/httpd.log' &
+	--conninfo 'host=$demo port=$port dbname=postgres user=perfopt_api' >/dev/null 2>'$demo/httpd.log' &
 	echo \$! >'$demo/httpd.pid'"
 for _ in $(seq 50); do
 	curl -s -o /dev/null "http://127.0.0.1:$http_port/healthz" && break
