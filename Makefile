@@ -64,15 +64,13 @@ include $(PGXS)
 $(OBJS) $(OBJS:.o=.bc): $(wildcard $(srcdir)/include/*.h)
 
 # perfopt-httpd, the REST shim: a plain program (libmicrohttpd, libpq,
-# cJSON, zlib), built by the same make and installed next to pg_ctl.
-# HTTPD_SANITIZE=1 builds it with ASan/UBSan for the tests.
+# cJSON, zlib), built by the same make and installed next to pg_ctl;
+# perfopt-httpd-asan is the same with ASan/UBSan, for the tests only.
 HTTPD_SRCS = src/httpd/main.c src/httpd/handler.c src/httpd/calls.c src/httpd/pool.c \
 	src/httpd/stats.c src/httpd/util.c src/httpd/sha256.c src/latency_hist.c src/promtext.c
 HTTPD_CFLAGS = -std=gnu99 -O2 -g -Wall -Wextra -Werror=implicit-function-declaration \
 	-I$(srcdir)/include -I$(shell $(PG_CONFIG) --includedir) -pthread
-ifdef HTTPD_SANITIZE
-HTTPD_CFLAGS += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
-endif
+HTTPD_SANITIZE = -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 HTTPD_LIBS = -L$(shell $(PG_CONFIG) --libdir) -lmicrohttpd -lpq -lcjson -lz -pthread
 
 all: perfopt-httpd
@@ -80,8 +78,11 @@ all: perfopt-httpd
 perfopt-httpd: $(HTTPD_SRCS) $(wildcard $(srcdir)/include/*.h) $(wildcard $(srcdir)/src/httpd/*.h)
 	$(CC) $(HTTPD_CFLAGS) -o $@ $(HTTPD_SRCS) $(HTTPD_LIBS)
 
+perfopt-httpd-asan: $(HTTPD_SRCS) $(wildcard $(srcdir)/include/*.h) $(wildcard $(srcdir)/src/httpd/*.h)
+	$(CC) $(HTTPD_CFLAGS) $(HTTPD_SANITIZE) -o $@ $(HTTPD_SRCS) $(HTTPD_LIBS)
+
 install: install-httpd
 install-httpd: perfopt-httpd
 	$(INSTALL_PROGRAM) perfopt-httpd '$(DESTDIR)$(bindir)/perfopt-httpd'
 
-EXTRA_CLEAN = perfopt-httpd
+EXTRA_CLEAN = perfopt-httpd perfopt-httpd-asan

@@ -20,6 +20,8 @@ if [ "${1:-}" != "--as-pg" ]; then
 	if [ "$(id -u)" = 0 ]; then
 		perfopt_build_install || exit 1
 	fi
+	# the shim again with ASan/UBSan, for test/t/151_httpd_sanitized.pl
+	make -C "$PERFOPT_TOP" -s PG_CONFIG="$PG_CONFIG" perfopt-httpd-asan >/dev/null || exit 1
 	rm -rf "$PERFOPT_TMP" && mkdir -p "$PERFOPT_TMP"
 	unit_failed=0
 	if [ $# = 0 ] || [ "$1" = regress ]; then

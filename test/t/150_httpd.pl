@@ -320,6 +320,7 @@ my $log = slurp_file($shims{main}{log});
 like($log, qr/^\{"time": "[^"]+", "method": "GET", "route": "\/api\/v1\/performance\/status", "status": 200, "bytes": \d+, "ms": [0-9.]+, "role": "api_reader", "client": "127.0.0.1"\}$/m,
 	'structured request lines');
 unlike($log, qr/\Q$reader\E|\Q$admin\E/, 'no token in the log');
+unlike($log, qr/AddressSanitizer|runtime error|LeakSanitizer/, 'no sanitizer report');
 
 # ---- SIGTERM: drain and exit
 for my $name (keys %shims)
