@@ -77,9 +77,50 @@ res_pg_error(HdResult *res, PGconn *conn, PGresult *r, bool setup)
 				 message, sqlstate);
 }
 
+/* sql with $1..$n replaced by the parameters as quoted literals; malloc'd */
+static char *
+inline_params(PGconn *conn, const char *sql, int nparams, const char *const *params)
+{
+	size_t		cap = strlen(sql) + 1;
+	char	   *lits[3] = {NULL, NULL, NULL};
+	char	   *out;
+	size_t		len = 0;
+
+	for (int i = 0; i < nparams && i < 3; i++)
+	{
+		lits[i] = params[i] ? PQescapeLiteral(conn, params[i], strlen(params[i])) : NULL;
+		cap += lits[i] ? strlen(lits[i]) : 4;
+	}
+	out = malloc(cap * 2);
+	if (out == NULL)
+		goto done;
+	for (const char *p = sql; *p; p++)
+	{
+		if (p[0] == '$' && p[1] >= '1' && p[1] <= '3' && p[1] - '1' < nparams)
+		{
+			const char *lit = lits[p[1] - '1'] ? lits[p[1] - '1'] : "NULL";
+
+			memcpy(out + len, lit, strlen(lit));
+			len += strlen(lit);
+			p++;
+		}
+		else
+			out[len++] = *p;
+	}
+	out[len] = '\0';
+done:
+	for (int i = 0; i < 3; i++)
+		if (lits[i])
+			PQfreemem(lits[i]);
+	return out;
+}
+
 /*
- * Run sql (one row, one column, as text) in a transaction as role.  role
- * NULL: no role change (health check).  On success res->body is the value.
+ * Run sql (one row, one column, as text) in a transaction as role, in one
+ * round trip: BEGIN [READ ONLY]; SET LOCAL ROLE; SET LOCAL
+ * statement_timeout; the call; COMMIT, as one simple query (parameters
+ * inlined as quoted literals).  role NULL: no role change (health check).
+ * On success res->body is the value.
  */
 static bool
 run_sql(HdResult *res, const char *role, bool read_only, const char *sql,
@@ -87,7 +128,14 @@ run_sql(HdResult *res, const char *role, bool read_only, const char *sql,
 {
 	HdConn	   *c = hd_pool_get();
 	PGresult   *r;
-	char		setup[512];
+	PGresult   *error = NULL;
+	char	   *value = NULL;
+	char	   *call;
+	char	   *text;
+	char	   *qrole = NULL;
+	size_t		size;
+	int			step = 0;
+	int			error_step = 0;
 	bool		ok = false;
 
 	if (c == NULL)
@@ -95,46 +143,60 @@ run_sql(HdResult *res, const char *role, bool read_only, const char *sql,
 		hd_error(res, 503, "unavailable", "the database does not answer, or every connection is busy", NULL);
 		return false;
 	}
+	call = inline_params(c->conn, sql, nparams, params);
 	if (role)
+		qrole = PQescapeIdentifier(c->conn, role, strlen(role));
+	size = (call ? strlen(call) : 0) + (qrole ? strlen(qrole) : 0) + 256;
+	text = malloc(size);
+	if (call == NULL || text == NULL || (role && qrole == NULL))
 	{
-		char	   *qrole = PQescapeIdentifier(c->conn, role, strlen(role));
-
-		snprintf(setup, sizeof(setup), "BEGIN%s; SET LOCAL ROLE %s; SET LOCAL statement_timeout = %d",
-				 read_only ? " READ ONLY" : "", qrole ? qrole : "\"\"", hd_config.statement_timeout_ms);
+		free(call);
+		free(text);
 		PQfreemem(qrole);
+		hd_pool_put(c, false);
+		hd_error(res, 500, "internal error", "out of memory", NULL);
+		return false;
 	}
-	else
-		snprintf(setup, sizeof(setup), "BEGIN READ ONLY; SET LOCAL statement_timeout = %d",
-				 hd_config.statement_timeout_ms);
+	snprintf(text, size, "BEGIN%s; %s%s%sSET LOCAL statement_timeout = %d; %s; COMMIT",
+			 read_only ? " READ ONLY" : "", role ? "SET LOCAL ROLE " : "", role ? qrole : "",
+			 role ? "; " : "", hd_config.statement_timeout_ms, call);
+	free(call);
+	PQfreemem(qrole);
 
-	r = PQexec(c->conn, setup);
-	if (PQresultStatus(r) != PGRES_COMMAND_OK)
-		res_pg_error(res, c->conn, r, true);
-	else
+	/* the results in order: BEGIN, [SET ROLE,] SET, the call, COMMIT */
+	if (PQsendQuery(c->conn, text))
 	{
-		PQclear(r);
-		r = PQexecParams(c->conn, sql, nparams, NULL, params, NULL, NULL, 0);
-		if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && PQnfields(r) == 1)
+		while ((r = PQgetResult(c->conn)) != NULL)
 		{
-			char	   *v = PQgetisnull(r, 0, 0) ? strdup("null") : strdup(PQgetvalue(r, 0, 0));
-
-			PQclear(r);
-			r = PQexec(c->conn, "COMMIT");
-			if (PQresultStatus(r) == PGRES_COMMAND_OK)
+			step++;
+			if (PQresultStatus(r) == PGRES_TUPLES_OK && value == NULL && error == NULL)
 			{
-				res_body(res, 200, v, "application/json", CACHE_LIVE);
-				ok = true;
+				if (PQntuples(r) == 1 && PQnfields(r) == 1)
+					value = PQgetisnull(r, 0, 0) ? strdup("null") : strdup(PQgetvalue(r, 0, 0));
+				PQclear(r);
+			}
+			else if (PQresultStatus(r) == PGRES_FATAL_ERROR && error == NULL)
+			{
+				error = r;
+				error_step = step;
 			}
 			else
-			{
-				free(v);
-				res_pg_error(res, c->conn, r, false);
-			}
+				PQclear(r);
 		}
-		else
-			res_pg_error(res, c->conn, r, false);
 	}
-	PQclear(r);
+	free(text);
+	if (error == NULL && value != NULL && PQtransactionStatus(c->conn) == PQTRANS_IDLE)
+	{
+		res_body(res, 200, value, "application/json", CACHE_LIVE);
+		ok = true;
+	}
+	else
+	{
+		free(value);
+		/* an error before the call (the role, the timeout) is the shim's configuration */
+		res_pg_error(res, c->conn, error, error != NULL && error_step < (role ? 4 : 3));
+	}
+	PQclear(error);
 	if (!ok && PQstatus(c->conn) == CONNECTION_OK &&
 		PQtransactionStatus(c->conn) != PQTRANS_IDLE)
 		PQclear(PQexec(c->conn, "ROLLBACK"));

@@ -31,7 +31,8 @@ typedef struct HdConfig
 	int			listen_port;	/* 3000 */
 	char	   *conninfo;		/* the authenticator role's connection */
 	char	   *tokens_path;
-	int			pool_size;		/* connections and worker threads */
+	int			pool_size;		/* database connections */
+	int			threads;		/* HTTP threads: a connection stays on one */
 	int			statement_timeout_ms;	/* per request */
 	int			pool_wait_ms;	/* waiting for a free connection, then 503 */
 	int			bulk_max;		/* ids in one bulk resolve */

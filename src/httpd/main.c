@@ -1,8 +1,9 @@
 /*
  * main.c — perfopt-httpd: configuration (a file of "key = value" lines
  * and the same keys as --flags, flags winning), the libmicrohttpd daemon
- * (a thread pool of --pool threads on epoll, one database connection
- * each), and the signals: SIGHUP reloads the token file, SIGTERM/SIGINT
+ * (a pool of --threads threads on epoll; a client connection stays on
+ * the thread that accepted it, so there are more threads than database
+ * connections, which wait for one another in pool.c), and the signals: SIGHUP reloads the token file, SIGTERM/SIGINT
  * stop accepting, drain the requests in flight (at most --drain seconds)
  * and exit.
  *
@@ -30,6 +31,7 @@ HdConfig	hd_config = {
 	.conninfo = NULL,
 	.tokens_path = NULL,
 	.pool_size = 4,
+	.threads = 16,
 	.statement_timeout_ms = 5000,
 	.pool_wait_ms = 2000,
 	.bulk_max = 100,
@@ -54,7 +56,8 @@ usage(FILE *out)
 			"  --listen HOST:PORT            default 127.0.0.1:3000\n"
 			"  --conninfo CONNINFO           libpq connection of the authenticator role\n"
 			"  --tokens FILE                 lines \"<sha256 hex of a token> <role>\"\n"
-			"  --pool N                      connections and threads (default 4)\n"
+			"  --pool N                      database connections (default 4)\n"
+			"  --threads N                   HTTP threads; a client connection stays on one (default 16)\n"
 			"  --statement-timeout MS        per request (default 5000)\n"
 			"  --pool-wait MS                wait for a free connection, then 503 (default 2000)\n"
 			"  --bulk-max N                  ids in one bulk resolve (default 100)\n"
@@ -110,6 +113,8 @@ set_option(const char *key, const char *value)
 		}
 		if (strcmp(key, "pool") == 0 && d <= 256)
 			hd_config.pool_size = (int) d;
+		else if (strcmp(key, "threads") == 0 && d <= 256)
+			hd_config.threads = (int) d;
 		else if (strcmp(key, "statement-timeout") == 0)
 			hd_config.statement_timeout_ms = (int) d;
 		else if (strcmp(key, "pool-wait") == 0)
@@ -221,6 +226,7 @@ main(int argc, char **argv)
 		{"conninfo", required_argument, NULL, 1},
 		{"tokens", required_argument, NULL, 1},
 		{"pool", required_argument, NULL, 1},
+		{"threads", required_argument, NULL, 1},
 		{"statement-timeout", required_argument, NULL, 1},
 		{"pool-wait", required_argument, NULL, 1},
 		{"bulk-max", required_argument, NULL, 1},
@@ -305,7 +311,7 @@ main(int argc, char **argv)
 							  (uint16_t) hd_config.listen_port, NULL, NULL,
 							  &hd_access_handler, NULL,
 							  MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &addr,
-							  MHD_OPTION_THREAD_POOL_SIZE, (unsigned int) hd_config.pool_size,
+							  MHD_OPTION_THREAD_POOL_SIZE, (unsigned int) hd_config.threads,
 							  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) hd_config.connection_timeout_s,
 							  MHD_OPTION_CONNECTION_LIMIT, (unsigned int) 256,
 							  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) (128 * 1024),
@@ -316,8 +322,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "perfopt-httpd: cannot listen on %s:%d\n", hd_config.listen_host, hd_config.listen_port);
 		return 1;
 	}
-	fprintf(stderr, "{\"event\": \"listening\", \"address\": \"%s:%d\", \"pool\": %d}\n",
-			hd_config.listen_host, hd_config.listen_port, hd_config.pool_size);
+	fprintf(stderr, "{\"event\": \"listening\", \"address\": \"%s:%d\", \"pool\": %d, \"threads\": %d}\n",
+			hd_config.listen_host, hd_config.listen_port, hd_config.pool_size, hd_config.threads);
 
 	for (;;)
 	{

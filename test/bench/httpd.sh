@@ -24,7 +24,7 @@ set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 seconds=${1:-20}
 httpd=$PGBIN/perfopt-httpd
-pool=4
+pool=${HTTPD_POOL:-4}
 
 [ "$(id -u)" = 0 ] && perfopt_install_deps
 if ! command -v wrk >/dev/null; then
