@@ -4,6 +4,11 @@
  * call (calls.c), then the response: ETag and 304, gzip, Cache-Control,
  * Vary, Location, Link; and one structured log line per request (never a
  * token).
+ *
+ * The HTTP threads never wait for the database: a request that needs it
+ * is suspended and queued, first come first served, for the call workers
+ * (one per pooled connection); the worker that ran it resumes the
+ * connection, and the HTTP thread sends the answer.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -25,7 +30,92 @@ typedef struct HdState
 	size_t		len;
 	bool		too_large;
 	struct timespec start;
+	/* a call handed to the workers */
+	struct MHD_Connection *conn;
+	HdRequest	req;
+	HdResult	res;
+	char		role[64];
+	atomic_bool done;
+	struct HdState *next;
 } HdState;
+
+/* the calls waiting for a worker, oldest first */
+static pthread_mutex_t queue_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t queue_cond = PTHREAD_COND_INITIALIZER;
+static HdState *queue_head = NULL;
+static HdState *queue_tail = NULL;
+static bool workers_stop = false;
+static pthread_t *workers = NULL;
+static int	nworkers = 0;
+
+static void *
+worker_main(void *arg)
+{
+	(void) arg;
+	for (;;)
+	{
+		HdState    *st;
+
+		pthread_mutex_lock(&queue_lock);
+		while (queue_head == NULL && !workers_stop)
+			pthread_cond_wait(&queue_cond, &queue_lock);
+		if (queue_head == NULL)
+		{
+			pthread_mutex_unlock(&queue_lock);
+			return NULL;
+		}
+		st = queue_head;
+		queue_head = st->next;
+		if (queue_head == NULL)
+			queue_tail = NULL;
+		pthread_mutex_unlock(&queue_lock);
+
+		hd_call(&st->req, &st->res);
+		/* the last touch: after the resume the connection may complete and free st */
+		atomic_store(&st->done, true);
+		MHD_resume_connection(st->conn);
+	}
+}
+
+int
+hd_workers_start(int n)
+{
+	workers = calloc((size_t) n, sizeof(pthread_t));
+	if (workers == NULL)
+		return -1;
+	for (nworkers = 0; nworkers < n; nworkers++)
+		if (pthread_create(&workers[nworkers], NULL, worker_main, NULL) != 0)
+			return -1;
+	return 0;
+}
+
+void
+hd_workers_stop(void)
+{
+	pthread_mutex_lock(&queue_lock);
+	workers_stop = true;
+	pthread_cond_broadcast(&queue_cond);
+	pthread_mutex_unlock(&queue_lock);
+	for (int i = 0; i < nworkers; i++)
+		pthread_join(workers[i], NULL);
+	free(workers);
+	workers = NULL;
+	nworkers = 0;
+}
+
+static void
+enqueue(HdState *st)
+{
+	pthread_mutex_lock(&queue_lock);
+	st->next = NULL;
+	if (queue_tail)
+		queue_tail->next = st;
+	else
+		queue_head = st;
+	queue_tail = st;
+	pthread_cond_signal(&queue_cond);
+	pthread_mutex_unlock(&queue_lock);
+}
 
 static pthread_rwlock_t tokens_lock = PTHREAD_RWLOCK_INITIALIZER;
 static HdTokens tokens = {0, NULL};
@@ -229,7 +319,7 @@ hd_access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 				  size_t *upload_data_size, void **con_cls)
 {
 	HdState    *st = *con_cls;
-	HdRequest	req;
+	HdRequest  *req;
 	HdResult	res;
 	int64_t		id = 0;
 	HdRoute		route;
@@ -277,6 +367,10 @@ hd_access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
+
+	/* back from a worker: answer */
+	if (atomic_load(&st->done))
+		return respond(conn, st, method, st->req.route, st->req.role, &st->res, NULL, 0, false);
 
 	route = hd_route_match(url, &id);
 	method_bit = hd_method_bit(method);
@@ -331,20 +425,28 @@ hd_access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 		return respond_error(conn, st, method, route, 429, "too many requests",
 							 "too many requests from this address", NULL, retry_after, false);
 
-	memset(&req, 0, sizeof(req));
-	req.route = route;
-	req.method = method_bit;
-	req.id = id;
-	req.role = role;
-	req.body = st->body ? st->body : "";
-	req.body_len = st->len;
-	req.q_limit = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "limit");
-	req.q_cursor = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "cursor");
-	req.q_state = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "state");
-	req.q_dry_run = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "dry_run");
-	req.q_format = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "format");
-	hd_call(&req, &res);
-	return respond(conn, st, method, route, role, &res, NULL, 0, false);
+	/* the call goes to the workers; the argument strings live as long as the request */
+	req = &st->req;
+	memset(req, 0, sizeof(*req));
+	req->route = route;
+	req->method = method_bit;
+	req->id = id;
+	if (role)
+	{
+		snprintf(st->role, sizeof(st->role), "%s", role);
+		req->role = st->role;
+	}
+	req->body = st->body ? st->body : "";
+	req->body_len = st->len;
+	req->q_limit = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "limit");
+	req->q_cursor = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "cursor");
+	req->q_state = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "state");
+	req->q_dry_run = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "dry_run");
+	req->q_format = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "format");
+	st->conn = conn;
+	MHD_suspend_connection(conn);
+	enqueue(st);
+	return MHD_YES;
 }
 
 void
@@ -359,6 +461,7 @@ hd_request_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (st == NULL)
 		return;
 	free(st->body);
+	free(st->res.body);
 	free(st);
 	*con_cls = NULL;
 	atomic_fetch_sub(&in_flight, 1);

@@ -32,7 +32,7 @@ typedef struct HdConfig
 	char	   *conninfo;		/* the authenticator role's connection */
 	char	   *tokens_path;
 	int			pool_size;		/* database connections */
-	int			threads;		/* HTTP threads: a connection stays on one */
+	int			threads;		/* HTTP threads (calls run on pool_size workers) */
 	int			statement_timeout_ms;	/* per request */
 	int			pool_wait_ms;	/* waiting for a free connection, then 503 */
 	int			bulk_max;		/* ids in one bulk resolve */

@@ -1,9 +1,9 @@
 /*
  * main.c — perfopt-httpd: configuration (a file of "key = value" lines
  * and the same keys as --flags, flags winning), the libmicrohttpd daemon
- * (a pool of --threads threads on epoll; a client connection stays on
- * the thread that accepted it, so there are more threads than database
- * connections, which wait for one another in pool.c), and the signals: SIGHUP reloads the token file, SIGTERM/SIGINT
+ * (a pool of --threads threads on epoll, which never wait for the
+ * database: calls run on --pool workers, one per connection, handler.c),
+ * and the signals: SIGHUP reloads the token file, SIGTERM/SIGINT
  * stop accepting, drain the requests in flight (at most --drain seconds)
  * and exit.
  *
@@ -31,7 +31,7 @@ HdConfig	hd_config = {
 	.conninfo = NULL,
 	.tokens_path = NULL,
 	.pool_size = 4,
-	.threads = 16,
+	.threads = 2,
 	.statement_timeout_ms = 5000,
 	.pool_wait_ms = 2000,
 	.bulk_max = 100,
@@ -57,7 +57,7 @@ usage(FILE *out)
 			"  --conninfo CONNINFO           libpq connection of the authenticator role\n"
 			"  --tokens FILE                 lines \"<sha256 hex of a token> <role>\"\n"
 			"  --pool N                      database connections (default 4)\n"
-			"  --threads N                   HTTP threads; a client connection stays on one (default 16)\n"
+			"  --threads N                   HTTP threads (default 2); calls run on one worker per connection\n"
 			"  --statement-timeout MS        per request (default 5000)\n"
 			"  --pool-wait MS                wait for a free connection, then 503 (default 2000)\n"
 			"  --bulk-max N                  ids in one bulk resolve (default 100)\n"
@@ -306,8 +306,13 @@ main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &signals, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	if (hd_workers_start(hd_config.pool_size) != 0)
+	{
+		fprintf(stderr, "perfopt-httpd: cannot start the call workers\n");
+		return 1;
+	}
 	daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
-							  MHD_USE_ITC,
+							  MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME,
 							  (uint16_t) hd_config.listen_port, NULL, NULL,
 							  &hd_access_handler, NULL,
 							  MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &addr,
@@ -358,6 +363,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "{\"event\": \"stopping\", \"in_flight\": %d}\n", n);
 	}
 	MHD_stop_daemon(daemon);
+	hd_workers_stop();
 	/* closed only now: the daemon's threads may have used it until the stop */
 	if (listener != MHD_INVALID_SOCKET)
 		close(listener);

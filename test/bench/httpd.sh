@@ -75,7 +75,7 @@ shim_log="$BENCH_DIR/httpd.log"
 # shellcheck disable=SC2016
 shim_pid=$(perfopt_as_pg sh -c '"$@" >/dev/null 2>>"$0" & echo $!' "$shim_log" \
 	"$httpd" --listen "127.0.0.1:$http_port" --conninfo "$conninfo" --tokens "$BENCH_DIR/tokens" \
-	--pool "$pool" --read-rate 1000000 --read-burst 1000000)
+	--pool "$pool" --threads "${HTTPD_THREADS:-2}" --read-rate 1000000 --read-burst 1000000)
 
 # the HTTP status code of GET /healthz, 000 when nobody answers
 healthz() {
