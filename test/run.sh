@@ -30,6 +30,8 @@ if [ "${1:-}" != "--as-pg" ]; then
 		make -s -C test/unit clean >/dev/null
 		perfopt_log "fuzzers (libFuzzer, ${PERFOPT_FUZZ_SECONDS:-20} s each)"
 		bash test/fuzz/run.sh "${PERFOPT_FUZZ_SECONDS:-20}" || unit_failed=1
+		perfopt_log "random SQL (sqlsmith, ${PERFOPT_SQLSMITH_QUERIES:-2000} queries)"
+		bash test/fuzz/sqlsmith.sh "${PERFOPT_SQLSMITH_QUERIES:-2000}" || unit_failed=1
 	fi
 	[ "$(id -u)" = 0 ] && chown -R postgres "$PERFOPT_TMP"
 	perfopt_as_pg bash "$0" --as-pg "$unit_failed" "$@"
