@@ -60,12 +60,18 @@ typedef struct PerfoptTrend
 
 extern const char *perfopt_alert_severity_name(int severity);
 
+/* NOTIFY perfopt_alerts, at commit, with the transition as JSON */
+extern void perfopt_alert_notify(int64 id, const char *event, const char *metric,
+								 const char *severity, bool open, double value, double threshold);
+
 /* shared memory */
 extern Size perfopt_alerts_shmem_size(void);
 extern void perfopt_alerts_shmem_init(void);
 
 /* the worker, after each sample: evaluate (no transaction needed) ... */
 extern void perfopt_alerts_evaluate(const PerfoptSample *s);
+/* ... whether anything waits to be written (or the table to be read) ... */
+extern bool perfopt_alerts_to_write(void);
 /* ... and write what changed, in its transaction (primary, extension there) */
 extern void perfopt_alerts_persist(void);
 /* after that transaction committed */

@@ -464,21 +464,38 @@ al_load(const char *schema)
 	LWLockRelease(perfopt_shared->lock);
 }
 
-static char *
-al_notify_payload(const AlertEvent *e)
+bool
+perfopt_alerts_to_write(void)
+{
+	bool		any;
+
+	if (alerts == NULL)
+		return false;
+	LWLockAcquire(perfopt_shared->lock, LW_SHARED);
+	any = !alerts->loaded || al_nevents > 0;
+	for (int i = 0; i < alerts->nalerts && !any; i++)
+		any = alerts->alerts[i].dirty;
+	LWLockRelease(perfopt_shared->lock);
+	return any;
+}
+
+void
+perfopt_alert_notify(int64 id, const char *event, const char *metric, const char *severity,
+					 bool open, double value, double threshold)
 {
 	StringInfoData js;
 
 	initStringInfo(&js);
-	appendStringInfo(&js, "{\"id\": " INT64_FORMAT ", \"event\": \"%s\", \"metric\": ", e->id, e->event);
-	escape_json(&js, e->metric);
+	appendStringInfo(&js, "{\"id\": " INT64_FORMAT ", \"event\": \"%s\", \"metric\": ", id, event);
+	escape_json(&js, metric);
 	appendStringInfo(&js, ", \"severity\": \"%s\", \"state\": \"%s\", \"value\": ",
-					 perfopt_alert_severity_name(e->severity), e->open ? "open" : "resolved");
-	perfopt_json_number(&js, e->value);
+					 severity, open ? "open" : "resolved");
+	perfopt_json_number(&js, value);
 	appendStringInfoString(&js, ", \"threshold\": ");
-	perfopt_json_number(&js, e->threshold);
+	perfopt_json_number(&js, threshold);
 	appendStringInfoChar(&js, '}');
-	return js.data;
+	Async_Notify("perfopt_alerts", js.data);
+	pfree(js.data);
 }
 
 void
@@ -563,7 +580,8 @@ perfopt_alerts_persist(void)
 										   schema, schema),
 								  5, types, values, NULL, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "perfopt: could not write perfopt_alert_transitions");
-		Async_Notify("perfopt_alerts", al_notify_payload(e));
+		perfopt_alert_notify(e->id, e->event, e->metric, perfopt_alert_severity_name(e->severity),
+							 e->open, e->value, e->threshold);
 	}
 	SPI_finish();
 

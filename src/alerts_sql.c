@@ -16,7 +16,6 @@
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/pg_type.h"
-#include "commands/async.h"
 #include "commands/dbcommands.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -238,16 +237,11 @@ al_resolve(const char *schema, int64 id, const char *by)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[0];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
-		StringInfoData js;
+		bool		isnull;
 
-		initStringInfo(&js);
-		appendStringInfo(&js, "{\"id\": " INT64_FORMAT ", \"event\": \"resolve\", \"metric\": ", id);
-		escape_json(&js, SPI_getvalue(tup, desc, 1));
-		appendStringInfo(&js, ", \"severity\": \"%s\", \"state\": \"resolved\", \"value\": %s, \"threshold\": %s, \"resolved_by\": ",
-						 SPI_getvalue(tup, desc, 2), SPI_getvalue(tup, desc, 3), SPI_getvalue(tup, desc, 4));
-		escape_json(&js, by);
-		appendStringInfoChar(&js, '}');
-		Async_Notify("perfopt_alerts", js.data);
+		perfopt_alert_notify(id, "resolve", SPI_getvalue(tup, desc, 1), SPI_getvalue(tup, desc, 2), false,
+							 DatumGetFloat8(SPI_getbinval(tup, desc, 3, &isnull)),
+							 DatumGetFloat8(SPI_getbinval(tup, desc, 4, &isnull)));
 		if (SPI_execute_with_args(psprintf("/* perfopt */ INSERT INTO %s.perfopt_alert_transitions"
 										   " (alert_id, event, severity, value, threshold)"
 										   " SELECT id, 'resolve', severity, value, threshold"

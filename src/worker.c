@@ -140,11 +140,12 @@ wrk_report_error(MemoryContext cxt, const char *what)
 	pgstat_report_activity(STATE_IDLE, NULL);
 }
 
-/* write the alerts that changed, in a transaction of their own */
-static void
-wrk_alerts_persist(void)
+/* fn in a transaction of its own, its ERROR caught and logged; false on an error */
+static bool
+wrk_in_transaction(const char *what, void (*fn) (const PerfoptSample *), const PerfoptSample *s)
 {
 	MemoryContext cxt = CurrentMemoryContext;
+	volatile bool ok = false;
 
 	PG_TRY();
 	{
@@ -152,49 +153,36 @@ wrk_alerts_persist(void)
 		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();
 		PushActiveSnapshot(GetTransactionSnapshot());
-		pgstat_report_activity(STATE_RUNNING, "perfopt: writing alerts");
-		perfopt_alerts_persist();
+		pgstat_report_activity(STATE_RUNNING, psprintf("perfopt: %s", what));
+		fn(s);
 		PopActiveSnapshot();
 		CommitTransactionCommand();
-		perfopt_alerts_persisted();
 		disable_timeout(STATEMENT_TIMEOUT, false);
 		pgstat_report_activity(STATE_IDLE, NULL);
+		ok = true;
 	}
 	PG_CATCH();
 	{
 		disable_timeout(STATEMENT_TIMEOUT, false);
-		wrk_report_error(cxt, "writing alerts");
+		wrk_report_error(cxt, what);
 	}
 	PG_END_TRY();
+	return ok;
 }
 
-/* emergency.c's actions, in a transaction of their own */
+/* the alerts that changed (alerts.c) */
+static void
+wrk_write_alerts(const PerfoptSample *s)
+{
+	perfopt_alerts_persist();
+}
+
+/* emergency.c's actions: every one is audited, so only where the extension is */
 static void
 wrk_emergency(const PerfoptSample *s)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-
-	PG_TRY();
-	{
-		enable_timeout_after(STATEMENT_TIMEOUT, WRK_STATEMENT_TIMEOUT_MS);
-		SetCurrentStatementStartTimestamp();
-		StartTransactionCommand();
-		PushActiveSnapshot(GetTransactionSnapshot());
-		pgstat_report_activity(STATE_RUNNING, "perfopt: emergency actions");
-		/* every action is audited: only where the extension is */
-		if (perfopt_history_available())
-			perfopt_emergency_act(s);
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-		disable_timeout(STATEMENT_TIMEOUT, false);
-		pgstat_report_activity(STATE_IDLE, NULL);
-	}
-	PG_CATCH();
-	{
-		disable_timeout(STATEMENT_TIMEOUT, false);
-		wrk_report_error(cxt, "emergency actions");
-	}
-	PG_END_TRY();
+	if (perfopt_history_available())
+		perfopt_emergency_act(s);
 }
 
 static bool
@@ -271,10 +259,11 @@ wrk_sample(bool push, TimestampTz prev_at)
 	/* the statements' latency over the same interval */
 	perfopt_latency_tick();
 	perfopt_alerts_evaluate(s);
-	if (!s->is_standby)
-		wrk_alerts_persist();
+	if (!s->is_standby && perfopt_alerts_to_write() &&
+		wrk_in_transaction("writing alerts", wrk_write_alerts, s))
+		perfopt_alerts_persisted();
 	if (perfopt_enable_emergency_optimization && !s->is_standby)
-		wrk_emergency(s);
+		(void) wrk_in_transaction("emergency actions", wrk_emergency, s);
 	if (persisted)
 	{
 		LWLockAcquire(perfopt_shared->lock, LW_EXCLUSIVE);

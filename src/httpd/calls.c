@@ -140,7 +140,7 @@ run_sql(HdResult *res, const char *role, bool read_only, const char *sql,
 
 	if (c == NULL)
 	{
-		hd_error(res, 503, "unavailable", "the database does not answer, or every connection is busy", NULL);
+		hd_error(res, 503, "unavailable", "the database does not answer", NULL);
 		return false;
 	}
 	call = inline_params(c->conn, sql, nparams, params);

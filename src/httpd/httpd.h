@@ -34,7 +34,6 @@ typedef struct HdConfig
 	int			pool_size;		/* database connections */
 	int			threads;		/* HTTP threads (calls run on pool_size workers) */
 	int			statement_timeout_ms;	/* per request */
-	int			pool_wait_ms;	/* waiting for a free connection, then 503 */
 	int			bulk_max;		/* ids in one bulk resolve */
 	int			connection_timeout_s;	/* idle or slow clients */
 	double		read_rate;		/* per token, requests per second */
@@ -57,7 +56,7 @@ typedef struct HdConn
 } HdConn;
 
 extern int	hd_pool_init(int size, const char *conninfo);
-/* a connection that answers, or NULL after pool_wait_ms or when PostgreSQL is down */
+/* a connection that answers, or NULL when PostgreSQL is down (or none is free) */
 extern HdConn *hd_pool_get(void);
 /* broken: the connection is reset before its next use */
 extern void hd_pool_put(HdConn *c, bool broken);

@@ -33,7 +33,6 @@ HdConfig	hd_config = {
 	.pool_size = 4,
 	.threads = 2,
 	.statement_timeout_ms = 5000,
-	.pool_wait_ms = 2000,
 	.bulk_max = 100,
 	.connection_timeout_s = 10,
 	.read_rate = 50,
@@ -59,7 +58,7 @@ usage(FILE *out)
 			"  --pool N                      database connections (default 4)\n"
 			"  --threads N                   HTTP threads (default 2); calls run on one worker per connection\n"
 			"  --statement-timeout MS        per request (default 5000)\n"
-			"  --pool-wait MS                wait for a free connection, then 503 (default 2000)\n"
+
 			"  --bulk-max N                  ids in one bulk resolve (default 100)\n"
 			"  --connection-timeout S        slow or idle clients (default 10)\n"
 			"  --read-rate R --read-burst B  per token (default 50/s, 100)\n"
@@ -117,8 +116,6 @@ set_option(const char *key, const char *value)
 			hd_config.threads = (int) d;
 		else if (strcmp(key, "statement-timeout") == 0)
 			hd_config.statement_timeout_ms = (int) d;
-		else if (strcmp(key, "pool-wait") == 0)
-			hd_config.pool_wait_ms = (int) d;
 		else if (strcmp(key, "bulk-max") == 0 && d <= 1000)
 			hd_config.bulk_max = (int) d;
 		else if (strcmp(key, "connection-timeout") == 0)
@@ -228,7 +225,6 @@ main(int argc, char **argv)
 		{"pool", required_argument, NULL, 1},
 		{"threads", required_argument, NULL, 1},
 		{"statement-timeout", required_argument, NULL, 1},
-		{"pool-wait", required_argument, NULL, 1},
 		{"bulk-max", required_argument, NULL, 1},
 		{"connection-timeout", required_argument, NULL, 1},
 		{"read-rate", required_argument, NULL, 1},
