@@ -6,6 +6,7 @@
  * opaque cursor and a Link header; optimization runs answer 202 with a
  * Location to follow.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -430,7 +431,9 @@ hd_call(const HdRequest *req, HdResult *res)
 				cJSON	   *doc = cJSON_ParseWithLength(req->body, req->body_len);
 				cJSON	   *iv = doc ? cJSON_GetObjectItemCaseSensitive(doc, "interval_ms") : NULL;
 
+				/* in range before the cast: casting 1e300 to int is undefined */
 				if (!cJSON_IsObject(doc) || cJSON_GetArraySize(doc) != 1 || !cJSON_IsNumber(iv) ||
+					!(iv->valuedouble >= INT_MIN && iv->valuedouble <= INT_MAX) ||
 					iv->valuedouble != (double) (int) iv->valuedouble)
 				{
 					cJSON_Delete(doc);

@@ -235,6 +235,10 @@ $r = req('PUT', '/api/v1/performance/thresholds', $admin, body => '{"cpu": {"war
 is($r->{status}, 400, 'an out-of-range threshold: 400');
 is(json_of($r)->{sqlstate}, '22023', 'with SQLSTATE 22023');
 is(req('POST', '/api/v1/performance/optimize?dry_run=maybe', $admin)->{status}, 400, 'dry_run=maybe: 400');
+is(req('POST', '/api/v1/performance/monitoring/start', $admin, body => '{"interval_ms": 1e300}')->{status}, 400,
+	'an interval far out of int range: 400');
+is(req('POST', '/api/v1/performance/monitoring/start', $admin, body => '{"interval_ms": 50}')->{status}, 400,
+	'an interval perfopt refuses (22023): 400');
 is(req('PUT', '/api/v1/performance/thresholds', $admin, body => 'x' x (70 * 1024))->{status}, 413, '70 KiB body: 413');
 $r = req('DELETE', '/api/v1/performance/status', $admin);
 is($r->{status}, 405, 'DELETE status: 405');
