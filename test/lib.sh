@@ -38,10 +38,14 @@ perfopt_install_deps() {
 	fi
 }
 
+# (one build at a time: two test runs may share a checkout)
 perfopt_build_install() {
 	perfopt_log "building and installing perfopt"
-	make -C "$PERFOPT_TOP" -s PG_CONFIG="$PG_CONFIG" >/dev/null
-	make -C "$PERFOPT_TOP" -s PG_CONFIG="$PG_CONFIG" install >/dev/null
+	(
+		flock 9
+		make -C "$PERFOPT_TOP" -s PG_CONFIG="$PG_CONFIG" >/dev/null &&
+			make -C "$PERFOPT_TOP" -s PG_CONFIG="$PG_CONFIG" install >/dev/null
+	) 9>/tmp/perfopt-build.lock
 }
 
 # a TCP port nobody listens on

@@ -21,15 +21,15 @@ if [ "${1:-}" != "--as-pg" ]; then
 		perfopt_build_install || exit 1
 	fi
 	# the shim again with ASan/UBSan, for test/t/151_httpd_sanitized.pl
-	make -C "$PERFOPT_TOP" -s PG_CONFIG="$PG_CONFIG" perfopt-httpd-asan >/dev/null || exit 1
+	flock /tmp/perfopt-build.lock make -C "$PERFOPT_TOP" -s PG_CONFIG="$PG_CONFIG" perfopt-httpd-asan >/dev/null || exit 1
 	rm -rf "$PERFOPT_TMP" && mkdir -p "$PERFOPT_TMP"
 	unit_failed=0
 	if [ $# = 0 ] || [ "$1" = regress ]; then
 		perfopt_log "unit tests (ASan/UBSan)"
 		make -s -C test/unit check || unit_failed=1
 		make -s -C test/unit clean >/dev/null
-		perfopt_log "fuzzers (libFuzzer, ${PERFOPT_FUZZ_SECONDS:-20} s each)"
-		bash test/fuzz/run.sh "${PERFOPT_FUZZ_SECONDS:-20}" || unit_failed=1
+		perfopt_log "fuzzers (libFuzzer, ${PERFOPT_FUZZ_SECONDS:-60} s each)"
+		bash test/fuzz/run.sh "${PERFOPT_FUZZ_SECONDS:-60}" || unit_failed=1
 		perfopt_log "random SQL (sqlsmith, ${PERFOPT_SQLSMITH_QUERIES:-2000} queries)"
 		bash test/fuzz/sqlsmith.sh "${PERFOPT_SQLSMITH_QUERIES:-2000}" || unit_failed=1
 	fi

@@ -4,10 +4,12 @@
 # on its committed seed corpus (test/fuzz/corpus/<target>/); new inputs
 # go to a scratch directory, never into the repository.  Exits non-zero
 # when a target crashes, leaks or trips a sanitizer.
-#   bash test/fuzz/run.sh [seconds per target, default 60]
+#   bash test/fuzz/run.sh [seconds per target, default 60] [target ...]
+# targets: thresholds, httpd, promtext (all when none is named)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${1:-60}
+shift || true
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
@@ -15,14 +17,19 @@ trap 'rm -rf "$out"' EXIT
 declare -A sources=(
 	[thresholds]="test/fuzz/fuzz_thresholds.c src/thresholds_doc.c"
 	[httpd]="test/fuzz/fuzz_httpd.c src/httpd/util.c src/httpd/sha256.c"
+	[promtext]="test/fuzz/fuzz_promtext.c src/promtext.c"
 )
 declare -A libs=(
 	[thresholds]="-lcjson"
 	[httpd]="-lcjson -lz"
+	[promtext]=""
 )
 
 status=0
-for target in "${!sources[@]}"; do
+targets=("$@")
+[ ${#targets[@]} = 0 ] && targets=("${!sources[@]}")
+for target in "${targets[@]}"; do
+	[ -n "${sources[$target]:-}" ] || { echo "unknown fuzz target: $target" >&2; exit 2; }
 	# shellcheck disable=SC2086
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 		-Iinclude ${sources[$target]} ${libs[$target]} -o "$out/fuzz_$target"
