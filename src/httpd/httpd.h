@@ -22,6 +22,9 @@
 
 /* request bodies above this are refused (413) */
 #define HD_MAX_BODY (64 * 1024)
+/* a TLS certificate or key file larger than this is refused */
+#define HD_PEM_MAX (64 * 1024)
+
 /* responses above this are gzipped when the client accepts it */
 #define HD_GZIP_MIN 1024
 
@@ -31,6 +34,8 @@ typedef struct HdConfig
 	int			listen_port;	/* 3000 */
 	char	   *conninfo;		/* the authenticator role's connection */
 	char	   *tokens_path;
+	char	   *tls_cert_path;	/* HTTPS when both are given */
+	char	   *tls_key_path;
 	int			pool_size;		/* database connections */
 	int			threads;		/* HTTP threads (calls run on pool_size workers) */
 	int			statement_timeout_ms;	/* per request */

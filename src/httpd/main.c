@@ -3,7 +3,9 @@
  * and the same keys as --flags, flags winning), the libmicrohttpd daemon
  * (a pool of --threads threads on epoll, which never wait for the
  * database: calls run on --pool workers, one per connection, handler.c),
- * and the signals: SIGHUP reloads the token file, SIGTERM/SIGINT
+ * HTTPS with --tls-cert and --tls-key (PEM files, read once at start;
+ * libmicrohttpd's GnuTLS), and the signals: SIGHUP reloads the token file,
+ * SIGTERM/SIGINT
  * stop accepting, drain the requests in flight (at most --drain seconds)
  * and exit.
  *
@@ -55,6 +57,7 @@ usage(FILE *out)
 			"  --listen HOST:PORT            default 127.0.0.1:3000\n"
 			"  --conninfo CONNINFO           libpq connection of the authenticator role\n"
 			"  --tokens FILE                 lines \"<sha256 hex of a token> <role>\"\n"
+			"  --tls-cert FILE --tls-key FILE  serve HTTPS with this PEM certificate and key\n"
 			"  --pool N                      database connections (default 4)\n"
 			"  --threads N                   HTTP threads (default 2); calls run on one worker per connection\n"
 			"  --statement-timeout MS        per request (default 5000)\n"
@@ -83,6 +86,10 @@ set_option(const char *key, const char *value)
 		hd_config.conninfo = strdup(value);
 	else if (strcmp(key, "tokens") == 0)
 		hd_config.tokens_path = strdup(value);
+	else if (strcmp(key, "tls-cert") == 0)
+		hd_config.tls_cert_path = strdup(value);
+	else if (strcmp(key, "tls-key") == 0)
+		hd_config.tls_key_path = strdup(value);
 	else if (strcmp(key, "listen") == 0)
 	{
 		const char *colon = strrchr(value, ':');
@@ -193,6 +200,33 @@ read_config(const char *path)
 	return true;
 }
 
+/* a whole PEM file as a NUL-terminated string; NULL with a message on stderr */
+static char *
+read_pem(const char *path)
+{
+	FILE	   *f = fopen(path, "r");
+	char	   *buf;
+	size_t		len;
+
+	if (f == NULL)
+	{
+		fprintf(stderr, "perfopt-httpd: cannot open %s: %s\n", path, strerror(errno));
+		return NULL;
+	}
+	buf = malloc(HD_PEM_MAX + 2);
+	len = buf ? fread(buf, 1, HD_PEM_MAX + 1, f) : 0;
+	fclose(f);
+	if (buf != NULL)
+		buf[len] = '\0';
+	if (buf == NULL || len == 0 || len > HD_PEM_MAX || strstr(buf, "-----BEGIN ") == NULL)
+	{
+		fprintf(stderr, "perfopt-httpd: %s is not a PEM file of at most %d bytes\n", path, HD_PEM_MAX);
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
 static int
 hash_token(void)
 {
@@ -222,6 +256,8 @@ main(int argc, char **argv)
 		{"listen", required_argument, NULL, 1},
 		{"conninfo", required_argument, NULL, 1},
 		{"tokens", required_argument, NULL, 1},
+		{"tls-cert", required_argument, NULL, 1},
+		{"tls-key", required_argument, NULL, 1},
 		{"pool", required_argument, NULL, 1},
 		{"threads", required_argument, NULL, 1},
 		{"statement-timeout", required_argument, NULL, 1},
@@ -245,6 +281,8 @@ main(int argc, char **argv)
 	struct MHD_Daemon *daemon;
 	struct sockaddr_in addr;
 	MHD_socket	listener = MHD_INVALID_SOCKET;
+	struct MHD_OptionItem tls[3] = {{MHD_OPTION_END, 0, NULL}};
+	unsigned int tls_flag = 0;
 
 	/* a config file first, so that flags win */
 	for (int i = 1; i + 1 < argc; i++)
@@ -278,6 +316,29 @@ main(int argc, char **argv)
 		fprintf(stderr, "perfopt-httpd: %s\n", err);
 		return 2;
 	}
+	if ((hd_config.tls_cert_path == NULL) != (hd_config.tls_key_path == NULL))
+	{
+		fprintf(stderr, "perfopt-httpd: --tls-cert and --tls-key go together\n");
+		return 2;
+	}
+	if (hd_config.tls_cert_path != NULL)
+	{
+		char	   *cert;
+		char	   *key;
+
+		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+		{
+			fprintf(stderr, "perfopt-httpd: this libmicrohttpd has no TLS support\n");
+			return 2;
+		}
+		if ((cert = read_pem(hd_config.tls_cert_path)) == NULL ||
+			(key = read_pem(hd_config.tls_key_path)) == NULL)
+			return 2;
+		tls[0] = (struct MHD_OptionItem) {MHD_OPTION_HTTPS_MEM_CERT, 0, cert};
+		tls[1] = (struct MHD_OptionItem) {MHD_OPTION_HTTPS_MEM_KEY, 0, key};
+		tls[2] = (struct MHD_OptionItem) {MHD_OPTION_END, 0, NULL};
+		tls_flag = MHD_USE_TLS;
+	}
 	memset(&addr, 0, sizeof(addr));
 	addr.sin_family = AF_INET;
 	addr.sin_port = htons((uint16_t) hd_config.listen_port);
@@ -308,7 +369,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
-							  MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME,
+							  MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME | tls_flag,
 							  (uint16_t) hd_config.listen_port, NULL, NULL,
 							  &hd_access_handler, NULL,
 							  MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &addr,
@@ -317,14 +378,17 @@ main(int argc, char **argv)
 							  MHD_OPTION_CONNECTION_LIMIT, (unsigned int) 256,
 							  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) (128 * 1024),
 							  MHD_OPTION_NOTIFY_COMPLETED, &hd_request_completed, NULL,
+							  MHD_OPTION_ARRAY, tls,
 							  MHD_OPTION_END);
 	if (daemon == NULL)
 	{
-		fprintf(stderr, "perfopt-httpd: cannot listen on %s:%d\n", hd_config.listen_host, hd_config.listen_port);
+		fprintf(stderr, "perfopt-httpd: cannot listen on %s:%d%s\n", hd_config.listen_host, hd_config.listen_port,
+				tls_flag ? " (or the TLS certificate and key do not match)" : "");
 		return 1;
 	}
-	fprintf(stderr, "{\"event\": \"listening\", \"address\": \"%s:%d\", \"pool\": %d, \"threads\": %d}\n",
-			hd_config.listen_host, hd_config.listen_port, hd_config.pool_size, hd_config.threads);
+	fprintf(stderr, "{\"event\": \"listening\", \"address\": \"%s:%d\", \"tls\": %s, \"pool\": %d, \"threads\": %d}\n",
+			hd_config.listen_host, hd_config.listen_port, tls_flag ? "true" : "false",
+			hd_config.pool_size, hd_config.threads);
 
 	for (;;)
 	{

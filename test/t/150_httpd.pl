@@ -3,7 +3,8 @@
 # ETag and 304; a pagination walk over 250 alerts while new ones arrive;
 # bulk resolve with unknown ids; 429 with Retry-After; 413, 405, 404 and
 # malformed JSON; a PostgreSQL restart gives 503 then recovers; /metrics
-# passes promtool and a real Prometheus scrapes it; SIGHUP reloads the
+# passes promtool and a real Prometheus scrapes it; HTTPS with a
+# certificate on the command line, loopback by default; SIGHUP reloads the
 # tokens, SIGTERM drains and exits; the log never shows a token.
 use strict;
 use warnings;
@@ -64,10 +65,9 @@ sub start_shim
 	my $h = IPC::Run::start(
 		[ $bin, '--listen', "127.0.0.1:$port", '--conninfo', $conninfo, '--tokens', $tokens, '--pool', '3', @extra ],
 		'>', '/dev/null', '2>>', $log);
-	my $http = HTTP::Tiny->new(timeout => 10);
 	for (1 .. 100)
 	{
-		last if $http->get("http://127.0.0.1:$port/healthz")->{status} != 599;
+		last if -f $log && slurp_file($log) =~ /"event": "listening", "address": "127.0.0.1:$port"/;
 		usleep(100_000);
 	}
 	$shims{$name} = { h => $h, port => $port, log => $log };
@@ -318,6 +318,45 @@ is($http->get("$base/healthz")->{status}, 503, '/healthz: 503');
 $node->start;
 ok(defined poll_until(sub { req('GET', '/api/v1/performance/status', $reader)->{status} == 200 }, 30),
 	'it comes back by itself');
+
+# ---- HTTPS with a certificate given on the command line; loopback by default
+SKIP:
+{
+	my $dir = $node->basedir;
+	skip 'openssl not installed', 6 unless system("openssl version >/dev/null 2>&1") == 0;
+	for my $n ('a', 'b')
+	{
+		system("openssl req -x509 -newkey rsa:2048 -nodes -keyout $dir/key_$n.pem -out $dir/cert_$n.pem "
+			  . "-days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1") == 0
+		  or die 'openssl req failed';
+	}
+	my $tls = start_shim('tls', '--tls-cert', "$dir/cert_a.pem", '--tls-key', "$dir/key_a.pem");
+	my ($port) = $tls =~ /:(\d+)$/;
+	my $out = `curl -s -o $dir/tls_body -w '%{http_code}' --cacert $dir/cert_a.pem -H 'Authorization: Bearer $reader' https://127.0.0.1:$port/api/v1/performance/status`;
+	is($out, '200', 'HTTPS: a reader gets the status over TLS, the certificate verifies');
+	ok(defined eval { decode_json(slurp_file("$dir/tls_body")) }, 'HTTPS: the body is JSON');
+	$out = `curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$port/healthz`;
+	is($out, '000', 'HTTPS: plain HTTP to the TLS port gets no answer');
+	my ($o, $e);
+	IPC::Run::run([ $bin, '--conninfo', $conninfo, '--tokens', $tokens, '--listen', "127.0.0.1:$port",
+		'--tls-cert', "$dir/cert_a.pem" ], '>', \$o, '2>', \$e);
+	is($? >> 8, 2, "a certificate without a key is refused: $e");
+	IPC::Run::run([ $bin, '--conninfo', $conninfo, '--tokens', $tokens, '--listen', '127.0.0.1:' . PostgreSQL::Test::Cluster::get_free_port(),
+		'--tls-cert', "$dir/cert_a.pem", '--tls-key', "$dir/key_b.pem" ], '>', \$o, '2>', \$e);
+	like($e, qr/cannot listen.*do not match/, 'a key that does not match the certificate: the shim refuses to start');
+	IPC::Run::run([ $bin, '--conninfo', $conninfo, '--tokens', $tokens, '--listen', '127.0.0.1:1',
+		'--tls-cert', $tokens, '--tls-key', "$dir/key_a.pem" ], '>', \$o, '2>', \$e);
+	like($e, qr/is not a PEM file/, 'a certificate file that is not PEM is refused');
+}
+{
+	# no --listen: the default address is loopback (the bind may fail if 3000 is taken; the address shows either way)
+	my ($o, $e) = ('', '');
+	my $h = IPC::Run::start([ $bin, '--conninfo', $conninfo, '--tokens', $tokens ], '>', \$o, '2>', \$e);
+	poll_until(sub { $h->pump_nb; return $e =~ /listening|cannot listen/ }, 10);
+	like($e, qr/127\.0\.0\.1:3000/, 'the default bind is 127.0.0.1:3000');
+	$h->signal('TERM') if $h->pumpable;
+	$h->finish;
+}
 
 # ---- the log: one line per request, never a token
 my $log = slurp_file($shims{main}{log});
