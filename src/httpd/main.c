@@ -282,6 +282,8 @@ main(int argc, char **argv)
 	struct sockaddr_in addr;
 	MHD_socket	listener = MHD_INVALID_SOCKET;
 	struct MHD_OptionItem tls[3] = {{MHD_OPTION_END, 0, NULL}};
+	char	   *cert = NULL;	/* PEM text the daemon uses until it stops */
+	char	   *key = NULL;
 	unsigned int tls_flag = 0;
 
 	/* a config file first, so that flags win */
@@ -323,9 +325,6 @@ main(int argc, char **argv)
 	}
 	if (hd_config.tls_cert_path != NULL)
 	{
-		char	   *cert;
-		char	   *key;
-
 		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
 		{
 			fprintf(stderr, "perfopt-httpd: this libmicrohttpd has no TLS support\n");
@@ -333,7 +332,10 @@ main(int argc, char **argv)
 		}
 		if ((cert = read_pem(hd_config.tls_cert_path)) == NULL ||
 			(key = read_pem(hd_config.tls_key_path)) == NULL)
+		{
+			free(cert);
 			return 2;
+		}
 		tls[0] = (struct MHD_OptionItem) {MHD_OPTION_HTTPS_MEM_CERT, 0, cert};
 		tls[1] = (struct MHD_OptionItem) {MHD_OPTION_HTTPS_MEM_KEY, 0, key};
 		tls[2] = (struct MHD_OptionItem) {MHD_OPTION_END, 0, NULL};
@@ -384,6 +386,8 @@ main(int argc, char **argv)
 	{
 		fprintf(stderr, "perfopt-httpd: cannot listen on %s:%d%s\n", hd_config.listen_host, hd_config.listen_port,
 				tls_flag ? " (or the TLS certificate and key do not match)" : "");
+		free(cert);
+		free(key);
 		return 1;
 	}
 	fprintf(stderr, "{\"event\": \"listening\", \"address\": \"%s:%d\", \"tls\": %s, \"pool\": %d, \"threads\": %d}\n",
@@ -424,6 +428,8 @@ main(int argc, char **argv)
 	}
 	MHD_stop_daemon(daemon);
 	hd_workers_stop();
+	free(cert);
+	free(key);
 	/* closed only now: the daemon's threads may have used it until the stop */
 	if (listener != MHD_INVALID_SOCKET)
 		close(listener);
