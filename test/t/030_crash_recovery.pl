@@ -1,6 +1,7 @@
 # 030_crash_recovery.pl — committed history survives an immediate shutdown
 # and a crash restart (kill -9 of the worker); the worker comes back and
-# samples again.
+# samples again, the open alert and the thresholds are still there.
+# (Jobs running at a crash: 121_jobs_cancel_and_crash.pl.)
 use strict;
 use warnings;
 
@@ -32,6 +33,12 @@ ok($node->poll_query_until('postgres',
 
 # --- kill -9 of the worker: the postmaster reinitializes
 ok(defined wait_for_samples($node, 2), 'worker samples before the crash');
+# an open alert (any CPU use is over a warning of 0) lives in shared memory and its table
+$node->safe_psql('postgres', q{SELECT perfopt_set_thresholds('{"cpu": {"warning": 0}}')});
+ok($node->poll_query_until('postgres',
+		"SELECT count(*) = 1 FROM perfopt_alerts_data WHERE metric = 'cpu' AND state = 'open'"),
+	'a cpu alert is open and written before the crash');
+my $alert = $node->safe_psql('postgres', "SELECT id || '|' || first_seen FROM perfopt_alerts WHERE metric = 'cpu'");
 my $worker = perfopt_status($node)->{worker_pid};
 ($count, $max) = split /\|/,
   $node->safe_psql('postgres', 'SELECT count(*), max(sampled_at) FROM perfopt_samples');
@@ -59,6 +66,10 @@ is($max_present, '1', 'after the crash: the newest committed row is still there'
 ok($node->poll_query_until('postgres',
 		"SELECT count(*) > 0 FROM perfopt_samples WHERE sampled_at > '$max'"),
 	'after the crash: the worker writes new rows');
+is($node->safe_psql('postgres', "SELECT id || '|' || first_seen FROM perfopt_alerts WHERE metric = 'cpu' AND state = 'open'"),
+	$alert, 'after the crash: the same cpu alert is still open (one, same id and first_seen)');
+is($node->safe_psql('postgres', "SELECT perfopt_thresholds()->'cpu'->>'warning'"), '0',
+	'after the crash: the thresholds are the ones set');
 
 is( join("\n",
 		perfopt_problem_lines(
