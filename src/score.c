@@ -121,37 +121,72 @@ sc_query(const char *sql)
 	return isnull ? NAN : DatumGetFloat8(d);
 }
 
+/*
+ * The four figures the database part reads with SQL.  They change when the
+ * advisor runs or indexes come and go, so a backend reuses them for
+ * SC_QUERIED_MAX_AGE: a dashboard or perfopt-httpd polling the status
+ * costs four queries a second at most, not four per call.
+ */
+#define SC_QUERIED_MAX_AGE_MS 1000
+
+typedef struct ScQueried
+{
+	TimestampTz at;				/* 0: never read */
+	double		pending;
+	double		workload;
+	double		findings;
+	double		indexes;
+} ScQueried;
+
+static ScQueried sc_queried;
+
 static void
-sc_database(ScorePart *p, const PerfoptThresholds *th, const LatReading *interval, bool have_interval)
+sc_read_queried(ScQueried *q)
 {
 	Oid			nsp = perfopt_extension_schema(true);
 	Oid			pgss = perfopt_schema_of_extension("pg_stat_statements", true);
 	const char *schema = OidIsValid(nsp) ? quote_identifier(get_namespace_name(nsp)) : NULL;
-	double		pending = NAN,
-				workload = NAN,
-				findings = NAN,
-				indexes = NAN,
-				hit = NAN,
-				p90 = NAN;
-	PerfoptSample *latest = perfopt_ring_latest();
+	TimestampTz now = GetCurrentTimestamp();
 
+	if (q->at != 0 && !TimestampDifferenceExceeds(q->at, now, SC_QUERIED_MAX_AGE_MS))
+		return;
+	q->pending = q->workload = q->findings = q->indexes = NAN;
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "perfopt: SPI_connect failed");
 	if (schema)
 	{
-		pending = sc_query(psprintf("/* perfopt */ SELECT coalesce(sum(benefit_ms), 0)::float8"
-									" FROM %s.perfopt_recommendations WHERE kind = 'create_index' AND status = 'new'",
-									schema));
-		findings = sc_query(psprintf("/* perfopt */ SELECT count(*)::float8 FROM %s.perfopt_recommendations"
-									 " WHERE kind IN ('drop_index', 'reindex') AND status = 'new'", schema));
+		q->pending = sc_query(psprintf("/* perfopt */ SELECT coalesce(sum(benefit_ms), 0)::float8"
+									   " FROM %s.perfopt_recommendations WHERE kind = 'create_index' AND status = 'new'",
+									   schema));
+		q->findings = sc_query(psprintf("/* perfopt */ SELECT count(*)::float8 FROM %s.perfopt_recommendations"
+										" WHERE kind IN ('drop_index', 'reindex') AND status = 'new'", schema));
 	}
 	if (OidIsValid(pgss))
-		workload = sc_query(psprintf("/* perfopt */ SELECT sum(total_exec_time)::float8"
-									 " FROM %s.pg_stat_statements(false)"
-									 " WHERE dbid = %u AND toplevel",
-									 quote_identifier(get_namespace_name(pgss)), MyDatabaseId));
-	indexes = sc_query("/* perfopt */ SELECT count(*)::float8 FROM pg_catalog.pg_stat_user_indexes");
+		q->workload = sc_query(psprintf("/* perfopt */ SELECT sum(total_exec_time)::float8"
+										" FROM %s.pg_stat_statements(false)"
+										" WHERE dbid = %u AND toplevel",
+										quote_identifier(get_namespace_name(pgss)), MyDatabaseId));
+	q->indexes = sc_query("/* perfopt */ SELECT count(*)::float8 FROM pg_catalog.pg_stat_user_indexes");
 	SPI_finish();
+	q->at = now;
+}
+
+static void
+sc_database(ScorePart *p, const PerfoptThresholds *th, const LatReading *interval, bool have_interval)
+{
+	double		pending,
+				workload,
+				findings,
+				indexes,
+				hit = NAN,
+				p90 = NAN;
+	PerfoptSample *latest = perfopt_ring_latest();
+
+	sc_read_queried(&sc_queried);
+	pending = sc_queried.pending;
+	workload = sc_queried.workload;
+	findings = sc_queried.findings;
+	indexes = sc_queried.indexes;
 
 	sc_component(p, "index_recommendations",
 				 isnan(pending) || isnan(workload) || workload <= 0 ? NAN :
@@ -164,9 +199,13 @@ sc_database(ScorePart *p, const PerfoptThresholds *th, const LatReading *interva
 				 findings, "indexes",
 				 "100 x (1 - invalid, unused or redundant indexes found / user indexes)");
 	if (latest)
+	{
+		const char *dbname = get_database_name(MyDatabaseId);
+
 		for (int k = 0; k < latest->ndatabases; k++)
-			if (strcmp(latest->databases[k].datname, get_database_name(MyDatabaseId)) == 0)
+			if (dbname && strcmp(latest->databases[k].datname, dbname) == 0)
 				hit = latest->databases[k].cache_hit_pct;
+	}
 	sc_component(p, "cache_hit_ratio", sc_against(hit, &th->cache_hit_ratio, true), hit, "%",
 				 "this database's cache hit ratio over the last interval against database.cacheHitRatio");
 	if (have_interval && interval->all.hist.count > 0)
