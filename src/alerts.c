@@ -372,6 +372,8 @@ perfopt_alerts_evaluate(const PerfoptSample *s)
 		if (statements > 0)
 			error_rate = 100.0 * interval.all.errors / statements;
 	}
+	/* the worker calls this outside any transaction, in TopMemoryContext */
+	pfree(interval.dbs);
 
 #define AL_INPUT(t, m, subj, u, v, pair, low) \
 	inputs[ninputs++] = (AlertInput) {t, m, subj, u, v, &(pair), low}
