@@ -35,6 +35,7 @@ OBJS = \
 	src/promtext.o \
 	src/sample.o \
 	src/score.o \
+	src/searchpath.o \
 	src/sampler.o \
 	src/shmem.o \
 	src/sqlapi.o \

@@ -1,5 +1,9 @@
 /* perfopt--1.0.sql — perfopt's SQL surface, version 1.0 */
 
+-- Every function runs with SET search_path = pg_catalog, pg_temp: a schema
+-- early in the caller's search_path cannot shadow what perfopt's queries
+-- use (src/searchpath.c; test: sql/search_path.sql).
+
 \echo Use "CREATE EXTENSION perfopt" to load this file. \quit
 
 -- Sample history, written by the worker in perfopt.database (primary only).
@@ -66,35 +70,40 @@ GRANT SELECT ON TABLE @extschema@.perfopt_audit_log TO pg_monitor;
 CREATE FUNCTION @extschema@.perfopt_status()
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'perfopt_status'
-LANGUAGE C VOLATILE;
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
 REVOKE ALL ON FUNCTION @extschema@.perfopt_status() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.perfopt_status() TO pg_monitor;
 
 CREATE FUNCTION @extschema@.perfopt_metrics()
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'perfopt_metrics'
-LANGUAGE C VOLATILE;
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
 REVOKE ALL ON FUNCTION @extschema@.perfopt_metrics() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.perfopt_metrics() TO pg_monitor;
 
 CREATE FUNCTION @extschema@.perfopt_database_metrics()
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'perfopt_database_metrics'
-LANGUAGE C VOLATILE;
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
 REVOKE ALL ON FUNCTION @extschema@.perfopt_database_metrics() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.perfopt_database_metrics() TO pg_monitor;
 
 CREATE FUNCTION @extschema@.perfopt_metrics_prometheus()
 RETURNS text
 AS 'MODULE_PATHNAME', 'perfopt_metrics_prometheus'
-LANGUAGE C VOLATILE;
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
 REVOKE ALL ON FUNCTION @extschema@.perfopt_metrics_prometheus() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.perfopt_metrics_prometheus() TO pg_monitor;
 
 CREATE FUNCTION @extschema@.perfopt_recent_samples()
 RETURNS SETOF @extschema@.perfopt_samples
 AS 'MODULE_PATHNAME', 'perfopt_recent_samples'
-LANGUAGE C VOLATILE;
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
 REVOKE ALL ON FUNCTION @extschema@.perfopt_recent_samples() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.perfopt_recent_samples() TO pg_monitor;
 
@@ -108,19 +117,22 @@ GRANT SELECT ON TABLE @extschema@.perfopt_recent_samples TO pg_monitor;
 CREATE FUNCTION @extschema@.perfopt_start_monitoring()
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'perfopt_start_monitoring'
-LANGUAGE C VOLATILE;
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
 REVOKE ALL ON FUNCTION @extschema@.perfopt_start_monitoring() FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.perfopt_start_monitoring(interval_ms integer)
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'perfopt_start_monitoring'
-LANGUAGE C VOLATILE;
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
 REVOKE ALL ON FUNCTION @extschema@.perfopt_start_monitoring(integer) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.perfopt_stop_monitoring()
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'perfopt_stop_monitoring'
-LANGUAGE C VOLATILE;
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
 REVOKE ALL ON FUNCTION @extschema@.perfopt_stop_monitoring() FROM PUBLIC;
 
 -- Alert thresholds: one document (see perfopt_thresholds()), stored here in
@@ -140,14 +152,16 @@ GRANT SELECT ON TABLE @extschema@.perfopt_thresholds TO pg_monitor;
 CREATE FUNCTION @extschema@.perfopt_thresholds()
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'perfopt_thresholds'
-LANGUAGE C VOLATILE;
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
 REVOKE ALL ON FUNCTION @extschema@.perfopt_thresholds() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.perfopt_thresholds() TO pg_monitor;
 
 CREATE FUNCTION @extschema@.perfopt_set_thresholds(document jsonb)
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'perfopt_set_thresholds'
-LANGUAGE C VOLATILE;
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
 REVOKE ALL ON FUNCTION @extschema@.perfopt_set_thresholds(jsonb) FROM PUBLIC;
 
 -- Alerts: one row per alert (open or resolved), written by the worker in
@@ -197,7 +211,8 @@ CREATE FUNCTION @extschema@.perfopt_alerts_pending(
     OUT last_seen timestamptz, OUT resolved_at timestamptz, OUT resolved_by text, OUT message text)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'perfopt_alerts_pending'
-LANGUAGE C VOLATILE;
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
 REVOKE ALL ON FUNCTION @extschema@.perfopt_alerts_pending() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.perfopt_alerts_pending() TO pg_monitor;
 
@@ -251,13 +266,15 @@ GRANT EXECUTE ON FUNCTION @extschema@.perfopt_alerts_page(text, bigint, integer)
 CREATE FUNCTION @extschema@.perfopt_resolve_alert(id bigint)
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'perfopt_resolve_alert'
-LANGUAGE C VOLATILE;
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
 REVOKE ALL ON FUNCTION @extschema@.perfopt_resolve_alert(bigint) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.perfopt_resolve_alerts(ids bigint[])
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'perfopt_resolve_alerts'
-LANGUAGE C VOLATILE;
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
 REVOKE ALL ON FUNCTION @extschema@.perfopt_resolve_alerts(bigint[]) FROM PUBLIC;
 
 -- Trends of every metric the alerts watch: slope, forecast crossings, anomaly.
@@ -268,7 +285,8 @@ CREATE FUNCTION @extschema@.perfopt_trends_rows(
     OUT ewma float8, OUT z_score float8, OUT anomaly boolean, OUT warning float8)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'perfopt_trends_rows'
-LANGUAGE C VOLATILE;
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
 REVOKE ALL ON FUNCTION @extschema@.perfopt_trends_rows() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.perfopt_trends_rows() TO pg_monitor;
 
@@ -280,7 +298,8 @@ GRANT SELECT ON @extschema@.perfopt_trends TO pg_monitor;
 CREATE FUNCTION @extschema@.perfopt_score()
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'perfopt_score'
-LANGUAGE C VOLATILE;
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
 REVOKE ALL ON FUNCTION @extschema@.perfopt_score() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.perfopt_score() TO pg_monitor;
 
@@ -289,14 +308,16 @@ GRANT EXECUTE ON FUNCTION @extschema@.perfopt_score() TO pg_monitor;
 CREATE FUNCTION @extschema@.perfopt_api_metrics()
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'perfopt_api_metrics'
-LANGUAGE C VOLATILE;
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
 REVOKE ALL ON FUNCTION @extschema@.perfopt_api_metrics() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.perfopt_api_metrics() TO pg_monitor;
 
 CREATE FUNCTION @extschema@.perfopt_reset_api_metrics()
 RETURNS void
 AS 'MODULE_PATHNAME', 'perfopt_reset_api_metrics'
-LANGUAGE C VOLATILE;
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
 REVOKE ALL ON FUNCTION @extschema@.perfopt_reset_api_metrics() FROM PUBLIC;
 
 -- Index advisor (perfopt_advise): what to create, and why.
@@ -338,13 +359,15 @@ GRANT SELECT ON TABLE @extschema@.perfopt_advisor_skipped TO pg_monitor;
 CREATE FUNCTION @extschema@.perfopt_advise()
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'perfopt_advise'
-LANGUAGE C VOLATILE;
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
 REVOKE ALL ON FUNCTION @extschema@.perfopt_advise() FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.perfopt_dismiss_recommendation(id bigint)
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'perfopt_dismiss_recommendation'
-LANGUAGE C VOLATILE;
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
 REVOKE ALL ON FUNCTION @extschema@.perfopt_dismiss_recommendation(bigint) FROM PUBLIC;
 
 -- The slow statements of the last perfopt_advise() run: their generic plan,
@@ -425,19 +448,22 @@ GRANT SELECT ON TABLE @extschema@.perfopt_jobs_progress TO pg_monitor;
 CREATE FUNCTION @extschema@.perfopt_optimize(dry_run boolean DEFAULT false)
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'perfopt_optimize'
-LANGUAGE C VOLATILE;
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
 REVOKE ALL ON FUNCTION @extschema@.perfopt_optimize(boolean) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.perfopt_optimize_database(dry_run boolean DEFAULT false)
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'perfopt_optimize_database'
-LANGUAGE C VOLATILE;
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
 REVOKE ALL ON FUNCTION @extschema@.perfopt_optimize_database(boolean) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.perfopt_history(after bigint DEFAULT 0, lim integer DEFAULT 50)
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'perfopt_history'
-LANGUAGE C VOLATILE;
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
 REVOKE ALL ON FUNCTION @extschema@.perfopt_history(bigint, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.perfopt_history(bigint, integer) TO pg_monitor;
 

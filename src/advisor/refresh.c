@@ -39,6 +39,7 @@
 #include "extschema.h"
 #include "latency.h"
 #include "perfopt.h"
+#include "searchpath.h"
 #include "worker.h"
 
 static List *rf_pending = NIL;	/* database OIDs still to visit this round */
@@ -170,6 +171,7 @@ perfopt_advisor_main(Datum main_arg)
 	BackgroundWorkerUnblockSignals();
 	perfopt_latency_ignore_self();
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+	perfopt_pin_worker_search_path();
 	pgstat_report_appname("perfopt advisor");
 
 	SetCurrentStatementStartTimestamp();

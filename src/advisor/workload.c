@@ -30,6 +30,7 @@
 #include "advisor.h"
 #include "extschema.h"
 #include "perfopt.h"
+#include "searchpath.h"
 #include "sqlrepair.h"
 
 static Query *wl_analyze(AdvStatement *st);
@@ -242,6 +243,8 @@ wl_run_as_role(AdvStatement *st, void (*fn) (AdvStatement *), bool keep)
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
+		/* the statement's role's own path, not the caller's (searchpath.c) */
+		perfopt_use_role_search_path(st->userid);
 		SetUserIdAndSecContext(st->userid,
 							   save_sec | SECURITY_LOCAL_USERID_CHANGE |
 							   SECURITY_RESTRICTED_OPERATION);

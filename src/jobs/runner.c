@@ -52,6 +52,7 @@
 #include "latency.h"
 #include "perfopt.h"
 #include "procstats.h"
+#include "searchpath.h"
 
 /* the first retry waits this long, each next one twice as long */
 #define RN_RETRY_BASE_SECONDS 5
@@ -568,6 +569,8 @@ perfopt_job_runner_main(Datum main_arg)
 	BackgroundWorkerUnblockSignals();
 	perfopt_latency_ignore_self();
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+	/* job statements and bookkeeping resolve names in pg_catalog only */
+	perfopt_pin_worker_search_path();
 	pgstat_report_appname("perfopt job runner");
 	rn_cxt = AllocSetContextCreate(TopMemoryContext, "perfopt job runner", ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(rn_cxt);
