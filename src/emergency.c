@@ -44,10 +44,15 @@
 	" AND a.pid <> pg_catalog.pg_backend_pid()" \
 	" AND a.application_name NOT LIKE 'perfopt%'"
 
-/* the columns every action's evidence shows, then the action's own */
+/*
+ * the columns every action's evidence shows, then the action's own.  The
+ * statement is named by its query id (pg_stat_statements' queryid, where
+ * compute_query_id is on), never by its text: pg_stat_activity.query
+ * holds the literals as the client sent them (values, passwords).
+ */
 #define EMERGENCY_COLUMNS \
 	"SELECT a.pid, a.usename::text, a.datname::text, a.application_name, a.client_addr::text," \
-	" a.state, pg_catalog.left(a.query, 200)"
+	" a.state, a.query_id"
 
 static void
 em_act(const char *action, const char *function, const char *metric, double value,
@@ -71,7 +76,7 @@ em_act(const char *action, const char *function, const char *metric, double valu
 		char	   *pid = SPI_getvalue(tup, desc, 1);
 		StringInfoData ev;
 		bool		done;
-		const char *keys[] = {"user", "database", "application", "client", "state", "query", "seconds", "blocked_sessions"};
+		const char *keys[] = {"user", "database", "application", "client", "state", "query_id", "seconds", "blocked_sessions"};
 
 		/* the signal: true when the backend was there to receive it */
 		if (SPI_execute(psprintf("/* perfopt */ SELECT pg_catalog.%s(%s)", function, pid), false, 1) != SPI_OK_SELECT ||
@@ -92,7 +97,7 @@ em_act(const char *action, const char *function, const char *metric, double valu
 			appendStringInfo(&ev, ", \"%s\": ", keys[c - 2]);
 			if (v == NULL)
 				appendStringInfoString(&ev, "null");
-			else if (c >= 8)
+			else if (c >= 7)	/* query_id and the counts: numbers */
 				appendStringInfoString(&ev, v);
 			else
 				escape_json(&ev, v);

@@ -20,6 +20,8 @@
 #include "nodes/nodeFuncs.h"
 #include "parser/parsetree.h"
 #include "parser/analyze.h"
+#include "parser/parser.h"
+#include "tcop/utility.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -349,15 +351,74 @@ wl_prepare(AdvStatement *st)
 }
 
 /*
+ * pg_stat_statements (15) replaces the constants of SELECT, INSERT, UPDATE,
+ * DELETE and MERGE by $n but keeps any other statement's text as it was
+ * run: ALTER ROLE ... PASSWORD '...', EXPLAIN ... 'literal', SELECT ...
+ * INTO, COPY, CALL.  For such a text this returns its command tag
+ * ("ALTER ROLE"); NULL for a statement pg_stat_statements normalizes, and
+ * for a text that does not parse (one that ran as it is always parses).
+ * A raw parse only: no catalog access, in a subtransaction for the syntax
+ * error.
+ */
+static const char *
+wl_verbatim_tag(const char *text)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	const char *volatile tag = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		List	   *raw = raw_parser(text, RAW_PARSE_DEFAULT);
+		Node	   *stmt = list_length(raw) == 1 ? linitial_node(RawStmt, raw)->stmt : NULL;
+		SelectStmt *leftmost = stmt && IsA(stmt, SelectStmt) ? (SelectStmt *) stmt : NULL;
+
+		while (leftmost && leftmost->op != SETOP_NONE)
+			leftmost = leftmost->larg;
+		if (stmt == NULL)
+			tag = "(not one statement)";
+		else if (leftmost && leftmost->intoClause)
+			tag = "SELECT INTO";
+		else if (!IsA(stmt, SelectStmt) && !IsA(stmt, InsertStmt) && !IsA(stmt, UpdateStmt) &&
+				 !IsA(stmt, DeleteStmt) && !IsA(stmt, MergeStmt))
+			tag = GetCommandTagName(CreateCommandTag(stmt));
+		RollbackAndReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		tag = NULL;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	return tag;
+}
+
+/*
  * Repair, analyze and plan one statement; on failure the statement keeps
- * st->skip_reason and st->query stays NULL.
+ * st->skip_reason and st->query stays NULL.  A statement whose text
+ * pg_stat_statements keeps verbatim is skipped at once and keeps only its
+ * command tag as its text, so that none of its literals (a password)
+ * reaches perfopt_advisor_skipped or the log.
  */
 void
 adv_statement_prepare(AdvStatement *st)
 {
 	size_t		size = SQLREPAIR_OUTSIZE(strlen(st->text));
+	const char *verbatim = wl_verbatim_tag(st->text);
 
 	CHECK_FOR_INTERRUPTS();
+	if (verbatim)
+	{
+		st->text = pstrdup(verbatim);
+		st->skip_reason = pstrdup("utility statement");
+		return;
+	}
 	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(st->userid)))
 	{
 		st->skip_reason = pstrdup("the role that ran it no longer exists");

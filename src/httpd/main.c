@@ -111,6 +111,19 @@ set_option(const char *key, const char *value)
 	}
 	else
 	{
+		static const char *const numeric[] = {"pool", "threads", "statement-timeout", "bulk-max",
+			"connection-timeout", "read-rate", "read-burst", "write-rate", "write-burst",
+			"anon-rate", "anon-burst", "drain"};
+		bool		known = false;
+
+		for (size_t i = 0; i < sizeof(numeric) / sizeof(numeric[0]); i++)
+			known = known || strcmp(key, numeric[i]) == 0;
+		/* not the value: it may be a mistyped conninfo, password and all */
+		if (!known)
+		{
+			fprintf(stderr, "perfopt-httpd: unknown option: %s\n", key);
+			return false;
+		}
 		d = strtod(value, &end);
 		if (*end != '\0' || end == value || d <= 0 || d > 1e7)
 		{
@@ -143,7 +156,7 @@ set_option(const char *key, const char *value)
 			hd_config.drain_s = (int) d;
 		else
 		{
-			fprintf(stderr, "perfopt-httpd: unknown option or value out of range: %s = %s\n", key, value);
+			fprintf(stderr, "perfopt-httpd: value out of range: %s = %s\n", key, value);
 			return false;
 		}
 	}

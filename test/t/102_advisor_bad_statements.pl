@@ -113,8 +113,9 @@ my @cases = (
 	[ "a dropped extension's operator", 'SELECT * FROM trgm_t WHERE name %',    qr/operator does not exist/ ],
 	[ "a dropped extension's function", 'SELECT similarity(name',               qr/function similarity\(.*\) does not exist/ ],
 	[ 'a typed literal the normalized text cannot carry', 'SELECT a FROM keep_t WHERE a::float8', qr/syntax error|could not/ ],
-	[ 'VACUUM',                  'VACUUM keep_t',                               qr/utility statement/ ],
-	[ 'CREATE TABLE',            'CREATE TABLE util_t',                         qr/utility statement/ ],
+	# a utility statement keeps only its command tag (pg_stat_statements keeps its literals)
+	[ 'VACUUM',                  'VACUUM',                                      qr/utility statement/ ],
+	[ 'CREATE TABLE',            'CREATE TABLE',                                qr/utility statement/ ],
 );
 for my $c (@cases)
 {
