@@ -55,6 +55,9 @@ typedef struct PerfoptShared
 	/* the sample ring */
 	uint64		samples_taken;
 	TimestampTz last_persisted_at;
+	/* history writes that failed (a full disk), and the last one's time */
+	uint64		history_write_failures;
+	TimestampTz history_failed_at;
 	int			ring_size;
 	int			ring_next;		/* slot the next sample goes to */
 	int			ring_count;
@@ -82,6 +85,8 @@ typedef struct PerfoptStatus
 	uint64		samples_taken;
 	int			samples_in_ring;
 	TimestampTz last_persisted_at;
+	uint64		history_write_failures;
+	TimestampTz history_failed_at;
 } PerfoptStatus;
 
 extern void perfopt_status_read(PerfoptStatus *st);

@@ -194,6 +194,8 @@ perfopt_status_read(PerfoptStatus *st)
 	st->samples_taken = perfopt_shared->samples_taken;
 	st->samples_in_ring = perfopt_shared->ring_count;
 	st->last_persisted_at = perfopt_shared->last_persisted_at;
+	st->history_write_failures = perfopt_shared->history_write_failures;
+	st->history_failed_at = perfopt_shared->history_failed_at;
 	LWLockRelease(perfopt_shared->lock);
 	st->interval_ms = st->interval_override_ms > 0 ?
 		st->interval_override_ms : perfopt_monitoring_interval;

@@ -94,6 +94,9 @@ perfopt_status(PG_FUNCTION_ARGS)
 	appendStringInfo(&buf, ", \"interval_seconds\": %d, \"retention_minutes\": %d, \"last_written_at\": ",
 					 perfopt_history_interval, perfopt_history_retention);
 	perfopt_json_timestamp(&buf, st.last_persisted_at);
+	appendStringInfo(&buf, ", \"write_failures\": " UINT64_FORMAT ", \"last_failed_at\": ",
+					 st.history_write_failures);
+	perfopt_json_timestamp(&buf, st.history_failed_at);
 	appendStringInfoString(&buf, "}, \"latest\": ");
 	if (latest)
 		perfopt_json_metrics(&buf, latest, true, true);

@@ -7,8 +7,11 @@
  * It holds no transaction or snapshot while it waits, reacts to SIGHUP and
  * to its latch (set by perfopt_start/stop_monitoring at commit), and never
  * leaves the loop on an ERROR: a failed sample is logged (rate-limited) and
- * the next one is tried.  Registered to restart after a crash or
- * pg_terminate_backend().
+ * the next one is tried.  A failed history or alert write (a full disk) is
+ * tried again one history interval later while the samples go on; failed
+ * history writes are counted in perfopt_status()->'history', and a full
+ * disk (SQLSTATE 53100) is reported as a WARNING.  Registered to restart
+ * after a crash or pg_terminate_backend().
  */
 #include "postgres.h"
 
@@ -53,6 +56,11 @@ static PerfoptSample *wrk_sample_buf;
 static TimestampTz wrk_last_error_logged;
 static int	wrk_errors_suppressed;
 static bool wrk_thresholds_loaded = false;
+/* the last failed history and alert writes (0: the last one succeeded) */
+static TimestampTz wrk_history_failed_at = 0;
+static TimestampTz wrk_alerts_failed_at = 0;
+/* history writes failed in a row */
+static int	wrk_history_failures = 0;
 
 void
 perfopt_worker_register(void)
@@ -126,12 +134,17 @@ wrk_report_error(MemoryContext cxt, const char *what)
 
 	if (TimestampDifferenceExceeds(wrk_last_error_logged, now, WRK_ERROR_LOG_INTERVAL_MS))
 	{
-		ereport(LOG,
+		bool		disk_full = edata->sqlerrcode == ERRCODE_DISK_FULL;
+
+		/* a full disk needs a DBA; the other failures are mostly transient */
+		ereport(disk_full ? WARNING : LOG,
 				(errcode(edata->sqlerrcode),
 				 errmsg("perfopt: %s failed: %s", what, edata->message),
 				 wrk_errors_suppressed > 0 ?
 				 errdetail("%d similar failures in the last minute were not logged.",
-						   wrk_errors_suppressed) : 0));
+						   wrk_errors_suppressed) : 0,
+				 disk_full ?
+				 errhint("Free space on the data directory's filesystem. perfopt keeps sampling and tries again every perfopt.history_interval.") : 0));
 		wrk_last_error_logged = now;
 		wrk_errors_suppressed = 0;
 	}
@@ -194,9 +207,33 @@ wrk_history_due(TimestampTz now)
 	LWLockAcquire(perfopt_shared->lock, LW_SHARED);
 	last = perfopt_shared->last_persisted_at;
 	LWLockRelease(perfopt_shared->lock);
+	/* after a failed write (a full disk) the next try waits an interval too */
+	if (wrk_history_failed_at != 0 &&
+		!TimestampDifferenceExceeds(wrk_history_failed_at, now, perfopt_history_interval * 1000 - 50))
+		return false;
 	/* a little slack so jitter does not skip every other sample */
 	return last == 0 ||
 		TimestampDifferenceExceeds(last, now, perfopt_history_interval * 1000 - 50);
+}
+
+/* a history write failed at the time of sample s: count it, retry later */
+static void
+wrk_history_failed(const PerfoptSample *s)
+{
+	wrk_history_failed_at = s->sampled_at;
+	wrk_history_failures++;
+	LWLockAcquire(perfopt_shared->lock, LW_EXCLUSIVE);
+	perfopt_shared->history_write_failures++;
+	perfopt_shared->history_failed_at = s->sampled_at;
+	LWLockRelease(perfopt_shared->lock);
+}
+
+/* alerts are written every sample, but after a failure once an interval */
+static bool
+wrk_alerts_due(TimestampTz now)
+{
+	return wrk_alerts_failed_at == 0 ||
+		TimestampDifferenceExceeds(wrk_alerts_failed_at, now, perfopt_history_interval * 1000 - 50);
 }
 
 /*
@@ -209,6 +246,7 @@ wrk_sample(bool push, TimestampTz prev_at)
 	PerfoptSample *s = wrk_sample_buf;
 	MemoryContext cxt = CurrentMemoryContext;
 	volatile bool persisted = false;
+	volatile bool writing = false;
 
 	perfopt_sample_clear(s);
 	s->is_standby = RecoveryInProgress();
@@ -238,6 +276,7 @@ wrk_sample(bool push, TimestampTz prev_at)
 			perfopt_history_available())
 		{
 			pgstat_report_activity(STATE_RUNNING, "perfopt: writing history");
+			writing = true;
 			perfopt_history_write(s);
 			persisted = true;
 		}
@@ -250,7 +289,10 @@ wrk_sample(bool push, TimestampTz prev_at)
 	PG_CATCH();
 	{
 		disable_timeout(STATEMENT_TIMEOUT, false);
-		wrk_report_error(cxt, "sampling");
+		wrk_report_error(cxt, writing ? "writing history" : "sampling");
+		if (writing)
+			wrk_history_failed(s);
+		persisted = false;
 	}
 	PG_END_TRY();
 
@@ -260,9 +302,16 @@ wrk_sample(bool push, TimestampTz prev_at)
 	/* the statements' latency over the same interval */
 	perfopt_latency_tick();
 	perfopt_alerts_evaluate(s);
-	if (!s->is_standby && perfopt_alerts_to_write() &&
-		wrk_in_transaction("writing alerts", wrk_write_alerts, s))
-		perfopt_alerts_persisted();
+	if (!s->is_standby && perfopt_alerts_to_write() && wrk_alerts_due(s->sampled_at))
+	{
+		if (wrk_in_transaction("writing alerts", wrk_write_alerts, s))
+		{
+			perfopt_alerts_persisted();
+			wrk_alerts_failed_at = 0;
+		}
+		else
+			wrk_alerts_failed_at = s->sampled_at;
+	}
 	if (perfopt_enable_emergency_optimization && !s->is_standby)
 		(void) wrk_in_transaction("emergency actions", wrk_emergency, s);
 	if (persisted)
@@ -270,6 +319,12 @@ wrk_sample(bool push, TimestampTz prev_at)
 		LWLockAcquire(perfopt_shared->lock, LW_EXCLUSIVE);
 		perfopt_shared->last_persisted_at = s->sampled_at;
 		LWLockRelease(perfopt_shared->lock);
+		if (wrk_history_failures > 0)
+			ereport(LOG,
+					(errmsg("perfopt: history writes resumed (%d attempt(s) had failed)",
+							wrk_history_failures)));
+		wrk_history_failed_at = 0;
+		wrk_history_failures = 0;
 	}
 }
 

@@ -22,7 +22,24 @@ if [ "${1:-}" != "--as-pg" ]; then
 	fi
 	# the shim again with ASan/UBSan, for test/t/151_httpd_sanitized.pl
 	flock /tmp/perfopt-build.lock make -C "$PERFOPT_TOP" -s PG_CONFIG="$PG_CONFIG" perfopt-httpd-asan >/dev/null || exit 1
+	# a small filesystem left mounted by an interrupted run: unmount it
+	# before the rm below could reach into it
+	if mountpoint -q "$PERFOPT_TMP/smalldisk" 2>/dev/null; then
+		umount "$PERFOPT_TMP/smalldisk" 2>/dev/null || umount -l "$PERFOPT_TMP/smalldisk" || exit 1
+	fi
 	rm -rf "$PERFOPT_TMP" && mkdir -p "$PERFOPT_TMP"
+	# test/t/031_disk_full.pl fills a filesystem of its own: a 160 MB tmpfs
+	# (mounting needs root; without it that test skips itself)
+	if [ "$(id -u)" = 0 ] && [ "${1:-}" != regress ]; then
+		mkdir -p "$PERFOPT_TMP/smalldisk"
+		if mount -t tmpfs -o size=160m,mode=0755 tmpfs "$PERFOPT_TMP/smalldisk"; then
+			export PERFOPT_SMALL_DISK="$PERFOPT_TMP/smalldisk"
+			trap 'umount "$PERFOPT_SMALL_DISK" 2>/dev/null || umount -l "$PERFOPT_SMALL_DISK"' EXIT
+			trap 'exit 130' INT TERM
+		else
+			echo "could not mount a tmpfs on $PERFOPT_TMP/smalldisk: 031_disk_full.pl will skip" >&2
+		fi
+	fi
 	unit_failed=0
 	if [ $# = 0 ] || [ "$1" = regress ]; then
 		perfopt_log "unit tests (ASan/UBSan)"
@@ -80,7 +97,8 @@ TESTDIR="$PERFOPT_TMP/tap" \
 # prove's summary report names each failed file once, "(Wstat: ...)"
 total=$(grep -cE '^\[[0-9:]+\] test/t/' "$PERFOPT_TMP"/tap.out)
 f=$(grep -cE '^test/t/[^ ]+ +\(Wstat' "$PERFOPT_TMP"/tap.out)
-grep -q '^Result: PASS' "$PERFOPT_TMP"/tap.out || [ "$f" != 0 ] || f=$((total > 0 ? total : 1))
+# (NOTESTS: every file skipped itself, e.g. 031_disk_full.pl when not root)
+grep -qE '^Result: (PASS|NOTESTS)' "$PERFOPT_TMP"/tap.out || [ "$f" != 0 ] || f=$((total > 0 ? total : 1))
 passed=$((passed + total - f))
 failed=$((failed + f))
 

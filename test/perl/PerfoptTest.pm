@@ -50,6 +50,7 @@ our $WAIT_SECONDS = 60;
 #   history_interval  perfopt.history_interval in s (default 1)
 #   preload           shared_preload_libraries (default pg_stat_statements,perfopt)
 #   allows_streaming  passed to init
+#   init_extra        more initdb arguments (e.g. ['--waldir', $dir])
 #   conf              extra postgresql.conf text
 sub perfopt_node
 {
@@ -59,7 +60,7 @@ sub perfopt_node
 	# UTF8 so that non-ASCII database names are valid label values
 	$node->init(
 		allows_streaming => $p{allows_streaming} // 0,
-		extra => [ '--encoding=UTF8', '--locale=C' ]);
+		extra => [ '--encoding=UTF8', '--locale=C', @{ $p{init_extra} // [] } ]);
 
 	my $preload = $p{preload} // 'pg_stat_statements,perfopt';
 	my $conf = "shared_preload_libraries = '$preload'\n";
