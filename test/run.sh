@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # test/run.sh — perfopt's whole test suite: pure-C unit tests under
-# ASan/UBSan, pg_regress (SQL surface) and TAP (workers, restarts, crashes,
-# standbys), each against throwaway clusters under tmp_check/.
+# ASan/UBSan, libFuzzer targets (60 s each), random SQL (sqlsmith), a
+# 60 s soak under load, pg_regress (SQL surface) and TAP (workers,
+# restarts, crashes, standbys, a full disk, the shim), each against
+# throwaway clusters under tmp_check/.
 #
 # As root (CI, a fresh Debian 12): installs missing packages, builds and
 # installs perfopt, then runs the clusters as the postgres user.
 # Exits non-zero on any failure; ends with "N passed, M failed".
 #   bash test/run.sh               # everything
-#   bash test/run.sh regress       # unit tests and pg_regress only
+#   bash test/run.sh regress       # unit tests, fuzzers, sqlsmith, pg_regress
 #   bash test/run.sh test/t/010_x.pl  # only these TAP files
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -49,6 +51,12 @@ if [ "${1:-}" != "--as-pg" ]; then
 		bash test/fuzz/run.sh "${PERFOPT_FUZZ_SECONDS:-60}" || unit_failed=1
 		perfopt_log "random SQL (sqlsmith, ${PERFOPT_SQLSMITH_QUERIES:-2000} queries)"
 		bash test/fuzz/sqlsmith.sh "${PERFOPT_SQLSMITH_QUERIES:-2000}" || unit_failed=1
+	fi
+	# a short soak under load (pgbench, the shim under wrk, an optimization);
+	# PERFOPT_SOAK_SECONDS=0 leaves it out
+	if [ $# = 0 ] && [ "${PERFOPT_SOAK_SECONDS:-60}" != 0 ]; then
+		perfopt_log "soak (test/bench/soak.sh, ${PERFOPT_SOAK_SECONDS:-60} s)"
+		bash test/bench/soak.sh "${PERFOPT_SOAK_SECONDS:-60}" || unit_failed=1
 	fi
 	[ "$(id -u)" = 0 ] && chown -R postgres "$PERFOPT_TMP"
 	perfopt_as_pg bash "$0" --as-pg "$unit_failed" "$@"
