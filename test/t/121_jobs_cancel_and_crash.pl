@@ -2,7 +2,8 @@
 # leaves nothing behind: cancelled with pg_cancel_backend(), the job is
 # 'cancelled' and the INVALID index it left is dropped; cut by an
 # immediate shutdown, the job is marked failed (57P01) and the INVALID
-# index dropped when the server comes back; stopped by
+# index dropped when the server comes back (and the same after kill -9 of
+# the perfopt worker, which makes the postmaster reinitialize); stopped by
 # perfopt.job_statement_timeout, the job is 'failed' and the index dropped.
 # Afterwards the same index builds normally.  At a start every INVALID
 # perfopt_ index nobody builds is dropped, however many there are.
@@ -22,7 +23,8 @@ use Test::More;
 my $db = 'postgres';
 my $node = perfopt_node('jobs_cancel',
 	conf => "perfopt.advisor_interval = 0\nperfopt.min_table_size = '256kB'\n"
-	  . "perfopt.job_lock_timeout = '10min'\npg_stat_statements.track = top\n");
+	  . "perfopt.job_lock_timeout = '10min'\npg_stat_statements.track = top\n"
+	  . "restart_after_crash = on\n");
 $node->start;
 my $cap = 2 * 1024 * 1024 * 1024;
 my $capped = limit_node_memory($node, $cap);
@@ -112,6 +114,33 @@ ok($after =~ qr/perfopt: dropping the invalid index \Q$index\E left by an interr
 is($node->safe_psql($db, "SELECT count(*) FROM perfopt_jobs WHERE state IN ('queued', 'running')"),
 	'0', 'no job is left queued or running');
 
+# ---- (b2) kill -9 of the perfopt worker during the build: the postmaster
+# ends every backend (the runner too) and reinitializes
+$log_offset = -s $node->logfile;
+($old, $j) = build_held_by_old_snapshot('kill -9');
+$job = $j->{id};
+$index = $j->{index_name};
+my $worker = perfopt_status($node)->{worker_pid};
+is(kill('KILL', $worker), 1, "kill -9: the worker ($worker) is killed mid-build");
+$node->wait_for_log(qr/all server processes terminated; reinitializing/, $log_offset);
+eval { $old->quit };
+ok($node->poll_query_until($db, 'SELECT true'), 'kill -9: the server accepts connections again');
+ok(wait_for_job($node, $db, $job, "state = 'failed'"), 'kill -9: after the reinitialization the job is failed');
+($j) = job_rows($node, $db, "j.id = $job");
+like($j->{last_error} // '', qr/^interrupted: /, "kill -9: last_error: $j->{last_error}");
+ok(defined poll_until(sub { invalid_perfopt_indexes($node, $db) eq "" }, 30),
+	'kill -9: no INVALID perfopt_ index remains')
+  or diag 'INVALID: ' . invalid_perfopt_indexes($node, $db);
+is($node->safe_psql($db, "SELECT to_regclass('$index') IS NULL"), 't', "kill -9: $index is gone");
+ok($node->poll_query_until($db,
+		"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'perfopt worker' AND pid <> $worker"),
+	'kill -9: a new worker runs');
+is($node->safe_psql($db, "SELECT count(*) FROM perfopt_jobs WHERE state IN ('queued', 'running')"),
+	'0', 'kill -9: no job is left queued or running');
+# a crash loses pg_stat_statements' counts: the workload again
+run_lookups($node, $db, 't', 'k', 20);
+my $killed = qr/background worker "perfopt worker" \(PID $worker\) was terminated by signal 9/;
+
 # ---- (c) perfopt.job_statement_timeout during the build: failed, not cancelled
 $node->safe_psql($db, "ALTER SYSTEM SET perfopt.job_statement_timeout = '1s'; SELECT pg_reload_conf()");
 ok($node->poll_query_until($db, 'SHOW perfopt.job_statement_timeout', '1s'), 'statement timeout set to 1s');
@@ -184,9 +213,10 @@ my @drops = log_since($node, $restart_offset) =~ /perfopt: dropping the invalid 
 is(scalar(@drops), 3, 'the log names the three drops');
 
 # ---- the log: no crash of any backend, no unexpected perfopt error
-my @problems = perfopt_problem_lines($node, 0, [qr/could not create unique index "perfopt_dup_\d"/]);
+# (but the worker killed on purpose in (b2))
+my @problems = perfopt_problem_lines($node, 0, [qr/could not create unique index "perfopt_dup_\d"/, $killed]);
 is(join("\n", @problems), '', 'no perfopt errors or crashes in the log');
-my @crashes = grep { /terminated by signal|was terminated|TRAP:|PANIC:|server process .* exited with exit code [1-9]/ }
+my @crashes = grep { /terminated by signal|was terminated|TRAP:|PANIC:|server process .* exited with exit code [1-9]/ && !/$killed/ }
   split /\n/, slurp_file($node->logfile);
 is(join("\n", @crashes), '', 'no backend or worker crashed');
 
