@@ -16,6 +16,13 @@ PERFOPT_PACKAGES="postgresql-15 postgresql-server-dev-15 postgresql-contrib post
 
 perfopt_log() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }
 
+# a command from PERFOPT_PACKAGES (perfopt_install_deps installs it as root)
+perfopt_require() {
+	command -v "$1" >/dev/null && return 0
+	echo "$1 is missing (run as root to install it, or apt-get install $1)" >&2
+	return 1
+}
+
 # install what is missing (root only; a no-op when everything is there)
 perfopt_install_deps() {
 	local missing=""

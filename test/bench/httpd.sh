@@ -18,7 +18,7 @@
 # Goal: /api/v1/performance/status reaches >= 70% of the direct rate, with
 # p99 under 20 ms.  A FAIL is reported, not an error (the exit status is 0).
 # It measures the perfopt and perfopt-httpd that are installed (make install
-# first); wrk comes from Debian (installed when missing and run as root).
+# first); wrk comes from Debian (installed with the rest when run as root).
 #   bash test/bench/httpd.sh [seconds per run, default 20]
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
@@ -27,14 +27,7 @@ httpd=$PGBIN/perfopt-httpd
 pool=${HTTPD_POOL:-4}
 
 [ "$(id -u)" = 0 ] && perfopt_install_deps
-if ! command -v wrk >/dev/null; then
-	if [ "$(id -u)" != 0 ]; then
-		echo "wrk is missing (run as root to install it, or apt-get install wrk)" >&2
-		exit 1
-	fi
-	perfopt_log "installing wrk"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null
-fi
+perfopt_require wrk || exit 1
 if [ ! -x "$httpd" ]; then
 	echo "$httpd is not installed (make install first)" >&2
 	exit 1

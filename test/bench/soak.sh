@@ -47,14 +47,7 @@ if [ "$(id -u)" = 0 ]; then
 	perfopt_install_deps
 	perfopt_build_install
 fi
-if ! command -v wrk >/dev/null; then
-	if [ "$(id -u)" != 0 ]; then
-		echo "wrk is missing (run as root to install it, or apt-get install wrk)" >&2
-		exit 1
-	fi
-	perfopt_log "installing wrk"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null
-fi
+perfopt_require wrk || exit 1
 if [ ! -x "$httpd" ]; then
 	echo "$httpd is not installed (make install first)" >&2
 	exit 1

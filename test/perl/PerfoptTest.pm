@@ -10,6 +10,7 @@ use warnings;
 
 use Exporter 'import';
 use File::Path qw(make_path);
+use IPC::Run ();
 use JSON::PP ();
 
 # PostgreSQL::Test::Utils creates $TESTDIR/tmp_check with a plain mkdir in
@@ -40,6 +41,7 @@ our @EXPORT = qw(
   param_count
   limit_node_memory
   shop_schema_sql
+  httpd_hash_token
 );
 
 # Limit for every wait: a failing wait should fail the test, not hang it.
@@ -502,6 +504,16 @@ sub invalid_perfopt_indexes
 		  . ' FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid'
 		  . ' JOIN pg_namespace n ON n.oid = c.relnamespace'
 		  . " WHERE NOT i.indisvalid AND c.relname LIKE 'perfopt\\_%') x");
+}
+
+# The token file's hash of a token, as perfopt-httpd --hash-token prints it.
+sub httpd_hash_token
+{
+	my ($bin, $token) = @_;
+	my ($out, $err);
+	IPC::Run::run([ $bin, '--hash-token' ], '<', \$token, '>', \$out, '2>', \$err) or die "hash: $err";
+	chomp $out;
+	return $out;
 }
 
 1;

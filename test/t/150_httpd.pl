@@ -39,14 +39,7 @@ GRANT api_reader, api_admin TO perfopt_api;
 my $bin = $ENV{PERFOPT_HTTPD} // $node->config_data('--bindir') . '/perfopt-httpd';
 ok(-x $bin, "perfopt-httpd is installed ($bin)");
 
-sub hash_token
-{
-	my ($token) = @_;
-	my ($out, $err);
-	IPC::Run::run([ $bin, '--hash-token' ], '<', \$token, '>', \$out, '2>', \$err) or die "hash: $err";
-	chomp $out;
-	return $out;
-}
+sub hash_token { return httpd_hash_token($bin, $_[0]); }
 my ($reader, $admin, $late) = ('reader-token-1234567890', 'admin-token-abcdefghij', 'late-token-zzz');
 my $tokens = $node->basedir . '/tokens';
 open(my $fh, '>', $tokens) or die;

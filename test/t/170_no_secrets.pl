@@ -125,14 +125,7 @@ $node->safe_psql($db,
 my $bin = $ENV{PERFOPT_HTTPD} // $node->config_data('--bindir') . '/perfopt-httpd';
 ok(-x $bin, "perfopt-httpd is installed ($bin)");
 
-sub hash_token
-{
-	my ($token) = @_;
-	my ($out, $err);
-	IPC::Run::run([ $bin, '--hash-token' ], '<', \$token, '>', \$out, '2>', \$err) or die "hash: $err";
-	chomp $out;
-	return $out;
-}
+sub hash_token { return httpd_hash_token($bin, $_[0]); }
 my $tokens = $node->basedir . '/tokens';
 open($fh, '>', $tokens) or die;
 print $fh hash_token($s{reader_token}) . " api_reader\n" . hash_token($s{admin_token}) . " api_admin\n";
