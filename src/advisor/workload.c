@@ -270,8 +270,10 @@ wl_run_as_role(AdvStatement *st, void (*fn) (AdvStatement *), bool keep)
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
 		SetUserIdAndSecContext(save_userid, save_sec);
-		st->skip_reason = psprintf("%s%s", edata->message,
-								   edata->sqlerrcode == ERRCODE_QUERY_CANCELED ? " (cancelled)" : "");
+		/* a cancel or statement_timeout is the caller's, not this statement's */
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+			ReThrowError(edata);
+		st->skip_reason = pstrdup(edata->message);
 		FreeErrorData(edata);
 		ok = false;
 	}
@@ -388,9 +390,18 @@ wl_verbatim_tag(const char *text)
 	}
 	PG_CATCH();
 	{
+		ErrorData  *edata;
+
 		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
 		FlushErrorState();
 		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		/* a cancel or statement_timeout is the caller's: pass it on */
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+			ReThrowError(edata);
+		FreeErrorData(edata);
 		tag = NULL;
 	}
 	PG_END_TRY();

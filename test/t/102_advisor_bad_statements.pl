@@ -202,5 +202,13 @@ SKIP:
 is(join("\n", perfopt_problem_lines($node, $log_offset)), '', 'no perfopt errors in the log');
 unlike(log_since($node, $log_offset), qr/terminated by signal|TRAP:|PANIC/, 'no crash');
 
+# a statement_timeout (or a cancel) that lands while a statement is being
+# analyzed or planned ends the whole call; it is not that statement's error
+my ($state, $msg) = sql_error_state($node, $db,
+	"SET perfopt.advisor_max_statements = 5000; SET statement_timeout = '100ms'; SELECT perfopt_advise();");
+is($state, '57014', "statement_timeout ends perfopt_advise() over many statements: $msg");
+unlike($node->safe_psql($db, "SELECT string_agg(DISTINCT reason, '; ') FROM perfopt_advisor_skipped"),
+	qr/cancel|timeout/, 'no statement is recorded as skipped because of the timeout');
+
 $node->stop;
 done_testing();
