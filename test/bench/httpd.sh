@@ -9,7 +9,9 @@
 #      (SELECT perfopt_status() in a transaction as api_reader);
 #   3. the same against GET /metrics (perfopt_metrics_prometheus() and the
 #      shim's own counters), for information.
-# The shim listens on 127.0.0.1 with --pool 4 and talks to the same host and
+# The shim listens on 127.0.0.1 with its default sizes (pool CPUs + 1,
+# HTTP threads CPUs / 2; HTTPD_POOL and HTTPD_THREADS set --pool and
+# --threads) and talks to the same host and
 # port; its per-token rate limit is lifted (--read-rate/--read-burst 1000000)
 # so the benchmark measures the shim, not the limiter.  Each run lasts the
 # given seconds; requests/s (pgbench: tps without initial connection time)
@@ -24,7 +26,9 @@ set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 seconds=${1:-20}
 httpd=$PGBIN/perfopt-httpd
-pool=${HTTPD_POOL:-4}
+pool_opt=()
+[ -n "${HTTPD_POOL:-}" ] && pool_opt+=(--pool "$HTTPD_POOL")
+[ -n "${HTTPD_THREADS:-}" ] && pool_opt+=(--threads "$HTTPD_THREADS")
 
 [ "$(id -u)" = 0 ] && perfopt_install_deps
 perfopt_require wrk || exit 1
@@ -68,7 +72,7 @@ shim_log="$BENCH_DIR/httpd.log"
 # shellcheck disable=SC2016
 shim_pid=$(perfopt_as_pg sh -c '"$@" >/dev/null 2>>"$0" & echo $!' "$shim_log" \
 	"$httpd" --listen "127.0.0.1:$http_port" --conninfo "$conninfo" --tokens "$BENCH_DIR/tokens" \
-	--pool "$pool" --threads "${HTTPD_THREADS:-2}" --read-rate 1000000 --read-burst 1000000)
+	"${pool_opt[@]}" --read-rate 1000000 --read-burst 1000000)
 
 # the HTTP status code of GET /healthz, 000 when nobody answers
 healthz() {
@@ -138,7 +142,9 @@ wrk -t2 -c16 -d2s -H "Authorization: Bearer $token" \
 run_wrk status /api/v1/performance/status
 run_wrk metrics /metrics
 
-echo "perfopt-httpd --pool $pool (per-token rate limit lifted: --read-rate 1000000 --read-burst 1000000)"
+pool=$(sed -n 's/.*"event": "listening".*"pool": \([0-9]*\).*/\1/p' "$shim_log" | head -n 1)
+threads=$(sed -n 's/.*"event": "listening".*"threads": \([0-9]*\).*/\1/p' "$shim_log" | head -n 1)
+echo "perfopt-httpd --pool $pool --threads $threads (per-token rate limit lifted: --read-rate 1000000 --read-burst 1000000)"
 echo "wrk -t2 -c16 and pgbench -c 16 -j 2, ${seconds}s each, $(nproc) CPUs, all on this machine"
 printf '  %-42s %12s %10s %8s\n' target requests/s "p99 ms" errors
 printf '  %-42s %12s %10s %8s\n' "pgbench SELECT perfopt_status() (floor)" "${rps[direct]}" "${p99[direct]}" "${errors[direct]}"
