@@ -103,8 +103,52 @@ perfopt_bench_cluster() {
 	BENCH_DIR=$(mktemp -d /tmp/perfopt-bench.XXXXXX)
 	BENCH_PORT=$(perfopt_free_port "$1")
 	shift
-	trap 'perfopt_as_pg pg_ctl -D "$BENCH_DIR/data" -m immediate -w stop >/dev/null 2>&1 || true; rm -rf "$BENCH_DIR"' EXIT
+	trap perfopt_bench_stop EXIT
 	perfopt_start_cluster "$BENCH_DIR" "$BENCH_PORT" "listen_addresses = ''" "$@"
 }
 psql_b() { perfopt_as_pg psql -X -q -v ON_ERROR_STOP=1 -h "$BENCH_DIR" -p "$BENCH_PORT" -U postgres -d postgres "$@"; }
 sql() { psql_b -At -c "$1"; }
+
+# the benchmark's clean-up: the shim if one runs (SIGTERM, then SIGKILL
+# after 5 s), the cluster, the directory
+shim_pid=""
+perfopt_bench_stop() {
+	if [ -n "$shim_pid" ] && kill -TERM "$shim_pid" 2>/dev/null; then
+		for _ in $(seq 1 50); do
+			kill -0 "$shim_pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$shim_pid" 2>/dev/null || true
+	fi
+	perfopt_as_pg pg_ctl -D "$BENCH_DIR/data" -m immediate -w stop >/dev/null 2>&1 || true
+	rm -rf "$BENCH_DIR"
+}
+
+# perfopt_bench_shim [shim options...]: the installed perfopt-httpd against
+# the bench cluster (which must listen on 127.0.0.1), as the postgres user
+# when root, with a fresh token mapped to a pg_monitor role; sets token,
+# http_port, shim_log (one JSON line per request, in BENCH_DIR) and
+# shim_pid, and waits for /healthz to answer 200
+perfopt_bench_shim() {
+	local httpd=$PGBIN/perfopt-httpd
+	psql_b -c "CREATE ROLE perfopt_api LOGIN NOINHERIT;
+	  CREATE ROLE api_reader NOLOGIN IN ROLE pg_monitor;
+	  GRANT api_reader TO perfopt_api;"
+	token=$(head -c 24 /dev/urandom | base64 | tr '+/' '-_')
+	echo "$(printf %s "$token" | "$httpd" --hash-token) api_reader" >"$BENCH_DIR/tokens"
+	[ "$(id -u)" = 0 ] && chown postgres "$BENCH_DIR/tokens"
+	http_port=$(perfopt_free_port $((BENCH_PORT + 1)))
+	shim_log=$BENCH_DIR/httpd.log
+	# sh -c: $0 is the log, "$@" the command; it prints the shim's pid
+	# shellcheck disable=SC2016
+	shim_pid=$(perfopt_as_pg sh -c '"$@" >/dev/null 2>>"$0" & echo $!' "$shim_log" \
+		"$httpd" --listen "127.0.0.1:$http_port" --tokens "$BENCH_DIR/tokens" \
+		--conninfo "host=127.0.0.1 port=$BENCH_PORT dbname=postgres user=perfopt_api" "$@")
+	for _ in $(seq 1 100); do
+		[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$http_port/healthz")" = 200 ] && return 0
+		sleep 0.1
+	done
+	echo "perfopt-httpd did not answer 200 on /healthz:" >&2
+	tail -n 20 "$shim_log" >&2
+	return 1
+}

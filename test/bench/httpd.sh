@@ -38,62 +38,8 @@ if [ ! -x "$httpd" ]; then
 fi
 
 perfopt_bench_cluster 59432 "listen_addresses = '127.0.0.1'" "perfopt.advisor_interval = 0"
-# the shim is stopped before the cluster goes (the same clean-up as
-# perfopt_bench_cluster's, which this trap replaces)
-shim_pid=""
-cleanup() {
-	if [ -n "$shim_pid" ] && kill -TERM "$shim_pid" 2>/dev/null; then
-		for _ in $(seq 1 50); do
-			kill -0 "$shim_pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -KILL "$shim_pid" 2>/dev/null || true
-	fi
-	perfopt_as_pg pg_ctl -D "$BENCH_DIR/data" -m immediate -w stop >/dev/null 2>&1 || true
-	rm -rf "$BENCH_DIR"
-}
-trap cleanup EXIT
-
-psql_b -c "CREATE ROLE perfopt_api LOGIN NOINHERIT;
-  CREATE ROLE api_reader NOLOGIN IN ROLE pg_monitor;
-  GRANT api_reader TO perfopt_api;"
-
-# a token mapped to api_reader
-token=$(head -c 24 /dev/urandom | base64 | tr '+/' '-_')
-echo "$(printf %s "$token" | "$httpd" --hash-token) api_reader" >"$BENCH_DIR/tokens"
-[ "$(id -u)" = 0 ] && chown postgres "$BENCH_DIR/tokens"
-
-# the shim, as the postgres user when root; one JSON log line per request
-# goes to a file in the temporary directory, removed with it
-http_port=$(perfopt_free_port $((BENCH_PORT + 1)))
-conninfo="host=127.0.0.1 port=$BENCH_PORT dbname=postgres user=perfopt_api"
-shim_log="$BENCH_DIR/httpd.log"
-# sh -c: $0 is the log, "$@" the command; it prints the shim's pid
-# shellcheck disable=SC2016
-shim_pid=$(perfopt_as_pg sh -c '"$@" >/dev/null 2>>"$0" & echo $!' "$shim_log" \
-	"$httpd" --listen "127.0.0.1:$http_port" --conninfo "$conninfo" --tokens "$BENCH_DIR/tokens" \
-	"${pool_opt[@]}" --read-rate 1000000 --read-burst 1000000)
-
-# the HTTP status code of GET /healthz, 000 when nobody answers
-healthz() {
-	local line=""
-	if exec 3<>"/dev/tcp/127.0.0.1/$http_port"; then
-		printf 'GET /healthz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
-		read -r -t 5 line <&3 || true
-		exec 3<&-
-	fi
-	line=${line#HTTP/* }
-	echo "${line:0:3}"
-}
-for _ in $(seq 1 100); do
-	[ "$(healthz 2>/dev/null)" = 200 ] && break
-	sleep 0.1
-done
-if [ "$(healthz 2>/dev/null)" != 200 ]; then
-	echo "perfopt-httpd did not answer 200 on /healthz:" >&2
-	tail -n 20 "$shim_log" >&2
-	exit 1
-fi
+# the shim, its per-token rate limit lifted
+perfopt_bench_shim "${pool_opt[@]}" --read-rate 1000000 --read-burst 1000000 || exit 1
 
 # convert wrk's "1.23ms", "456.00us", "1.02s", "1.50m" to milliseconds
 to_ms() {

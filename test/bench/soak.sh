@@ -58,21 +58,13 @@ perfopt_bench_cluster 56432 "listen_addresses = '127.0.0.1'" "shared_buffers = '
 	"perfopt.advisor_interval = $advisor_interval" \
 	"perfopt.job_lock_timeout = $lock_ms" "deadlock_timeout = $lock_ms" "log_lock_waits = on"
 
-# what this script starts in the background, stopped before the cluster
-# goes (the same clean-up as perfopt_bench_cluster's, which this trap replaces)
-shim_pid="" sampler_pid="" pgbench_pid="" wrk_pid=""
+# what this script starts in the background, stopped before the shim and
+# the cluster (perfopt_bench_stop, the trap this one replaces)
+sampler_pid="" pgbench_pid="" wrk_pid=""
 cleanup() {
 	local p
 	for p in $sampler_pid $wrk_pid $pgbench_pid; do kill -TERM "$p" 2>/dev/null || true; done
-	if [ -n "$shim_pid" ] && kill -TERM "$shim_pid" 2>/dev/null; then
-		for _ in $(seq 1 50); do
-			kill -0 "$shim_pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -KILL "$shim_pid" 2>/dev/null || true
-	fi
-	perfopt_as_pg pg_ctl -D "$BENCH_DIR/data" -m immediate -w stop >/dev/null 2>&1 || true
-	rm -rf "$BENCH_DIR"
+	perfopt_bench_stop
 }
 trap cleanup EXIT
 postmaster=$(head -n 1 "$BENCH_DIR/data/postmaster.pid")
@@ -82,31 +74,8 @@ perfopt_as_pg pgbench -h "$BENCH_DIR" -p "$BENCH_PORT" -U postgres -i -q -s "$sc
 psql_b -v scale=1 -f "$PERFOPT_TOP/test/workload/advisor_schema.sql" 2>&1 | grep -v NOTICE || true
 sql "SELECT pg_stat_statements_reset()" >/dev/null
 
-# the shim, with a token mapped to a pg_monitor role; its per-token rate
-# limit is lifted so that wrk is never refused
-psql_b -c "CREATE ROLE perfopt_api LOGIN NOINHERIT;
-  CREATE ROLE api_reader NOLOGIN IN ROLE pg_monitor;
-  GRANT api_reader TO perfopt_api;"
-token=$(head -c 24 /dev/urandom | base64 | tr '+/' '-_')
-echo "$(printf %s "$token" | "$httpd" --hash-token) api_reader" >"$BENCH_DIR/tokens"
-[ "$(id -u)" = 0 ] && chown postgres "$BENCH_DIR/tokens"
-http_port=$(perfopt_free_port $((BENCH_PORT + 1)))
-# sh -c: $0 is the log (one JSON line per request), "$@" the command; it
-# prints the shim's pid
-# shellcheck disable=SC2016
-shim_pid=$(perfopt_as_pg sh -c '"$@" >/dev/null 2>>"$0" & echo $!' "$BENCH_DIR/httpd.log" \
-	"$httpd" --listen "127.0.0.1:$http_port" --tokens "$BENCH_DIR/tokens" \
-	--conninfo "host=127.0.0.1 port=$BENCH_PORT dbname=postgres user=perfopt_api" \
-	--read-rate 1000000 --read-burst 1000000)
-for _ in $(seq 1 100); do
-	curl -s -o /dev/null "http://127.0.0.1:$http_port/healthz" && break
-	sleep 0.1
-done
-if [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$http_port/healthz")" != 200 ]; then
-	echo "perfopt-httpd did not answer 200 on /healthz:" >&2
-	tail -n 20 "$BENCH_DIR/httpd.log" >&2
-	exit 1
-fi
+# the shim, its per-token rate limit lifted so that wrk is never refused
+perfopt_bench_shim --read-rate 1000000 --read-burst 1000000 || exit 1
 # wrk alternates the two routes on every connection
 cat >"$BENCH_DIR/routes.lua" <<'LUA'
 local paths = { "/api/v1/performance/status", "/metrics" }
@@ -220,12 +189,12 @@ wrk_requests=$(awk '/requests in/ { print $1 }' "$BENCH_DIR/wrk.out")
 wrk_non2xx=$(awk '/Non-2xx or 3xx responses:/ { n += $NF } END { print n + 0 }' "$BENCH_DIR/wrk.out")
 wrk_sock=$(awk '/Socket errors:/ { for (i = 4; i <= NF; i += 2) { v = $i; gsub(/,/, "", v); n += v } } END { print n + 0 }' \
 	"$BENCH_DIR/wrk.out")
-shim_non2xx=$(grep -c '"status": [^2]' "$BENCH_DIR/httpd.log" || true)
+shim_non2xx=$(grep -c '"status": [^2]' "$shim_log" || true)
 echo "wrk -t2 -c4 -d${seconds}s on GET /api/v1/performance/status and GET /metrics (alternating):"
 echo "  ${wrk_rps:-?} requests/s, ${wrk_requests:-?} requests, non-2xx $wrk_non2xx (shim log: $shim_non2xx), socket errors $wrk_sock, exit status $wrk_rc"
 if [ "$wrk_rc" != 0 ] || [ -z "$wrk_rps" ] || [ "$wrk_non2xx" != 0 ] || [ "$shim_non2xx" != 0 ] || [ "$wrk_sock" != 0 ]; then
 	fail+=("shim errors")
-	grep -m 5 '"status": [^2]' "$BENCH_DIR/httpd.log" | sed 's/^/  shim: /' || true
+	grep -m 5 '"status": [^2]' "$shim_log" | sed 's/^/  shim: /' || true
 fi
 
 # lock waits longer than deadlock_timeout (= the jobs' lock timeout): the
