@@ -59,6 +59,7 @@ typedef struct PerfoptTrend
 } PerfoptTrend;
 
 extern const char *perfopt_alert_severity_name(int severity);
+extern bool perfopt_alert_datums(const PerfoptAlert *a, Datum *values);
 
 /* NOTIFY perfopt_alerts, at commit, with the transition as JSON */
 extern void perfopt_alert_notify(int64 id, const char *event, const char *metric,

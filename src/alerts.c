@@ -119,6 +119,29 @@ perfopt_alert_severity_name(int severity)
 	return severity >= 0 && severity <= ALERT_CRITICAL ? names[severity] : "none";
 }
 
+/*
+ * The first columns of an alert row, in perfopt_alerts_data's order (id,
+ * type, metric, subject, severity, state, value, threshold, first_seen,
+ * last_seen, resolved_at): for its write and for perfopt_alerts_pending().
+ * Returns whether resolved_at is null (the alert is open).
+ */
+bool
+perfopt_alert_datums(const PerfoptAlert *a, Datum *values)
+{
+	values[0] = Int64GetDatum(a->id);
+	values[1] = CStringGetTextDatum(a->type);
+	values[2] = CStringGetTextDatum(a->metric);
+	values[3] = CStringGetTextDatum(a->subject);
+	values[4] = CStringGetTextDatum(perfopt_alert_severity_name(a->severity));
+	values[5] = CStringGetTextDatum(a->open ? "open" : "resolved");
+	values[6] = Float8GetDatum(a->value);
+	values[7] = Float8GetDatum(a->threshold);
+	values[8] = TimestampTzGetDatum(a->first_seen);
+	values[9] = TimestampTzGetDatum(a->last_seen);
+	values[10] = TimestampTzGetDatum(a->resolved_at);
+	return a->open;
+}
+
 /* ---- evaluation ---- */
 
 typedef struct AlertInput
@@ -532,21 +555,9 @@ perfopt_alerts_persist(void)
 		FLOAT8OID, FLOAT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID};
 		Datum		values[12];
 		char		nulls[12] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
-		Datum		message = CStringGetTextDatum(a->message);
 
-		values[0] = Int64GetDatum(a->id);
-		values[1] = CStringGetTextDatum(a->type);
-		values[2] = CStringGetTextDatum(a->metric);
-		values[3] = CStringGetTextDatum(a->subject);
-		values[4] = CStringGetTextDatum(perfopt_alert_severity_name(a->severity));
-		values[5] = CStringGetTextDatum(a->open ? "open" : "resolved");
-		values[6] = Float8GetDatum(a->value);
-		values[7] = Float8GetDatum(a->threshold);
-		values[8] = TimestampTzGetDatum(a->first_seen);
-		values[9] = TimestampTzGetDatum(a->last_seen);
-		values[10] = TimestampTzGetDatum(a->resolved_at);
-		nulls[10] = a->open ? 'n' : ' ';
-		values[11] = a->open ? message : CStringGetTextDatum(psprintf("%s (resolved)", a->message));
+		nulls[10] = perfopt_alert_datums(a, values) ? 'n' : ' ';
+		values[11] = CStringGetTextDatum(a->open ? a->message : psprintf("%s (resolved)", a->message));
 		/* a row a DBA resolved stays resolved: the worker then forgets it */
 		if (SPI_execute_with_args(psprintf("/* perfopt */ INSERT INTO %s.perfopt_alerts_data AS d"
 										   " (id, type, metric, subject, severity, state, value, threshold,"

@@ -70,18 +70,7 @@ perfopt_alerts_pending(PG_FUNCTION_ARGS)
 		Datum		values[13];
 		bool		nulls[13] = {false};
 
-		values[0] = Int64GetDatum(a->id);
-		values[1] = CStringGetTextDatum(a->type);
-		values[2] = CStringGetTextDatum(a->metric);
-		values[3] = CStringGetTextDatum(a->subject);
-		values[4] = CStringGetTextDatum(perfopt_alert_severity_name(a->severity));
-		values[5] = CStringGetTextDatum(a->open ? "open" : "resolved");
-		values[6] = Float8GetDatum(a->value);
-		values[7] = Float8GetDatum(a->threshold);
-		values[8] = TimestampTzGetDatum(a->first_seen);
-		values[9] = TimestampTzGetDatum(a->last_seen);
-		values[10] = TimestampTzGetDatum(a->resolved_at);
-		nulls[10] = a->open;
+		nulls[10] = perfopt_alert_datums(a, values);
 		values[11] = al_text_or_null(a->open ? NULL : a->resolved_by, &nulls[11]);
 		values[12] = CStringGetTextDatum(a->message);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
