@@ -60,6 +60,7 @@ typedef struct AdvStatement
 {
 	int64		queryid;
 	Oid			userid;
+	char	   *search_path;	/* userid's default path here, once computed */
 	char	   *text;			/* as pg_stat_statements has it */
 	char	   *parsed_text;	/* after repairs */
 	double		calls;

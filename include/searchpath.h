@@ -14,6 +14,6 @@
 
 extern void perfopt_pin_worker_search_path(void);
 extern char *perfopt_role_search_path(Oid roleid);
-extern void perfopt_use_role_search_path(Oid roleid);
+extern void perfopt_use_search_path(const char *path);
 
 #endif							/* PERFOPT_SEARCHPATH_H */

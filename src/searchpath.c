@@ -116,13 +116,14 @@ perfopt_role_search_path(Oid roleid)
 }
 
 /*
- * Use the role's search_path (above) until the current GUC nest level ends
- * (a subtransaction's end, or the AtEOXact_GUC of NewGUCNestLevel).
+ * Use this search_path (a perfopt_role_search_path() result) until the
+ * current GUC nest level ends (a subtransaction's end, or the
+ * AtEOXact_GUC of NewGUCNestLevel).
  */
 void
-perfopt_use_role_search_path(Oid roleid)
+perfopt_use_search_path(const char *path)
 {
-	(void) set_config_option("search_path", perfopt_role_search_path(roleid),
+	(void) set_config_option("search_path", path,
 							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 }
 

@@ -241,12 +241,16 @@ wl_run_as_role(AdvStatement *st, void (*fn) (AdvStatement *), bool keep)
 	volatile bool ok = true;
 
 	GetUserIdAndSecContext(&save_userid, &save_sec);
+	/* looked up once per statement, kept as long as the statement */
+	if (st->search_path == NULL)
+		st->search_path = MemoryContextStrdup(GetMemoryChunkContext(st),
+											  perfopt_role_search_path(st->userid));
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
 		/* the statement's role's own path, not the caller's (searchpath.c) */
-		perfopt_use_role_search_path(st->userid);
+		perfopt_use_search_path(st->search_path);
 		SetUserIdAndSecContext(st->userid,
 							   save_sec | SECURITY_LOCAL_USERID_CHANGE |
 							   SECURITY_RESTRICTED_OPERATION);
@@ -353,6 +357,45 @@ wl_prepare(AdvStatement *st)
 }
 
 /*
+ * True when the text starts with INSERT, UPDATE, DELETE or MERGE, or with
+ * SELECT, WITH, VALUES or TABLE and has no "into" anywhere (in any case,
+ * even inside a word): a statement
+ * pg_stat_statements normalizes, known without parsing.  False means
+ * "parse it to know" (a comment first, a utility statement, SELECT INTO).
+ */
+static bool
+wl_surely_normalized(const char *text)
+{
+	static const char *const dml[] = {"insert", "update", "delete", "merge"};
+	static const char *const query[] = {"select", "with", "values", "table"};
+	char		word[8];
+	int			n = 0;
+
+	while (*text == ' ' || *text == '\t' || *text == '\n' || *text == '\r')
+		text++;
+	while (n < (int) sizeof(word) - 1 && isalpha((unsigned char) text[n]))
+	{
+		word[n] = (char) tolower((unsigned char) text[n]);
+		n++;
+	}
+	word[n] = '\0';
+	if (isalpha((unsigned char) text[n]) || isdigit((unsigned char) text[n]) || text[n] == '_')
+		return false;			/* a longer word */
+	for (int i = 0; i < lengthof(dml); i++)
+		if (strcmp(word, dml[i]) == 0)
+			return true;
+	for (int i = 0; i < lengthof(query); i++)
+		if (strcmp(word, query[i]) == 0)
+		{
+			for (const char *p = text; *p; p++)
+				if (pg_strncasecmp(p, "into", 4) == 0)
+					return false;
+			return true;
+		}
+	return false;
+}
+
+/*
  * pg_stat_statements (15) replaces the constants of SELECT, INSERT, UPDATE,
  * DELETE and MERGE by $n but keeps any other statement's text as it was
  * run: ALTER ROLE ... PASSWORD '...', EXPLAIN ... 'literal', SELECT ...
@@ -365,9 +408,15 @@ wl_prepare(AdvStatement *st)
 static const char *
 wl_verbatim_tag(const char *text)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
+	MemoryContext cxt;
+	ResourceOwner owner;
 	const char *volatile tag = NULL;
+
+	/* the common case without a subtransaction: plain DML that has no INTO */
+	if (wl_surely_normalized(text))
+		return NULL;
+	cxt = CurrentMemoryContext;
+	owner = CurrentResourceOwner;
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(cxt);

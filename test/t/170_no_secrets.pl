@@ -49,6 +49,7 @@ my %s = (
 	blocker => 'SECRET_BLOCKER_3B',
 	fail => 'SECRET_FAIL_8F',
 	dupkey => 'SECRET_DUPKEY_4D',
+	into => 'SECRET_INTO_3J',
 	password => 'SECRET_PW_4K',
 	wrong_password => 'SECRET_PW_WRONG_1W',
 	reader_token => 'SECRET_TOKEN_READER_K2M9P',
@@ -101,6 +102,8 @@ VACUUM ANALYZE people;
 });
 # the password, as a top-level statement pg_stat_statements records
 $node->safe_psql($db, "ALTER ROLE perfopt_api PASSWORD '$s{password}'");
+# SELECT ... INTO: a utility statement too, kept verbatim
+$node->safe_psql($db, "SELECT id INTO TEMP into_copy FROM people WHERE email = '$s{into}'");
 # scram-sha-256 for the authenticator, ahead of the trust lines
 my $hba = $node->data_dir . '/pg_hba.conf';
 my $hba_old = slurp_file($hba);
@@ -309,6 +312,10 @@ ok( $node->safe_psql($db,
 		"SELECT count(*) FROM perfopt_advisor_skipped s JOIN pg_stat_statements p USING (queryid, userid)"
 		  . " WHERE p.query LIKE 'ALTER ROLE perfopt_api PASSWORD %'") == 1,
 	'the advisor read the ALTER ROLE statement (perfopt_advisor_skipped has its queryid)');
+is( $node->safe_psql($db,
+		"SELECT string_agg(s.query, ',') FROM perfopt_advisor_skipped s JOIN pg_stat_statements p USING (queryid, userid)"
+		  . " WHERE p.query LIKE 'SELECT id INTO TEMP into_copy%'"),
+	'SELECT INTO', 'the advisor read the SELECT INTO and keeps only its tag');
 ok( $node->safe_psql($db,
 		"SELECT count(*) FROM perfopt_recommendations WHERE statements::text LIKE '%FROM people WHERE email = \$1%'") > 0,
 	'a recommendation serves the lookups (their normalized text)');
