@@ -224,6 +224,28 @@ wl_analyze(AdvStatement *st)
 }
 
 /*
+ * In a PG_CATCH after BeginInternalSubTransaction: the error, copied into
+ * cxt, with the subtransaction rolled back (which also restores the user
+ * id) and cxt and owner current again.  A cancel or statement_timeout is
+ * the caller's, not the statement's: it is thrown on.
+ */
+static ErrorData *
+wl_subxact_failed(MemoryContext cxt, ResourceOwner owner)
+{
+	ErrorData  *edata;
+
+	MemoryContextSwitchTo(cxt);
+	edata = CopyErrorData();
+	FlushErrorState();
+	RollbackAndReleaseCurrentSubTransaction();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+		ReThrowError(edata);
+	return edata;
+}
+
+/*
  * Run fn(st) in a subtransaction as st->userid.  Returns false, with
  * st->skip_reason set from the error, when it failed.  keep commits the
  * subtransaction (its locks are needed later); otherwise it is rolled back
@@ -265,18 +287,9 @@ wl_run_as_role(AdvStatement *st, void (*fn) (AdvStatement *), bool keep)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
+		ErrorData  *edata = wl_subxact_failed(cxt, owner);
 
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
 		SetUserIdAndSecContext(save_userid, save_sec);
-		/* a cancel or statement_timeout is the caller's, not this statement's */
-		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
-			ReThrowError(edata);
 		st->skip_reason = pstrdup(edata->message);
 		FreeErrorData(edata);
 		ok = false;
@@ -439,18 +452,7 @@ wl_verbatim_tag(const char *text)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-		/* a cancel or statement_timeout is the caller's: pass it on */
-		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
-			ReThrowError(edata);
-		FreeErrorData(edata);
+		FreeErrorData(wl_subxact_failed(cxt, owner));
 		tag = NULL;
 	}
 	PG_END_TRY();
