@@ -4,8 +4,15 @@
 
 PERFOPT_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
-PGBIN=/usr/lib/postgresql/15/bin
-PGXS_DIR=/usr/lib/postgresql/15/lib/pgxs
+# the server's programs and PGXS follow PG_CONFIG (a relocated copy of the
+# installation works too: each has its own extension directory)
+if [ -x "$PG_CONFIG" ]; then
+	PGBIN=$("$PG_CONFIG" --bindir)
+	PGXS_DIR=$("$PG_CONFIG" --pkglibdir)/pgxs
+else
+	PGBIN=$(dirname "$PG_CONFIG")
+	PGXS_DIR=$(dirname "$PGBIN")/lib/pgxs
+fi
 
 # Debian 12 packages: server, headers, contrib (pg_stat_statements, pgbench),
 # HypoPG (only a test oracle for the advisor's costs),

@@ -16,7 +16,7 @@ BEGIN
 {
 	$top = $ENV{PERFOPT_TOP} // abs_path(dirname(__FILE__) . '/../..');
 	$vgdir = tempdir('perfopt_valgrind_XXXX', TMPDIR => 1, CLEANUP => 1);
-	my $bin = `/usr/lib/postgresql/15/bin/pg_config --bindir`;
+	my $bin = `pg_config --bindir`;
 	chomp $bin;
 	open(my $fh, '>', "$vgdir/perfopt-httpd") or die;
 	# exec: signals reach valgrind, which passes them to the shim
