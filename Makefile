@@ -7,6 +7,7 @@ OBJS = \
 	src/advisor/collect.o \
 	src/advisor/configadvice.o \
 	src/advisor/hygiene.o \
+	src/advisor/planrole.o \
 	src/advisor/refresh.o \
 	src/advisor/select.o \
 	src/advisor/slowplan.o \
@@ -42,6 +43,7 @@ OBJS = \
 	src/thresholds.o \
 	src/thresholds_doc.o \
 	src/trends.o \
+	src/usercode.o \
 	src/worker.o
 
 EXTENSION = perfopt

@@ -69,7 +69,10 @@ typedef struct AdvStatement
 	double		rows;
 	bool		is_write;		/* UPDATE / DELETE */
 	Query	   *query;			/* analyzed, rewritten; NULL when skipped */
+	Oid			plan_role;		/* planned as (planrole.c), once analyzed */
 	char	   *skip_reason;
+	double		budget_used_ms; /* analysis and planning time this run */
+	bool		over_budget;	/* past perfopt.advisor_statement_timeout */
 	List	   *relids;			/* user tables it reads (Oid list) */
 	bool		reads_partitioned;	/* a partitioned table among them */
 	List	   *uses;			/* AdvUse */
@@ -132,13 +135,17 @@ extern int64 adv_planner_calls;
 extern List *adv_workload_load(void);
 extern List *adv_writes_load(void);
 extern void adv_statement_prepare(AdvStatement *st);
-extern bool adv_run_as_statement_role(AdvStatement *st, void (*fn) (AdvStatement *));
+extern bool adv_analyze_as_statement_role(AdvStatement *st, void (*fn) (AdvStatement *));
 extern bool adv_plan_as_statement_role(AdvStatement *st, void (*fn) (AdvStatement *));
+
+/* planrole.c: as whom a statement may be planned */
+extern Oid	adv_plan_role(Oid statement_role, Query *query, char **reason);
 
 /* candidates.c */
 extern void adv_candidates_reset(void);
 extern void adv_candidates_for(AdvStatement *st);
 extern List *adv_candidates(void);
+extern bool adv_extension_member(Oid relid);
 
 /* select.c */
 extern List *adv_select(List *statements, List *writes, List *candidates);

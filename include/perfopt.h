@@ -38,6 +38,7 @@ extern int	perfopt_max_databases;
 extern char *perfopt_database;
 extern char *perfopt_procfs_path;
 extern int	perfopt_advisor_max_statements;
+extern int	perfopt_advisor_statement_timeout;
 extern int	perfopt_min_cost_reduction;
 extern int	perfopt_min_table_size;
 extern int	perfopt_index_storage_budget;

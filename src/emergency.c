@@ -12,7 +12,9 @@
  *
  * Never a superuser's or a replication role's session, never a process
  * other than a client backend (so not replication, autovacuum or perfopt's
- * workers), never a session of perfopt-httpd.  At most
+ * workers: the backend type is what a client cannot set, unlike its
+ * application_name).  perfopt-httpd's sessions are clients like any
+ * other; they never idle in a transaction.  At most
  * EMERGENCY_MAX_ACTIONS per sample.  Every action is logged and written to
  * perfopt_audit_log with its evidence, in the worker's transaction, so
  * actions are taken only where the extension exists in perfopt.database
@@ -41,8 +43,7 @@
 #define EMERGENCY_SESSIONS \
 	" FROM pg_catalog.pg_stat_activity a JOIN pg_catalog.pg_roles r ON r.oid = a.usesysid" \
 	" WHERE a.backend_type = 'client backend' AND NOT r.rolsuper AND NOT r.rolreplication" \
-	" AND a.pid <> pg_catalog.pg_backend_pid()" \
-	" AND a.application_name NOT LIKE 'perfopt%'"
+	" AND a.pid <> pg_catalog.pg_backend_pid()"
 
 /*
  * the columns every action's evidence shows, then the action's own.  The

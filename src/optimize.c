@@ -17,12 +17,16 @@
 #include "postgres.h"
 
 #include "access/xlog.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/varlena.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
@@ -52,6 +56,8 @@ typedef struct OptRun
 	int64		run_id;
 	StringInfoData actions;
 	int			nactions;
+	StringInfoData skipped;		/* tables the caller may not act on */
+	int			nskipped;
 	double		improvement_ms;
 } OptRun;
 
@@ -110,6 +116,56 @@ opt_action(OptRun *run, const char *kind, const char *statement, int64 job_id,
 	appendStringInfoChar(&run->actions, '}');
 }
 
+/* the run leaves a table alone, and says why */
+static void
+opt_skip(OptRun *run, const char *table, const char *reason)
+{
+	if (run->nskipped++ > 0)
+		appendStringInfoString(&run->skipped, ", ");
+	appendStringInfoString(&run->skipped, "{\"table\": ");
+	escape_json(&run->skipped, table);
+	appendStringInfoString(&run->skipped, ", \"reason\": ");
+	escape_json(&run->skipped, reason);
+	appendStringInfoChar(&run->skipped, '}');
+}
+
+/*
+ * May this run act on the table (a quoted, qualified name)?  The caller
+ * acts only where it can see: a schema it has no USAGE on is skipped with
+ * a reason, not an error that would stop the whole run.  Looked up
+ * without permission checks (to_regclass would raise 42501); *nsp is the
+ * table's schema.
+ */
+static bool
+opt_may_touch(OptRun *run, const char *table, Oid *nsp)
+{
+	List	   *names = NIL;
+	RangeVar   *rv;
+
+	*nsp = InvalidOid;
+	if (table != NULL && SplitIdentifierString(pstrdup(table), '.', &names) &&
+		list_length(names) == 2)
+	{
+		rv = makeRangeVar(linitial(names), lsecond(names), -1);
+		*nsp = get_namespace_oid(rv->schemaname, true);
+		if (!OidIsValid(*nsp) || !OidIsValid(get_relname_relid(rv->relname, *nsp)))
+			*nsp = InvalidOid;
+	}
+	if (!OidIsValid(*nsp))
+	{
+		opt_skip(run, table ? table : "", "the table no longer exists");
+		return false;
+	}
+	if (pg_namespace_aclcheck(*nsp, GetUserId(), ACL_USAGE) != ACLCHECK_OK)
+	{
+		opt_skip(run, table, psprintf("%s has no USAGE privilege on schema %s",
+									  quote_identifier(GetUserNameFromId(GetUserId(), false)),
+									  quote_identifier(get_namespace_name(*nsp))));
+		return false;
+	}
+	return true;
+}
+
 /* create-index recommendations (not dismissed, not already queued) -> jobs */
 static void
 opt_indexes(OptRun *run, Datum advice)
@@ -127,17 +183,24 @@ opt_indexes(OptRun *run, Datum advice)
 
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "perfopt: SPI_connect failed");
-		if (SPI_execute_with_args("/* perfopt */ SELECT a->>'ddl', a->>'reason', (a->>'benefit_ms')::float8"
-								  " FROM pg_catalog.jsonb_array_elements($1::pg_catalog.jsonb->'actions') a"
-								  " WHERE a->>'kind' = 'create_index'",
+		if (SPI_execute_with_args("/* perfopt */ SELECT a OPERATOR(pg_catalog.->>) 'ddl',"
+								  " a OPERATOR(pg_catalog.->>) 'reason',"
+								  " (a OPERATOR(pg_catalog.->>) 'benefit_ms')::pg_catalog.float8,"
+								  " a OPERATOR(pg_catalog.->>) 'table'"
+								  " FROM pg_catalog.jsonb_array_elements($1::pg_catalog.jsonb"
+								  "   OPERATOR(pg_catalog.->) 'actions') a"
+								  " WHERE a OPERATOR(pg_catalog.->>) 'kind' OPERATOR(pg_catalog.=) 'create_index'",
 								  1, &type, &value, NULL, true, 0) != SPI_OK_SELECT)
 			elog(ERROR, "perfopt: could not read the advice");
-		rows = opt_rows(3);
+		rows = opt_rows(4);
 		SPI_finish();
 		foreach(lc, rows)
 		{
 			List	   *row = lfirst(lc);
+			Oid			nsp;
 
+			if (!opt_may_touch(run, lfourth(row), &nsp))
+				continue;
 			run->improvement_ms += strtod(lthird(row), NULL);
 			opt_action(run, "create_index", linitial(row), 0, lsecond(row));
 		}
@@ -147,14 +210,13 @@ opt_indexes(OptRun *run, Datum advice)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "perfopt: SPI_connect failed");
 	if (SPI_execute(psprintf("/* perfopt */ SELECT r.id, r.ddl, r.reason, r.benefit_ms,"
-							 " r.estimated_size_bytes, r.table_name,"
-							 " pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(r.index_name)"
+							 " r.estimated_size_bytes, r.table_name, r.index_name"
 							 " FROM %s.perfopt_recommendations r"
-							 " JOIN pg_catalog.pg_class t ON t.oid = pg_catalog.to_regclass(r.table_name)"
-							 " JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace"
-							 " WHERE r.kind = 'create_index' AND r.status = 'new'"
-							 " AND NOT EXISTS (SELECT 1 FROM %s.perfopt_jobs j WHERE j.recommendation_id = r.id"
-							 "                 AND j.state IN ('queued', 'running'))"
+							 " WHERE r.kind OPERATOR(pg_catalog.=) 'create_index'"
+							 " AND r.status OPERATOR(pg_catalog.=) 'new'"
+							 " AND NOT EXISTS (SELECT 1 FROM %s.perfopt_jobs j"
+							 "   WHERE j.recommendation_id OPERATOR(pg_catalog.=) r.id"
+							 "   AND j.state OPERATOR(pg_catalog.=) ANY (ARRAY['queued', 'running']))"
 							 " ORDER BY r.benefit_ms DESC, r.id", run->schema, run->schema),
 					false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "perfopt: could not read perfopt_recommendations");
@@ -164,10 +226,16 @@ opt_indexes(OptRun *run, Datum advice)
 	foreach(lc, rows)
 	{
 		List	   *row = lfirst(lc);
+		char	   *table = list_nth(row, 5);
+		Oid			nsp;
 		int64		job;
 
-		job = perfopt_job_queue("create_index", list_nth(row, 1), list_nth(row, 5),
-								list_nth(row, 6), strtod(list_nth(row, 4), NULL),
+		if (!opt_may_touch(run, table, &nsp))
+			continue;
+		job = perfopt_job_queue("create_index", list_nth(row, 1), table,
+								psprintf("%s.%s", quote_identifier(get_namespace_name(nsp)),
+										 quote_identifier(list_nth(row, 6))),
+								strtod(list_nth(row, 4), NULL),
 								strtoll(list_nth(row, 0), NULL, 10), run->run_id);
 		run->improvement_ms += strtod(list_nth(row, 3), NULL);
 		opt_action(run, "create_index", list_nth(row, 1), job, list_nth(row, 2));
@@ -222,7 +290,10 @@ opt_maintenance(OptRun *run)
 										(char *) list_nth(row, 2), (char *) list_nth(row, 3),
 										(char *) list_nth(row, 4), (char *) list_nth(row, 5));
 		int64		job = 0;
+		Oid			nsp;
 
+		if (!opt_may_touch(run, table, &nsp))
+			continue;
 		if (!run->dry_run)
 			job = perfopt_job_queue(lsecond(row), statement, table, NULL, 0, 0, run->run_id);
 		opt_action(run, lsecond(row), statement, job, evidence);
@@ -290,6 +361,7 @@ opt_run(const char *fn, bool dry_run, bool indexes)
 	run.dry_run = dry_run;
 	run.schema = pstrdup(quote_identifier(get_namespace_name(perfopt_extension_schema(false))));
 	initStringInfo(&run.actions);
+	initStringInfo(&run.skipped);
 	if (!dry_run)
 		run.run_id = opt_history_begin(&run, indexes ? "optimize" : "optimize_database");
 	if (indexes)
@@ -306,9 +378,9 @@ opt_run(const char *fn, bool dry_run, bool indexes)
 		appendStringInfoString(&report, "{\"run_id\": null");
 	appendStringInfoString(&report, ", \"started_at\": ");
 	perfopt_json_timestamp(&report, started);
-	appendStringInfo(&report, ", \"kind\": \"%s\", \"dry_run\": %s, \"actions\": [%s]",
+	appendStringInfo(&report, ", \"kind\": \"%s\", \"dry_run\": %s, \"actions\": [%s], \"skipped\": [%s]",
 					 indexes ? "optimize" : "optimize_database",
-					 dry_run ? "true" : "false", run.actions.data);
+					 dry_run ? "true" : "false", run.actions.data, run.skipped.data);
 	appendStringInfoString(&report, ", \"estimated_improvement_ms\": ");
 	perfopt_json_number(&report, run.improvement_ms);
 	appendStringInfo(&report, ", \"score_before\": %s", score_before.data);

@@ -48,6 +48,7 @@ int			perfopt_max_databases = 64;
 char	   *perfopt_database = NULL;
 char	   *perfopt_procfs_path = NULL;
 int			perfopt_advisor_max_statements = 1000;
+int			perfopt_advisor_statement_timeout = 5000;
 int			perfopt_min_cost_reduction = 20;
 int			perfopt_min_table_size = 1024;
 int			perfopt_index_storage_budget = 10240;
@@ -238,6 +239,11 @@ perfopt_define_gucs(void)
 							"Statements of pg_stat_statements the advisor considers: slow ones first, then by total time.",
 							NULL, &perfopt_advisor_max_statements, 1000, 1, 100000,
 							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("perfopt.advisor_statement_timeout",
+							"Longest the advisor analyzes and plans one statement in one run; past it the statement is skipped.",
+							"Planning runs functions the planner folds: a slow one must not stall the advisor. 0 means no limit.",
+							&perfopt_advisor_statement_timeout, 5000, 0, INT_MAX,
+							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomIntVariable("perfopt.min_cost_reduction",
 							"Percent by which an index must cut some statement's plan cost to be recommended.",
 							NULL, &perfopt_min_cost_reduction, 20, 1, 100,

@@ -189,8 +189,12 @@ adv_evidence(AdvRecommendation *rec, List *chosen, List *statements)
 		AdvStatement *st = lfirst(lc);
 		double		after = adv_cost_under(st, chosen);
 		double		before_this = adv_cost_under(st, without);
-		double		reduction = st->cost_base > 0 ? 100.0 * (st->cost_base - after) / st->cost_base : 0;
+		double		reduction;
 
+		/* planning failed, or the statement ran out of its time */
+		if (after < 0 || before_this < 0 || st->cost_base <= 0)
+			continue;
+		reduction = 100.0 * (st->cost_base - after) / st->cost_base;
 		rec->benefit_ms += st->total_time_ms * (before_this - after) / st->cost_base;
 		if (top == NULL || reduction > top_reduction)
 		{
@@ -300,7 +304,8 @@ adv_persist(List *recs, List *statements)
 		AdvStatement *st = lfirst(lc);
 		Datum		values[4];
 
-		if (st->query != NULL || st->skip_reason == NULL)
+		/* skipped, or dropped when it ran out of time */
+		if ((st->query != NULL && !st->over_budget) || st->skip_reason == NULL)
 			continue;
 		values[0] = Int64GetDatum(st->queryid);
 		values[1] = ObjectIdGetDatum(st->userid);
@@ -514,7 +519,8 @@ perfopt_advise_run(bool persist)
 	}
 	appendStringInfoString(&summary, "]}");
 
-	AtEOXact_GUC(true, nestlevel);
+	/* nothing set inside the run outlives it (usercode.c rolls back more) */
+	AtEOXact_GUC(false, nestlevel);
 	MemoryContextSwitchTo(old);
 	result = perfopt_jsonb_from_text(summary.data);
 	MemoryContextDelete(cxt);

@@ -5,12 +5,14 @@
  * column, or the sort columns of an ORDER BY ... LIMIT), covering variants
  * with INCLUDE for index-only scans, and GIN indexes for full-text and
  * containment searches.  Leaves out tables below perfopt.min_table_size
- * and definitions an existing valid index already covers as a prefix.
+ * and definitions an existing valid index already covers as a prefix;
+ * tables of extensions (perfopt's own among them) never get advice.
  */
 #include "postgres.h"
 
 #include "access/genam.h"
 #include "access/table.h"
+#include "catalog/dependency.h"
 #include "catalog/index.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_index.h"
@@ -56,6 +58,16 @@ List *
 adv_candidates(void)
 {
 	return cand.candidates;
+}
+
+/*
+ * Does the table belong to an extension (perfopt's own tables among
+ * them)?  Such tables get no advice: their indexes are the extension's.
+ */
+bool
+adv_extension_member(Oid relid)
+{
+	return OidIsValid(getExtensionOfObject(RelationRelationId, relid));
 }
 
 static bool

@@ -135,7 +135,9 @@ hyg_load_indexes(void)
 		ix->size = hyg_number(row, 13);
 		ix->scans = hyg_number(row, 14);
 		ix->valid = strcmp(hyg_text(row, 15), "t") == 0;
-		result = lappend(result, ix);
+		/* an extension's indexes (perfopt's own) are the extension's business */
+		if (!adv_extension_member(ix->relid))
+			result = lappend(result, ix);
 	}
 	return result;
 }
@@ -347,6 +349,8 @@ hyg_foreign_keys(List **recs, List *existing)
 	}
 	for (uint64 r = 0; r < SPI_processed; r++)
 	{
+		if (adv_extension_member((Oid) strtoul(hyg_text((int) r, 1), NULL, 10)))
+			continue;
 		found = lappend(found, list_make4(hyg_text((int) r, 1), hyg_text((int) r, 2),
 										  hyg_text((int) r, 3), hyg_text((int) r, 4)));
 	}

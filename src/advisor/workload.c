@@ -1,8 +1,15 @@
 /*
  * workload.c — the advisor's workload: statements of this database from
  * pg_stat_statements, repaired, parsed, analyzed (as PREPARE would, with
- * parameter types inferred) and planned once for their baseline cost, each
- * in its own subtransaction and as the role that ran it.
+ * parameter types inferred) and planned once for their baseline cost.
+ *
+ * Each step runs in its own subtransaction through usercode.c: analysis
+ * as the role that ran the statement (its names, its privileges, its row
+ * security; parse analysis runs nobody's code), planning as the role
+ * planrole.c chose (planning runs the code of the owners of what the
+ * statement touches).  Every GUC that code changes is rolled back after
+ * the step.  A statement gets perfopt.advisor_statement_timeout of
+ * analysis and planning per run; past it, it is skipped.
  *
  * A statement that cannot be analyzed gets a skip reason; nothing here
  * errors out of the whole run.  Called inside perfopt_advise()'s
@@ -21,6 +28,7 @@
 #include "parser/parsetree.h"
 #include "parser/analyze.h"
 #include "parser/parser.h"
+#include "storage/latch.h"
 #include "tcop/utility.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
@@ -28,12 +36,14 @@
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 #include "utils/syscache.h"
+#include "utils/timeout.h"
 
 #include "advisor.h"
 #include "extschema.h"
 #include "perfopt.h"
 #include "searchpath.h"
 #include "sqlrepair.h"
+#include "usercode.h"
 
 static Query *wl_analyze(AdvStatement *st);
 
@@ -169,7 +179,7 @@ adv_writes_load(void)
 		st->parsed_text = palloc(size);
 		if (sql_repair_normalized(st->text, st->parsed_text, size) < 0)
 			continue;
-		if (adv_run_as_statement_role(st, wl_prepare_write) && OidIsValid(st->write_relid))
+		if (adv_analyze_as_statement_role(st, wl_prepare_write) && OidIsValid(st->write_relid))
 			result = lappend(result, st);
 	}
 	return result;
@@ -224,10 +234,68 @@ wl_analyze(AdvStatement *st)
 }
 
 /*
+ * The statement budget: a timeout of our own that cancels the step running
+ * when a statement's time is up.  The flag tells that cancel from the
+ * caller's (pg_cancel_backend, its statement_timeout), which is thrown on.
+ */
+static TimeoutId wl_budget_timeout = MAX_TIMEOUTS;
+static volatile sig_atomic_t wl_budget_expired = false;
+
+static void
+wl_budget_handler(void)
+{
+	wl_budget_expired = true;
+	QueryCancelPending = true;
+	InterruptPending = true;
+	SetLatch(MyLatch);
+}
+
+static void
+wl_over_budget(AdvStatement *st)
+{
+	st->over_budget = true;
+	st->skip_reason = psprintf("analysis and planning took longer than perfopt.advisor_statement_timeout (%d ms)",
+							   perfopt_advisor_statement_timeout);
+}
+
+/* arm the timeout for what is left of st's budget; false when none is */
+static bool
+wl_budget_arm(AdvStatement *st)
+{
+	double		left;
+
+	wl_budget_expired = false;
+	if (perfopt_advisor_statement_timeout <= 0)
+		return true;
+	left = perfopt_advisor_statement_timeout - st->budget_used_ms;
+	if (left < 1)
+		return false;
+	if (wl_budget_timeout == MAX_TIMEOUTS)
+		wl_budget_timeout = RegisterTimeout(USER_TIMEOUT, wl_budget_handler);
+	enable_timeout_after(wl_budget_timeout, (int) left);
+	return true;
+}
+
+static void
+wl_budget_disarm(AdvStatement *st, TimestampTz started)
+{
+	if (perfopt_advisor_statement_timeout <= 0)
+		return;
+	disable_timeout(wl_budget_timeout, false);
+	/* fired as the step ended: its cancel is ours, not the caller's */
+	if (wl_budget_expired)
+		QueryCancelPending = false;
+	st->budget_used_ms += (double) (GetCurrentTimestamp() - started) / 1000.0;
+	if (st->budget_used_ms >= perfopt_advisor_statement_timeout || wl_budget_expired)
+		wl_over_budget(st);
+}
+
+/*
  * In a PG_CATCH after BeginInternalSubTransaction: the error, copied into
  * cxt, with the subtransaction rolled back (which also restores the user
- * id) and cxt and owner current again.  A cancel or statement_timeout is
- * the caller's, not the statement's: it is thrown on.
+ * id and every setting) and cxt and owner current again.  A cancel or
+ * statement_timeout is the caller's, not the statement's: it is thrown on;
+ * only the statement budget's own cancel is the statement's.
  */
 static ErrorData *
 wl_subxact_failed(MemoryContext cxt, ResourceOwner owner)
@@ -240,45 +308,59 @@ wl_subxact_failed(MemoryContext cxt, ResourceOwner owner)
 	RollbackAndReleaseCurrentSubTransaction();
 	MemoryContextSwitchTo(cxt);
 	CurrentResourceOwner = owner;
-	if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+	if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED && !wl_budget_expired)
 		ReThrowError(edata);
 	return edata;
 }
 
+typedef enum WlStep
+{
+	WL_ANALYZE,					/* as the statement's role; the subtransaction is kept */
+	WL_PLAN						/* as st->plan_role; rolled back */
+} WlStep;
+
 /*
- * Run fn(st) in a subtransaction as st->userid.  Returns false, with
- * st->skip_reason set from the error, when it failed.  keep commits the
- * subtransaction (its locks are needed later); otherwise it is rolled back
+ * Run fn(st) in a subtransaction as usercode.c runs user code.  Returns
+ * false, with st->skip_reason set, when it failed.  Analysis commits its
+ * subtransaction (its locks are needed later); planning rolls it back
  * even on success, so that thousands of planning calls leave nothing
  * behind in the transaction (a committed subtransaction keeps its memory
- * until the top-level commit).
+ * until the top-level commit) and nothing the planned code did survives.
  */
 static bool
-wl_run_as_role(AdvStatement *st, void (*fn) (AdvStatement *), bool keep)
+wl_run_step(AdvStatement *st, void (*fn) (AdvStatement *), WlStep step)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
-	Oid			save_userid;
-	int			save_sec;
+	Oid			role = step == WL_ANALYZE ? st->userid : st->plan_role;
+	TimestampTz started;
 	volatile bool ok = true;
+	volatile bool disarmed = false;
 
-	GetUserIdAndSecContext(&save_userid, &save_sec);
+	if (st->over_budget)
+		return false;
+	if (!OidIsValid(role))
+		elog(ERROR, "perfopt: statement " INT64_FORMAT " has no role to plan it as", st->queryid);
 	/* looked up once per statement, kept as long as the statement */
 	if (st->search_path == NULL)
 		st->search_path = MemoryContextStrdup(GetMemoryChunkContext(st),
 											  perfopt_role_search_path(st->userid));
+	started = GetCurrentTimestamp();
+	if (!wl_budget_arm(st))
+	{
+		wl_over_budget(st);
+		return false;
+	}
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
-		/* the statement's role's own path, not the caller's (searchpath.c) */
-		perfopt_use_search_path(st->search_path);
-		SetUserIdAndSecContext(st->userid,
-							   save_sec | SECURITY_LOCAL_USERID_CHANGE |
-							   SECURITY_RESTRICTED_OPERATION);
+		PerfoptUserCode uc;
+
+		perfopt_usercode_begin(&uc, role, st->search_path);
 		fn(st);
-		SetUserIdAndSecContext(save_userid, save_sec);
-		if (keep)
+		perfopt_usercode_end(&uc);
+		if (step == WL_ANALYZE)
 			ReleaseCurrentSubTransaction();
 		else
 			RollbackAndReleaseCurrentSubTransaction();
@@ -287,29 +369,46 @@ wl_run_as_role(AdvStatement *st, void (*fn) (AdvStatement *), bool keep)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata = wl_subxact_failed(cxt, owner);
+		ErrorData  *edata;
 
-		SetUserIdAndSecContext(save_userid, save_sec);
-		st->skip_reason = pstrdup(edata->message);
+		/* before a cancel is thrown on: ours must not reach the caller */
+		MemoryContextSwitchTo(cxt);
+		wl_budget_disarm(st, started);
+		disarmed = true;
+		edata = wl_subxact_failed(cxt, owner);
+
+		/*
+		 * Analysis runs nobody's code: its message names what the text
+		 * names.  A planning error may come from the owners' code and quote
+		 * row values: only its SQLSTATE is kept.
+		 */
+		if (st->over_budget)
+			;					/* the budget's reason says it all */
+		else if (step == WL_ANALYZE)
+			st->skip_reason = pstrdup(edata->message);
+		else
+			st->skip_reason = psprintf("planning failed: %s", perfopt_error_summary(edata->sqlerrcode));
 		FreeErrorData(edata);
 		ok = false;
 	}
 	PG_END_TRY();
-	return ok;
+	if (!disarmed)
+		wl_budget_disarm(st, started);
+	return ok && !st->over_budget;
 }
 
 /* analysis: the locks it takes must stay for the planning that follows */
 bool
-adv_run_as_statement_role(AdvStatement *st, void (*fn) (AdvStatement *))
+adv_analyze_as_statement_role(AdvStatement *st, void (*fn) (AdvStatement *))
 {
-	return wl_run_as_role(st, fn, true);
+	return wl_run_step(st, fn, WL_ANALYZE);
 }
 
-/* planning only: nothing of it needs to survive but what fn copied out */
+/* planning: nothing of it needs to survive but what fn copied out */
 bool
 adv_plan_as_statement_role(AdvStatement *st, void (*fn) (AdvStatement *))
 {
-	return wl_run_as_role(st, fn, false);
+	return wl_run_step(st, fn, WL_PLAN);
 }
 
 /* wl_analyze in a scratch context: only the final Query is kept */
@@ -336,19 +435,36 @@ wl_analyze_compact(AdvStatement *st)
 	return query;
 }
 
+/*
+ * Analysis (as the statement's role): the Query, and the role planning
+ * will run as.
+ */
 static void
 wl_prepare(AdvStatement *st)
 {
 	Query	   *query = wl_analyze_compact(st);
 	const char *unsupported = wl_unsupported(query);
+	char	   *reason = NULL;
 
 	if (unsupported)
 	{
 		st->skip_reason = pstrdup(unsupported);
 		return;
 	}
+	st->plan_role = adv_plan_role(st->userid, query, &reason);
+	if (!OidIsValid(st->plan_role))
+	{
+		st->skip_reason = reason;
+		return;
+	}
 	st->query = query;
 	st->is_write = (query->commandType != CMD_SELECT);
+}
+
+/* the baseline plan (as st->plan_role), with the collect hook on */
+static void
+wl_baseline(AdvStatement *st)
+{
 	adv_collect_begin(st);
 	PG_TRY();
 	{
@@ -360,13 +476,6 @@ wl_prepare(AdvStatement *st)
 	}
 	PG_END_TRY();
 	st->cost_best = st->cost_base;
-	if (st->relids == NIL)
-	{
-		st->query = NULL;
-		st->skip_reason = pstrdup(st->reads_partitioned ?
-								  "reads a partitioned table: index advice for partitioned tables is not supported yet" :
-								  "reads no user table");
-	}
 }
 
 /*
@@ -492,11 +601,19 @@ adv_statement_prepare(AdvStatement *st)
 		st->skip_reason = pstrdup("could not repair the normalized text");
 		return;
 	}
-	if (!adv_run_as_statement_role(st, wl_prepare))
+	if (!adv_analyze_as_statement_role(st, wl_prepare) ||
+		(st->query && !adv_plan_as_statement_role(st, wl_baseline)))
 	{
 		st->query = NULL;
 		st->relids = NIL;
 		st->uses = NIL;
+	}
+	else if (st->query && st->relids == NIL)
+	{
+		st->query = NULL;
+		st->skip_reason = pstrdup(st->reads_partitioned ?
+								  "reads a partitioned table: index advice for partitioned tables is not supported yet" :
+								  "reads no user table");
 	}
 	elog(DEBUG2, "perfopt: statement " INT64_FORMAT " (%s): %s", st->queryid, st->text,
 		 st->query ? "analyzed" : st->skip_reason ? st->skip_reason : "skipped");

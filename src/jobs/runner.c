@@ -53,6 +53,7 @@
 #include "perfopt.h"
 #include "procstats.h"
 #include "searchpath.h"
+#include "usercode.h"
 
 /* the first retry waits this long, each next one twice as long */
 #define RN_RETRY_BASE_SECONDS 5
@@ -471,6 +472,25 @@ rn_verify_due(void)
 	MemoryContextSwitchTo(rn_cxt);
 }
 
+/*
+ * What the job row says of a failure: perfopt's words and the SQLSTATE,
+ * never the server's message (rn_run logs that).
+ */
+static char *
+rn_error_text(ErrorData *edata, bool cancelled)
+{
+	const char *sqlstate = unpack_sql_state(edata->sqlerrcode);
+
+	if (edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE)
+		return psprintf("a lock was not granted within perfopt.job_lock_timeout (lock timeout, SQLSTATE %s)",
+						sqlstate);
+	if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+		return psprintf(cancelled ? "cancelled on a user request (pg_cancel_backend, SQLSTATE %s)" :
+						"ran longer than perfopt.job_statement_timeout (statement timeout, SQLSTATE %s)",
+						sqlstate);
+	return psprintf("%s; the server log has the message", perfopt_error_summary(edata->sqlerrcode));
+}
+
 static void
 rn_run(RnJob *job)
 {
@@ -546,12 +566,17 @@ rn_run(RnJob *job)
 		bool		cancelled = edata->sqlerrcode == ERRCODE_QUERY_CANCELED &&
 			strstr(edata->message, "statement timeout") == NULL;
 
+		/*
+		 * The message may quote row values (an index expression that fails
+		 * on a row): it goes to the server log only; the job row, which
+		 * pg_monitor reads, keeps the SQLSTATE and perfopt's words for it.
+		 */
 		ereport(LOG,
 				(errmsg("perfopt: job " INT64_FORMAT " (%s) %s: %s", job->id, job->kind,
 						retry ? "will be retried" : cancelled ? "was cancelled" : "failed",
 						edata->message)));
 		rn_finish(job, retry ? "queued" : cancelled ? "cancelled" : "failed",
-				  edata->message, sqlstate,
+				  rn_error_text(edata, cancelled), sqlstate,
 				  retry ? RN_RETRY_BASE_SECONDS * (1 << Min(job->attempts - 1, 10)) : 0);
 	}
 	FreeErrorData(edata);
