@@ -140,6 +140,7 @@ extern bool adv_plan_as_statement_role(AdvStatement *st, void (*fn) (AdvStatemen
 
 /* planrole.c: as whom a statement may be planned */
 extern Oid	adv_plan_role(Oid statement_role, Query *query, char **reason);
+extern bool adv_code_may_run_as(Node *node, Oid role);
 
 /* candidates.c */
 extern void adv_candidates_reset(void);

@@ -6,11 +6,14 @@
  * with INCLUDE for index-only scans, and GIN indexes for full-text and
  * containment searches.  Leaves out tables below perfopt.min_table_size
  * and definitions an existing valid index already covers as a prefix;
- * tables of extensions (perfopt's own among them) never get advice.
+ * tables of extensions (perfopt's own among them) never get advice, and
+ * an expression goes into an index only when its code's owners may act as
+ * the table's owner (the build runs it as that owner).
  */
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/htup_details.h"
 #include "access/table.h"
 #include "catalog/dependency.h"
 #include "catalog/index.h"
@@ -23,6 +26,7 @@
 #include "utils/lsyscache.h"
 #include "storage/bufmgr.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 
 #include "advisor.h"
 #include "perfopt.h"
@@ -168,6 +172,19 @@ cand_covered_by_existing(AdvIndex *idx)
 	return covered;
 }
 
+static Oid
+cand_owner(Oid relid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "perfopt: cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	return owner;
+}
+
 static void
 cand_add(AdvStatement *st, Oid relid, Oid amoid, AdvUse **keys, int nkeys,
 		 AdvUse **includes, int ninclude)
@@ -193,6 +210,13 @@ cand_add(AdvStatement *st, Oid relid, Oid amoid, AdvUse **keys, int nkeys,
 		AdvUse	   *use = i < nkeys ? keys[i] : includes[i - nkeys];
 
 		idx->attnums[i] = use->attnum;
+		/*
+		 * The build evaluates the expression as the table's owner: only
+		 * code whose owners may act as that owner (built-in functions,
+		 * the owner's own) goes into an index.
+		 */
+		if (use->attnum == 0 && !adv_code_may_run_as((Node *) use->expr, cand_owner(relid)))
+			return;
 		if (use->attnum == 0)
 			idx->exprs = lappend(idx->exprs, use->expr);
 		if (i < nkeys)

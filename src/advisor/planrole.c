@@ -159,6 +159,19 @@ pr_all_may_act_as(List *owners, Oid role)
 }
 
 /*
+ * May the code in node (an index expression) run as role: may every owner
+ * of its functions, operators and domains act as role?
+ */
+bool
+adv_code_may_run_as(Node *node, Oid role)
+{
+	List	   *owners = NIL;
+
+	(void) pr_walker(node, &owners);
+	return pr_all_may_act_as(owners, role);
+}
+
+/*
  * The role to plan query (analyzed as statement_role) as, or InvalidOid
  * with *reason set when there is none.
  */

@@ -28,6 +28,7 @@
 #include "parser/parsetree.h"
 #include "parser/analyze.h"
 #include "parser/parser.h"
+#include "storage/ipc.h"
 #include "storage/latch.h"
 #include "tcop/utility.h"
 #include "tcop/tcopprot.h"
@@ -237,17 +238,40 @@ wl_analyze(AdvStatement *st)
  * The statement budget: a timeout of our own that cancels the step running
  * when a statement's time is up.  The flag tells that cancel from the
  * caller's (pg_cancel_backend, its statement_timeout), which is thrown on.
+ * Code that catches the cancel (plpgsql can: WHEN query_canceled) is
+ * cancelled again every WL_BUDGET_REPEAT_MS; code that still runs after
+ * WL_BUDGET_MAX_REPEATS of them ends the process, as SIGTERM would: a
+ * hostile function must not hold a perfopt process forever.
  */
+#define WL_BUDGET_REPEAT_MS 100
+#define WL_BUDGET_MAX_REPEATS 100
 static TimeoutId wl_budget_timeout = MAX_TIMEOUTS;
 static volatile sig_atomic_t wl_budget_expired = false;
+static volatile int wl_budget_fired = 0;
 
 static void
 wl_budget_handler(void)
 {
 	wl_budget_expired = true;
-	QueryCancelPending = true;
+	if (++wl_budget_fired > WL_BUDGET_MAX_REPEATS)
+		ProcDiePending = true;
+	else
+		QueryCancelPending = true;
 	InterruptPending = true;
 	SetLatch(MyLatch);
+}
+
+static int64 wl_budget_queryid;
+
+/* at exit: say why, if our budget ended the process */
+static void
+wl_budget_exit_report(int code, Datum arg)
+{
+	if (wl_budget_fired > WL_BUDGET_MAX_REPEATS)
+		ereport(LOG,
+				(errmsg("perfopt: the planning of statement " INT64_FORMAT " ignored %d cancels past perfopt.advisor_statement_timeout: the process was terminated",
+						wl_budget_queryid, WL_BUDGET_MAX_REPEATS),
+				 errhint("A function the planner runs for this statement catches query_canceled; see perfopt_advisor_skipped and pg_stat_statements.")));
 }
 
 static void
@@ -271,8 +295,15 @@ wl_budget_arm(AdvStatement *st)
 	if (left < 1)
 		return false;
 	if (wl_budget_timeout == MAX_TIMEOUTS)
+	{
 		wl_budget_timeout = RegisterTimeout(USER_TIMEOUT, wl_budget_handler);
-	enable_timeout_after(wl_budget_timeout, (int) left);
+		before_shmem_exit(wl_budget_exit_report, (Datum) 0);
+	}
+	wl_budget_fired = 0;
+	wl_budget_queryid = st->queryid;
+	enable_timeout_every(wl_budget_timeout,
+						 TimestampTzPlusMilliseconds(GetCurrentTimestamp(), (int64) left),
+						 WL_BUDGET_REPEAT_MS);
 	return true;
 }
 
@@ -288,6 +319,19 @@ wl_budget_disarm(AdvStatement *st, TimestampTz started)
 	st->budget_used_ms += (double) (GetCurrentTimestamp() - started) / 1000.0;
 	if (st->budget_used_ms >= perfopt_advisor_statement_timeout || wl_budget_expired)
 		wl_over_budget(st);
+}
+
+/*
+ * Is the error the caller's cancel (pg_cancel_backend, its
+ * statement_timeout), to be thrown on?  Only one that the interrupt
+ * machinery raised and our budget did not cause: a function may RAISE
+ * query_canceled itself, and must not end the whole run with it.
+ */
+static bool
+wl_cancel_of_caller(ErrorData *edata)
+{
+	return edata->sqlerrcode == ERRCODE_QUERY_CANCELED && !wl_budget_expired &&
+		edata->funcname != NULL && strcmp(edata->funcname, "ProcessInterrupts") == 0;
 }
 
 /*
@@ -308,7 +352,7 @@ wl_subxact_failed(MemoryContext cxt, ResourceOwner owner)
 	RollbackAndReleaseCurrentSubTransaction();
 	MemoryContextSwitchTo(cxt);
 	CurrentResourceOwner = owner;
-	if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED && !wl_budget_expired)
+	if (wl_cancel_of_caller(edata))
 		ReThrowError(edata);
 	return edata;
 }
