@@ -129,6 +129,7 @@ extern double adv_plan_cost(AdvStatement *st, List *indexes, List *hidden);
 extern double adv_plan_cost_safely(AdvStatement *st, List *indexes);
 extern double adv_plan_cost_hiding(AdvStatement *st, Oid indexoid);
 extern PlannedStmt *adv_plan(AdvStatement *st, List *indexes, List *hidden);
+extern bool adv_planning_our_statement(PlannerInfo *root);
 extern int64 adv_planner_calls;
 
 /* workload.c */

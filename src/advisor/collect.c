@@ -312,10 +312,11 @@ col_set_rel_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblEntr
 	if (col_prev_hook)
 		col_prev_hook(root, rel, rti, rte);
 
-	if (col_statement != NULL && rte->rtekind == RTE_RELATION &&
-		rte->relkind == RELKIND_PARTITIONED_TABLE)
+	if (col_statement != NULL && adv_planning_our_statement(root) &&
+		rte->rtekind == RTE_RELATION && rte->relkind == RELKIND_PARTITIONED_TABLE)
 		col_statement->reads_partitioned = true;
-	if (col_statement == NULL || rel->reloptkind != RELOPT_BASEREL ||
+	if (col_statement == NULL || !adv_planning_our_statement(root) ||
+		rel->reloptkind != RELOPT_BASEREL ||
 		rte->rtekind != RTE_RELATION ||
 		(rte->relkind != RELKIND_RELATION && rte->relkind != RELKIND_MATVIEW))
 		return;

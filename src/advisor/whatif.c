@@ -4,7 +4,9 @@
  * its cost) for an analyzed statement under that configuration.
  *
  * The hook acts only while adv_plan() runs (wi_active, reset in
- * PG_FINALLY), so no ordinary query ever sees a hypothetical index.  The
+ * PG_FINALLY), and only on the levels of the statement it plans, not on
+ * queries a function plans meanwhile, so no query that runs ever sees a
+ * hypothetical index.  The
  * IndexOptInfo it builds is marked hypothetical, which tells the planner
  * and the AMs' cost functions not to open the index (get_actual_variable_range
  * and gincostestimate honour it).  Sizes and tree heights are estimated
@@ -43,6 +45,7 @@
 
 static get_relation_info_hook_type wi_prev_hook = NULL;
 static bool wi_active = false;
+static Query *wi_query = NULL;	/* the statement adv_plan() plans */
 static List *wi_indexes = NIL;
 static List *wi_hidden = NIL;
 
@@ -171,13 +174,27 @@ wi_build(RelOptInfo *rel, Relation heap, AdvIndex *idx)
 	return info;
 }
 
+/*
+ * Is root (a query level) part of the statement adv_plan() plans?  A
+ * function the planner runs for it may plan queries of its own through
+ * SPI: those must see neither hypothetical nor hidden indexes (their
+ * executor would open a fake OID), nor feed the column uses.
+ */
+bool
+adv_planning_our_statement(PlannerInfo *root)
+{
+	while (root->parent_root != NULL)
+		root = root->parent_root;
+	return wi_active && root->parse == wi_query;
+}
+
 static void
 wi_get_relation_info(PlannerInfo *root, Oid relid, bool inhparent, RelOptInfo *rel)
 {
 	if (wi_prev_hook)
 		wi_prev_hook(root, relid, inhparent, rel);
 
-	if (!wi_active || inhparent)
+	if (inhparent || !adv_planning_our_statement(root))
 		return;
 
 	if (wi_hidden != NIL)
@@ -327,6 +344,7 @@ adv_plan(AdvStatement *st, List *indexes, List *hidden)
 
 	wi_indexes = indexes;
 	wi_hidden = hidden;
+	wi_query = query;
 	wi_active = true;
 	PG_TRY();
 	{
@@ -336,6 +354,7 @@ adv_plan(AdvStatement *st, List *indexes, List *hidden)
 	PG_FINALLY();
 	{
 		wi_active = false;
+		wi_query = NULL;
 		wi_indexes = NIL;
 		wi_hidden = NIL;
 	}
