@@ -23,7 +23,9 @@
  *
  * The health check (/healthz, handler.c) has a connection of its own,
  * used by one thread only, opened and queried without blocking past its
- * budget: it never waits for a pooled connection or behind a call.
+ * budget: it never waits for a pooled connection or behind a call.  (libpq
+ * resolves a host name before the first poll, outside the budget: a
+ * --conninfo with an address or a socket directory keeps it strict.)
  */
 #include <errno.h>
 #include <poll.h>

@@ -435,7 +435,8 @@ $node->safe_psql($db, 'DROP TRIGGER leak ON perfopt_audit_log');
 
 # ---- 6. one address cannot take every connection slot
 {
-	my $capped = start_shim('capped', conninfo($db), '--per-address-connections', '3');
+	# two HTTP threads: the count is the daemon's, not one thread's
+	my $capped = start_shim('capped', conninfo($db), '--per-address-connections', '3', '--threads', '2');
 	my ($port) = $capped =~ /:(\d+)$/;
 
 	# one request on a kept-alive raw connection; its status line or ''
@@ -490,6 +491,19 @@ $node->safe_psql($db, 'DROP TRIGGER leak ON perfopt_audit_log');
 	is(req($nb, 'GET', '/healthz', undef)->{status}, 200, '  /healthz 200');
 	stop_shim('noext');
 }
+
+# ---- every statement the shims sent is tagged (and so named in pg_stat_statements)
+is( $node->safe_psql(
+		$db, q{SELECT string_agg(query, ' | ') FROM pg_stat_statements
+		  WHERE userid IN ('perfopt_api'::regrole, 'api_reader'::regrole, 'api_admin'::regrole)
+		    AND query NOT LIKE '/* perfopt */ %'}),
+	'',
+	'every statement of the shims starts with /* perfopt */');
+cmp_ok(
+	$node->safe_psql(
+		$db, q{SELECT count(*) FROM pg_stat_statements
+		  WHERE userid IN ('perfopt_api'::regrole, 'api_reader'::regrole, 'api_admin'::regrole)}),
+	'>', 10, '  (and there are some)');
 
 my $log = stop_shim('main');
 unlike($log, qr/row-value-secret|invalid input syntax/, 'the shim\'s log has no server message quoting values');
