@@ -152,6 +152,8 @@ res_pg_error(HdResult *res, PGconn *conn, PGresult *r, bool setup)
 	/* never the server's words unless they are perfopt's: they may quote row values */
 	if (!setup && hd_message_is_perfopt(message))
 		detail = message;
+	else if (setup && status == 403)
+		detail = "perfopt-httpd: the authenticator may not take the token's role";
 	else if (setup && status == 500)
 		detail = "perfopt-httpd: the database refused the token's role or the request's settings; see the server log";
 	else if (status == 500)

@@ -65,12 +65,16 @@ my %tok = (
 	reader => 'iso-reader-token-1234567890',
 	reader2 => 'iso-reader-token-second-one',
 	admin => 'iso-admin-token-abcdefghij',
-	admin2 => 'iso-admin-token-second-one');
+	admin2 => 'iso-admin-token-second-one',
+	stranger => 'iso-stranger-token-123456',
+	ghost => 'iso-ghost-token-1234567890');
+my %role_of = (stranger => 'api_stranger', ghost => 'api_ghost');
+$node->safe_psql($db, 'CREATE ROLE api_stranger NOLOGIN IN ROLE pg_monitor');
 my $tokens = $node->basedir . '/tokens';
 open(my $fh, '>', $tokens) or die;
 for my $name (sort keys %tok)
 {
-	my $role = $name =~ /admin/ ? 'api_admin' : 'api_reader';
+	my $role = $role_of{$name} // ($name =~ /admin/ ? 'api_admin' : 'api_reader');
 	print $fh httpd_hash_token($bin, $tok{$name}) . " $role\n";
 }
 close $fh;
@@ -357,6 +361,15 @@ $node->safe_psql($db, 'DROP TRIGGER leak ON perfopt_audit_log');
 	is(json_of($r)->{sqlstate}, '42501', '  SQLSTATE 42501');
 	unlike(json_of($r)->{detail} // '', qr/permission denied/, '  the server\'s message is not passed on');
 	ok((json_of($r)->{detail} // '') ne '', '  a description instead: ' . (json_of($r)->{detail} // ''));
+	# the token's role itself is refused: the shim's configuration
+	$r = req($base, 'GET', '/api/v1/performance/status', 'stranger');
+	is($r->{status}, 403, 'a role the authenticator may not take: 403');
+	like(json_of($r)->{detail} // '', qr/^perfopt-httpd: the authenticator may not take/, '  the shim says so');
+	$r = req($base, 'GET', '/api/v1/performance/status', 'ghost');
+	is($r->{status}, 500, 'a role that does not exist: 500');
+	like(json_of($r)->{detail} // '', qr/^perfopt-httpd: /, '  the shim\'s words: ' . (json_of($r)->{detail} // ''));
+	unlike($r->{content}, qr/api_ghost/, '  not the server\'s');
+	is(req($base, 'GET', '/api/v1/performance/status', 'reader')->{status}, 200, 'the next request on the pool: 200');
 }
 
 # ---- 4. bad input: 400, and nothing changes
