@@ -1,8 +1,9 @@
 /*
  * httpd_util.h — perfopt-httpd's pure-C helpers: SHA-256, the token file
  * and bearer tokens, Accept-Encoding and gzip, ETags, pagination cursors,
- * strict number parsing, the route table, request-body checks, JSON
- * escaping, token buckets and the SQLSTATE to HTTP status map.
+ * strict number parsing, the route table, request text and body checks,
+ * JSON escaping, token buckets, the SQL text the shim sends, and the
+ * SQLSTATE to HTTP status map and error descriptions.
  *
  * No PostgreSQL, libpq or libmicrohttpd headers, so the unit tests and the
  * fuzzer call the same code as the server.  Every input may be hostile:
@@ -154,6 +155,16 @@ extern const char *hd_route_name(HdRoute r);
 /* the request changes state: method_bit is POST or PUT and the route allows it */
 extern bool hd_route_mutates(HdRoute r, int method_bit);
 
+/* ---- request text ---- */
+
+/*
+ * s[0..len) is valid UTF-8 (no overlong forms, surrogates or code points
+ * above U+10FFFF) and has no NUL byte: what may be sent to the database,
+ * whose encoding the shim's sessions set to UTF8.  NULL is valid only
+ * with len 0.
+ */
+extern bool hd_utf8_valid(const char *s, size_t len);
+
 /* ---- request bodies ---- */
 
 /*
@@ -165,7 +176,12 @@ extern bool hd_route_mutates(HdRoute r, int method_bit);
 extern int	hd_parse_ids(const char *body, size_t len, int max, int64_t **ids, int *n,
 						 char *err, size_t errsize);
 
-/* a body that must be a JSON object: 0 ok; -1 with err */
+/*
+ * A body that must be a JSON object: 0 ok; -1 with err.  Like every body
+ * (hd_parse_ids too) it must be valid UTF-8 without NUL bytes and without
+ * a \u0000 escape, which jsonb cannot store (the server would answer
+ * with an error, not a refusal of bad input).
+ */
 extern int	hd_check_json_object(const char *body, size_t len, char *err, size_t errsize);
 
 /*
@@ -193,9 +209,99 @@ typedef struct HdBucket
 extern bool hd_bucket_take(HdBucket *b, double now, double rate, double burst,
 						   int *retry_after);
 
+/* ---- the SQL the shim sends ---- */
+
+/*
+ * Every statement the shim sends starts with this comment (perfopt's
+ * advisor and pg_stat_statements readers filter on it), and names every
+ * function, operator and type with its schema: the session's search_path
+ * is not trusted, even though each request pins it.
+ */
+#define HD_SQL_TAG "/* perfopt */ "
+
+/* the extension's schema: one row, or none when it is not installed */
+#define HD_SQL_EXTENSION_SCHEMA \
+	HD_SQL_TAG "SELECT n.nspname FROM pg_catalog.pg_extension e" \
+	" JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) e.extnamespace" \
+	" WHERE e.extname OPERATOR(pg_catalog.=) 'perfopt'"
+
+/*
+ * What returns a pooled session to the state the connection opened with,
+ * sent after each request's COMMIT (or ROLLBACK) in the same round trip:
+ * DISCARD ALL, which refuses to run in the implicit transaction of a
+ * multi-statement query, spelled out as the statements it stands for,
+ * less DISCARD PLANS (cached plans follow search_path and role by
+ * themselves, and replanning perfopt's own queries on every request would
+ * cost more than everything else here).  SET SESSION AUTHORIZATION DEFAULT
+ * also resets the role, which RESET ALL leaves alone.
+ */
+#define HD_SQL_RESET \
+	HD_SQL_TAG "SET SESSION AUTHORIZATION DEFAULT; " \
+	HD_SQL_TAG "RESET ALL; " \
+	HD_SQL_TAG "DEALLOCATE ALL; " \
+	HD_SQL_TAG "CLOSE ALL; " \
+	HD_SQL_TAG "UNLISTEN *; " \
+	HD_SQL_TAG "SELECT pg_catalog.pg_advisory_unlock_all(); " \
+	HD_SQL_TAG "DISCARD TEMP; " \
+	HD_SQL_TAG "DISCARD SEQUENCES"
+/* the results HD_SQL_RESET produces */
+#define HD_SQL_RESET_STEPS 8
+
+/* after a failed request: leave the transaction, then the same reset */
+#define HD_SQL_ROLLBACK_RESET HD_SQL_TAG "ROLLBACK; " HD_SQL_RESET
+#define HD_SQL_ROLLBACK_RESET_STEPS (1 + HD_SQL_RESET_STEPS)
+
+#define HD_SQL_MAX_PARAMS 9
+
+/* quote s[0..len) as a literal (malloc'd or the caller's allocator); NULL when it cannot */
+typedef char *(*HdQuoteFn) (void *ctx, const char *s, size_t len);
+typedef void (*HdFreeFn) (void *ctx, char *quoted);
+
+/*
+ * A call's SQL: tmpl with each "$S" replaced by schema (an identifier
+ * the caller quoted) and "$1".."$9" by params[0..] quoted by quote and
+ * handed back to release; a NULL parameter is SQL NULL.  Only the
+ * template is scanned, never what was put in.  0 with *out malloc'd;
+ * -1 when quote fails for a parameter (it is refused, never inlined as
+ * NULL); -2 when out of memory, or the template names a parameter beyond
+ * nparams or "$S" without a schema.
+ */
+extern int	hd_sql_call(const char *tmpl, const char *schema, int nparams,
+						const char *const *params, HdQuoteFn quote, HdFreeFn release,
+						void *ctx, char **out);
+
+/*
+ * One request as one simple query (one round trip), results in this order:
+ *   1 BEGIN [READ ONLY]          2 SET LOCAL search_path = pg_catalog, pg_temp
+ *   3 SET LOCAL ROLE role        4 SET LOCAL statement_timeout = timeout_ms
+ *   5 the call                   6 COMMIT
+ *   then HD_SQL_RESET.
+ * role is a quoted identifier, call one statement without a tag or ';'.
+ * malloc'd; NULL when out of memory or role or call is missing.
+ */
+#define HD_STEP_CALL 5
+#define HD_STEP_COMMIT 6
+#define HD_REQUEST_STEPS (HD_STEP_COMMIT + HD_SQL_RESET_STEPS)
+extern char *hd_sql_request(bool read_only, const char *role, int timeout_ms, const char *call);
+
 /* ---- errors ---- */
 
 /* the HTTP status for a PostgreSQL SQLSTATE; 500 for NULL or unknown */
 extern int	hd_status_for_sqlstate(const char *sqlstate);
+
+/*
+ * A short description of a SQLSTATE (by code, then by class; "internal
+ * error" for anything else), for error bodies in place of the server's
+ * message.  Never NULL.
+ */
+extern const char *hd_sqlstate_description(const char *sqlstate);
+
+/*
+ * The message is perfopt's own and may be shown to the caller: it starts
+ * with "perfopt: " or with the name of one of perfopt's SQL functions
+ * ("perfopt_alerts_page: ").  Any other server message may quote row
+ * values and stays in the server's log.
+ */
+extern bool hd_message_is_perfopt(const char *message);
 
 #endif							/* PERFOPT_HTTPD_UTIL_H */

@@ -1,10 +1,24 @@
 /*
- * calls.c — each route of perfopt-httpd as the SQL call DESIGN.md names,
- * run in one transaction as the token's role (SET LOCAL ROLE; READ ONLY
- * for reads; the per-request statement_timeout), with the SQLSTATE of a
- * failure mapped to an HTTP status.  Pages of history and alerts get an
- * opaque cursor and a Link header; optimization runs answer 202 with a
- * Location to follow.
+ * calls.c — each route of perfopt-httpd as a call of perfopt's SQL
+ * function, run in one transaction as the token's role (SET LOCAL ROLE;
+ * READ ONLY for reads; the per-request statement_timeout; search_path
+ * pinned to pg_catalog, pg_temp), with the SQLSTATE of a failure mapped to
+ * an HTTP status.  Pages of history and alerts get an opaque cursor and a
+ * Link header; optimization runs answer 202 with a Location to follow.
+ *
+ * Nothing a session may have been left with reaches the next request:
+ * every function, operator and type is named with its schema (perfopt's
+ * as looked up by pool.c), and after the COMMIT the same round trip puts
+ * the session back as the connection opened it (HD_SQL_RESET); a failed
+ * request rolls back and resets in a second one, and a connection whose
+ * reset fails is closed.  Server code may change session state during a
+ * request (set_config(..., false) in a trigger); the reset is what keeps
+ * it from the next caller.
+ *
+ * Error bodies carry the SQLSTATE and a description of it; the server's
+ * message only when it is perfopt's own (hd_message_is_perfopt).  Other
+ * messages may quote row values and stay in the server's log; the shim
+ * logs none.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -19,6 +33,34 @@
 #define CACHE_RECOMMENDATIONS "max-age=180"
 #define CACHE_PAGES "max-age=60"
 #define CACHE_CHANGE "no-store"
+
+/*
+ * The calls.  "$S" is the extension's schema and "$1".. the parameters,
+ * both quoted by run_sql; every function and type is named with its
+ * schema (COALESCE is syntax, and ORDER BY takes the type's own btree
+ * operator, not one found by name).
+ */
+#define SQL_STATUS "SELECT $S.perfopt_status()::pg_catalog.text"
+#define SQL_DATABASE "SELECT $S.perfopt_database_metrics()::pg_catalog.text"
+#define SQL_API "SELECT $S.perfopt_api_metrics()::pg_catalog.text"
+#define SQL_METRICS "SELECT $S.perfopt_metrics()::pg_catalog.text"
+#define SQL_PROMETHEUS "SELECT $S.perfopt_metrics_prometheus()"
+#define SQL_RECOMMENDATIONS \
+	"SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(r) ORDER BY r.id)," \
+	" '[]'::pg_catalog.jsonb)::pg_catalog.text FROM $S.perfopt_recommendations r"
+#define SQL_THRESHOLDS "SELECT $S.perfopt_thresholds()::pg_catalog.text"
+#define SQL_SET_THRESHOLDS "SELECT $S.perfopt_set_thresholds($1::pg_catalog.jsonb)::pg_catalog.text"
+#define SQL_ALERTS_PAGE \
+	"SELECT $S.perfopt_alerts_page($1::pg_catalog.text, $2::pg_catalog.int8, $3::pg_catalog.int4)" \
+	"::pg_catalog.text"
+#define SQL_HISTORY "SELECT $S.perfopt_history($1::pg_catalog.int8, $2::pg_catalog.int4)::pg_catalog.text"
+#define SQL_RESOLVE "SELECT $S.perfopt_resolve_alert($1::pg_catalog.int8)::pg_catalog.text"
+#define SQL_RESOLVE_BULK "SELECT $S.perfopt_resolve_alerts($1::pg_catalog.int8[])::pg_catalog.text"
+#define SQL_OPTIMIZE "SELECT $S.perfopt_optimize($1::pg_catalog.bool)::pg_catalog.text"
+#define SQL_OPTIMIZE_DATABASE "SELECT $S.perfopt_optimize_database($1::pg_catalog.bool)::pg_catalog.text"
+#define SQL_START_INTERVAL "SELECT $S.perfopt_start_monitoring($1::pg_catalog.int4)::pg_catalog.text"
+#define SQL_START "SELECT $S.perfopt_start_monitoring()::pg_catalog.text"
+#define SQL_STOP "SELECT $S.perfopt_stop_monitoring()::pg_catalog.text"
 
 static void
 res_body(HdResult *res, int status, char *body, const char *type, const char *cache)
@@ -52,157 +94,231 @@ hd_error(HdResult *res, int status, const char *error, const char *detail, const
 	snprintf(res->sqlstate, sizeof(res->sqlstate), "%.5s", sqlstate ? sqlstate : "");
 }
 
-/* a failed PGresult (or connection) as the JSON error */
+void
+hd_health_result(HdResult *res, int status, const char *detail)
+{
+	memset(res, 0, sizeof(*res));
+	if (status == 200)
+		res_body(res, 200, strdup("{\"status\": \"ok\"}"), "application/json", CACHE_LIVE);
+	else
+		hd_error(res, 503, "unavailable", detail, NULL);
+	res->cache_control = CACHE_LIVE;
+}
+
+/* the error label of a status */
+static const char *
+status_label(int status)
+{
+	switch (status)
+	{
+		case 400:
+			return "bad request";
+		case 403:
+			return "forbidden";
+		case 404:
+			return "not found";
+		case 409:
+			return "conflict";
+		case 503:
+			return "unavailable";
+		default:
+			return "internal error";
+	}
+}
+
+/*
+ * A failed PGresult (or connection) as the JSON error.  setup: it failed
+ * before the call (the role, the settings), which is the shim's
+ * configuration rather than the caller's input.
+ */
 static void
 res_pg_error(HdResult *res, PGconn *conn, PGresult *r, bool setup)
 {
 	const char *sqlstate = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
 	const char *message = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	const char *detail;
+	char		buf[256];
 	int			status;
 
 	if (PQstatus(conn) != CONNECTION_OK)
 	{
-		hd_error(res, 503, "unavailable", "the connection to the database was lost", sqlstate ? sqlstate : "08006");
+		hd_error(res, 503, "unavailable", "perfopt-httpd: the connection to the database was lost",
+				 sqlstate ? sqlstate : "08006");
 		return;
 	}
 	status = hd_status_for_sqlstate(sqlstate);
-	/* the token's role itself is wrong: the shim's configuration, not the caller's input */
 	if (setup && status != 403 && status != 503)
 		status = 500;
-	if (status == 500)
-		hd_error(res, 500, "internal error", "see the server log", NULL);
+	/* never the server's words unless they are perfopt's: they may quote row values */
+	if (!setup && hd_message_is_perfopt(message))
+		detail = message;
+	else if (setup && status == 403)
+		detail = "perfopt-httpd: the authenticator may not take the token's role";
+	else if (setup && status == 500)
+		detail = "perfopt-httpd: the database refused the token's role or the request's settings; see the server log";
+	else if (status == 500)
+	{
+		snprintf(buf, sizeof(buf), "%s; see the server log", hd_sqlstate_description(sqlstate));
+		detail = buf;
+	}
 	else
-		hd_error(res, status,
-				 status == 403 ? "forbidden" : status == 404 ? "not found" :
-				 status == 409 ? "conflict" : status == 503 ? "unavailable" : "bad request",
-				 message, sqlstate);
+		detail = hd_sqlstate_description(sqlstate);
+	hd_error(res, status, status_label(status), detail, sqlstate);
 }
 
-/* sql with $1..$n replaced by the parameters as quoted literals; malloc'd */
+/* PQescapeLiteral as hd_sql_call's quoting */
 static char *
-inline_params(PGconn *conn, const char *sql, int nparams, const char *const *params)
+quote_literal(void *ctx, const char *s, size_t len)
 {
-	size_t		cap = strlen(sql) + 1;
-	char	   *lits[3] = {NULL, NULL, NULL};
-	char	   *out;
-	size_t		len = 0;
+	return PQescapeLiteral((PGconn *) ctx, s, len);
+}
 
-	for (int i = 0; i < nparams && i < 3; i++)
+static void
+release_literal(void *ctx, char *quoted)
+{
+	(void) ctx;
+	PQfreemem(quoted);
+}
+
+/* what one simple query answered */
+typedef struct HdExchange
+{
+	int			steps;			/* results read */
+	char	   *value;			/* malloc'd: the value at step want (one row, one column) */
+	PGresult   *error;			/* the first error */
+	int			error_step;
+} HdExchange;
+
+/* send sql and read every result; the value is the one at step want (0: none) */
+static void
+exchange(PGconn *conn, const char *sql, int want, HdExchange *x)
+{
+	PGresult   *r;
+
+	memset(x, 0, sizeof(*x));
+	if (!PQsendQuery(conn, sql))
+		return;
+	while ((r = PQgetResult(conn)) != NULL)
 	{
-		lits[i] = params[i] ? PQescapeLiteral(conn, params[i], strlen(params[i])) : NULL;
-		cap += lits[i] ? strlen(lits[i]) : 4;
-	}
-	out = malloc(cap * 2);
-	if (out == NULL)
-		goto done;
-	for (const char *p = sql; *p; p++)
-	{
-		if (p[0] == '$' && p[1] >= '1' && p[1] <= '3' && p[1] - '1' < nparams)
+		x->steps++;
+		if (PQresultStatus(r) == PGRES_FATAL_ERROR && x->error == NULL)
 		{
-			const char *lit = lits[p[1] - '1'] ? lits[p[1] - '1'] : "NULL";
-
-			memcpy(out + len, lit, strlen(lit));
-			len += strlen(lit);
-			p++;
+			x->error = r;
+			x->error_step = x->steps;
+			continue;
 		}
-		else
-			out[len++] = *p;
+		if (x->steps == want && PQresultStatus(r) == PGRES_TUPLES_OK &&
+			PQntuples(r) == 1 && PQnfields(r) == 1)
+			x->value = PQgetisnull(r, 0, 0) ? strdup("null") : strdup(PQgetvalue(r, 0, 0));
+		PQclear(r);
 	}
-	out[len] = '\0';
-done:
-	for (int i = 0; i < 3; i++)
-		if (lits[i])
-			PQfreemem(lits[i]);
-	return out;
 }
 
 /*
- * Run sql (one row, one column, as text) in a transaction as role, in one
- * round trip: BEGIN [READ ONLY]; SET LOCAL ROLE; SET LOCAL
- * statement_timeout; the call; COMMIT, as one simple query (parameters
- * inlined as quoted literals).  role NULL: no role change (health check).
- * On success res->body is the value.
+ * After a failure: leave the transaction and reset the session in one
+ * round trip; false when that did not work out (the connection is closed).
  */
 static bool
-run_sql(HdResult *res, const char *role, bool read_only, const char *sql,
+rollback_and_reset(PGconn *conn)
+{
+	HdExchange	x;
+	bool		ok;
+
+	if (PQstatus(conn) != CONNECTION_OK)
+		return false;
+	exchange(conn, HD_SQL_ROLLBACK_RESET, 0, &x);
+	ok = x.error == NULL && x.steps == HD_SQL_ROLLBACK_RESET_STEPS &&
+		PQtransactionStatus(conn) == PQTRANS_IDLE;
+	PQclear(x.error);
+	free(x.value);
+	return ok;
+}
+
+/* the call's SQL on c, or false with res set (the parameter is refused, or no memory) */
+static bool
+build_call(HdResult *res, HdConn *c, const char *tmpl, int nparams, const char *const *params,
+		   char **call)
+{
+	int			rc = hd_sql_call(tmpl, c->schema, nparams, params, quote_literal, release_literal,
+								 c->conn, call);
+
+	if (rc == -1)
+		hd_error(res, 400, "bad request", "perfopt-httpd: a parameter is not valid text", NULL);
+	else if (rc != 0)
+		hd_error(res, 500, "internal error", "perfopt-httpd: out of memory", NULL);
+	return rc == 0;
+}
+
+/*
+ * Run the call tmpl ("$S" the extension's schema, "$1".. the parameters,
+ * inlined as quoted literals) as role, in one round trip (hd_sql_request).
+ * On success res->body is its value (one row, one column, as text).
+ */
+static bool
+run_sql(HdResult *res, const char *role, bool read_only, const char *tmpl,
 		int nparams, const char *const *params)
 {
 	HdConn	   *c = hd_pool_get();
-	PGresult   *r;
-	PGresult   *error = NULL;
-	char	   *value = NULL;
-	char	   *call;
+	HdExchange	x;
+	char	   *call = NULL;
+	char	   *qrole;
 	char	   *text;
-	char	   *qrole = NULL;
-	size_t		size;
-	int			step = 0;
-	int			error_step = 0;
 	bool		ok = false;
+	bool		broken;
 
 	if (c == NULL)
 	{
-		hd_error(res, 503, "unavailable", "the database does not answer", NULL);
+		hd_error(res, 503, "unavailable", "perfopt-httpd: the database does not answer", NULL);
 		return false;
 	}
-	call = inline_params(c->conn, sql, nparams, params);
-	if (role)
-		qrole = PQescapeIdentifier(c->conn, role, strlen(role));
-	size = (call ? strlen(call) : 0) + (qrole ? strlen(qrole) : 0) + 256;
-	text = malloc(size);
-	if (call == NULL || text == NULL || (role && qrole == NULL))
+	if (c->schema == NULL)
 	{
-		free(call);
-		free(text);
-		PQfreemem(qrole);
 		hd_pool_put(c, false);
-		hd_error(res, 500, "internal error", "out of memory", NULL);
+		hd_error(res, 503, "unavailable",
+				 "perfopt-httpd: the perfopt extension is not installed in this database", NULL);
 		return false;
 	}
-	snprintf(text, size, "BEGIN%s; %s%s%sSET LOCAL statement_timeout = %d; %s; COMMIT",
-			 read_only ? " READ ONLY" : "", role ? "SET LOCAL ROLE " : "", role ? qrole : "",
-			 role ? "; " : "", hd_config.statement_timeout_ms, call);
-	free(call);
-	PQfreemem(qrole);
-
-	/* the results in order: BEGIN, [SET ROLE,] SET, the call, COMMIT */
-	if (PQsendQuery(c->conn, text))
+	if (!build_call(res, c, tmpl, nparams, params, &call))
 	{
-		while ((r = PQgetResult(c->conn)) != NULL)
-		{
-			step++;
-			if (PQresultStatus(r) == PGRES_TUPLES_OK && value == NULL && error == NULL)
-			{
-				if (PQntuples(r) == 1 && PQnfields(r) == 1)
-					value = PQgetisnull(r, 0, 0) ? strdup("null") : strdup(PQgetvalue(r, 0, 0));
-				PQclear(r);
-			}
-			else if (PQresultStatus(r) == PGRES_FATAL_ERROR && error == NULL)
-			{
-				error = r;
-				error_step = step;
-			}
-			else
-				PQclear(r);
-		}
+		hd_pool_put(c, false);
+		return false;
 	}
-	free(text);
-	if (error == NULL && value != NULL && PQtransactionStatus(c->conn) == PQTRANS_IDLE)
+	qrole = PQescapeIdentifier(c->conn, role, strlen(role));
+	text = qrole ? hd_sql_request(read_only, qrole, hd_config.statement_timeout_ms, call) : NULL;
+	free(call);
+	if (qrole)
+		PQfreemem(qrole);
+	if (text == NULL)
 	{
-		res_body(res, 200, value, "application/json", CACHE_LIVE);
+		hd_pool_put(c, false);
+		hd_error(res, 500, "internal error", "perfopt-httpd: out of memory", NULL);
+		return false;
+	}
+
+	exchange(c->conn, text, HD_STEP_CALL, &x);
+	free(text);
+	if (x.value != NULL && (x.error == NULL || x.error_step > HD_STEP_COMMIT))
+	{
+		/* committed; a reset that failed only costs the connection */
+		res_body(res, 200, x.value, "application/json", CACHE_LIVE);
 		ok = true;
+		broken = x.error != NULL || x.steps != HD_REQUEST_STEPS ||
+			PQstatus(c->conn) != CONNECTION_OK || PQtransactionStatus(c->conn) != PQTRANS_IDLE;
 	}
 	else
 	{
-		free(value);
-		/* an error before the call (the role, the timeout) is the shim's configuration */
-		res_pg_error(res, c->conn, error, error != NULL && error_step < (role ? 4 : 3));
+		const char *sqlstate = x.error ? PQresultErrorField(x.error, PG_DIAG_SQLSTATE) : NULL;
+
+		free(x.value);
+		res_pg_error(res, c->conn, x.error, x.error != NULL && x.error_step < HD_STEP_CALL);
+		/* the schema is gone (the extension was dropped, or moved): look again next time */
+		if (sqlstate && (strcmp(sqlstate, "3F000") == 0 || strcmp(sqlstate, "42883") == 0 ||
+						 strcmp(sqlstate, "42P01") == 0))
+			hd_pool_forget_schema(c);
+		broken = !rollback_and_reset(c->conn);
 	}
-	PQclear(error);
-	if (!ok && PQstatus(c->conn) == CONNECTION_OK &&
-		PQtransactionStatus(c->conn) != PQTRANS_IDLE)
-		PQclear(PQexec(c->conn, "ROLLBACK"));
-	hd_pool_put(c, PQstatus(c->conn) != CONNECTION_OK ||
-				PQtransactionStatus(c->conn) != PQTRANS_IDLE);
+	PQclear(x.error);
+	hd_pool_put(c, broken);
 	return ok;
 }
 
@@ -282,44 +398,37 @@ hd_call(const HdRequest *req, HdResult *res)
 	switch (req->route)
 	{
 		case HD_HEALTHZ:
-			if (run_sql(res, NULL, true, "SELECT 1", 0, NULL))
-			{
-				free(res->body);
-				res->body = NULL;
-				res_body(res, 200, strdup("{\"status\": \"ok\"}"), "application/json", CACHE_LIVE);
-			}
-			else
-				hd_error(res, 503, "unavailable", "the database does not answer", NULL);
+			/* answered by the health thread on its own connection (handler.c), never here */
+			hd_error(res, 500, "internal error", "perfopt-httpd: /healthz reached a call worker", NULL);
 			return;
 		case HD_STATUS:
-			run_sql(res, req->role, true, "SELECT perfopt_status()::text", 0, NULL);
+			run_sql(res, req->role, true, SQL_STATUS, 0, NULL);
 			return;
 		case HD_DATABASE:
-			run_sql(res, req->role, true, "SELECT perfopt_database_metrics()::text", 0, NULL);
+			run_sql(res, req->role, true, SQL_DATABASE, 0, NULL);
 			return;
 		case HD_API:
-			run_sql(res, req->role, true, "SELECT perfopt_api_metrics()::text", 0, NULL);
+			run_sql(res, req->role, true, SQL_API, 0, NULL);
 			return;
 		case HD_METRICS:
 			if (req->q_format && strcmp(req->q_format, "prometheus") == 0)
 			{
-				if (run_sql(res, req->role, true, "SELECT perfopt_metrics_prometheus()", 0, NULL))
+				if (run_sql(res, req->role, true, SQL_PROMETHEUS, 0, NULL))
 					res->content_type = "text/plain; version=0.0.4; charset=utf-8";
 			}
 			else if (req->q_format && strcmp(req->q_format, "json") != 0)
 				hd_error(res, 400, "bad request", "format must be json or prometheus", NULL);
 			else
-				run_sql(res, req->role, true, "SELECT perfopt_metrics()::text", 0, NULL);
+				run_sql(res, req->role, true, SQL_METRICS, 0, NULL);
 			return;
 		case HD_RECOMMENDATIONS:
 			if (run_sql(res, req->role, true,
-						"SELECT coalesce(jsonb_agg(to_jsonb(r) ORDER BY r.id), '[]')::text"
-						" FROM perfopt_recommendations r", 0, NULL))
+SQL_RECOMMENDATIONS, 0, NULL))
 				res->cache_control = CACHE_RECOMMENDATIONS;
 			return;
 		case HD_THRESHOLDS:
 			if (get)
-				run_sql(res, req->role, true, "SELECT perfopt_thresholds()::text", 0, NULL);
+				run_sql(res, req->role, true, SQL_THRESHOLDS, 0, NULL);
 			else
 			{
 				char		err[256];
@@ -332,7 +441,7 @@ hd_call(const HdRequest *req, HdResult *res)
 				}
 				body = strndup(req->body, req->body_len);
 				params[0] = body;
-				if (run_sql(res, req->role, false, "SELECT perfopt_set_thresholds($1::jsonb)::text", 1, params))
+				if (run_sql(res, req->role, false, SQL_SET_THRESHOLDS, 1, params))
 					res->cache_control = CACHE_CHANGE;
 				free(body);
 			}
@@ -368,8 +477,7 @@ hd_call(const HdRequest *req, HdResult *res)
 					params[1] = b;
 				}
 				if (run_sql(res, req->role, true,
-							alerts ? "SELECT perfopt_alerts_page($1, $2::bigint, $3::int)::text"
-							: "SELECT perfopt_history($1::bigint, $2::int)::text",
+							alerts ? SQL_ALERTS_PAGE : SQL_HISTORY,
 							alerts ? 3 : 2, params))
 					res_page(res, hd_route_name(req->route), limit, alerts ? req->q_state : NULL);
 			}
@@ -377,7 +485,7 @@ hd_call(const HdRequest *req, HdResult *res)
 		case HD_ALERT_RESOLVE:
 			snprintf(a, sizeof(a), "%lld", (long long) req->id);
 			params[0] = a;
-			if (run_sql(res, req->role, false, "SELECT perfopt_resolve_alert($1::bigint)::text", 1, params))
+			if (run_sql(res, req->role, false, SQL_RESOLVE, 1, params))
 				res->cache_control = CACHE_CHANGE;
 			return;
 		case HD_ALERTS_RESOLVE:
@@ -407,7 +515,7 @@ hd_call(const HdRequest *req, HdResult *res)
 					used += (size_t) snprintf(array + used, size - used, "%s%lld", i ? "," : "", (long long) ids[i]);
 				snprintf(array + used, size - used, "}");
 				params[0] = array;
-				if (run_sql(res, req->role, false, "SELECT perfopt_resolve_alerts($1::bigint[])::text", 1, params))
+				if (run_sql(res, req->role, false, SQL_RESOLVE_BULK, 1, params))
 					res->cache_control = CACHE_CHANGE;
 				free(array);
 				free(ids);
@@ -421,15 +529,24 @@ hd_call(const HdRequest *req, HdResult *res)
 				return;
 			}
 			if (run_sql(res, req->role, false,
-						req->route == HD_OPTIMIZE ? "SELECT perfopt_optimize($1::boolean)::text"
-						: "SELECT perfopt_optimize_database($1::boolean)::text", 1, params))
+						req->route == HD_OPTIMIZE ? SQL_OPTIMIZE : SQL_OPTIMIZE_DATABASE, 1, params))
 				res_accepted(res);
 			return;
 		case HD_MONITORING_START:
 			if (req->body_len > 0)
 			{
-				cJSON	   *doc = cJSON_ParseWithLength(req->body, req->body_len);
-				cJSON	   *iv = doc ? cJSON_GetObjectItemCaseSensitive(doc, "interval_ms") : NULL;
+				char		err[256];
+				cJSON	   *doc;
+				cJSON	   *iv;
+
+				/* UTF-8, no NUL, no \u0000 (a key "interval_ms\u0000x" would read as "interval_ms") */
+				if (hd_check_json_object(req->body, req->body_len, err, sizeof(err)) != 0)
+				{
+					hd_error(res, 400, "bad request", err, NULL);
+					return;
+				}
+				doc = cJSON_ParseWithLength(req->body, req->body_len);
+				iv = doc ? cJSON_GetObjectItemCaseSensitive(doc, "interval_ms") : NULL;
 
 				/* in range before the cast: casting 1e300 to int is undefined */
 				if (!cJSON_IsObject(doc) || cJSON_GetArraySize(doc) != 1 || !cJSON_IsNumber(iv) ||
@@ -443,21 +560,21 @@ hd_call(const HdRequest *req, HdResult *res)
 				snprintf(a, sizeof(a), "%d", (int) iv->valuedouble);
 				cJSON_Delete(doc);
 				params[0] = a;
-				run_sql(res, req->role, false, "SELECT perfopt_start_monitoring($1::int)::text", 1, params);
+				run_sql(res, req->role, false, SQL_START_INTERVAL, 1, params);
 			}
 			else
-				run_sql(res, req->role, false, "SELECT perfopt_start_monitoring()::text", 0, NULL);
+				run_sql(res, req->role, false, SQL_START, 0, NULL);
 			res->cache_control = CACHE_CHANGE;
 			return;
 		case HD_MONITORING_STOP:
-			run_sql(res, req->role, false, "SELECT perfopt_stop_monitoring()::text", 0, NULL);
+			run_sql(res, req->role, false, SQL_STOP, 0, NULL);
 			res->cache_control = CACHE_CHANGE;
 			return;
 		case HD_PROMETHEUS:
 			{
 				char	   *own = NULL;
 				size_t		own_len = 0;
-				bool		up = run_sql(res, req->role, true, "SELECT perfopt_metrics_prometheus()", 0, NULL);
+				bool		up = run_sql(res, req->role, true, SQL_PROMETHEUS, 0, NULL);
 				char	   *all;
 
 				hd_stats_prometheus(&own, &own_len);

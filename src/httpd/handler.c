@@ -8,7 +8,14 @@
  * The HTTP threads never wait for the database: a request that needs it
  * is suspended and queued, first come first served, for the call workers
  * (one per pooled connection); the worker that ran it resumes the
- * connection, and the HTTP thread sends the answer.
+ * connection, and the HTTP thread sends the answer.  /healthz has a queue
+ * and a thread of its own, with its own connection (pool.c): it answers
+ * within --health-timeout however long the calls' queue is, and the
+ * requests waiting at once share one probe.
+ *
+ * Query arguments must be valid UTF-8 without NUL bytes (libmicrohttpd
+ * decodes %00 and %E2 as they are); they are checked here, before any
+ * queue, and refused with 400.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -48,6 +55,12 @@ static bool workers_stop = false;
 static pthread_t *workers = NULL;
 static int	nworkers = 0;
 
+/* the /healthz requests waiting for the next probe (under queue_lock) */
+static pthread_cond_t health_cond = PTHREAD_COND_INITIALIZER;
+static HdState *health_head = NULL;
+static pthread_t health_thread;
+static bool health_started = false;
+
 static void *
 worker_main(void *arg)
 {
@@ -77,6 +90,43 @@ worker_main(void *arg)
 	}
 }
 
+/*
+ * The health thread: takes every /healthz request waiting, runs one probe
+ * for all of them, answers them, and waits for more.
+ */
+static void *
+health_main(void *arg)
+{
+	(void) arg;
+	for (;;)
+	{
+		HdState    *batch;
+		char		detail[256];
+		int			status;
+
+		pthread_mutex_lock(&queue_lock);
+		while (health_head == NULL && !workers_stop)
+			pthread_cond_wait(&health_cond, &queue_lock);
+		batch = health_head;
+		health_head = NULL;
+		pthread_mutex_unlock(&queue_lock);
+		if (batch == NULL)
+			return NULL;
+
+		status = hd_health_probe(hd_config.health_timeout_ms, detail, sizeof(detail));
+		while (batch != NULL)
+		{
+			HdState    *st = batch;
+
+			/* read before the resume: the connection may then complete and free st */
+			batch = st->next;
+			hd_health_result(&st->res, status, detail);
+			atomic_store(&st->done, true);
+			MHD_resume_connection(st->conn);
+		}
+	}
+}
+
 int
 hd_workers_start(int n)
 {
@@ -86,6 +136,9 @@ hd_workers_start(int n)
 	for (nworkers = 0; nworkers < n; nworkers++)
 		if (pthread_create(&workers[nworkers], NULL, worker_main, NULL) != 0)
 			return -1;
+	if (pthread_create(&health_thread, NULL, health_main, NULL) != 0)
+		return -1;
+	health_started = true;
 	return 0;
 }
 
@@ -95,9 +148,13 @@ hd_workers_stop(void)
 	pthread_mutex_lock(&queue_lock);
 	workers_stop = true;
 	pthread_cond_broadcast(&queue_cond);
+	pthread_cond_broadcast(&health_cond);
 	pthread_mutex_unlock(&queue_lock);
 	for (int i = 0; i < nworkers; i++)
 		pthread_join(workers[i], NULL);
+	if (health_started)
+		pthread_join(health_thread, NULL);
+	health_started = false;
 	free(workers);
 	workers = NULL;
 	nworkers = 0;
@@ -114,6 +171,17 @@ enqueue(HdState *st)
 		queue_head = st;
 	queue_tail = st;
 	pthread_cond_signal(&queue_cond);
+	pthread_mutex_unlock(&queue_lock);
+}
+
+/* a /healthz request for the health thread (the order does not matter: one probe answers all) */
+static void
+enqueue_health(HdState *st)
+{
+	pthread_mutex_lock(&queue_lock);
+	st->next = health_head;
+	health_head = st;
+	pthread_cond_signal(&health_cond);
 	pthread_mutex_unlock(&queue_lock);
 }
 
@@ -204,7 +272,7 @@ client_address(struct MHD_Connection *conn, char *out, size_t size)
 
 static void
 log_request(const char *method, HdRoute route, int status, size_t bytes, double seconds,
-			const char *role, const char *client)
+			const char *role, const char *client, const char *sqlstate)
 {
 	char		r[128];
 	char		m[32];
@@ -216,10 +284,13 @@ log_request(const char *method, HdRoute route, int status, size_t bytes, double 
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	hd_json_escape(role ? role : "", r, sizeof(r));
 	hd_json_escape(method, m, sizeof(m));
+	/* the SQLSTATE of a failure, never the server's message (it may quote row values) */
 	fprintf(stderr, "{\"time\": \"%s\", \"method\": \"%s\", \"route\": \"%s\", \"status\": %d,"
-			" \"bytes\": %zu, \"ms\": %.3f, \"role\": %s%s%s, \"client\": \"%s\"}\n",
+			" \"bytes\": %zu, \"ms\": %.3f, \"role\": %s%s%s, \"client\": \"%s\"%s%.5s%s}\n",
 			ts, m, hd_route_name(route), status, bytes, seconds * 1000,
-			role ? "\"" : "", role ? r : "null", role ? "\"" : "", client);
+			role ? "\"" : "", role ? r : "null", role ? "\"" : "", client,
+			sqlstate && sqlstate[0] ? ", \"sqlstate\": \"" : "", sqlstate ? sqlstate : "",
+			sqlstate && sqlstate[0] ? "\"" : "");
 }
 
 /* queue res as the response, with the headers every answer carries */
@@ -294,11 +365,32 @@ respond(struct MHD_Connection *conn, HdState *st, const char *method, HdRoute ro
 	MHD_destroy_response(response);
 
 	client_address(conn, client, sizeof(client));
-	log_request(method, route, status, len, elapsed_s(&st->start), role, client);
+	log_request(method, route, status, len, elapsed_s(&st->start), role, client, res->sqlstate);
 	hd_stats_request(route, status, elapsed_s(&st->start));
 	free(res->body);
 	res->body = NULL;
 	return ret;
+}
+
+/*
+ * The query argument key into *value (NULL when absent); false when it is
+ * not valid UTF-8 or holds a NUL (libmicrohttpd has decoded it already,
+ * and the C string would end early: "?state=open%00x" read as "open").
+ */
+static bool
+query_arg(struct MHD_Connection *conn, const char *key, const char **value)
+{
+	const char *v = NULL;
+	size_t		len = 0;
+
+	*value = NULL;
+	if (MHD_lookup_connection_value_n(conn, MHD_GET_ARGUMENT_KIND, key, strlen(key), &v, &len) != MHD_YES ||
+		v == NULL)
+		return true;
+	if (!hd_utf8_valid(v, len))
+		return false;
+	*value = v;
+	return true;
 }
 
 static enum MHD_Result
@@ -438,14 +530,17 @@ hd_access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 	}
 	req->body = st->body ? st->body : "";
 	req->body_len = st->len;
-	req->q_limit = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "limit");
-	req->q_cursor = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "cursor");
-	req->q_state = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "state");
-	req->q_dry_run = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "dry_run");
-	req->q_format = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "format");
+	if (!query_arg(conn, "limit", &req->q_limit) || !query_arg(conn, "cursor", &req->q_cursor) ||
+		!query_arg(conn, "state", &req->q_state) || !query_arg(conn, "dry_run", &req->q_dry_run) ||
+		!query_arg(conn, "format", &req->q_format))
+		return respond_error(conn, st, method, route, 400, "bad request",
+							 "perfopt-httpd: a query argument is not valid UTF-8 text", NULL, 0, false);
 	st->conn = conn;
 	MHD_suspend_connection(conn);
-	enqueue(st);
+	if (route == HD_HEALTHZ)
+		enqueue_health(st);
+	else
+		enqueue(st);
 	return MHD_YES;
 }
 

@@ -4,9 +4,9 @@
  * that map routes onto perfopt's SQL functions (calls.c), and the shim's
  * own metrics and rate limits (stats.c).
  *
- * The shim decides nothing: every route calls the SQL function DESIGN.md
- * names, as the token's database role, and PostgreSQL's privileges are
- * the authorization.
+ * The shim decides nothing: every route calls perfopt's SQL function, as
+ * the token's database role, and PostgreSQL's privileges are the
+ * authorization.
  */
 #ifndef PERFOPT_HTTPD_H
 #define PERFOPT_HTTPD_H
@@ -48,6 +48,8 @@ typedef struct HdConfig
 	double		anon_rate;		/* per client address, without a token */
 	double		anon_burst;
 	int			drain_s;		/* SIGTERM: longest wait for requests in flight */
+	int			health_timeout_ms;	/* /healthz answers within this */
+	int			per_address_connections;	/* HTTP connections from one client address */
 } HdConfig;
 
 extern HdConfig hd_config;
@@ -58,15 +60,27 @@ typedef struct HdConn
 {
 	PGconn	   *conn;
 	bool		in_use;
+	char	   *schema;			/* the extension's, quoted (PQfreemem); NULL: not installed */
 } HdConn;
 
-extern int	hd_pool_init(int size, const char *conninfo);
-/* a connection that answers, or NULL when PostgreSQL is down (or none is free) */
+extern int	hd_pool_init(int size, const char *conninfo, int health_timeout_ms);
+/*
+ * A connection that answers, idle, with the extension's schema looked up
+ * (schema NULL: not installed); NULL when PostgreSQL is down (or none is
+ * free).
+ */
 extern HdConn *hd_pool_get(void);
-/* broken: the connection is reset before its next use */
+/* look the schema up again before the next use (the extension was dropped?) */
+extern void hd_pool_forget_schema(HdConn *c);
+/* broken: the connection is closed and reopened before its next use */
 extern void hd_pool_put(HdConn *c, bool broken);
 extern void hd_pool_counts(int *in_use, int *size);
 extern void hd_pool_close(void);
+/*
+ * The health check on its own connection, within timeout_ms: 200, or 503
+ * with why in detail.  One caller at a time (the health thread).
+ */
+extern int	hd_health_probe(int timeout_ms, char *detail, size_t size);
 
 /* ---- calls.c ---- */
 
@@ -100,6 +114,8 @@ typedef struct HdRequest
 } HdRequest;
 
 extern void hd_call(const HdRequest *req, HdResult *res);
+/* /healthz's answer from a probe's status and detail (hd_health_probe) */
+extern void hd_health_result(HdResult *res, int status, const char *detail);
 /* a JSON error body into res */
 extern void hd_error(HdResult *res, int status, const char *error, const char *detail,
 					 const char *sqlstate);

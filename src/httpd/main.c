@@ -4,10 +4,10 @@
  * (a pool of --threads threads on epoll, which never wait for the
  * database: calls run on --pool workers, one per connection, handler.c),
  * HTTPS with --tls-cert and --tls-key (PEM files, read once at start;
- * libmicrohttpd's GnuTLS), and the signals: SIGHUP reloads the token file,
- * SIGTERM/SIGINT
- * stop accepting, drain the requests in flight (at most --drain seconds)
- * and exit.
+ * libmicrohttpd's GnuTLS), the cap on connections from one client address
+ * (--per-address-connections), and the signals: SIGHUP reloads the token
+ * file, SIGTERM/SIGINT stop accepting, drain the requests in flight (at
+ * most --drain seconds) and exit.
  *
  *   perfopt-httpd --conninfo 'dbname=postgres user=perfopt_api' --tokens FILE
  *   perfopt-httpd --hash-token < token        (prints the token file's hash)
@@ -44,7 +44,12 @@ HdConfig	hd_config = {
 	.anon_rate = 5,
 	.anon_burst = 20,
 	.drain_s = 10,
+	.health_timeout_ms = 1000,
+	.per_address_connections = 32,
 };
+
+/* libmicrohttpd's limit on open connections; one address gets at most --per-address-connections */
+#define HD_MAX_CONNECTIONS 256
 
 static void
 usage(FILE *out)
@@ -67,7 +72,9 @@ usage(FILE *out)
 			"  --read-rate R --read-burst B  per token (default 50/s, 100)\n"
 			"  --write-rate R --write-burst B  per token, state-changing routes (default 1/s, 5)\n"
 			"  --anon-rate R --anon-burst B  per address without a valid token (default 5/s, 20)\n"
-			"  --drain S                     SIGTERM: wait for requests in flight (default 10)\n");
+			"  --drain S                     SIGTERM: wait for requests in flight (default 10)\n"
+			"  --health-timeout MS           /healthz answers 503 when the database takes longer (default 1000)\n"
+			"  --per-address-connections N   open connections from one client address (default 32, of 256)\n");
 }
 
 /* one key and its value; false with a message on stderr */
@@ -113,7 +120,7 @@ set_option(const char *key, const char *value)
 	{
 		static const char *const numeric[] = {"pool", "threads", "statement-timeout", "bulk-max",
 			"connection-timeout", "read-rate", "read-burst", "write-rate", "write-burst",
-			"anon-rate", "anon-burst", "drain"};
+			"anon-rate", "anon-burst", "drain", "health-timeout", "per-address-connections"};
 		bool		known = false;
 
 		for (size_t i = 0; i < sizeof(numeric) / sizeof(numeric[0]); i++)
@@ -154,6 +161,10 @@ set_option(const char *key, const char *value)
 			hd_config.anon_burst = d;
 		else if (strcmp(key, "drain") == 0)
 			hd_config.drain_s = (int) d;
+		else if (strcmp(key, "health-timeout") == 0 && d <= 60000)
+			hd_config.health_timeout_ms = (int) d;
+		else if (strcmp(key, "per-address-connections") == 0 && d <= HD_MAX_CONNECTIONS)
+			hd_config.per_address_connections = (int) d;
 		else
 		{
 			fprintf(stderr, "perfopt-httpd: value out of range: %s = %s\n", key, value);
@@ -312,6 +323,8 @@ main(int argc, char **argv)
 		{"anon-rate", required_argument, NULL, 1},
 		{"anon-burst", required_argument, NULL, 1},
 		{"drain", required_argument, NULL, 1},
+		{"health-timeout", required_argument, NULL, 1},
+		{"per-address-connections", required_argument, NULL, 1},
 		{"hash-token", no_argument, NULL, 'H'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}
@@ -393,7 +406,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	default_sizes();
-	if (hd_pool_init(hd_config.pool_size, hd_config.conninfo) != 0)
+	if (hd_pool_init(hd_config.pool_size, hd_config.conninfo, hd_config.health_timeout_ms) != 0)
 	{
 		fprintf(stderr, "perfopt-httpd: out of memory\n");
 		return 1;
@@ -420,7 +433,8 @@ main(int argc, char **argv)
 							  MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &addr,
 							  MHD_OPTION_THREAD_POOL_SIZE, (unsigned int) hd_config.threads,
 							  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) hd_config.connection_timeout_s,
-							  MHD_OPTION_CONNECTION_LIMIT, (unsigned int) 256,
+							  MHD_OPTION_CONNECTION_LIMIT, (unsigned int) HD_MAX_CONNECTIONS,
+							  MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int) hd_config.per_address_connections,
 							  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) (128 * 1024),
 							  MHD_OPTION_NOTIFY_COMPLETED, &hd_request_completed, NULL,
 							  MHD_OPTION_ARRAY, tls,

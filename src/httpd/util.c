@@ -984,12 +984,107 @@ hd_route_mutates(HdRoute r, int method_bit)
 	return (hd_route_methods(r) & (unsigned) method_bit) != 0;
 }
 
+/* ---- request text ---- */
+
+/*
+ * The length of the valid UTF-8 sequence of 2..4 bytes at p, of which at
+ * most left bytes may be read; 0 if there is none.  The bytes are checked
+ * in order and the first bad one stops it, so a NUL ends a string too.
+ */
+static int
+utf8_seq(const unsigned char *p, size_t left)
+{
+	int			n;
+	unsigned char lo = 0x80;
+	unsigned char hi = 0xbf;
+
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+	{
+		n = 3;
+		if (p[0] == 0xe0)
+			lo = 0xa0;			/* no overlong forms */
+		if (p[0] == 0xed)
+			hi = 0x9f;			/* no surrogates */
+	}
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+	{
+		n = 4;
+		if (p[0] == 0xf0)
+			lo = 0x90;
+		if (p[0] == 0xf4)
+			hi = 0x8f;			/* nothing above U+10FFFF */
+	}
+	else
+		return 0;
+	if ((size_t) n > left || p[1] < lo || p[1] > hi)
+		return 0;
+	for (int i = 2; i < n; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+bool
+hd_utf8_valid(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *) s;
+	size_t		i = 0;
+
+	if (s == NULL)
+		return len == 0;
+	while (i < len)
+	{
+		int			n;
+
+		if (p[i] == 0)
+			return false;
+		if (p[i] < 0x80)
+		{
+			i++;
+			continue;
+		}
+		n = utf8_seq(p + i, len - i);
+		if (n == 0)
+			return false;
+		i += (size_t) n;
+	}
+	return true;
+}
+
 /* ---- request bodies ---- */
 
 static bool
 json_ws(char c)
 {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/*
+ * A "\u0000" escape inside a JSON string of s[0..len): cJSON reads it as
+ * the end of the string (a key "a\u0000b" becomes "a"), jsonb refuses it.
+ * "\\u0000" is an escaped backslash and then text, not the escape.
+ */
+static bool
+json_nul_escape(const char *s, size_t len)
+{
+	bool		in_string = false;
+
+	for (size_t i = 0; i < len; i++)
+	{
+		if (!in_string)
+			in_string = s[i] == '"';
+		else if (s[i] == '"')
+			in_string = false;
+		else if (s[i] == '\\')
+		{
+			if (len - i >= 6 && memcmp(s + i + 1, "u0000", 5) == 0)
+				return true;
+			i++;				/* the escaped character */
+		}
+	}
+	return false;
 }
 
 /*
@@ -1012,6 +1107,17 @@ parse_body(const char *body, size_t len, char *err, size_t errsize)
 	if (memchr(body, '\0', len) != NULL)
 	{
 		hd_err(err, errsize, "body: not valid JSON (a NUL byte)");
+		return NULL;
+	}
+	/* PostgreSQL would refuse both, as a server error rather than bad input */
+	if (!hd_utf8_valid(body, len))
+	{
+		hd_err(err, errsize, "body: not valid UTF-8");
+		return NULL;
+	}
+	if (json_nul_escape(body, len))
+	{
+		hd_err(err, errsize, "body: \\u0000 is not allowed (jsonb cannot store it)");
 		return NULL;
 	}
 	copy = malloc(len + 1);
@@ -1264,43 +1370,6 @@ fail:
 
 /* ---- JSON escaping ---- */
 
-/* the length of the valid UTF-8 sequence of 2..4 bytes at p, 0 if none */
-static int
-utf8_seq(const unsigned char *p)
-{
-	int			n;
-	unsigned char lo = 0x80;
-	unsigned char hi = 0xbf;
-
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		n = 2;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-	{
-		n = 3;
-		if (p[0] == 0xe0)
-			lo = 0xa0;			/* no overlong forms */
-		if (p[0] == 0xed)
-			hi = 0x9f;			/* no surrogates */
-	}
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-	{
-		n = 4;
-		if (p[0] == 0xf0)
-			lo = 0x90;
-		if (p[0] == 0xf4)
-			hi = 0x8f;			/* nothing above U+10FFFF */
-	}
-	else
-		return 0;
-	if (p[1] < lo || p[1] > hi)
-		return 0;
-	/* a NUL is no continuation byte, so this stops at the end */
-	for (int i = 2; i < n; i++)
-		if (p[i] < 0x80 || p[i] > 0xbf)
-			return 0;
-	return n;
-}
-
 void
 hd_json_escape(const char *s, char *out, size_t size)
 {
@@ -1350,7 +1419,7 @@ hd_json_escape(const char *s, char *out, size_t size)
 			r = (const char *) p;
 			rlen = 1;
 		}
-		else if ((seq = utf8_seq(p)) > 0)
+		else if ((seq = utf8_seq(p, 4)) > 0)
 		{
 			/* valid UTF-8 as it is */
 			r = (const char *) p;
@@ -1466,4 +1535,193 @@ hd_status_for_sqlstate(const char *sqlstate)
 		if (strncmp(s, map[i].code, strlen(map[i].code)) == 0)
 			return map[i].status;
 	return 500;
+}
+
+/*
+ * Short descriptions by SQLSTATE, then by class.  An error body carries
+ * one of these instead of the server's message, which may quote row
+ * values (invalid input syntax for type integer: "<value>").
+ */
+const char *
+hd_sqlstate_description(const char *sqlstate)
+{
+	static const struct
+	{
+		const char *code;		/* five characters, or a two-character class */
+		const char *text;
+	}			map[] = {
+		{"42501", "insufficient privilege: the token's role may not do this"},
+		{"22023", "invalid parameter value"},
+		{"22P02", "invalid text representation"},
+		{"22004", "null value not allowed"},
+		{"22003", "numeric value out of range"},
+		{"22007", "invalid datetime format"},
+		{"22008", "datetime field overflow"},
+		{"22021", "character not in repertoire"},
+		{"P0002", "not found"},
+		{"55P03", "lock not available: another operation holds it"},
+		{"57014", "canceled: the statement took too long"},
+		{"25006", "read-only transaction: this server does not accept changes"},
+		{"55000", "object not in prerequisite state"},
+		{"57P01", "the database server is shutting down"},
+		{"57P02", "the database server crashed"},
+		{"57P03", "the database server cannot take connections now"},
+		{"3F000", "invalid schema name"},
+		{"42883", "undefined function"},
+		{"42P01", "undefined table"},
+		{"08", "connection exception"},
+		{"22", "data exception"},
+		{"23", "integrity constraint violation"},
+		{"25", "invalid transaction state"},
+		{"40", "transaction rollback"},
+		{"42", "syntax error or access rule violation"},
+		{"53", "insufficient resources"},
+		{"54", "program limit exceeded"},
+		{"55", "object not in prerequisite state"},
+		{"57", "operator intervention"},
+		{"P0", "PL/pgSQL error"},
+		{"XX", "internal error"},
+	};
+	const char *s = sqlstate;
+
+	if (s == NULL)
+		return "internal error";
+	for (int i = 0; i < 5; i++)
+		if (!is_digit(s[i]) && !(s[i] >= 'A' && s[i] <= 'Z'))
+			return "internal error";
+	if (s[5] != '\0')
+		return "internal error";
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (strncmp(s, map[i].code, strlen(map[i].code)) == 0)
+			return map[i].text;
+	return "internal error";
+}
+
+bool
+hd_message_is_perfopt(const char *message)
+{
+	const char *p = message;
+
+	if (p == NULL || strncmp(p, "perfopt", 7) != 0)
+		return false;
+	p += 7;
+	/* "perfopt_<function>: ...": one of perfopt's SQL functions names itself */
+	if (*p == '_')
+	{
+		p++;
+		if (!(*p >= 'a' && *p <= 'z'))
+			return false;
+		while ((*p >= 'a' && *p <= 'z') || is_digit(*p) || *p == '_')
+			p++;
+	}
+	return p[0] == ':' && p[1] == ' ';
+}
+
+/* ---- the SQL the shim sends ---- */
+
+int
+hd_sql_call(const char *tmpl, const char *schema, int nparams, const char *const *params,
+			HdQuoteFn quote, HdFreeFn release, void *ctx, char **out)
+{
+	char	   *lits[HD_SQL_MAX_PARAMS] = {NULL};
+	size_t		need = 1;
+	size_t		len = 0;
+	char	   *sql = NULL;
+	int			rc = 0;
+
+	if (out)
+		*out = NULL;
+	if (out == NULL || tmpl == NULL || nparams < 0 || nparams > HD_SQL_MAX_PARAMS ||
+		(nparams > 0 && (params == NULL || quote == NULL)))
+		return -2;
+	/* a parameter that cannot be quoted is refused, never inlined as NULL */
+	for (int i = 0; i < nparams; i++)
+		if (params[i] != NULL && (lits[i] = quote(ctx, params[i], strlen(params[i]))) == NULL)
+		{
+			rc = -1;
+			goto done;
+		}
+
+	/* two passes over the template only: what was inserted is never scanned */
+	for (int pass = 0; pass < 2; pass++)
+	{
+		for (const char *p = tmpl; *p; p++)
+		{
+			const char *piece = NULL;
+
+			if (p[0] == '$' && p[1] == 'S')
+				piece = schema;
+			else if (p[0] == '$' && p[1] >= '1' && p[1] <= '9')
+			{
+				int			k = p[1] - '1';
+
+				if (k >= nparams)
+				{
+					rc = -2;
+					goto done;
+				}
+				piece = lits[k] ? lits[k] : "NULL";
+			}
+			else
+			{
+				if (pass == 0)
+					need++;
+				else
+					sql[len++] = *p;
+				continue;
+			}
+			if (piece == NULL)
+			{
+				rc = -2;
+				goto done;
+			}
+			if (pass == 0)
+				need += strlen(piece);
+			else
+			{
+				memcpy(sql + len, piece, strlen(piece));
+				len += strlen(piece);
+			}
+			p++;
+		}
+		if (pass == 0 && (sql = malloc(need)) == NULL)
+		{
+			rc = -2;
+			goto done;
+		}
+	}
+	sql[len] = '\0';
+	*out = sql;
+	sql = NULL;
+
+done:
+	free(sql);
+	for (int i = 0; i < nparams && i < HD_SQL_MAX_PARAMS; i++)
+		if (lits[i] && release)
+			release(ctx, lits[i]);
+	return rc;
+}
+
+char *
+hd_sql_request(bool read_only, const char *role, int timeout_ms, const char *call)
+{
+	static const char fmt[] =
+		HD_SQL_TAG "BEGIN%s; "
+		HD_SQL_TAG "SET LOCAL search_path = pg_catalog, pg_temp; "
+		HD_SQL_TAG "SET LOCAL ROLE %s; "
+		HD_SQL_TAG "SET LOCAL statement_timeout = %d; "
+		HD_SQL_TAG "%s; "
+		HD_SQL_TAG "COMMIT; "
+		HD_SQL_RESET;
+	size_t		size;
+	char	   *sql;
+
+	if (role == NULL || call == NULL || role[0] == '\0' || call[0] == '\0')
+		return NULL;
+	size = sizeof(fmt) + strlen(role) + strlen(call) + 32;
+	sql = malloc(size);
+	if (sql == NULL)
+		return NULL;
+	snprintf(sql, size, fmt, read_only ? " READ ONLY" : "", role, timeout_ms < 0 ? 0 : timeout_ms, call);
+	return sql;
 }

@@ -4,8 +4,11 @@
  * token file all at once.  Nothing may crash, leak or trip a sanitizer,
  * and what is accepted must hold up: routes and numbers are canonical,
  * cursors re-encode to themselves, id lists are 1..100 positive entries,
- * escaped text is a valid JSON string, gzip inflates back.
+ * escaped text is a valid JSON string, gzip inflates back, valid UTF-8
+ * escapes without replacements, accepted bodies are valid UTF-8, and the
+ * SQL built around the input keeps its shape.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,6 +121,9 @@ fuzz_bodies(const uint8_t *data, size_t size)
 	obj_rc = hd_check_json_object((const char *) data, size, err, sizeof(err));
 	if (obj_rc != 0 && (obj_rc != -1 || err[0] == '\0'))
 		abort();
+	/* what is accepted can be sent: UTF-8, no NUL, no \u0000 */
+	if (obj_rc == 0 && !hd_utf8_valid((const char *) data, size))
+		abort();
 	if (hd_parse_ids((const char *) data, size, 100, &ids, &n, err, sizeof(err)) == 0)
 	{
 		if (ids == NULL || n < 1 || n > 100 || obj_rc != 0)
@@ -157,6 +163,98 @@ fuzz_escape(const char *s)
 	if (strlen(small) >= sizeof(small) || strncmp(small, doc + 1, strlen(small)) != 0)
 		abort();
 	free(doc);
+}
+
+/* valid UTF-8 has no NUL, and escapes to a JSON string that reads back as it was */
+static void
+fuzz_utf8(const uint8_t *data, size_t size, const char *s)
+{
+	size_t		osize = 6 * size + 3;
+	char	   *doc;
+	cJSON	   *str;
+
+	if (!hd_utf8_valid((const char *) data, size))
+		return;
+	if (memchr(data, '\0', size) != NULL)
+		abort();
+	doc = malloc(osize + 1);
+	if (doc == NULL)
+		return;
+	doc[0] = '"';
+	hd_json_escape(s, doc + 1, osize - 1);
+	strcat(doc, "\"");
+	str = cJSON_Parse(doc);
+	if (!cJSON_IsString(str) || strcmp(str->valuestring, s) != 0)
+		abort();
+	cJSON_Delete(str);
+	free(doc);
+}
+
+/* a toy quoting that refuses a byte, as PQescapeLiteral refuses an incomplete character */
+static char *
+toy_quote(void *ctx, const char *s, size_t len)
+{
+	char	   *out;
+
+	(void) ctx;
+	if (memchr(s, 0xff, len) != NULL)
+		return NULL;
+	out = malloc(len + 3);
+	if (out == NULL)
+		return NULL;
+	out[0] = '[';
+	memcpy(out + 1, s, len);
+	out[len + 1] = ']';
+	out[len + 2] = '\0';
+	return out;
+}
+
+static void
+toy_release(void *ctx, char *quoted)
+{
+	(void) ctx;
+	free(quoted);
+}
+
+/* the input as a call template and as a parameter; the request around a call */
+static void
+fuzz_sql(const char *s)
+{
+	const char *params[3] = {s, NULL, "x"};
+	char	   *out = NULL;
+	int			rc = hd_sql_call(s, "\"sch\"", 3, params, toy_quote, toy_release, NULL, &out);
+
+	if (rc == 0)
+	{
+		if (out == NULL || (strchr(s, '$') == NULL && strcmp(out, s) != 0))
+			abort();
+		free(out);
+	}
+	else if (out != NULL || (rc != -1 && rc != -2) ||
+			 (rc == -1 && strchr(s, 0xff) == NULL))
+		abort();
+
+	rc = hd_sql_call("SELECT $S.f($1, $2)", "\"sch\"", 2, params, toy_quote, toy_release, NULL, &out);
+	if (rc == 0)
+	{
+		if (strncmp(out, "SELECT \"sch\".f([", strlen("SELECT \"sch\".f([")) != 0 ||
+			strstr(out, "], NULL)") == NULL)
+			abort();
+		free(out);
+	}
+	else if (rc != -1 || out != NULL)
+		abort();
+
+	out = hd_sql_request(s[0] & 1, "\"role\"", 5000, s);
+	if (s[0] == '\0' ? out != NULL : out == NULL || strncmp(out, HD_SQL_TAG, strlen(HD_SQL_TAG)) != 0 ||
+		strstr(out, s) == NULL)
+		abort();
+	free(out);
+
+	if (hd_sqlstate_description(s) == NULL || hd_sqlstate_description(s)[0] == '\0')
+		abort();
+	if (hd_message_is_perfopt(s) && strncmp(s, "perfopt", 7) != 0)
+		abort();
 }
 
 static void
@@ -254,6 +352,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_numbers(s);
 	fuzz_bodies(data, size);
 	fuzz_escape(s);
+	fuzz_utf8(data, size, s);
+	fuzz_sql(s);
 	fuzz_gzip(data, size);
 	fuzz_bucket(data, size);
 

@@ -2,8 +2,8 @@
  * test_httpd_util.c — perfopt-httpd's helpers: SHA-256 against the FIPS
  * vectors, the token file and lookups, bearer tokens, Accept-Encoding,
  * ETags, gzip (inflated back with zlib), cursors, strict decimals, the
- * route table, request bodies, JSON escaping, token buckets and the
- * SQLSTATE map.
+ * route table, request text and bodies, JSON escaping, token buckets, the
+ * SQL the shim sends, the SQLSTATE map and what error bodies may say.
  */
 #include <math.h>
 #include <stdio.h>
@@ -930,7 +930,7 @@ test_ids(void)
 	ids_bad("{\"x\": 1, \"ids\": [1]}", "x: unknown key");
 	ids_bad("{\"IDS\": [1]}", "IDS: unknown key");
 	ids_bad("{\"ids\": [1], \"ids\": [2]}", "ids: given twice");
-	ids_bad("{\"ids\\u0000x\": [1]}", "body: only the key \"ids\" is allowed");
+	ids_bad("{\"ids\\u0000x\": [1]}", "body: \\u0000 is not allowed (jsonb cannot store it)");
 	ids_bad("{\"ids\": 5}", "ids: must be an array of positive integers");
 	ids_bad("{\"ids\": null}", "ids: must be an array of positive integers");
 	ids_bad("{\"ids\": {\"a\": 1}}", "ids: must be an array of positive integers");
@@ -993,6 +993,51 @@ test_json_object(void)
 	obj(NULL, -1, "body: not valid JSON");
 	check(hd_check_json_object("{}  ", 2, NULL, 0) == 0, "json object, length bounded");
 	check(hd_check_json_object("{}\0", 3, NULL, 0) == -1, "json object with a NUL after it");
+
+	/* what jsonb would refuse with a server error: refused here as bad input */
+	obj("{\"cpu\\u0000\": {\"warning\": 70}}", -1, "body: \\u0000 is not allowed (jsonb cannot store it)");
+	obj("{\"cpu\": {\"warning\\u0000x\": 70}}", -1, "body: \\u0000 is not allowed (jsonb cannot store it)");
+	obj("{\"x\": \"a\\u0000\"}", -1, "body: \\u0000 is not allowed (jsonb cannot store it)");
+	obj("{\"x\": \"\\\\u0000\"}", 0, "");	/* an escaped backslash, then text */
+	obj("{\"x\": \"\\\\\\u0000\"}", -1, "body: \\u0000 is not allowed (jsonb cannot store it)");
+	obj("{\"x\": \"\\u0001\\u00e9\"}", 0, "");
+	obj("{\"x\xff\": 1}", -1, "body: not valid UTF-8");
+	obj("{\"x\": \"\xe2\x28\xa1\"}", -1, "body: not valid UTF-8");
+	obj("{\"x\": \"\xc0\xaf\"}", -1, "body: not valid UTF-8");
+	obj("{\"x\": \"caf\xc3\xa9\"}", 0, "");
+}
+
+static void
+utf8(const char *s, size_t len, bool want)
+{
+	char		what[128];
+
+	snprintf(what, sizeof(what), "utf8 valid [%.40s] (%zu bytes) -> %d", s ? s : "(NULL)", len, want);
+	check(hd_utf8_valid(s, len) == want, what);
+}
+
+static void
+test_utf8(void)
+{
+	utf8("", 0, true);
+	utf8(NULL, 0, true);
+	utf8(NULL, 1, false);
+	utf8("open", 4, true);
+	utf8("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 14, true);
+	utf8("\xef\xbf\xbf\xf4\x8f\xbf\xbf", 7, true);
+	utf8("\xe2", 1, false);				/* ?state=%E2 */
+	utf8("\xe2\x82", 2, false);
+	utf8("\xe2\x82\xac", 2, false);		/* cut by the length */
+	utf8("\xff", 1, false);
+	utf8("\x80", 1, false);
+	utf8("\xc3\x28", 2, false);
+	utf8("\xc0\xaf", 2, false);			/* overlong */
+	utf8("\xe0\x80\xaf", 3, false);
+	utf8("\xed\xa0\x80", 3, false);		/* a surrogate */
+	utf8("\xf4\x90\x80\x80", 4, false);	/* above U+10FFFF */
+	utf8("\xf5\x80\x80\x80", 4, false);
+	utf8("open\0x", 6, false);			/* ?state=open%00x */
+	utf8("\0", 1, false);
 }
 
 static void
@@ -1133,6 +1178,200 @@ test_sqlstate(void)
 	check(hd_status_for_sqlstate(NULL) == 500, "sqlstate NULL -> 500");
 }
 
+static void
+test_messages(void)
+{
+	static const struct
+	{
+		const char *message;
+		bool		own;
+	}			cases[] = {
+		{"perfopt: interval_ms must be between 100 and 86400000", true},
+		{"perfopt_alerts_page: state must be open, resolved or NULL (all), not closed", true},
+		{"perfopt_set_thresholds: cannot change thresholds here", true},
+		{"perfopt_x2_y: z", true},
+		{"invalid input syntax for type integer: \"row value\"", false},
+		{"permission denied for function perfopt_optimize", false},
+		{"invalid thresholds document: cpu.warning: 101 is out of range", false},
+		{"perfopt:no space", false},
+		{"perfopt", false},
+		{"perfopt_: x", false},
+		{"perfopt_A: x", false},
+		{"perfopt_1: x", false},
+		{"perfopt_a b: x", false},
+		{"perfoptx: x", false},
+		{"Perfopt: x", false},
+		{" perfopt: x", false},
+		{"", false},
+	};
+	char		what[160];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	{
+		snprintf(what, sizeof(what), "perfopt's message [%s] -> %d", cases[i].message, cases[i].own);
+		check(hd_message_is_perfopt(cases[i].message) == cases[i].own, what);
+	}
+	check(!hd_message_is_perfopt(NULL), "perfopt's message NULL -> 0");
+
+	check(strstr(hd_sqlstate_description("42501"), "privilege") != NULL, "description 42501");
+	check(strcmp(hd_sqlstate_description("22P02"), "invalid text representation") == 0, "description 22P02");
+	check(strcmp(hd_sqlstate_description("22012"), "data exception") == 0, "description 22012 by its class");
+	check(strcmp(hd_sqlstate_description("53100"), "insufficient resources") == 0, "description 53100 by its class");
+	check(strcmp(hd_sqlstate_description("P0002"), "not found") == 0, "description P0002");
+	check(strcmp(hd_sqlstate_description("XX000"), "internal error") == 0, "description XX000");
+	check(strcmp(hd_sqlstate_description("ZZ999"), "internal error") == 0, "description of an unknown class");
+	check(strcmp(hd_sqlstate_description("2201"), "internal error") == 0, "description of a short code");
+	check(strcmp(hd_sqlstate_description("220123"), "internal error") == 0, "description of a long code");
+	check(strcmp(hd_sqlstate_description("22p02"), "internal error") == 0, "description of a lower-case code");
+	check(strcmp(hd_sqlstate_description(NULL), "internal error") == 0, "description NULL");
+}
+
+/* ---- the SQL the shim sends ---- */
+
+typedef struct QuoteCtx
+{
+	int			quoted;
+	int			released;
+} QuoteCtx;
+
+/* 'text' with quotes doubled; NULL for text containing "bad" (a failed PQescapeLiteral) */
+static char *
+fake_quote(void *ctx, const char *s, size_t len)
+{
+	QuoteCtx   *q = ctx;
+	char	   *out;
+	size_t		o = 0;
+
+	if (strstr(s, "bad") != NULL || strlen(s) != len)
+		return NULL;
+	out = malloc(2 * len + 3);
+	if (out == NULL)
+		return NULL;
+	out[o++] = '\'';
+	for (size_t i = 0; i < len; i++)
+	{
+		if (s[i] == '\'')
+			out[o++] = '\'';
+		out[o++] = s[i];
+	}
+	out[o++] = '\'';
+	out[o] = '\0';
+	q->quoted++;
+	return out;
+}
+
+static void
+fake_release(void *ctx, char *quoted)
+{
+	((QuoteCtx *) ctx)->released++;
+	free(quoted);
+}
+
+static void
+call_case(const char *tmpl, const char *schema, int n, const char *const *params,
+		  int want_rc, const char *want)
+{
+	QuoteCtx	q = {0, 0};
+	char	   *out = (char *) "untouched";
+	char		what[512];
+	int			rc = hd_sql_call(tmpl, schema, n, params, fake_quote, fake_release, &q, &out);
+
+	snprintf(what, sizeof(what), "sql call [%s] -> %d [%s] (got %d [%s], %d quoted, %d released)",
+			 tmpl ? tmpl : "(NULL)", want_rc, want ? want : "(NULL)", rc, out ? out : "(NULL)",
+			 q.quoted, q.released);
+	check(rc == want_rc && q.quoted == q.released &&
+		  (want ? out != NULL && strcmp(out, want) == 0 : out == NULL), what);
+	if (rc == 0)
+		free(out);
+}
+
+static void
+test_sql_call(void)
+{
+	const char *none[] = {NULL, NULL, NULL};
+	const char *state[] = {"open", "0", "50"};
+	const char *quote[] = {"it's", NULL};
+	const char *tricky[] = {"$1 $S $2", "x"};
+	const char *bad[] = {"open", "bad\xe2"};
+
+	call_case("SELECT $S.perfopt_status()::pg_catalog.text", "\"public\"", 0, NULL, 0,
+			  "SELECT \"public\".perfopt_status()::pg_catalog.text");
+	call_case("SELECT $S.perfopt_alerts_page($1::pg_catalog.text, $2::pg_catalog.int8, $3::pg_catalog.int4)",
+			  "\"po\"", 3, state, 0,
+			  "SELECT \"po\".perfopt_alerts_page('open'::pg_catalog.text, '0'::pg_catalog.int8, '50'::pg_catalog.int4)");
+	call_case("SELECT $S.f($1::pg_catalog.text)", "s", 1, none, 0, "SELECT s.f(NULL::pg_catalog.text)");
+	call_case("SELECT $1, $2", "s", 2, quote, 0, "SELECT 'it''s', NULL");
+	/* what was put in is never scanned again */
+	call_case("SELECT $1, $2, $S", "\"$1\"", 2, tricky, 0, "SELECT '$1 $S $2', 'x', \"$1\"");
+	/* a parameter that cannot be quoted is refused, not sent as NULL */
+	call_case("SELECT $S.perfopt_alerts_page($1::pg_catalog.text, $2::pg_catalog.int8)", "s", 2, bad, -1, NULL);
+	/* mistakes in the template */
+	call_case("SELECT $2", "s", 1, state, -2, NULL);
+	call_case("SELECT $S.f()", NULL, 0, NULL, -2, NULL);
+	call_case(NULL, "s", 0, NULL, -2, NULL);
+	call_case("SELECT $1", "s", HD_SQL_MAX_PARAMS + 1, state, -2, NULL);
+	call_case("SELECT 1 $ $$ $x", "s", 0, NULL, 0, "SELECT 1 $ $$ $x");
+	check(hd_sql_call("SELECT 1", "s", 0, NULL, NULL, NULL, NULL, NULL) == -2, "sql call without out");
+}
+
+static void
+test_sql_request(void)
+{
+	char	   *sql = hd_sql_request(true, "\"api_reader\"", 5000, "SELECT \"public\".perfopt_status()::pg_catalog.text");
+	int			n = 0;
+	bool		tagged = true;
+	char		what[256];
+
+	check(sql != NULL, "request sql");
+	if (sql == NULL)
+		return;
+	/* every statement is tagged; the call and COMMIT are where the results are read */
+	for (char *p = sql, *next; p != NULL; p = next)
+	{
+		next = strstr(p, "; ");
+		if (next)
+		{
+			*next = '\0';
+			next += 2;
+		}
+		n++;
+		tagged = tagged && strncmp(p, HD_SQL_TAG, strlen(HD_SQL_TAG)) == 0;
+		p += strlen(HD_SQL_TAG);
+		if (n == 1)
+			check(strcmp(p, "BEGIN READ ONLY") == 0, "request: BEGIN READ ONLY first");
+		if (n == 2)
+			check(strcmp(p, "SET LOCAL search_path = pg_catalog, pg_temp") == 0, "request: the path pinned second");
+		if (n == 3)
+			check(strcmp(p, "SET LOCAL ROLE \"api_reader\"") == 0, "request: the role third");
+		if (n == 4)
+			check(strcmp(p, "SET LOCAL statement_timeout = 5000") == 0, "request: the timeout fourth");
+		if (n == HD_STEP_CALL)
+			check(strcmp(p, "SELECT \"public\".perfopt_status()::pg_catalog.text") == 0, "request: the call");
+		if (n == HD_STEP_COMMIT)
+			check(strcmp(p, "COMMIT") == 0, "request: COMMIT");
+		if (n == HD_STEP_COMMIT + 1)
+			check(strcmp(p, "SET SESSION AUTHORIZATION DEFAULT") == 0, "request: then the reset");
+		if (n == HD_REQUEST_STEPS)
+			check(strcmp(p, "DISCARD SEQUENCES") == 0, "request: the reset ends it");
+	}
+	snprintf(what, sizeof(what), "request: %d statements, want %d", n, HD_REQUEST_STEPS);
+	check(n == HD_REQUEST_STEPS, what);
+	check(tagged, "request: every statement starts with /* perfopt */");
+	free(sql);
+
+	sql = hd_sql_request(false, "\"api_admin\"", 100, "SELECT 1");
+	check(sql != NULL && strncmp(sql, HD_SQL_TAG "BEGIN; ", strlen(HD_SQL_TAG) + 7) == 0, "request: BEGIN for a change");
+	free(sql);
+	check(hd_sql_request(true, NULL, 1, "SELECT 1") == NULL, "request without a role");
+	check(hd_sql_request(true, "r", 1, "") == NULL, "request without a call");
+
+	/* the rollback after a failure resets the same way */
+	check(strncmp(HD_SQL_ROLLBACK_RESET, HD_SQL_TAG "ROLLBACK; " HD_SQL_RESET,
+				  strlen(HD_SQL_ROLLBACK_RESET)) == 0, "rollback then the reset");
+	check(strstr(HD_SQL_EXTENSION_SCHEMA, "OPERATOR(pg_catalog.=)") != NULL &&
+		  strstr(HD_SQL_EXTENSION_SCHEMA, " = ") == NULL, "the schema lookup qualifies its operators");
+}
+
 int
 main(void)
 {
@@ -1147,9 +1386,13 @@ main(void)
 	test_routes();
 	test_ids();
 	test_json_object();
+	test_utf8();
 	test_json_escape();
 	test_bucket();
 	test_sqlstate();
+	test_messages();
+	test_sql_call();
+	test_sql_request();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }
