@@ -155,7 +155,7 @@ perfopt_set_thresholds(PG_FUNCTION_ARGS)
 	if (!thresholds_merge(&th, text, strlen(text), err, sizeof(err)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid thresholds document: %s", err),
+				 errmsg("perfopt: invalid thresholds document: %s", err),
 				 errhint("Use the shape of perfopt_thresholds(); percentages are 0-100, milliseconds above 0, and warning comes before critical (above it for cacheHitRatio).")));
 	rendered = thr_render(&th);
 	values[0] = CStringGetTextDatum(rendered);
