@@ -218,7 +218,7 @@ al_resolve(const char *schema, int64 id, const char *by)
 	values[1] = CStringGetTextDatum(by);
 	if (SPI_execute_with_args(psprintf("/* perfopt */ UPDATE %s.perfopt_alerts_data SET state = 'resolved',"
 									   " resolved_at = pg_catalog.now(), resolved_by = $2"
-									   " WHERE id = $1 AND state = 'open'"
+									   " WHERE id OPERATOR(pg_catalog.=) $1 AND state OPERATOR(pg_catalog.=) 'open'"
 									   " RETURNING metric, severity, value, threshold", schema),
 							  2, types, values, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "perfopt: could not update perfopt_alerts_data");
@@ -234,14 +234,16 @@ al_resolve(const char *schema, int64 id, const char *by)
 		if (SPI_execute_with_args(psprintf("/* perfopt */ INSERT INTO %s.perfopt_alert_transitions"
 										   " (alert_id, event, severity, value, threshold)"
 										   " SELECT id, 'resolve', severity, value, threshold"
-										   " FROM %s.perfopt_alerts_data WHERE id = $1", schema, schema),
+										   " FROM %s.perfopt_alerts_data WHERE id OPERATOR(pg_catalog.=) $1",
+										   schema, schema),
 								  1, types, values, NULL, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "perfopt: could not write perfopt_alert_transitions");
 		if (forget_n < ALERTS_MAX_BULK)
 			forget_ids[forget_n++] = id;
 		return AL_RESOLVED;
 	}
-	if (SPI_execute_with_args(psprintf("/* perfopt */ SELECT 1 FROM %s.perfopt_alerts_data WHERE id = $1", schema),
+	if (SPI_execute_with_args(psprintf("/* perfopt */ SELECT 1 FROM %s.perfopt_alerts_data"
+									   " WHERE id OPERATOR(pg_catalog.=) $1", schema),
 							  1, types, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "perfopt: could not read perfopt_alerts_data");
 	return SPI_processed == 1 ? AL_ALREADY_RESOLVED : AL_NOT_FOUND;
