@@ -47,7 +47,7 @@ OBJS = \
 	src/worker.o
 
 EXTENSION = perfopt
-DATA = perfopt--1.0.sql
+DATA = perfopt--1.0.sql perfopt--1.0--1.1.sql
 PGFILEDESC = "perfopt - workload-driven monitoring and optimization"
 
 PG_CPPFLAGS = -I$(srcdir)/include

@@ -7,7 +7,7 @@
 #ifndef PERFOPT_H
 #define PERFOPT_H
 
-#define PERFOPT_VERSION "1.0"
+#define PERFOPT_VERSION "1.1"
 
 /* bounds of the sampling interval, shared by the GUC and the SQL calls */
 #define PERFOPT_MIN_INTERVAL_MS 100

@@ -437,8 +437,9 @@ al_load(const char *schema)
 {
 	if (SPI_execute(psprintf("/* perfopt */ SELECT id, type, metric, subject, severity, value, threshold,"
 							 " first_seen, last_seen, message,"
-							 " (SELECT max(id) FROM %s.perfopt_alerts_data)"
-							 " FROM %s.perfopt_alerts_data WHERE state = 'open' ORDER BY id LIMIT %d",
+							 " (SELECT pg_catalog.max(id) FROM %s.perfopt_alerts_data)"
+							 " FROM %s.perfopt_alerts_data WHERE state OPERATOR(pg_catalog.=) 'open'"
+							 " ORDER BY id LIMIT %d",
 							 schema, schema, PERFOPT_MAX_ALERTS), true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "perfopt: could not read perfopt_alerts_data");
 	LWLockAcquire(perfopt_shared->lock, LW_EXCLUSIVE);
@@ -479,7 +480,7 @@ al_load(const char *schema)
 			SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 11, &isnull) : (Datum) 0;
 
 		if (SPI_processed == 0 &&
-			SPI_execute(psprintf("/* perfopt */ SELECT max(id) FROM %s.perfopt_alerts_data", schema),
+			SPI_execute(psprintf("/* perfopt */ SELECT pg_catalog.max(id) FROM %s.perfopt_alerts_data", schema),
 						true, 1) == SPI_OK_SELECT && SPI_processed == 1)
 			max_id = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 		if (!isnull)
@@ -563,13 +564,13 @@ perfopt_alerts_persist(void)
 										   " (id, type, metric, subject, severity, state, value, threshold,"
 										   "  first_seen, last_seen, resolved_at, resolved_by, message)"
 										   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
-										   "  CASE WHEN $6 = 'resolved' THEN 'auto' END, $12)"
+										   "  CASE WHEN $6 OPERATOR(pg_catalog.=) 'resolved' THEN 'auto' END, $12)"
 										   " ON CONFLICT (id) DO UPDATE SET severity = excluded.severity,"
 										   "  state = excluded.state, value = excluded.value,"
 										   "  threshold = excluded.threshold, last_seen = excluded.last_seen,"
 										   "  resolved_at = excluded.resolved_at, resolved_by = excluded.resolved_by,"
 										   "  message = excluded.message"
-										   " WHERE d.state = 'open' RETURNING d.id", schema),
+										   " WHERE d.state OPERATOR(pg_catalog.=) 'open' RETURNING d.id", schema),
 								  12, types, values, nulls, false, 0) != SPI_OK_INSERT_RETURNING)
 			elog(ERROR, "perfopt: could not write perfopt_alerts_data");
 		if (SPI_processed == 0)
@@ -589,7 +590,7 @@ perfopt_alerts_persist(void)
 		if (SPI_execute_with_args(psprintf("/* perfopt */ INSERT INTO %s.perfopt_alert_transitions"
 										   " (alert_id, event, severity, value, threshold)"
 										   " SELECT $1, $2, $3, $4, $5 WHERE EXISTS"
-										   " (SELECT 1 FROM %s.perfopt_alerts_data WHERE id = $1)",
+										   " (SELECT 1 FROM %s.perfopt_alerts_data WHERE id OPERATOR(pg_catalog.=) $1)",
 										   schema, schema),
 								  5, types, values, NULL, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "perfopt: could not write perfopt_alert_transitions");

@@ -1,8 +1,8 @@
 /*
  * alerts_sql.c — the SQL surface of the alerts and trends: the shared
  * memory rows behind perfopt_alerts (those not written yet) and
- * perfopt_trends, manual resolution (one, or many with an outcome per
- * id), and the summary in perfopt_status().
+ * perfopt_trends, keyset pages of perfopt_alerts, manual resolution (one,
+ * or many with an outcome per id), and the summary in perfopt_status().
  *
  * A resolution is written in the caller's transaction (as the extension's
  * owner, audited, with NOTIFY perfopt_alerts) and leaves shared memory at
@@ -36,6 +36,7 @@
 #include "shmem.h"
 
 PG_FUNCTION_INFO_V1(perfopt_alerts_pending);
+PG_FUNCTION_INFO_V1(perfopt_alerts_page);
 PG_FUNCTION_INFO_V1(perfopt_trends_rows);
 PG_FUNCTION_INFO_V1(perfopt_resolve_alert);
 PG_FUNCTION_INFO_V1(perfopt_resolve_alerts);
@@ -76,6 +77,66 @@ perfopt_alerts_pending(PG_FUNCTION_ARGS)
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
+}
+
+/*
+ * perfopt_alerts_page(state text, after bigint, lim int): one keyset page of
+ * perfopt_alerts, {"items": [...], "next_after": id or null}.  Written in C
+ * since 1.1 (1.0 had it in plpgsql) with the same checks, messages and
+ * result: no procedural body is left whose names would be looked up through
+ * the search_path of the moment.  Runs as the caller, like the view it reads;
+ * a NULL argument shows as <NULL> in the messages, as plpgsql's RAISE did.
+ */
+Datum
+perfopt_alerts_page(PG_FUNCTION_ARGS)
+{
+	char	   *state = PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0));
+	int64		after = PG_ARGISNULL(1) ? 0 : PG_GETARG_INT64(1);
+	int32		lim = PG_ARGISNULL(2) ? 0 : PG_GETARG_INT32(2);
+	Oid			types[3] = {INT8OID, TEXTOID, INT4OID};
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
+	bool		isnull;
+	Datum		page;
+
+	if (state != NULL && strcmp(state, "open") != 0 && strcmp(state, "resolved") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("perfopt_alerts_page: state must be open, resolved or NULL (all), not %s", state)));
+	if (PG_ARGISNULL(1) || after < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("perfopt_alerts_page: after must be 0 or a previous next_after, not %s",
+						PG_ARGISNULL(1) ? "<NULL>" : psprintf(INT64_FORMAT, after))));
+	if (PG_ARGISNULL(2) || lim < 1 || lim > 1000)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("perfopt_alerts_page: lim must be between 1 and 1000, not %s",
+						PG_ARGISNULL(2) ? "<NULL>" : psprintf("%d", lim))));
+
+	values[0] = Int64GetDatum(after);
+	values[1] = state ? CStringGetTextDatum(state) : (Datum) 0;
+	nulls[1] = state ? ' ' : 'n';
+	values[2] = Int32GetDatum(lim);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "perfopt: SPI_connect failed");
+	if (SPI_execute_with_args(psprintf("/* perfopt */ SELECT pg_catalog.jsonb_build_object("
+									   " 'items', COALESCE(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(a) ORDER BY a.id),"
+									   "                   '[]'::pg_catalog.jsonb),"
+									   " 'next_after', CASE WHEN pg_catalog.count(*) OPERATOR(pg_catalog.=) $3"
+									   "               THEN pg_catalog.max(a.id) END)"
+									   " FROM (SELECT x.* FROM %s.perfopt_alerts x"
+									   "       WHERE x.id OPERATOR(pg_catalog.>) $1"
+									   "       AND ($2 IS NULL OR x.state OPERATOR(pg_catalog.=) $2)"
+									   "       ORDER BY x.id LIMIT $3) a",
+									   quote_identifier(get_namespace_name(perfopt_extension_schema(false)))),
+							  3, types, values, nulls, true, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "perfopt: could not read perfopt_alerts");
+	page = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	page = SPI_datumTransfer(page, false, -1);
+	SPI_finish();
+	PG_RETURN_DATUM(page);
 }
 
 static Datum
@@ -218,7 +279,7 @@ al_resolve(const char *schema, int64 id, const char *by)
 	values[1] = CStringGetTextDatum(by);
 	if (SPI_execute_with_args(psprintf("/* perfopt */ UPDATE %s.perfopt_alerts_data SET state = 'resolved',"
 									   " resolved_at = pg_catalog.now(), resolved_by = $2"
-									   " WHERE id = $1 AND state = 'open'"
+									   " WHERE id OPERATOR(pg_catalog.=) $1 AND state OPERATOR(pg_catalog.=) 'open'"
 									   " RETURNING metric, severity, value, threshold", schema),
 							  2, types, values, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "perfopt: could not update perfopt_alerts_data");
@@ -234,14 +295,16 @@ al_resolve(const char *schema, int64 id, const char *by)
 		if (SPI_execute_with_args(psprintf("/* perfopt */ INSERT INTO %s.perfopt_alert_transitions"
 										   " (alert_id, event, severity, value, threshold)"
 										   " SELECT id, 'resolve', severity, value, threshold"
-										   " FROM %s.perfopt_alerts_data WHERE id = $1", schema, schema),
+										   " FROM %s.perfopt_alerts_data WHERE id OPERATOR(pg_catalog.=) $1",
+										   schema, schema),
 								  1, types, values, NULL, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "perfopt: could not write perfopt_alert_transitions");
 		if (forget_n < ALERTS_MAX_BULK)
 			forget_ids[forget_n++] = id;
 		return AL_RESOLVED;
 	}
-	if (SPI_execute_with_args(psprintf("/* perfopt */ SELECT 1 FROM %s.perfopt_alerts_data WHERE id = $1", schema),
+	if (SPI_execute_with_args(psprintf("/* perfopt */ SELECT 1 FROM %s.perfopt_alerts_data"
+									   " WHERE id OPERATOR(pg_catalog.=) $1", schema),
 							  1, types, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "perfopt: could not read perfopt_alerts_data");
 	return SPI_processed == 1 ? AL_ALREADY_RESOLVED : AL_NOT_FOUND;

@@ -41,9 +41,9 @@
 
 /* the sessions perfopt may act on: whose, and what they are */
 #define EMERGENCY_SESSIONS \
-	" FROM pg_catalog.pg_stat_activity a JOIN pg_catalog.pg_roles r ON r.oid = a.usesysid" \
-	" WHERE a.backend_type = 'client backend' AND NOT r.rolsuper AND NOT r.rolreplication" \
-	" AND a.pid <> pg_catalog.pg_backend_pid()"
+	" FROM pg_catalog.pg_stat_activity a JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) a.usesysid" \
+	" WHERE a.backend_type OPERATOR(pg_catalog.=) 'client backend' AND NOT r.rolsuper AND NOT r.rolreplication" \
+	" AND a.pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid()"
 
 /*
  * the columns every action's evidence shows, then the action's own.  The
@@ -52,8 +52,8 @@
  * holds the literals as the client sent them (values, passwords).
  */
 #define EMERGENCY_COLUMNS \
-	"SELECT a.pid, a.usename::text, a.datname::text, a.application_name, a.client_addr::text," \
-	" a.state, a.query_id"
+	"SELECT a.pid, a.usename::pg_catalog.text, a.datname::pg_catalog.text, a.application_name," \
+	" a.client_addr::pg_catalog.text, a.state, a.query_id"
 
 static void
 em_act(const char *action, const char *function, const char *metric, double value,
@@ -129,10 +129,11 @@ perfopt_emergency_act(const PerfoptSample *s)
 		em_act("terminated", "pg_terminate_backend", "database.connectionUtilization",
 			   s->pool_utilization_pct, th.connection_utilization.critical,
 			   "/* perfopt */ " EMERGENCY_COLUMNS ","
-			   " EXTRACT(epoch FROM pg_catalog.now() - a.state_change)::int8"
+			   " EXTRACT(epoch FROM pg_catalog.now() OPERATOR(pg_catalog.-) a.state_change)::pg_catalog.int8"
 			   EMERGENCY_SESSIONS
-			   " AND a.state LIKE 'idle in transaction%'"
-			   " AND a.state_change < pg_catalog.now() - pg_catalog.make_interval(secs => $1)"
+			   " AND a.state OPERATOR(pg_catalog.~~) 'idle in transaction%'"
+			   " AND a.state_change OPERATOR(pg_catalog.<)"
+			   "     (pg_catalog.now() OPERATOR(pg_catalog.-) pg_catalog.make_interval(secs => $1))"
 			   " ORDER BY a.state_change",
 			   perfopt_emergency_idle_in_transaction_age);
 
@@ -144,14 +145,15 @@ perfopt_emergency_act(const PerfoptSample *s)
 			em_act("cancelled", "pg_cancel_backend", "database.queryTime", p90_ms,
 				   th.query_time.critical,
 				   "/* perfopt */ " EMERGENCY_COLUMNS ","
-				   " EXTRACT(epoch FROM pg_catalog.now() - a.query_start)::int8,"
-				   " (SELECT count(*) FROM pg_catalog.pg_stat_activity w"
-				   "  WHERE a.pid = ANY (pg_catalog.pg_blocking_pids(w.pid)))"
+				   " EXTRACT(epoch FROM pg_catalog.now() OPERATOR(pg_catalog.-) a.query_start)::pg_catalog.int8,"
+				   " (SELECT pg_catalog.count(*) FROM pg_catalog.pg_stat_activity w"
+				   "  WHERE a.pid OPERATOR(pg_catalog.=) ANY (pg_catalog.pg_blocking_pids(w.pid)))"
 				   EMERGENCY_SESSIONS
-				   " AND a.state = 'active'"
-				   " AND a.query_start < pg_catalog.now() - pg_catalog.make_interval(secs => $1)"
+				   " AND a.state OPERATOR(pg_catalog.=) 'active'"
+				   " AND a.query_start OPERATOR(pg_catalog.<)"
+				   "     (pg_catalog.now() OPERATOR(pg_catalog.-) pg_catalog.make_interval(secs => $1))"
 				   " AND EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity w"
-				   "             WHERE a.pid = ANY (pg_catalog.pg_blocking_pids(w.pid)))"
+				   "             WHERE a.pid OPERATOR(pg_catalog.=) ANY (pg_catalog.pg_blocking_pids(w.pid)))"
 				   " ORDER BY a.query_start",
 				   perfopt_emergency_blocker_age);
 	}

@@ -107,7 +107,7 @@ perfopt_history_write(const PerfoptSample *s)
 	cutoff = s->sampled_at - (TimestampTz) perfopt_history_retention * 60 * USECS_PER_SEC;
 	delete_value = TimestampTzGetDatum(cutoff);
 	snprintf(delete_sql, sizeof(delete_sql),
-			 "/* perfopt */ DELETE FROM %s.perfopt_samples WHERE sampled_at < $1",
+			 "/* perfopt */ DELETE FROM %s.perfopt_samples WHERE sampled_at OPERATOR(pg_catalog.<) $1",
 			 quote_identifier(schema));
 	if (SPI_execute_with_args(delete_sql, 1, &delete_type, &delete_value, NULL,
 							  false, 0) != SPI_OK_DELETE)

@@ -256,24 +256,35 @@ opt_maintenance(OptRun *run)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "perfopt: SPI_connect failed");
 	if (SPI_execute_with_args(psprintf("/* perfopt */ SELECT"
-									   " pg_catalog.quote_ident(s.schemaname) || '.' || pg_catalog.quote_ident(s.relname),"
-									   " CASE WHEN s.n_dead_tup >= 1000 AND s.n_dead_tup > $1 * (s.n_live_tup + s.n_dead_tup)"
+									   " pg_catalog.quote_ident(s.schemaname) OPERATOR(pg_catalog.||) '.'"
+									   "  OPERATOR(pg_catalog.||) pg_catalog.quote_ident(s.relname),"
+									   " CASE WHEN s.n_dead_tup OPERATOR(pg_catalog.>=) 1000"
+									   "       AND s.n_dead_tup OPERATOR(pg_catalog.>)"
+									   "           ($1 OPERATOR(pg_catalog.*) (s.n_live_tup OPERATOR(pg_catalog.+) s.n_dead_tup))"
 									   "      THEN 'vacuum_analyze' ELSE 'analyze' END,"
 									   " s.n_live_tup, s.n_dead_tup, s.n_mod_since_analyze,"
-									   " COALESCE(GREATEST(s.last_analyze, s.last_autoanalyze)::text, 'never')"
+									   " COALESCE(GREATEST(s.last_analyze, s.last_autoanalyze)::pg_catalog.text, 'never')"
 									   " FROM pg_catalog.pg_stat_user_tables s"
-									   " WHERE ((s.n_dead_tup >= 1000 AND s.n_dead_tup > $1 * (s.n_live_tup + s.n_dead_tup))"
-									   "   OR (s.n_mod_since_analyze >= 1000"
-									   "       AND s.n_mod_since_analyze > $2 * GREATEST(s.n_live_tup, 1))"
-									   "   OR (s.n_live_tup > 0 AND s.last_analyze IS NULL AND s.last_autoanalyze IS NULL))"
-									   " AND s.schemaname NOT IN ('pg_catalog', 'information_schema')"
-									   " AND s.schemaname !~ '^pg_temp'"
+									   " WHERE ((s.n_dead_tup OPERATOR(pg_catalog.>=) 1000"
+									   "         AND s.n_dead_tup OPERATOR(pg_catalog.>)"
+									   "             ($1 OPERATOR(pg_catalog.*) (s.n_live_tup OPERATOR(pg_catalog.+) s.n_dead_tup)))"
+									   "   OR (s.n_mod_since_analyze OPERATOR(pg_catalog.>=) 1000"
+									   "       AND s.n_mod_since_analyze OPERATOR(pg_catalog.>)"
+									   "           ($2 OPERATOR(pg_catalog.*) GREATEST(s.n_live_tup, 1)))"
+									   "   OR (s.n_live_tup OPERATOR(pg_catalog.>) 0"
+									   "       AND s.last_analyze IS NULL AND s.last_autoanalyze IS NULL))"
+									   " AND s.schemaname OPERATOR(pg_catalog.<>) ALL (ARRAY['pg_catalog', 'information_schema']::pg_catalog.name[])"
+									   " AND s.schemaname OPERATOR(pg_catalog.!~) '^pg_temp'"
 									   " AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d"
-									   "   WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = s.relid"
-									   "   AND d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass AND d.deptype = 'e')"
+									   "   WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass"
+									   "   AND d.objid OPERATOR(pg_catalog.=) s.relid"
+									   "   AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass"
+									   "   AND d.deptype OPERATOR(pg_catalog.=) 'e')"
 									   " AND NOT EXISTS (SELECT 1 FROM %s.perfopt_jobs j"
-									   "   WHERE j.target_table = pg_catalog.quote_ident(s.schemaname) || '.' || pg_catalog.quote_ident(s.relname)"
-									   "   AND j.kind IN ('vacuum_analyze', 'analyze') AND j.state IN ('queued', 'running'))"
+									   "   WHERE j.target_table OPERATOR(pg_catalog.=) (pg_catalog.quote_ident(s.schemaname)"
+									   "         OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(s.relname))"
+									   "   AND j.kind OPERATOR(pg_catalog.=) ANY (ARRAY['vacuum_analyze', 'analyze'])"
+									   "   AND j.state OPERATOR(pg_catalog.=) ANY (ARRAY['queued', 'running']))"
 									   " ORDER BY s.n_dead_tup DESC, s.relid", run->schema),
 							  2, types, values, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "perfopt: could not read pg_stat_user_tables");
@@ -333,7 +344,7 @@ opt_history_end(OptRun *run, const char *report)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "perfopt: SPI_connect failed");
 	if (SPI_execute_with_args(psprintf("/* perfopt */ UPDATE %s.perfopt_history SET report = $1::pg_catalog.jsonb,"
-									   " finished_at = pg_catalog.clock_timestamp() WHERE id = " INT64_FORMAT,
+									   " finished_at = pg_catalog.clock_timestamp() WHERE id OPERATOR(pg_catalog.=) " INT64_FORMAT,
 									   run->schema, run->run_id),
 							  1, &type, &value, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "perfopt: could not write perfopt_history");
@@ -456,10 +467,11 @@ perfopt_history(PG_FUNCTION_ARGS)
 		elog(ERROR, "perfopt: SPI_connect failed");
 	if (SPI_execute_with_args(psprintf("/* perfopt */ WITH page AS ("
 									   " SELECT id, kind, started_at, finished_at, report"
-									   " FROM %s.perfopt_history WHERE id > $1 ORDER BY id LIMIT $2)"
+									   " FROM %s.perfopt_history WHERE id OPERATOR(pg_catalog.>) $1 ORDER BY id LIMIT $2)"
 									   " SELECT pg_catalog.jsonb_build_object("
 									   "  'items', COALESCE(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(page) ORDER BY id), '[]'),"
-									   "  'next_after', CASE WHEN count(*) = $2 THEN max(id) END)::text"
+									   "  'next_after', CASE WHEN pg_catalog.count(*) OPERATOR(pg_catalog.=) $2"
+									   "                THEN pg_catalog.max(id) END)::pg_catalog.text"
 									   " FROM page",
 									   quote_identifier(get_namespace_name(perfopt_extension_schema(false)))),
 							  2, types, values, NULL, true, 1) != SPI_OK_SELECT ||

@@ -289,14 +289,17 @@ smp_connections(PerfoptSample *s)
 	if (smp_activity_plan == NULL)
 		smp_activity_plan = smp_prepare(
 										"/* perfopt */ SELECT"
-										" count(*) FILTER (WHERE state = 'active')::float8,"
-										" count(*) FILTER (WHERE state = 'idle')::float8,"
-										" count(*) FILTER (WHERE state LIKE 'idle in transaction%')::float8,"
-										" count(*) FILTER (WHERE wait_event_type = 'Lock')::float8,"
-										" count(*)::float8,"
-										" EXTRACT(epoch FROM max(now() - query_start) FILTER (WHERE state = 'active' AND pid <> pg_catalog.pg_backend_pid()))::float8,"
-										" EXTRACT(epoch FROM max(now() - state_change) FILTER (WHERE state LIKE 'idle in transaction%'))::float8"
-										" FROM pg_catalog.pg_stat_activity WHERE backend_type = 'client backend'");
+										" pg_catalog.count(*) FILTER (WHERE state OPERATOR(pg_catalog.=) 'active')::pg_catalog.float8,"
+										" pg_catalog.count(*) FILTER (WHERE state OPERATOR(pg_catalog.=) 'idle')::pg_catalog.float8,"
+										" pg_catalog.count(*) FILTER (WHERE state OPERATOR(pg_catalog.~~) 'idle in transaction%')::pg_catalog.float8,"
+										" pg_catalog.count(*) FILTER (WHERE wait_event_type OPERATOR(pg_catalog.=) 'Lock')::pg_catalog.float8,"
+										" pg_catalog.count(*)::pg_catalog.float8,"
+										" EXTRACT(epoch FROM pg_catalog.max(pg_catalog.now() OPERATOR(pg_catalog.-) query_start)"
+										"  FILTER (WHERE state OPERATOR(pg_catalog.=) 'active'"
+										"  AND pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid()))::pg_catalog.float8,"
+										" EXTRACT(epoch FROM pg_catalog.max(pg_catalog.now() OPERATOR(pg_catalog.-) state_change)"
+										"  FILTER (WHERE state OPERATOR(pg_catalog.~~) 'idle in transaction%'))::pg_catalog.float8"
+										" FROM pg_catalog.pg_stat_activity WHERE backend_type OPERATOR(pg_catalog.=) 'client backend'");
 
 	if (SPI_execute_plan(smp_activity_plan, NULL, NULL, true, 1) != SPI_OK_SELECT ||
 		SPI_processed != 1)
@@ -392,11 +395,12 @@ smp_databases(PerfoptSample *s, TimestampTz now)
 
 	if (smp_database_plan == NULL)
 		smp_database_plan = smp_prepare(
-										"/* perfopt */ SELECT datid, datname, numbackends::float8,"
-										" xact_commit::float8, xact_rollback::float8,"
-										" blks_read::float8, blks_hit::float8, deadlocks::float8,"
-										" temp_bytes::float8, (tup_returned + tup_fetched)::float8,"
-										" (tup_inserted + tup_updated + tup_deleted)::float8"
+										"/* perfopt */ SELECT datid, datname, numbackends::pg_catalog.float8,"
+										" xact_commit::pg_catalog.float8, xact_rollback::pg_catalog.float8,"
+										" blks_read::pg_catalog.float8, blks_hit::pg_catalog.float8, deadlocks::pg_catalog.float8,"
+										" temp_bytes::pg_catalog.float8,"
+										" (tup_returned OPERATOR(pg_catalog.+) tup_fetched)::pg_catalog.float8,"
+										" (tup_inserted OPERATOR(pg_catalog.+) tup_updated OPERATOR(pg_catalog.+) tup_deleted)::pg_catalog.float8"
 										" FROM pg_catalog.pg_stat_database"
 										" WHERE datname IS NOT NULL ORDER BY datname");
 

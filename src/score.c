@@ -155,18 +155,21 @@ sc_read_queried(ScQueried *q)
 		elog(ERROR, "perfopt: SPI_connect failed");
 	if (schema)
 	{
-		q->pending = sc_query(psprintf("/* perfopt */ SELECT coalesce(sum(benefit_ms), 0)::float8"
-									   " FROM %s.perfopt_recommendations WHERE kind = 'create_index' AND status = 'new'",
+		q->pending = sc_query(psprintf("/* perfopt */ SELECT COALESCE(pg_catalog.sum(benefit_ms), 0)::pg_catalog.float8"
+									   " FROM %s.perfopt_recommendations WHERE kind OPERATOR(pg_catalog.=) 'create_index'"
+									   " AND status OPERATOR(pg_catalog.=) 'new'",
 									   schema));
-		q->findings = sc_query(psprintf("/* perfopt */ SELECT count(*)::float8 FROM %s.perfopt_recommendations"
-										" WHERE kind IN ('drop_index', 'reindex') AND status = 'new'", schema));
+		q->findings = sc_query(psprintf("/* perfopt */ SELECT pg_catalog.count(*)::pg_catalog.float8"
+										" FROM %s.perfopt_recommendations"
+										" WHERE kind OPERATOR(pg_catalog.=) ANY (ARRAY['drop_index', 'reindex'])"
+										" AND status OPERATOR(pg_catalog.=) 'new'", schema));
 	}
 	if (OidIsValid(pgss))
-		q->workload = sc_query(psprintf("/* perfopt */ SELECT sum(total_exec_time)::float8"
+		q->workload = sc_query(psprintf("/* perfopt */ SELECT pg_catalog.sum(total_exec_time)::pg_catalog.float8"
 										" FROM %s.pg_stat_statements(false)"
-										" WHERE dbid = %u AND toplevel",
+										" WHERE dbid OPERATOR(pg_catalog.=) %u AND toplevel",
 										quote_identifier(get_namespace_name(pgss)), MyDatabaseId));
-	q->indexes = sc_query("/* perfopt */ SELECT count(*)::float8 FROM pg_catalog.pg_stat_user_indexes");
+	q->indexes = sc_query("/* perfopt */ SELECT pg_catalog.count(*)::pg_catalog.float8 FROM pg_catalog.pg_stat_user_indexes");
 	SPI_finish();
 	q->at = now;
 }

@@ -94,7 +94,8 @@ thr_stored(const char *schema, bool for_update, PerfoptThresholds *th)
 	bool		found = false;
 
 	thresholds_defaults(th);
-	if (SPI_execute(psprintf("/* perfopt */ SELECT document::text FROM %s.perfopt_thresholds WHERE id = 1%s",
+	if (SPI_execute(psprintf("/* perfopt */ SELECT document::pg_catalog.text FROM %s.perfopt_thresholds"
+							 " WHERE id OPERATOR(pg_catalog.=) 1%s",
 							 schema, for_update ? " FOR UPDATE" : ""),
 					!for_update, 1) != SPI_OK_SELECT)
 		elog(ERROR, "perfopt: could not read perfopt_thresholds");

@@ -62,6 +62,28 @@ perfopt_build_install() {
 	) 9>/tmp/perfopt-build.lock
 }
 
+# perfopt_sqlcheck (test/sqlcheck), the test-only checker of perfopt's own
+# SQL: built warning-free and installed into PG_CONFIG's installation by
+# test/run.sh only (never by the demo or a benchmark)
+perfopt_build_install_sqlcheck() {
+	perfopt_log "building and installing perfopt_sqlcheck (test/sqlcheck)"
+	local log rc
+	log=$(mktemp)
+	(
+		flock 9
+		make -C "$PERFOPT_TOP/test/sqlcheck" -s PG_CONFIG="$PG_CONFIG" >"$log" 2>&1 &&
+			make -C "$PERFOPT_TOP/test/sqlcheck" -s PG_CONFIG="$PG_CONFIG" install >/dev/null 2>>"$log"
+	) 9>/tmp/perfopt-build.lock
+	rc=$?
+	if [ "$rc" = 0 ] && grep -q 'warning:' "$log"; then
+		echo "test/sqlcheck printed warnings" >&2
+		rc=1
+	fi
+	[ "$rc" = 0 ] || cat "$log" >&2
+	rm -f "$log"
+	return "$rc"
+}
+
 # a TCP port nobody listens on
 perfopt_free_port() {
 	local port
@@ -84,18 +106,20 @@ perfopt_as_pg() {
 }
 
 # perfopt_start_cluster DIR PORT [conf lines...]: initdb DIR/data (owned by
-# the postgres user when root), preload perfopt, sockets in DIR, log in
+# the postgres user when root), preload perfopt (and perfopt_sqlcheck when
+# test/run.sh sets PERFOPT_SQLCHECK), sockets in DIR, log in
 # DIR/server.log, start it and create the extension in postgres
 perfopt_start_cluster() {
-	local dir=$1 port=$2 line
+	local dir=$1 port=$2 line preload=pg_stat_statements,perfopt
 	shift 2
+	if [ -n "${PERFOPT_SQLCHECK:-}" ]; then preload=$preload,perfopt_sqlcheck; fi
 	mkdir -p "$dir"
 	[ "$(id -u)" = 0 ] && chown postgres "$dir"
 	perfopt_as_pg initdb -D "$dir/data" -A trust -U postgres >/dev/null
 	{
 		echo "port = $port"
 		echo "unix_socket_directories = '$dir'"
-		echo "shared_preload_libraries = 'pg_stat_statements,perfopt'"
+		echo "shared_preload_libraries = '$preload'"
 		for line in "$@"; do echo "$line"; done
 	} | perfopt_as_pg tee -a "$dir/data/postgresql.conf" >/dev/null
 	perfopt_as_pg pg_ctl -D "$dir/data" -l "$dir/server.log" -w start >/dev/null
@@ -117,7 +141,8 @@ psql_b() { perfopt_as_pg psql -X -q -v ON_ERROR_STOP=1 -h "$BENCH_DIR" -p "$BENC
 sql() { psql_b -At -c "$1"; }
 
 # the benchmark's clean-up: the shim if one runs (SIGTERM, then SIGKILL
-# after 5 s), the cluster, the directory
+# after 5 s), the cluster, the directory; under test/run.sh's checker the
+# server log is kept in $PERFOPT_TMP first, where run.sh looks at it
 shim_pid=""
 perfopt_bench_stop() {
 	if [ -n "$shim_pid" ] && kill -TERM "$shim_pid" 2>/dev/null; then
@@ -128,6 +153,10 @@ perfopt_bench_stop() {
 		kill -KILL "$shim_pid" 2>/dev/null || true
 	fi
 	perfopt_as_pg pg_ctl -D "$BENCH_DIR/data" -m immediate -w stop >/dev/null 2>&1 || true
+	if [ -n "${PERFOPT_SQLCHECK:-}" ] && [ -n "${PERFOPT_TMP:-}" ] && [ -f "$BENCH_DIR/server.log" ]; then
+		mkdir -p "$PERFOPT_TMP/bench-logs" &&
+			cp "$BENCH_DIR/server.log" "$PERFOPT_TMP/bench-logs/$(basename "$0" .sh)-$BENCH_PORT.log"
+	fi
 	rm -rf "$BENCH_DIR"
 }
 

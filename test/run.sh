@@ -5,6 +5,12 @@
 # restarts, crashes, standbys, a full disk, the shim), each against
 # throwaway clusters under tmp_check/.
 #
+# Every cluster also preloads perfopt_sqlcheck (test/sqlcheck, built and
+# installed here), which reports each unqualified name in perfopt's own
+# SQL (statements marked /* perfopt */) as a WARNING "perfopt-sqlcheck:";
+# the run fails when any server log holds one.  Without root, install it
+# first: make -C test/sqlcheck install.
+#
 # As root (CI, a fresh Debian 12): installs missing packages, builds and
 # installs perfopt, then runs the clusters as the postgres user.
 # Exits non-zero on any failure; ends with "N passed, M failed".
@@ -16,11 +22,44 @@ source "$(dirname "$0")/lib.sh"
 cd "$PERFOPT_TOP"
 # where clusters and results go (PERFOPT_TMP lets two runs coexist)
 export PERFOPT_TMP=${PERFOPT_TMP:-$PERFOPT_TOP/tmp_check}
+# the clusters of lib.sh (sqlsmith, soak) and of the TAP tests preload the
+# checker too (pg_regress's come from test/regress.conf)
+export PERFOPT_SQLCHECK=1
+
+# perfopt_sqlcheck's reports in every server log of this run (pg_regress's
+# instance, the TAP nodes, the sqlsmith and soak clusters): each is a name
+# in perfopt's own SQL that search_path could redirect.  A log where the
+# perfopt worker ran without the checker counts as a failure as well.
+sqlcheck_scan() {
+	local f hits unchecked=0 nlogs=0
+	local -a logs=()
+	while IFS= read -r -d '' f; do logs+=("$f"); done < <(find "$PERFOPT_TMP" -name '*.log' -type f -print0)
+	for f in "${logs[@]}"; do
+		grep -q 'perfopt worker started' "$f" || continue
+		nlogs=$((nlogs + 1))
+		if ! grep -q 'perfopt_sqlcheck: checking' "$f"; then
+			echo "sqlcheck: perfopt ran without perfopt_sqlcheck loaded: $f"
+			unchecked=$((unchecked + 1))
+		fi
+	done
+	hits=$(grep -h 'perfopt-sqlcheck:' "${logs[@]}" /dev/null | sed 's/^.*perfopt-sqlcheck:/perfopt-sqlcheck:/' |
+		sort | uniq -c | sort -rn)
+	if [ -n "$hits" ]; then
+		echo "$hits" >"$PERFOPT_TMP/sqlcheck-reports.txt"
+		echo "sqlcheck: $(wc -l <"$PERFOPT_TMP/sqlcheck-reports.txt") distinct report(s) of unqualified names in perfopt's SQL" \
+			"(count, report; all in $PERFOPT_TMP/sqlcheck-reports.txt):"
+		head -n 100 "$PERFOPT_TMP/sqlcheck-reports.txt"
+	fi
+	echo "sqlcheck: $nlogs server log(s) where perfopt ran, $unchecked without the checker," \
+		"$(grep -h 'perfopt-sqlcheck:' "${logs[@]}" /dev/null | wc -l) report(s)"
+	[ -z "$hits" ] && [ "$unchecked" = 0 ]
+}
 
 if [ "${1:-}" != "--as-pg" ]; then
 	perfopt_install_deps || exit 1
 	if [ "$(id -u)" = 0 ]; then
 		perfopt_build_install || exit 1
+		perfopt_build_install_sqlcheck || exit 1
 	fi
 	# the shim again with ASan/UBSan, for test/t/151_httpd_sanitized.pl
 	flock /tmp/perfopt-build.lock make -C "$PERFOPT_TOP" -s PG_CONFIG="$PG_CONFIG" perfopt-httpd-asan >/dev/null || exit 1
@@ -49,6 +88,14 @@ if [ "${1:-}" != "--as-pg" ]; then
 		make -s -C test/unit clean >/dev/null
 		perfopt_log "fuzzers (libFuzzer, ${PERFOPT_FUZZ_SECONDS:-60} s each)"
 		bash test/fuzz/run.sh "${PERFOPT_FUZZ_SECONDS:-60}" || unit_failed=1
+		perfopt_log "every SPI call passes SQL marked /* perfopt */ (test/sqlcheck/spi_marker.pl)"
+		perl test/sqlcheck/spi_marker.pl src || unit_failed=1
+		# and the script still finds unmarked SQL: as many reports as its fixture expects
+		fixture=test/sqlcheck/fixtures/spi_unmarked.c
+		if [ "$(perl test/sqlcheck/spi_marker.pl "$fixture" | grep -c '^FAIL')" != "$(grep -c '/\* FAIL' "$fixture")" ]; then
+			echo "spi_marker.pl no longer reports every unmarked call of $fixture" >&2
+			unit_failed=1
+		fi
 		perfopt_log "random SQL (sqlsmith, ${PERFOPT_SQLSMITH_QUERIES:-2000} queries)"
 		bash test/fuzz/sqlsmith.sh "${PERFOPT_SQLSMITH_QUERIES:-2000}" || unit_failed=1
 	fi
@@ -88,6 +135,7 @@ if [ $# = 0 ]; then
 fi
 
 if [ "$only_regress" = 1 ]; then
+	if sqlcheck_scan; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 	echo "$passed passed, $failed failed"
 	[ "$failed" = 0 ]
 	exit $?
@@ -110,5 +158,6 @@ grep -qE '^Result: (PASS|NOTESTS)' "$PERFOPT_TMP"/tap.out || [ "$f" != 0 ] || f=
 passed=$((passed + total - f))
 failed=$((failed + f))
 
+if sqlcheck_scan; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

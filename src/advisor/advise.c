@@ -293,7 +293,9 @@ adv_persist(List *recs, List *statements)
 	}
 	/* recommendations of earlier runs that this run no longer makes */
 	if (SPI_execute(psprintf("/* perfopt */ DELETE FROM %s.perfopt_recommendations"
-							 " WHERE status = 'new' AND updated_at < pg_catalog.now()", qschema), false, 0) != SPI_OK_DELETE)
+							 " WHERE status OPERATOR(pg_catalog.=) 'new'"
+							 " AND updated_at OPERATOR(pg_catalog.<) pg_catalog.now()", qschema),
+					false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "perfopt: could not refresh perfopt_recommendations");
 
 	if (SPI_execute(psprintf("/* perfopt */ DELETE FROM %s.perfopt_advisor_skipped", qschema),
@@ -382,7 +384,8 @@ adv_persist_slow(List *statements, bool write)
 	if (SPI_execute(psprintf("/* perfopt */ UPDATE %s.perfopt_slow_queries s"
 							 " SET recommendation_ids = COALESCE((SELECT pg_catalog.array_agg(r.id ORDER BY r.id)"
 							 "   FROM %s.perfopt_recommendations r, pg_catalog.jsonb_array_elements(r.statements) e"
-							 "   WHERE (e->>'queryid')::int8 = s.queryid), '{}')", qschema, qschema),
+							 "   WHERE (e OPERATOR(pg_catalog.->>) 'queryid')::pg_catalog.int8"
+							 "         OPERATOR(pg_catalog.=) s.queryid), '{}')", qschema, qschema),
 					false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "perfopt: could not link perfopt_slow_queries");
 	SPI_finish();
@@ -557,7 +560,7 @@ perfopt_dismiss_recommendation(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "perfopt: SPI_connect failed");
 	if (SPI_execute_with_args(psprintf("/* perfopt */ SELECT status FROM %s.perfopt_recommendations"
-									   " WHERE id = $1 FOR UPDATE", quote_identifier(schema)),
+									   " WHERE id OPERATOR(pg_catalog.=) $1 FOR UPDATE", quote_identifier(schema)),
 							  1, &type, &value, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "perfopt: could not read perfopt_recommendations");
 	if (SPI_processed == 1)
@@ -570,7 +573,7 @@ perfopt_dismiss_recommendation(PG_FUNCTION_ARGS)
 	if (changed &&
 		SPI_execute_with_args(psprintf("/* perfopt */ UPDATE %s.perfopt_recommendations"
 									   " SET status = 'dismissed', updated_at = pg_catalog.now()"
-									   " WHERE id = $1", quote_identifier(schema)),
+									   " WHERE id OPERATOR(pg_catalog.=) $1", quote_identifier(schema)),
 							  1, &type, &value, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "perfopt: could not update perfopt_recommendations");
 	SPI_finish();

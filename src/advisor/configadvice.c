@@ -150,8 +150,10 @@ adv_config_advice(void)
 		elog(ERROR, "perfopt: SPI_connect failed");
 
 	/* shared_buffers against the cache hit ratio of all databases */
-	if (ca_row("/* perfopt */ SELECT sum(blks_hit)::float8, sum(blks_read)::float8,"
-			   " (SELECT setting::float8 * 8 FROM pg_catalog.pg_settings WHERE name = 'shared_buffers')"
+	if (ca_row("/* perfopt */ SELECT pg_catalog.sum(blks_hit)::pg_catalog.float8,"
+			   " pg_catalog.sum(blks_read)::pg_catalog.float8,"
+			   " (SELECT setting::pg_catalog.float8 OPERATOR(pg_catalog.*) 8 FROM pg_catalog.pg_settings"
+			   "  WHERE name OPERATOR(pg_catalog.=) 'shared_buffers')"
 			   " FROM pg_catalog.pg_stat_database", v, 3) &&
 		v[1] >= 100000 && v[0] / (v[0] + v[1]) < 0.99)
 	{
@@ -172,8 +174,10 @@ adv_config_advice(void)
 	}
 
 	/* work_mem against the temporary files */
-	if (ca_row("/* perfopt */ SELECT sum(temp_files)::float8, sum(temp_bytes)::float8,"
-			   " (SELECT setting::float8 FROM pg_catalog.pg_settings WHERE name = 'work_mem')"
+	if (ca_row("/* perfopt */ SELECT pg_catalog.sum(temp_files)::pg_catalog.float8,"
+			   " pg_catalog.sum(temp_bytes)::pg_catalog.float8,"
+			   " (SELECT setting::pg_catalog.float8 FROM pg_catalog.pg_settings"
+			   "  WHERE name OPERATOR(pg_catalog.=) 'work_mem')"
 			   " FROM pg_catalog.pg_stat_database", v, 3) &&
 		v[0] >= 1 && v[1] / v[0] / 1024 > v[2])
 	{
@@ -189,8 +193,9 @@ adv_config_advice(void)
 	}
 
 	/* checkpoints requested rather than timed */
-	if (ca_row("/* perfopt */ SELECT checkpoints_timed::float8, checkpoints_req::float8,"
-			   " (SELECT setting::float8 FROM pg_catalog.pg_settings WHERE name = 'max_wal_size')"
+	if (ca_row("/* perfopt */ SELECT checkpoints_timed::pg_catalog.float8, checkpoints_req::pg_catalog.float8,"
+			   " (SELECT setting::pg_catalog.float8 FROM pg_catalog.pg_settings"
+			   "  WHERE name OPERATOR(pg_catalog.=) 'max_wal_size')"
 			   " FROM pg_catalog.pg_stat_bgwriter", v, 3) &&
 		v[1] >= 5 && v[1] > v[0])
 	{
@@ -203,11 +208,15 @@ adv_config_advice(void)
 	}
 
 	/* autovacuum against the dead rows of this database's tables */
-	if (SPI_execute("/* perfopt */ SELECT pg_catalog.quote_ident(schemaname) || '.' || pg_catalog.quote_ident(relname),"
+	if (SPI_execute("/* perfopt */ SELECT pg_catalog.quote_ident(schemaname) OPERATOR(pg_catalog.||) '.'"
+					" OPERATOR(pg_catalog.||) pg_catalog.quote_ident(relname),"
 					" n_dead_tup, n_live_tup,"
-					" (SELECT setting FROM pg_catalog.pg_settings WHERE name = 'autovacuum_vacuum_scale_factor')"
+					" (SELECT setting FROM pg_catalog.pg_settings"
+					"  WHERE name OPERATOR(pg_catalog.=) 'autovacuum_vacuum_scale_factor')"
 					" FROM pg_catalog.pg_stat_user_tables"
-					" WHERE n_dead_tup >= 10000 AND n_dead_tup > 0.2 * (n_live_tup + n_dead_tup)"
+					" WHERE n_dead_tup OPERATOR(pg_catalog.>=) 10000"
+					" AND n_dead_tup OPERATOR(pg_catalog.>) (0.2 OPERATOR(pg_catalog.*)"
+					"  (n_live_tup OPERATOR(pg_catalog.+) n_dead_tup))"
 					" ORDER BY n_dead_tup DESC LIMIT 5", true, 0) == SPI_OK_SELECT &&
 		SPI_processed > 0)
 	{

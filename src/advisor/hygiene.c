@@ -92,26 +92,30 @@ hyg_load_indexes(void)
 	List	   *result = NIL;
 
 	if (hyg_exec("/* perfopt */ SELECT i.indexrelid, i.indrelid,"
-					" pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname),"
-					" pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(t.relname),"
+					" pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.'"
+					"  OPERATOR(pg_catalog.||) pg_catalog.quote_ident(c.relname),"
+					" pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.'"
+					"  OPERATOR(pg_catalog.||) pg_catalog.quote_ident(t.relname),"
 					" a.amname, i.indnkeyatts,"
-					" pg_catalog.array_to_string((i.indkey::int2[])[0:i.indnkeyatts - 1], ' '),"
-					" i.indkey::text, i.indclass::text,"
+					" pg_catalog.array_to_string((i.indkey::pg_catalog.int2[])"
+					"  [0:i.indnkeyatts OPERATOR(pg_catalog.-) 1], ' '),"
+					" i.indkey::pg_catalog.text, i.indclass::pg_catalog.text,"
 					" pg_catalog.pg_get_expr(i.indexprs, i.indrelid),"
 					" pg_catalog.pg_get_expr(i.indpred, i.indrelid),"
 					" i.indisunique OR i.indisprimary OR i.indisexclusion OR i.indisreplident"
-					"   OR EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.conindid = i.indexrelid),"
+					"   OR EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k"
+					"              WHERE k.conindid OPERATOR(pg_catalog.=) i.indexrelid),"
 					" pg_catalog.pg_relation_size(i.indexrelid),"
 					" COALESCE(s.idx_scan, 0), i.indisvalid"
 					" FROM pg_catalog.pg_index i"
-					" JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid"
-					" JOIN pg_catalog.pg_class t ON t.oid = i.indrelid"
-					" JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-					" JOIN pg_catalog.pg_am a ON a.oid = c.relam"
-					" LEFT JOIN pg_catalog.pg_stat_user_indexes s ON s.indexrelid = i.indexrelid"
-					" WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')"
-					" AND n.nspname !~ '^pg_toast' AND n.nspname !~ '^pg_temp'"
-					" AND t.relkind IN ('r', 'm')"
+					" JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.indexrelid"
+					" JOIN pg_catalog.pg_class t ON t.oid OPERATOR(pg_catalog.=) i.indrelid"
+					" JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace"
+					" JOIN pg_catalog.pg_am a ON a.oid OPERATOR(pg_catalog.=) c.relam"
+					" LEFT JOIN pg_catalog.pg_stat_user_indexes s ON s.indexrelid OPERATOR(pg_catalog.=) i.indexrelid"
+					" WHERE n.nspname OPERATOR(pg_catalog.<>) ALL (ARRAY['pg_catalog', 'information_schema']::pg_catalog.name[])"
+					" AND n.nspname OPERATOR(pg_catalog.!~) '^pg_toast' AND n.nspname OPERATOR(pg_catalog.!~) '^pg_temp'"
+					" AND t.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'm']::pg_catalog.\"char\"[])"
 					" ORDER BY i.indrelid, i.indexrelid", 0, NULL, NULL, 0) != SPI_OK_SELECT)
 		elog(ERROR, "perfopt: could not read pg_index");
 
@@ -259,10 +263,12 @@ hyg_unused(List *indexes, List *statements, List **recs)
 	ListCell   *lc;
 	double		window_minutes;
 
-	if (hyg_exec("/* perfopt */ SELECT EXTRACT(epoch FROM pg_catalog.now() - COALESCE("
-					" (SELECT stats_reset FROM pg_catalog.pg_stat_database WHERE datid = "
-					"  (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())),"
-					" pg_catalog.pg_postmaster_start_time())) / 60", 0, NULL, NULL, 1) != SPI_OK_SELECT ||
+	if (hyg_exec("/* perfopt */ SELECT EXTRACT(epoch FROM pg_catalog.now() OPERATOR(pg_catalog.-) COALESCE("
+					" (SELECT stats_reset FROM pg_catalog.pg_stat_database WHERE datid OPERATOR(pg_catalog.=)"
+					"  (SELECT oid FROM pg_catalog.pg_database"
+					"   WHERE datname OPERATOR(pg_catalog.=) pg_catalog.current_database())),"
+					" pg_catalog.pg_postmaster_start_time())) OPERATOR(pg_catalog./) 60",
+					0, NULL, NULL, 1) != SPI_OK_SELECT ||
 		SPI_processed != 1)
 		return;
 	window_minutes = hyg_number(0, 1);
@@ -308,7 +314,7 @@ hyg_invalid(List *indexes, List **recs)
 		if (ix->valid)
 			continue;
 		if (hyg_exec("/* perfopt */ SELECT 1 FROM pg_catalog.pg_stat_progress_create_index"
-					 " WHERE index_relid = $1", 1, &type, &value, 1) == SPI_OK_SELECT &&
+					 " WHERE index_relid OPERATOR(pg_catalog.=) $1", 1, &type, &value, 1) == SPI_OK_SELECT &&
 			SPI_processed > 0)
 			continue;
 		*recs = lappend(*recs,
@@ -329,21 +335,27 @@ hyg_foreign_keys(List **recs, List *existing)
 		Oid			type = INT4OID;
 		Datum		value = Int32GetDatum(perfopt_min_table_size);
 
-		if (hyg_exec("/* perfopt */ SELECT k.conrelid, k.conkey::text, k.conname,"
-								  " k.confrelid::pg_catalog.regclass::text"
+		if (hyg_exec("/* perfopt */ SELECT k.conrelid, k.conkey::pg_catalog.text, k.conname,"
+								  " k.confrelid::pg_catalog.regclass::pg_catalog.text"
 								  " FROM pg_catalog.pg_constraint k"
-								  " JOIN pg_catalog.pg_class t ON t.oid = k.conrelid"
-								  " JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace"
-								  " WHERE k.contype = 'f' AND t.relkind IN ('r', 'p') AND NOT t.relispartition"
-								  " AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+								  " JOIN pg_catalog.pg_class t ON t.oid OPERATOR(pg_catalog.=) k.conrelid"
+								  " JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) t.relnamespace"
+								  " WHERE k.contype OPERATOR(pg_catalog.=) 'f'"
+								  " AND t.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p']::pg_catalog.\"char\"[])"
+								  " AND NOT t.relispartition"
+								  " AND n.nspname OPERATOR(pg_catalog.<>) ALL (ARRAY['pg_catalog', 'information_schema']::pg_catalog.name[])"
 								  /* a partitioned table: its partitions together */
-								  " AND CASE WHEN t.relkind = 'p' THEN (SELECT sum(pg_catalog.pg_relation_size(p.relid))"
-								  "          FROM pg_catalog.pg_partition_tree(k.conrelid) p)"
-								  "      ELSE pg_catalog.pg_relation_size(k.conrelid) END >= $1::int8 * 1024"
+								  " AND CASE WHEN t.relkind OPERATOR(pg_catalog.=) 'p'"
+								  "      THEN (SELECT pg_catalog.sum(pg_catalog.pg_relation_size(p.relid))"
+								  "            FROM pg_catalog.pg_partition_tree(k.conrelid) p)"
+								  "      ELSE pg_catalog.pg_relation_size(k.conrelid)"
+								  "      END OPERATOR(pg_catalog.>=) ($1::pg_catalog.int8 OPERATOR(pg_catalog.*) 1024)"
 								  " AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index i"
-								  "   WHERE i.indrelid = k.conrelid AND i.indisvalid AND i.indpred IS NULL"
-								  "   AND (i.indkey::int2[])[0:pg_catalog.array_length(k.conkey, 1) - 1] @> k.conkey"
-								  "   AND (i.indkey::int2[])[0:pg_catalog.array_length(k.conkey, 1) - 1] <@ k.conkey)"
+								  "   WHERE i.indrelid OPERATOR(pg_catalog.=) k.conrelid AND i.indisvalid AND i.indpred IS NULL"
+								  "   AND (i.indkey::pg_catalog.int2[])[0:pg_catalog.array_length(k.conkey, 1) OPERATOR(pg_catalog.-) 1]"
+								  "       OPERATOR(pg_catalog.@>) k.conkey"
+								  "   AND (i.indkey::pg_catalog.int2[])[0:pg_catalog.array_length(k.conkey, 1) OPERATOR(pg_catalog.-) 1]"
+								  "       OPERATOR(pg_catalog.<@) k.conkey)"
 								  " ORDER BY k.oid", 1, &type, &value, 0) != SPI_OK_SELECT)
 			elog(ERROR, "perfopt: could not read pg_constraint");
 	}

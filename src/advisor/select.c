@@ -85,9 +85,11 @@ sel_load_table_stats(SelTable *t)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "perfopt: SPI_connect failed");
 	if (SPI_execute_with_args("/* perfopt */ SELECT"
-							  " CASE WHEN n_tup_upd > 0 THEN n_tup_hot_upd::float8 / n_tup_upd ELSE 0 END,"
-							  " (SELECT count(*) FROM pg_catalog.pg_index i WHERE i.indrelid = s.relid)::int4"
-							  " FROM pg_catalog.pg_stat_user_tables s WHERE relid = $1",
+							  " CASE WHEN n_tup_upd OPERATOR(pg_catalog.>) 0"
+							  "  THEN n_tup_hot_upd::pg_catalog.float8 OPERATOR(pg_catalog./) n_tup_upd ELSE 0 END,"
+							  " (SELECT pg_catalog.count(*) FROM pg_catalog.pg_index i"
+							  "  WHERE i.indrelid OPERATOR(pg_catalog.=) s.relid)::pg_catalog.int4"
+							  " FROM pg_catalog.pg_stat_user_tables s WHERE relid OPERATOR(pg_catalog.=) $1",
 							  1, &type, &value, NULL, true, 1) == SPI_OK_SELECT &&
 		SPI_processed == 1)
 	{

@@ -67,11 +67,11 @@ wl_load(const char *filter_and_order, int limit)
 
 	initStringInfo(&sql);
 	appendStringInfo(&sql,
-					 "/* perfopt */ SELECT userid, queryid, query, calls::float8,"
-					 " total_exec_time, mean_exec_time, rows::float8"
+					 "/* perfopt */ SELECT userid, queryid, query, calls::pg_catalog.float8,"
+					 " total_exec_time, mean_exec_time, rows::pg_catalog.float8"
 					 " FROM %s.pg_stat_statements(true)"
-					 " WHERE dbid = $1 AND toplevel AND calls > 0 AND query IS NOT NULL"
-					 " AND query NOT LIKE '%%/* perfopt */%%' %s LIMIT $3",
+					 " WHERE dbid OPERATOR(pg_catalog.=) $1 AND toplevel AND calls OPERATOR(pg_catalog.>) 0"
+					 " AND query IS NOT NULL AND query OPERATOR(pg_catalog.!~~) '%%/* perfopt */%%' %s LIMIT $3",
 					 quote_identifier(get_namespace_name(pgss_schema)), filter_and_order);
 	values[0] = ObjectIdGetDatum(MyDatabaseId);
 	values[1] = Float8GetDatum((double) perfopt_slow_query_ms);
@@ -111,7 +111,7 @@ wl_load(const char *filter_and_order, int limit)
 List *
 adv_workload_load(void)
 {
-	return wl_load("ORDER BY mean_exec_time >= $2 DESC, total_exec_time DESC",
+	return wl_load("ORDER BY mean_exec_time OPERATOR(pg_catalog.>=) $2 DESC, total_exec_time DESC",
 				   perfopt_advisor_max_statements);
 }
 
@@ -164,7 +164,8 @@ wl_prepare_write(AdvStatement *st)
 List *
 adv_writes_load(void)
 {
-	List	   *writes = wl_load("AND rows > 0 AND query ~* '^\\s*(insert|update|delete|copy)\\M'"
+	List	   *writes = wl_load("AND rows OPERATOR(pg_catalog.>) 0"
+								 " AND query OPERATOR(pg_catalog.~*) '^\\s*(insert|update|delete|copy)\\M'"
 								 " ORDER BY rows DESC", perfopt_advisor_max_statements);
 	List	   *result = NIL;
 	ListCell   *lc;

@@ -87,8 +87,8 @@ pt_tree(const char *table)
 	perfopt_job_xact_begin();
 	if (SPI_execute_with_args("/* perfopt */ SELECT t.relid::pg_catalog.oid, t.parentrelid::pg_catalog.oid, c.relkind, n.nspname, c.relname"
 							  " FROM pg_catalog.pg_partition_tree(pg_catalog.to_regclass($1)) t"
-							  " JOIN pg_catalog.pg_class c ON c.oid = t.relid"
-							  " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+							  " JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) t.relid"
+							  " JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace"
 							  " ORDER BY t.level, t.relid",
 							  1, &type, &value, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "perfopt: could not read the partitions of %s", table);
@@ -126,7 +126,8 @@ perfopt_partitioned_table(const char *table)
 
 	perfopt_job_xact_begin();
 	if (SPI_execute_with_args("/* perfopt */ SELECT 1 FROM pg_catalog.pg_class"
-							  " WHERE oid = pg_catalog.to_regclass($1) AND relkind = 'p'",
+							  " WHERE oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass($1)"
+							  " AND relkind OPERATOR(pg_catalog.=) 'p'",
 							  1, &type, &value, NULL, true, 1) == SPI_OK_SELECT)
 		partitioned = SPI_processed == 1;
 	perfopt_job_xact_end();
@@ -262,7 +263,7 @@ perfopt_partitioned_cleanup(const char *index_name, const char *table)
 	/* the index's own name, and whether it exists and is invalid */
 	if (SPI_execute_with_args("/* perfopt */ SELECT i.n[pg_catalog.array_upper(i.n, 1)],"
 							  " COALESCE((SELECT NOT x.indisvalid FROM pg_catalog.pg_index x"
-							  "  WHERE x.indexrelid = pg_catalog.to_regclass($1)), false)"
+							  "  WHERE x.indexrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass($1)), false)"
 							  " FROM (SELECT pg_catalog.parse_ident($1) AS n) i",
 							  1, types, values, NULL, true, 1) == SPI_OK_SELECT &&
 		SPI_processed == 1)
@@ -277,12 +278,13 @@ perfopt_partitioned_cleanup(const char *index_name, const char *table)
 	if (parent_name &&
 		SPI_execute_with_args("/* perfopt */ SELECT c.oid, n.nspname, ic.relname"
 							  " FROM pg_catalog.pg_partition_tree(pg_catalog.to_regclass($2)) t"
-							  " JOIN pg_catalog.pg_class c ON c.oid = t.relid"
-							  " JOIN pg_catalog.pg_index x ON x.indrelid = c.oid"
-							  " JOIN pg_catalog.pg_class ic ON ic.oid = x.indexrelid"
-							  " JOIN pg_catalog.pg_namespace n ON n.oid = ic.relnamespace"
-							  " WHERE t.level > 0 AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h"
-							  "                                   WHERE h.inhrelid = ic.oid)",
+							  " JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) t.relid"
+							  " JOIN pg_catalog.pg_index x ON x.indrelid OPERATOR(pg_catalog.=) c.oid"
+							  " JOIN pg_catalog.pg_class ic ON ic.oid OPERATOR(pg_catalog.=) x.indexrelid"
+							  " JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) ic.relnamespace"
+							  " WHERE t.level OPERATOR(pg_catalog.>) 0"
+							  " AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h"
+							  "                 WHERE h.inhrelid OPERATOR(pg_catalog.=) ic.oid)",
 							  2, types, values, NULL, true, 0) == SPI_OK_SELECT)
 	{
 		for (uint64 r = 0; r < SPI_processed; r++)

@@ -281,7 +281,7 @@ rn_recover(void)
 	if (SPI_execute(psprintf("/* perfopt */ UPDATE %s.perfopt_jobs SET state = 'failed',"
 							 " finished_at = pg_catalog.now(), last_sqlstate = '57P01', runner_pid = NULL,"
 							 " last_error = 'interrupted: the server or the job runner stopped during the job'"
-							 " WHERE state = 'running'", rn_schema), false, 0) != SPI_OK_UPDATE)
+							 " WHERE state OPERATOR(pg_catalog.=) 'running'", rn_schema), false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "perfopt: could not update perfopt_jobs");
 	if (SPI_processed > 0)
 		ereport(LOG,
@@ -293,10 +293,11 @@ rn_recover(void)
 	 * may have met a lock (partitioned.c), try it again.
 	 */
 	if (SPI_execute(psprintf("/* perfopt */ SELECT j.index_name, j.target_table FROM %s.perfopt_jobs j"
-							 " JOIN pg_catalog.pg_class c ON c.oid = pg_catalog.to_regclass(j.target_table)"
-							 " WHERE j.kind = 'create_index' AND j.state IN ('failed', 'cancelled')"
-							 " AND j.finished_at > pg_catalog.now() - interval '1 day'"
-							 " AND j.index_name IS NOT NULL AND c.relkind = 'p'", rn_schema),
+							 " JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass(j.target_table)"
+							 " WHERE j.kind OPERATOR(pg_catalog.=) 'create_index'"
+							 " AND j.state OPERATOR(pg_catalog.=) ANY (ARRAY['failed', 'cancelled'])"
+							 " AND j.finished_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 day')"
+							 " AND j.index_name IS NOT NULL AND c.relkind OPERATOR(pg_catalog.=) 'p'", rn_schema),
 					false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "perfopt: could not read perfopt_jobs");
 	for (uint64 r = 0; r < SPI_processed; r++)
@@ -306,12 +307,13 @@ rn_recover(void)
 		builds = lappend(lappend(builds, rn_text((int) r, 1)), rn_text((int) r, 2));
 		MemoryContextSwitchTo(spi);
 	}
-	if (SPI_execute("/* perfopt */ SELECT pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname)"
-					" FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid"
-					" JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-					" WHERE NOT i.indisvalid AND c.relname LIKE 'perfopt\\_%'"
+	if (SPI_execute("/* perfopt */ SELECT pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.'"
+					" OPERATOR(pg_catalog.||) pg_catalog.quote_ident(c.relname)"
+					" FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.indexrelid"
+					" JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace"
+					" WHERE NOT i.indisvalid AND c.relname OPERATOR(pg_catalog.~~) 'perfopt\\_%'"
 					" AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_stat_progress_create_index p"
-					"                 WHERE p.index_relid = i.indexrelid)", true, 0) != SPI_OK_SELECT)
+					"                 WHERE p.index_relid OPERATOR(pg_catalog.=) i.indexrelid)", true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "perfopt: could not look for invalid indexes");
 	for (uint64 r = 0; r < SPI_processed; r++)
 	{
@@ -347,15 +349,16 @@ rn_claim(RnJob *job, long *wait_ms)
 	perfopt_job_xact_begin();
 	/* builds start only inside perfopt.maintenance_window; maintenance any time */
 	if (SPI_execute(psprintf("/* perfopt */ UPDATE %s.perfopt_jobs SET state = 'running',"
-							 " started_at = pg_catalog.now(), attempts = attempts + 1,"
+							 " started_at = pg_catalog.now(), attempts = attempts OPERATOR(pg_catalog.+) 1,"
 							 " runner_pid = pg_catalog.pg_backend_pid()"
-							 " WHERE id = (SELECT id FROM %s.perfopt_jobs WHERE state = 'queued'"
-							 "             AND not_before <= pg_catalog.now()%s ORDER BY id LIMIT 1"
+							 " WHERE id OPERATOR(pg_catalog.=) (SELECT id FROM %s.perfopt_jobs"
+							 "             WHERE state OPERATOR(pg_catalog.=) 'queued'"
+							 "             AND not_before OPERATOR(pg_catalog.<=) pg_catalog.now()%s ORDER BY id LIMIT 1"
 							 "             FOR UPDATE SKIP LOCKED)"
 							 " RETURNING id, kind, statement, index_name, attempts,"
 							 "  COALESCE(estimated_size_bytes, 0), COALESCE(recommendation_id, 0), target_table",
 							 rn_schema, rn_schema,
-							 builds_allowed ? "" : " AND kind NOT IN ('create_index', 'reindex')"),
+							 builds_allowed ? "" : " AND kind OPERATOR(pg_catalog.<>) ALL (ARRAY['create_index', 'reindex'])"),
 					false, 0) != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "perfopt: could not claim a job");
 	if (SPI_processed == 1)
@@ -370,9 +373,10 @@ rn_claim(RnJob *job, long *wait_ms)
 		job->target_table = rn_text(0, 8);
 		found = true;
 	}
-	else if (SPI_execute(psprintf("/* perfopt */ SELECT (EXTRACT(epoch FROM min(not_before) - pg_catalog.now()) * 1000)::int8"
-								  " FROM %s.perfopt_jobs WHERE state = 'queued'%s", rn_schema,
-								  builds_allowed ? "" : " AND kind NOT IN ('create_index', 'reindex')"),
+	else if (SPI_execute(psprintf("/* perfopt */ SELECT (EXTRACT(epoch FROM pg_catalog.min(not_before)"
+								  " OPERATOR(pg_catalog.-) pg_catalog.now()) OPERATOR(pg_catalog.*) 1000)::pg_catalog.int8"
+								  " FROM %s.perfopt_jobs WHERE state OPERATOR(pg_catalog.=) 'queued'%s", rn_schema,
+								  builds_allowed ? "" : " AND kind OPERATOR(pg_catalog.<>) ALL (ARRAY['create_index', 'reindex'])"),
 						 true, 1) == SPI_OK_SELECT && SPI_processed == 1)
 	{
 		char	   *ms = rn_text(0, 1);
@@ -408,14 +412,15 @@ rn_finish(RnJob *job, const char *state, const char *error, const char *sqlstate
 	if (SPI_execute_with_args(psprintf("/* perfopt */ UPDATE %s.perfopt_jobs SET state = $1,"
 									   " last_error = COALESCE($2, last_error), last_sqlstate = COALESCE($3, last_sqlstate),"
 									   " runner_pid = NULL,"
-									   " finished_at = CASE WHEN $1 = 'queued' THEN NULL ELSE pg_catalog.now() END,"
-									   " not_before = pg_catalog.now() + pg_catalog.make_interval(secs => $4)"
-									   " WHERE id = " INT64_FORMAT, rn_schema, job->id),
+									   " finished_at = CASE WHEN $1 OPERATOR(pg_catalog.=) 'queued' THEN NULL ELSE pg_catalog.now() END,"
+									   " not_before = pg_catalog.now() OPERATOR(pg_catalog.+) pg_catalog.make_interval(secs => $4)"
+									   " WHERE id OPERATOR(pg_catalog.=) " INT64_FORMAT, rn_schema, job->id),
 							  4, types, values, nulls, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "perfopt: could not record the outcome of job " INT64_FORMAT, job->id);
 	if (strcmp(state, "succeeded") == 0 && job->recommendation_id > 0 &&
 		SPI_execute(psprintf("/* perfopt */ UPDATE %s.perfopt_recommendations SET status = 'applied',"
-							 " updated_at = pg_catalog.now() WHERE id = " INT64_FORMAT " AND status = 'new'",
+							 " updated_at = pg_catalog.now() WHERE id OPERATOR(pg_catalog.=) " INT64_FORMAT
+							 " AND status OPERATOR(pg_catalog.=) 'new'",
 							 rn_schema, job->recommendation_id), false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "perfopt: could not mark recommendation " INT64_FORMAT " applied",
 			 job->recommendation_id);
@@ -432,7 +437,7 @@ rn_drop_if_invalid(const char *index_name)
 
 	perfopt_job_xact_begin();
 	if (SPI_execute_with_args("/* perfopt */ SELECT NOT i.indisvalid FROM pg_catalog.pg_index i"
-							  " WHERE i.indexrelid = pg_catalog.to_regclass($1)",
+							  " WHERE i.indexrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass($1)",
 							  1, &type, &value, NULL, true, 1) == SPI_OK_SELECT &&
 		SPI_processed == 1)
 		invalid = strcmp(rn_text(0, 1), "t") == 0;

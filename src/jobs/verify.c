@@ -117,13 +117,15 @@ perfopt_verify_after_build(const char *schema, int64 job_id, int64 recommendatio
 	values[1] = CStringGetTextDatum(quote_identifier(get_namespace_name(pgss)));
 	values[2] = ObjectIdGetDatum(MyDatabaseId);
 	/* the recommendation's statements as pg_stat_statements has them now */
-	if (SPI_execute_with_args(psprintf("/* perfopt */ SELECT s.queryid, s.userid, s.query, s.calls::float8,"
-									   " s.total_exec_time, (s.shared_blks_hit + s.shared_blks_read)::float8"
+	if (SPI_execute_with_args(psprintf("/* perfopt */ SELECT s.queryid, s.userid, s.query, s.calls::pg_catalog.float8,"
+									   " s.total_exec_time,"
+									   " (s.shared_blks_hit OPERATOR(pg_catalog.+) s.shared_blks_read)::pg_catalog.float8"
 									   " FROM %s.perfopt_recommendations r,"
 									   "  pg_catalog.jsonb_array_elements(r.statements) e,"
 									   "  %s.pg_stat_statements(true) s"
-									   " WHERE r.id = $1 AND s.queryid = (e->>'queryid')::int8"
-									   "  AND s.dbid = $3 AND s.toplevel AND $2 IS NOT NULL",
+									   " WHERE r.id OPERATOR(pg_catalog.=) $1"
+									   "  AND s.queryid OPERATOR(pg_catalog.=) (e OPERATOR(pg_catalog.->>) 'queryid')::pg_catalog.int8"
+									   "  AND s.dbid OPERATOR(pg_catalog.=) $3 AND s.toplevel AND $2 IS NOT NULL",
 									   schema, quote_identifier(get_namespace_name(pgss))),
 							  3, types, values, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "perfopt: could not read pg_stat_statements");
@@ -235,56 +237,78 @@ perfopt_verify_due(const char *schema)
 	if (SPI_execute_with_args(psprintf(
 									   "/* perfopt */ WITH due AS ("
 									   "  SELECT v.* FROM %s.perfopt_verifications v"
-									   "  WHERE v.state = 'observing' AND v.built_at <= pg_catalog.now() - pg_catalog.make_interval(secs => $1)"
+									   "  WHERE v.state OPERATOR(pg_catalog.=) 'observing'"
+									   "  AND v.built_at OPERATOR(pg_catalog.<=)"
+									   "      (pg_catalog.now() OPERATOR(pg_catalog.-) pg_catalog.make_interval(secs => $1))"
 									   "  FOR UPDATE),"
 									   " per_statement AS ("
 									   "  SELECT d.id, b.queryid,"
 									   /* after a pg_stat_statements reset the counters start over */
-									   "   CASE WHEN NOT d.restarted THEN s.calls - (b.b->>'calls')::float8"
+									   "   CASE WHEN NOT d.restarted"
+									   "        THEN s.calls OPERATOR(pg_catalog.-) (b.b OPERATOR(pg_catalog.->>) 'calls')::pg_catalog.float8"
 									   "        ELSE s.calls END AS calls_after,"
+									   /* x / NULLIF(y, 0), spelt with a qualified "=" */
 									   "   CASE WHEN NOT d.restarted"
-									   "        THEN (s.total_exec_time - (b.b->>'total_time_ms')::float8)"
-									   "             / NULLIF(s.calls - (b.b->>'calls')::float8, 0)"
-									   "        ELSE s.total_exec_time / NULLIF(s.calls, 0) END AS mean_after,"
+									   "        THEN (s.total_exec_time OPERATOR(pg_catalog.-)"
+									   "              (b.b OPERATOR(pg_catalog.->>) 'total_time_ms')::pg_catalog.float8)"
+									   "             OPERATOR(pg_catalog./)"
+									   "             (CASE WHEN s.calls OPERATOR(pg_catalog.-) (b.b OPERATOR(pg_catalog.->>) 'calls')::pg_catalog.float8"
+									   "                        OPERATOR(pg_catalog.=) 0 THEN NULL"
+									   "                   ELSE s.calls OPERATOR(pg_catalog.-) (b.b OPERATOR(pg_catalog.->>) 'calls')::pg_catalog.float8 END)"
+									   "        ELSE s.total_exec_time OPERATOR(pg_catalog./)"
+									   "             (CASE WHEN s.calls OPERATOR(pg_catalog.=) 0 THEN NULL ELSE s.calls END)"
+									   "        END AS mean_after,"
 									   "   CASE WHEN NOT d.restarted"
-									   "        THEN ((s.shared_blks_hit + s.shared_blks_read) - (b.b->>'shared_blocks')::float8)"
-									   "             / NULLIF(s.calls - (b.b->>'calls')::float8, 0)"
-									   "        ELSE (s.shared_blks_hit + s.shared_blks_read) / NULLIF(s.calls, 0)::float8 END AS blocks_after,"
-									   "   (SELECT (e->>'mean_time_ms')::float8 FROM %s.perfopt_recommendations r,"
-									   "      pg_catalog.jsonb_array_elements(r.statements) e"
-									   "    WHERE r.id = d.recommendation_id AND (e->>'queryid')::int8 = b.queryid) AS mean_before"
-									   "  FROM (SELECT due.*, COALESCE((SELECT stats_reset > due.built_at"
+									   "        THEN ((s.shared_blks_hit OPERATOR(pg_catalog.+) s.shared_blks_read)"
+									   "              OPERATOR(pg_catalog.-) (b.b OPERATOR(pg_catalog.->>) 'shared_blocks')::pg_catalog.float8)"
+									   "             OPERATOR(pg_catalog./)"
+									   "             (CASE WHEN s.calls OPERATOR(pg_catalog.-) (b.b OPERATOR(pg_catalog.->>) 'calls')::pg_catalog.float8"
+									   "                        OPERATOR(pg_catalog.=) 0 THEN NULL"
+									   "                   ELSE s.calls OPERATOR(pg_catalog.-) (b.b OPERATOR(pg_catalog.->>) 'calls')::pg_catalog.float8 END)"
+									   "        ELSE (s.shared_blks_hit OPERATOR(pg_catalog.+) s.shared_blks_read) OPERATOR(pg_catalog./)"
+									   "             (CASE WHEN s.calls OPERATOR(pg_catalog.=) 0 THEN NULL ELSE s.calls END)::pg_catalog.float8"
+									   "        END AS blocks_after,"
+									   "   (SELECT (e OPERATOR(pg_catalog.->>) 'mean_time_ms')::pg_catalog.float8"
+									   "    FROM %s.perfopt_recommendations r, pg_catalog.jsonb_array_elements(r.statements) e"
+									   "    WHERE r.id OPERATOR(pg_catalog.=) d.recommendation_id"
+									   "    AND (e OPERATOR(pg_catalog.->>) 'queryid')::pg_catalog.int8 OPERATOR(pg_catalog.=) b.queryid)"
+									   "   AS mean_before"
+									   "  FROM (SELECT due.*, COALESCE((SELECT stats_reset OPERATOR(pg_catalog.>) due.built_at"
 									   "          FROM %s.pg_stat_statements_info), false) AS restarted FROM due) d,"
-									   "   LATERAL (SELECT (x->>'queryid')::int8 AS queryid, x AS b"
+									   "   LATERAL (SELECT (x OPERATOR(pg_catalog.->>) 'queryid')::pg_catalog.int8 AS queryid, x AS b"
 									   "            FROM pg_catalog.jsonb_array_elements(d.baseline) x) b"
 									   "   LEFT JOIN %s.pg_stat_statements(true) s"
-									   "     ON s.queryid = b.queryid AND s.dbid = (SELECT oid FROM pg_catalog.pg_database"
-									   "        WHERE datname = pg_catalog.current_database()) AND s.toplevel),"
+									   "     ON s.queryid OPERATOR(pg_catalog.=) b.queryid"
+									   "     AND s.dbid OPERATOR(pg_catalog.=) (SELECT oid FROM pg_catalog.pg_database"
+									   "        WHERE datname OPERATOR(pg_catalog.=) pg_catalog.current_database()) AND s.toplevel),"
 									   " verdict AS ("
 									   "  SELECT d.id, d.recommendation_id, d.index_name,"
 									   /* a partitioned index: its partitions' indexes are scanned */
-									   "   COALESCE((SELECT sum(u.idx_scan) FROM pg_catalog.pg_stat_user_indexes u"
-									   "     WHERE u.indexrelid = pg_catalog.to_regclass(d.index_name)"
-									   "     OR u.indexrelid IN (SELECT relid FROM pg_catalog.pg_partition_tree("
+									   "   COALESCE((SELECT pg_catalog.sum(u.idx_scan) FROM pg_catalog.pg_stat_user_indexes u"
+									   "     WHERE u.indexrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass(d.index_name)"
+									   "     OR u.indexrelid OPERATOR(pg_catalog.=) ANY (SELECT relid FROM pg_catalog.pg_partition_tree("
 									   "       pg_catalog.to_regclass(d.index_name)))), 0) AS scans,"
-									   "   COALESCE(bool_or(p.mean_after > p.mean_before * %f), false) AS regressed,"
-									   "   COALESCE(sum(GREATEST(p.mean_before - p.mean_after, 0) * p.calls_after), 0) AS realized_ms,"
+									   "   COALESCE(pg_catalog.bool_or(p.mean_after OPERATOR(pg_catalog.>)"
+									   "            (p.mean_before OPERATOR(pg_catalog.*) %f)), false) AS regressed,"
+									   "   COALESCE(pg_catalog.sum(GREATEST(p.mean_before OPERATOR(pg_catalog.-) p.mean_after, 0)"
+									   "            OPERATOR(pg_catalog.*) p.calls_after), 0) AS realized_ms,"
 									   "   pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('queryid', p.queryid,"
 									   "     'calls_after', p.calls_after, 'mean_before_ms', p.mean_before,"
 									   "     'mean_after_ms', p.mean_after, 'shared_blocks_per_call_after', p.blocks_after)) AS detail"
-									   "  FROM due d LEFT JOIN per_statement p ON p.id = d.id"
+									   "  FROM due d LEFT JOIN per_statement p ON p.id OPERATOR(pg_catalog.=) d.id"
 									   "  GROUP BY d.id, d.recommendation_id, d.index_name)"
 									   " UPDATE %s.perfopt_verifications v SET"
-									   "  state = CASE WHEN t.scans = 0 OR t.regressed THEN"
+									   "  state = CASE WHEN t.scans OPERATOR(pg_catalog.=) 0 OR t.regressed THEN"
 									   "            CASE WHEN $2 THEN 'rolled_back' ELSE 'failed_kept' END"
 									   "          ELSE 'confirmed' END,"
 									   "  checked_at = pg_catalog.now(), index_scans = t.scans,"
 									   "  realized_improvement_ms = t.realized_ms,"
-									   "  verdict = CASE WHEN t.scans = 0 THEN 'no scan of the index during the observation window'"
+									   "  verdict = CASE WHEN t.scans OPERATOR(pg_catalog.=) 0"
+									   "                 THEN 'no scan of the index during the observation window'"
 									   "                 WHEN t.regressed THEN 'a statement it serves became more than 10%% slower'"
 									   "                 ELSE 'the index is used and its statements are faster' END,"
 									   "  after = t.detail"
-									   " FROM verdict t WHERE v.id = t.id"
+									   " FROM verdict t WHERE v.id OPERATOR(pg_catalog.=) t.id"
 									   " RETURNING v.state, v.index_name, v.recommendation_id, v.verdict, v.job_id,"
 									   "  v.realized_improvement_ms, v.index_scans",
 									   schema, schema, quote_identifier(get_namespace_name(pgss)),
@@ -327,10 +351,12 @@ vf_apply_verdicts(const char *schema, char **cols, uint64 n)
 				(errmsg("perfopt: verification of %s: %s (%s)", index_name, verdict, state)));
 		/* the realized improvement joins the report of the run that built it */
 		if (job && SPI_execute(psprintf("/* perfopt */ UPDATE %s.perfopt_history h SET report = pg_catalog.jsonb_set(h.report, '{verifications}',"
-										" COALESCE(h.report->'verifications', '[]') || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object("
-										"  'index', %s, 'state', %s, 'verdict', %s, 'index_scans', %s::int8,"
-										"  'realized_improvement_ms', %s::float8)))"
-										" FROM %s.perfopt_jobs j WHERE j.id = %s AND h.id = j.run_id",
+										" COALESCE(h.report OPERATOR(pg_catalog.->) 'verifications', '[]')"
+										" OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object("
+										"  'index', %s, 'state', %s, 'verdict', %s, 'index_scans', '%s'::pg_catalog.int8,"
+										"  'realized_improvement_ms', '%s'::pg_catalog.float8)))"
+										" FROM %s.perfopt_jobs j WHERE j.id OPERATOR(pg_catalog.=) %s"
+										" AND h.id OPERATOR(pg_catalog.=) j.run_id",
 										schema, quote_literal_cstr(index_name), quote_literal_cstr(state),
 										quote_literal_cstr(verdict), scans ? scans : "0",
 										realized ? realized : "0", schema, job),
@@ -342,8 +368,9 @@ vf_apply_verdicts(const char *schema, char **cols, uint64 n)
 		perfopt_job_queue("drop_index", psprintf("DROP INDEX CONCURRENTLY IF EXISTS %s", index_name),
 						  NULL, index_name, 0, 0, 0);
 		if (rec && SPI_execute(psprintf("/* perfopt */ UPDATE %s.perfopt_recommendations SET status = 'dismissed',"
-										" reason = reason || '; rolled back: ' || %s, updated_at = pg_catalog.now()"
-										" WHERE id = %s", schema, quote_literal_cstr(verdict), rec),
+										" reason = reason OPERATOR(pg_catalog.||) '; rolled back: ' OPERATOR(pg_catalog.||) %s,"
+										" updated_at = pg_catalog.now() WHERE id OPERATOR(pg_catalog.=) %s",
+										schema, quote_literal_cstr(verdict), rec),
 							   false, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "perfopt: could not dismiss recommendation %s", rec);
 	}

@@ -50,7 +50,10 @@ our $WAIT_SECONDS = 60;
 # A node (not started) with perfopt preloaded and short intervals.
 #   interval          perfopt.monitoring_interval in ms (default 200)
 #   history_interval  perfopt.history_interval in s (default 1)
-#   preload           shared_preload_libraries (default pg_stat_statements,perfopt)
+#   preload           shared_preload_libraries (default pg_stat_statements,perfopt);
+#                     under test/run.sh (PERFOPT_SQLCHECK set) perfopt_sqlcheck
+#                     joins when perfopt is preloaded, to report unqualified
+#                     names in perfopt's own SQL (test/sqlcheck)
 #   allows_streaming  passed to init
 #   init_extra        more initdb arguments (e.g. ['--waldir', $dir])
 #   conf              extra postgresql.conf text
@@ -65,6 +68,8 @@ sub perfopt_node
 		extra => [ '--encoding=UTF8', '--locale=C', @{ $p{init_extra} // [] } ]);
 
 	my $preload = $p{preload} // 'pg_stat_statements,perfopt';
+	$preload .= ',perfopt_sqlcheck'
+	  if $ENV{PERFOPT_SQLCHECK} && $preload =~ /\bperfopt\b/;
 	my $conf = "shared_preload_libraries = '$preload'\n";
 	if ($preload =~ /perfopt/)
 	{

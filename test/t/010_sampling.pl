@@ -33,7 +33,7 @@ like(slurp_file($node->logfile), qr/perfopt worker started in database "postgres
 	'worker start is logged');
 
 # status
-is($st->{version}, '1.0', 'status version');
+is($st->{version}, '1.1', 'status version');
 ok($st->{monitoring}{enabled}, 'monitoring enabled');
 ok($st->{monitoring}{enabled_by_configuration}, 'enabled by configuration');
 is($st->{monitoring}{interval_ms}, 1000, 'interval_ms from the configuration');
