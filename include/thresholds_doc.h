@@ -1,5 +1,5 @@
 /*
- * thresholds_doc.h — the alert thresholds document (DESIGN.md's shape):
+ * thresholds_doc.h — the alert thresholds document (the shape perfopt_thresholds() shows):
  * parsing and validating a partial document with cJSON, merging it into
  * the current thresholds, and rendering the whole document.  Pure C (no
  * PostgreSQL headers) so the unit tests and the fuzzer call the same entry
@@ -33,7 +33,7 @@ typedef struct PerfoptThresholds
 /* the largest millisecond threshold accepted: one day */
 #define THRESHOLDS_MAX_MS 86400000.0
 
-/* the defaults of DESIGN.md */
+/* the defaults */
 extern void thresholds_defaults(PerfoptThresholds *th);
 
 /*

@@ -87,7 +87,7 @@ sub json_of
 	return $v;
 }
 
-# ---- health, and the four examples of DESIGN.md
+# ---- health, and the four examples of the README
 my $r = $http->get("$base/healthz");
 is($r->{status}, 200, '/healthz: 200 without a token');
 for my $path ('/api/v1/performance/status', '/api/v1/performance/metrics', '/api/v1/performance/recommendations')
