@@ -98,3 +98,7 @@ SELECT 1 = 1 AS first \; /* perfopt */ SELECT count(*) > 0 AS second FROM pg_cat
 -- SQL that a function runs (SPI), as perfopt's does
 DO $$ BEGIN PERFORM 1 FROM pg_catalog.pg_class WHERE relname = 'x'; EXECUTE '/* perfopt */ SELECT 1::text'; END $$;
 RESET log_min_messages;
+
+-- the statements perfopt-httpd resets a pooled session with: nothing to report
+SELECT count(*) AS reports FROM perfopt_sqlcheck_unqualified(
+  'CLOSE ALL; DEALLOCATE ALL; RESET ALL; DISCARD TEMP; DISCARD SEQUENCES; UNLISTEN *; SELECT pg_catalog.pg_advisory_unlock_all()');

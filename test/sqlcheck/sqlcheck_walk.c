@@ -656,10 +656,13 @@ sc_statement(Node *stmt, ScWalk *w)
 		case T_UnlistenStmt:
 		case T_CheckPointStmt:
 		case T_DiscardStmt:
+		case T_DeallocateStmt:
+		case T_ClosePortalStmt:
 		case T_ConstraintsSetStmt:
 		case T_CreateExtensionStmt:
 		case T_AlterExtensionStmt:
-			/* settings, channels, transaction modes: nothing on search_path */
+			/* settings, channels, transaction modes, prepared statements and
+			 * cursors by name: nothing on search_path */
 			break;
 		default:
 			sc_report(w, -1, "statement %s: not understood by the checker", CreateCommandName(stmt));
