@@ -105,7 +105,8 @@ typedef struct AdvRecommendation
 
 /* advise.c */
 extern void adv_describe(AdvRecommendation *rec);
-extern Datum perfopt_advise_run(bool persist);
+extern Datum perfopt_advise_run(bool persist, bool kept);
+extern void perfopt_advise_automatic(void);
 
 /* refresh.c: periodic advice in every database */
 extern long perfopt_advisor_refresh_tick(void);

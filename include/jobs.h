@@ -22,6 +22,7 @@ extern long perfopt_jobs_dispatch_tick(void);
 extern void perfopt_verify_after_build(const char *schema, int64 job_id,
 									   int64 recommendation_id, const char *index_name);
 extern void perfopt_verify_due(const char *schema);
+extern void perfopt_verify_schedule(const char *schema);
 
 /* runner.c: the dynamic worker, and its helpers for partitioned.c */
 extern PGDLLEXPORT void perfopt_job_runner_main(Datum main_arg);

@@ -17,8 +17,6 @@ extern bool perfopt_enable_performance_monitoring;
 extern int	perfopt_monitoring_interval;
 extern bool perfopt_enable_auto_optimization;
 extern int	perfopt_auto_optimization_interval;
-extern bool perfopt_enable_api_optimization;
-extern bool perfopt_enable_database_optimization;
 extern bool perfopt_enable_emergency_optimization;
 extern int	perfopt_emergency_idle_in_transaction_age;
 extern int	perfopt_emergency_blocker_age;
@@ -51,6 +49,7 @@ extern double perfopt_analyze_stale_ratio;
 extern char *perfopt_maintenance_window;
 extern int	perfopt_verification_window;
 extern bool perfopt_auto_rollback;
+extern bool perfopt_drop_superseded_indexes;
 
 /* is now inside perfopt.maintenance_window (always, when it is empty)? */
 extern bool perfopt_in_maintenance_window(int *minutes_until_open);

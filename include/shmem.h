@@ -48,6 +48,16 @@ typedef struct PerfoptShared
 	int			jobs_ndbs;
 	bool		jobs_scan_all;
 
+	/*
+	 * When each database's next verification verdict is due, told by its
+	 * job runner as it leaves (jobs/verify.c), so that the worker starts a
+	 * runner then (jobs/dispatch.c).  When the array is full, the worker's
+	 * ten-minute visit of every database is the bound.
+	 */
+	Oid			verify_dbs[PERFOPT_JOB_DBS];
+	TimestampTz verify_due[PERFOPT_JOB_DBS];
+	int			verify_ndbs;
+
 	/* the alert thresholds in effect (thresholds.c) */
 	PerfoptThresholds thresholds;
 	uint64		thresholds_generation;

@@ -11,6 +11,9 @@ ALTER SYSTEM SET perfopt.history_retention = 0;
 ALTER SYSTEM SET perfopt.max_index_builds = 17;
 ALTER SYSTEM SET perfopt.enable_auto_optimization = 'maybe';
 ALTER SYSTEM SET perfopt.no_such_setting = 1;
+-- two switches of 1.0 changed nothing and are gone
+ALTER SYSTEM SET perfopt.enable_api_optimization = on;
+ALTER SYSTEM SET perfopt.enable_database_optimization = on;
 ALTER SYSTEM SET perfopt.maintenance_window = '25:00-01:00';
 ALTER SYSTEM SET perfopt.maintenance_window = '01:00';
 ALTER SYSTEM SET perfopt.maintenance_window = '01:00-01:00';

@@ -104,9 +104,15 @@ em_act(const char *action, const char *function, const char *metric, double valu
 				escape_json(&ev, v);
 		}
 		appendStringInfoChar(&ev, '}');
-		ereport(LOG,
-				(errmsg("perfopt: emergency: %s of backend %s (%s: %.1f, critical %.1f): %s",
-						action, pid, metric, value, threshold, done ? "done" : "the backend was gone")));
+		if (done)
+			ereport(LOG,
+					(errmsg("perfopt: emergency action: %s backend %s, because %s is %.1f (critical: %.1f)",
+							strcmp(action, "terminated") == 0 ? "terminated" : "cancelled the statement of",
+							pid, metric, value, threshold)));
+		else
+			ereport(LOG,
+					(errmsg("perfopt: emergency action: backend %s had exited before it could be %s (%s is %.1f, critical: %.1f)",
+							pid, action, metric, value, threshold)));
 		perfopt_audit(strcmp(function, "pg_terminate_backend") == 0 ?
 					  "emergency_terminate" : "emergency_cancel",
 					  ev.data, done ? action : "backend gone");

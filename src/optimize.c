@@ -16,6 +16,7 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
@@ -38,6 +39,7 @@
 #include "export.h"
 #include "extschema.h"
 #include "jobs.h"
+#include "optimize.h"
 #include "perfopt.h"
 #include "score.h"
 
@@ -52,8 +54,12 @@ PG_FUNCTION_INFO_V1(perfopt_history);
 typedef struct OptRun
 {
 	bool		dry_run;
+	bool		automatic;		/* the advisor worker's: quiet when idle */
+	const char *kind;			/* optimize, optimize_database */
+	TimestampTz started;
+	MemoryContext cxt;			/* outlives the dry run's subtransaction */
 	char	   *schema;			/* quoted */
-	int64		run_id;
+	int64		run_id;			/* 0 until a history row is written */
 	StringInfoData actions;
 	int			nactions;
 	StringInfoData skipped;		/* tables the caller may not act on */
@@ -80,9 +86,9 @@ opt_require_primary_and_lock(const char *fn)
 
 /* the rows of the last SPI result as lists of strings, outliving SPI_finish */
 static List *
-opt_rows(int ncols)
+opt_rows(OptRun *run, int ncols)
 {
-	MemoryContext spi = MemoryContextSwitchTo(CurTransactionContext);
+	MemoryContext spi = MemoryContextSwitchTo(run->cxt);
 	List	   *rows = NIL;
 
 	for (uint64 r = 0; r < SPI_processed; r++)
@@ -166,46 +172,11 @@ opt_may_touch(OptRun *run, const char *table, Oid *nsp)
 	return true;
 }
 
-/* create-index recommendations (not dismissed, not already queued) -> jobs */
-static void
-opt_indexes(OptRun *run, Datum advice)
+/* create-index recommendations not dismissed, not applied, not queued */
+static List *
+opt_pending_recommendations(OptRun *run)
 {
-	List	   *rows = NIL;
-	ListCell   *lc;
-
-	if (run->dry_run)
-	{
-		/* the advice was not persisted: take the actions from its summary */
-		Jsonb	   *jb = DatumGetJsonbP(advice);
-		char	   *text = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
-		Oid			type = TEXTOID;
-		Datum		value = CStringGetTextDatum(text);
-
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "perfopt: SPI_connect failed");
-		if (SPI_execute_with_args("/* perfopt */ SELECT a OPERATOR(pg_catalog.->>) 'ddl',"
-								  " a OPERATOR(pg_catalog.->>) 'reason',"
-								  " (a OPERATOR(pg_catalog.->>) 'benefit_ms')::pg_catalog.float8,"
-								  " a OPERATOR(pg_catalog.->>) 'table'"
-								  " FROM pg_catalog.jsonb_array_elements($1::pg_catalog.jsonb"
-								  "   OPERATOR(pg_catalog.->) 'actions') a"
-								  " WHERE a OPERATOR(pg_catalog.->>) 'kind' OPERATOR(pg_catalog.=) 'create_index'",
-								  1, &type, &value, NULL, true, 0) != SPI_OK_SELECT)
-			elog(ERROR, "perfopt: could not read the advice");
-		rows = opt_rows(4);
-		SPI_finish();
-		foreach(lc, rows)
-		{
-			List	   *row = lfirst(lc);
-			Oid			nsp;
-
-			if (!opt_may_touch(run, lfourth(row), &nsp))
-				continue;
-			run->improvement_ms += strtod(lthird(row), NULL);
-			opt_action(run, "create_index", linitial(row), 0, lsecond(row));
-		}
-		return;
-	}
+	List	   *rows;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "perfopt: SPI_connect failed");
@@ -220,23 +191,102 @@ opt_indexes(OptRun *run, Datum advice)
 							 " ORDER BY r.benefit_ms DESC, r.id", run->schema, run->schema),
 					false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "perfopt: could not read perfopt_recommendations");
-	rows = opt_rows(7);
+	rows = opt_rows(run, 7);
 	SPI_finish();
+	return rows;
+}
+
+/*
+ * Refresh the advice and read what is to be built.  A dry run does exactly
+ * the same inside a subtransaction that is rolled back, so that it lists
+ * what the real run would queue from the same state (dismissed, applied
+ * and already queued recommendations left out alike) and changes nothing.
+ */
+static List *
+opt_advise(OptRun *run, Datum *advice)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	List	   *volatile rows = NIL;
+
+	if (!run->dry_run)
+	{
+		*advice = perfopt_advise_run(true, true);
+		return opt_pending_recommendations(run);
+	}
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		*advice = perfopt_advise_run(true, false);
+		rows = opt_pending_recommendations(run);
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
+	return rows;
+}
+
+/* the run's history row, written when first needed (a job refers to it) */
+static int64
+opt_run_id(OptRun *run)
+{
+	PerfoptSavedUser saved;
+	Oid			types[2] = {TEXTOID, TIMESTAMPTZOID};
+	Datum		values[2];
+	bool		isnull;
+
+	if (run->dry_run || run->run_id > 0)
+		return run->run_id;
+	values[0] = CStringGetTextDatum(run->kind);
+	values[1] = TimestampTzGetDatum(run->started);
+	perfopt_as_owner_begin(&saved);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "perfopt: SPI_connect failed");
+	if (SPI_execute_with_args(psprintf("/* perfopt */ INSERT INTO %s.perfopt_history (kind, started_at, report)"
+									   " VALUES ($1, $2, '{}') RETURNING id", run->schema),
+							  2, types, values, NULL, false, 1) != SPI_OK_INSERT_RETURNING)
+		elog(ERROR, "perfopt: could not write perfopt_history");
+	run->run_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_finish();
+	perfopt_as_owner_end(&saved);
+	return run->run_id;
+}
+
+/* the recommendations to build -> jobs (a dry run lists them only) */
+static void
+opt_indexes(OptRun *run, List *rows)
+{
+	ListCell   *lc;
 
 	foreach(lc, rows)
 	{
 		List	   *row = lfirst(lc);
 		char	   *table = list_nth(row, 5);
 		Oid			nsp;
-		int64		job;
+		int64		job = 0;
 
 		if (!opt_may_touch(run, table, &nsp))
 			continue;
-		job = perfopt_job_queue("create_index", list_nth(row, 1), table,
-								psprintf("%s.%s", quote_identifier(get_namespace_name(nsp)),
-										 quote_identifier(list_nth(row, 6))),
-								strtod(list_nth(row, 4), NULL),
-								strtoll(list_nth(row, 0), NULL, 10), run->run_id);
+		if (!run->dry_run)
+			job = perfopt_job_queue("create_index", list_nth(row, 1), table,
+									psprintf("%s.%s", quote_identifier(get_namespace_name(nsp)),
+											 quote_identifier(list_nth(row, 6))),
+									strtod(list_nth(row, 4), NULL),
+									strtoll(list_nth(row, 0), NULL, 10), opt_run_id(run));
 		run->improvement_ms += strtod(list_nth(row, 3), NULL);
 		opt_action(run, "create_index", list_nth(row, 1), job, list_nth(row, 2));
 	}
@@ -288,7 +338,7 @@ opt_maintenance(OptRun *run)
 									   " ORDER BY s.n_dead_tup DESC, s.relid", run->schema),
 							  2, types, values, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "perfopt: could not read pg_stat_user_tables");
-	rows = opt_rows(6);
+	rows = opt_rows(run, 6);
 	SPI_finish();
 
 	foreach(lc, rows)
@@ -306,31 +356,9 @@ opt_maintenance(OptRun *run)
 		if (!opt_may_touch(run, table, &nsp))
 			continue;
 		if (!run->dry_run)
-			job = perfopt_job_queue(lsecond(row), statement, table, NULL, 0, 0, run->run_id);
+			job = perfopt_job_queue(lsecond(row), statement, table, NULL, 0, 0, opt_run_id(run));
 		opt_action(run, lsecond(row), statement, job, evidence);
 	}
-}
-
-static int64
-opt_history_begin(OptRun *run, const char *kind)
-{
-	PerfoptSavedUser saved;
-	Oid			type = TEXTOID;
-	Datum		value = CStringGetTextDatum(kind);
-	bool		isnull;
-	int64		id;
-
-	perfopt_as_owner_begin(&saved);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "perfopt: SPI_connect failed");
-	if (SPI_execute_with_args(psprintf("/* perfopt */ INSERT INTO %s.perfopt_history (kind, report)"
-									   " VALUES ($1, '{}') RETURNING id", run->schema),
-							  1, &type, &value, NULL, false, 1) != SPI_OK_INSERT_RETURNING)
-		elog(ERROR, "perfopt: could not write perfopt_history");
-	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	SPI_finish();
-	perfopt_as_owner_end(&saved);
-	return id;
 }
 
 static void
@@ -352,12 +380,17 @@ opt_history_end(OptRun *run, const char *report)
 	perfopt_as_owner_end(&saved);
 }
 
+/*
+ * One run.  Its history row and audit entry are written when it queues
+ * something or a caller asked for it; an automatic run with nothing to do
+ * leaves no trace.
+ */
 static Datum
-opt_run(const char *fn, bool dry_run, bool indexes)
+opt_run(const char *fn, bool dry_run, bool indexes, bool automatic)
 {
 	OptRun		run;
-	TimestampTz started = GetCurrentTimestamp();
 	Datum		advice = (Datum) 0;
+	List	   *rows = NIL;
 	StringInfoData report;
 	StringInfoData score_before;
 	char		args[64];
@@ -370,17 +403,21 @@ opt_run(const char *fn, bool dry_run, bool indexes)
 
 	memset(&run, 0, sizeof(run));
 	run.dry_run = dry_run;
+	run.automatic = automatic;
+	run.kind = indexes ? "optimize" : "optimize_database";
+	run.started = GetCurrentTimestamp();
+	run.cxt = CurrentMemoryContext;
 	run.schema = pstrdup(quote_identifier(get_namespace_name(perfopt_extension_schema(false))));
 	initStringInfo(&run.actions);
 	initStringInfo(&run.skipped);
-	if (!dry_run)
-		run.run_id = opt_history_begin(&run, indexes ? "optimize" : "optimize_database");
 	if (indexes)
 	{
-		advice = perfopt_advise_run(!dry_run);
-		opt_indexes(&run, advice);
+		rows = opt_advise(&run, &advice);
+		opt_indexes(&run, rows);
 	}
 	opt_maintenance(&run);
+	if (!dry_run && !(automatic && run.nactions == 0))
+		(void) opt_run_id(&run);
 
 	initStringInfo(&report);
 	if (run.run_id > 0)
@@ -388,10 +425,9 @@ opt_run(const char *fn, bool dry_run, bool indexes)
 	else
 		appendStringInfoString(&report, "{\"run_id\": null");
 	appendStringInfoString(&report, ", \"started_at\": ");
-	perfopt_json_timestamp(&report, started);
+	perfopt_json_timestamp(&report, run.started);
 	appendStringInfo(&report, ", \"kind\": \"%s\", \"dry_run\": %s, \"actions\": [%s], \"skipped\": [%s]",
-					 indexes ? "optimize" : "optimize_database",
-					 dry_run ? "true" : "false", run.actions.data, run.skipped.data);
+					 run.kind, dry_run ? "true" : "false", run.actions.data, run.skipped.data);
 	appendStringInfoString(&report, ", \"estimated_improvement_ms\": ");
 	perfopt_json_number(&report, run.improvement_ms);
 	appendStringInfo(&report, ", \"score_before\": %s", score_before.data);
@@ -404,14 +440,20 @@ opt_run(const char *fn, bool dry_run, bool indexes)
 	}
 	appendStringInfoChar(&report, '}');
 
-	if (!dry_run)
+	if (run.run_id > 0)
 	{
 		opt_history_end(&run, report.data);
 		snprintf(args, sizeof(args), "{\"run_id\": " INT64_FORMAT "}", run.run_id);
-		perfopt_audit(indexes ? "optimize" : "optimize_database", args,
-					  psprintf("%d action(s) queued", run.nactions));
+		perfopt_audit(run.kind, args, psprintf("%d action(s) queued", run.nactions));
 	}
 	return perfopt_jsonb_from_text(report.data);
+}
+
+/* the advisor worker's automatic optimization (refresh.c) */
+void
+perfopt_optimize_automatic(void)
+{
+	(void) opt_run("perfopt_optimize", false, true, true);
 }
 
 Datum
@@ -423,7 +465,7 @@ perfopt_optimize(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("perfopt: dry_run must not be null")));
-	PG_RETURN_DATUM(opt_run("perfopt_optimize", dry_run, true));
+	PG_RETURN_DATUM(opt_run("perfopt_optimize", dry_run, true, false));
 }
 
 Datum
@@ -433,7 +475,7 @@ perfopt_optimize_database(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("perfopt: dry_run must not be null")));
-	PG_RETURN_DATUM(opt_run("perfopt_optimize_database", PG_GETARG_BOOL(0), false));
+	PG_RETURN_DATUM(opt_run("perfopt_optimize_database", PG_GETARG_BOOL(0), false, false));
 }
 
 /* keyset paging: rows with id > after, at most lim, and where to go next */

@@ -27,8 +27,6 @@ bool		perfopt_enable_performance_monitoring = true;
 int			perfopt_monitoring_interval = 30000;
 bool		perfopt_enable_auto_optimization = false;
 int			perfopt_auto_optimization_interval = 24 * 3600;
-bool		perfopt_enable_api_optimization = false;
-bool		perfopt_enable_database_optimization = false;
 bool		perfopt_enable_emergency_optimization = false;
 int			perfopt_emergency_idle_in_transaction_age = 300;
 int			perfopt_emergency_blocker_age = 60;
@@ -61,6 +59,7 @@ double		perfopt_analyze_stale_ratio = 0.1;
 char	   *perfopt_maintenance_window = NULL;
 int			perfopt_verification_window = 3600;
 bool		perfopt_auto_rollback = false;
+bool		perfopt_drop_superseded_indexes = true;
 
 void		_PG_init(void);
 
@@ -150,14 +149,6 @@ perfopt_define_gucs(void)
 							"Takes a unit: '24h', '6h'; a bare number is seconds.",
 							&perfopt_auto_optimization_interval, 24 * 3600,
 							10, 365 * 24 * 3600, PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
-	DefineCustomBoolVariable("perfopt.enable_api_optimization",
-							 "Lets automatic runs act on statement latency findings.",
-							 NULL, &perfopt_enable_api_optimization, false,
-							 PGC_SIGHUP, 0, NULL, NULL, NULL);
-	DefineCustomBoolVariable("perfopt.enable_database_optimization",
-							 "Lets automatic runs schedule VACUUM ANALYZE and index maintenance.",
-							 NULL, &perfopt_enable_database_optimization, false,
-							 PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomBoolVariable("perfopt.enable_emergency_optimization",
 							 "Lets perfopt terminate long idle-in-transaction sessions when connections are critical and cancel long blocking statements when query time is critical.",
 							 NULL, &perfopt_enable_emergency_optimization, false,
@@ -286,6 +277,11 @@ perfopt_define_gucs(void)
 							"How long a built index is observed before perfopt judges whether it helped.",
 							NULL, &perfopt_verification_window, 3600, 1, 30 * 24 * 3600,
 							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomBoolVariable("perfopt.drop_superseded_indexes",
+							 "Drops an index perfopt built once a newer index perfopt built serves the same lookups and passed its verification.",
+							 "Indexes perfopt did not build are never dropped.",
+							 &perfopt_drop_superseded_indexes, true,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomBoolVariable("perfopt.auto_rollback",
 							 "Drops an index perfopt built when it went unused or made a statement slower.",
 							 "Off by default: the verdict is recorded either way.",

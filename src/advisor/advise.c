@@ -29,6 +29,8 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/numeric.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/ruleutils.h"
@@ -408,12 +410,13 @@ adv_set_local_gucs(void)
 }
 
 /*
- * One advisor run over this database; persist false (a standby, a dry run)
- * writes nothing.  Returns the summary as jsonb, with "actions": every
+ * One advisor run over this database; persist false (a standby) writes
+ * nothing; kept false (a dry run that rolls its writes back) reports them
+ * as not persisted.  Returns the summary as jsonb, with "actions": every
  * recommendation's kind, ddl, size, benefit and reason.
  */
 Datum
-perfopt_advise_run(bool persist)
+perfopt_advise_run(bool persist, bool kept)
 {
 	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "perfopt advise",
 											  ALLOCSET_DEFAULT_SIZES);
@@ -476,7 +479,7 @@ perfopt_advise_run(bool persist)
 	perfopt_json_number(&summary,
 						(double) (GetCurrentTimestamp() - start) / 1000.0);
 	appendStringInfo(&summary, ", \"slow_queries\": %d, \"persisted\": %s, \"ddl\": [",
-					 nslow, persist ? "true" : "false");
+					 nslow, persist && kept ? "true" : "false");
 	foreach(lc, recs)
 	{
 		if (lc != list_head(recs))
@@ -530,10 +533,32 @@ perfopt_advise_run(bool persist)
 	return result;
 }
 
+/* the SQL function: a state change like the others, so audited */
 Datum
 perfopt_advise(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_DATUM(perfopt_advise_run(true));
+	Datum		result = perfopt_advise_run(true, true);
+
+	if (!RecoveryInProgress())
+	{
+		Jsonb	   *jb = DatumGetJsonbP(result);
+		JsonbValue *n = getKeyJsonValueFromContainer(&jb->root, "recommendations",
+													 strlen("recommendations"), NULL);
+
+		perfopt_audit("advise", "{}",
+					  psprintf("%s recommendation(s)",
+							   n && n->type == jbvNumeric ?
+							   DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(n->val.numeric))) :
+							   "?"));
+	}
+	PG_RETURN_DATUM(result);
+}
+
+/* the advisor worker's refresh: not a caller's change, not audited */
+void
+perfopt_advise_automatic(void)
+{
+	(void) perfopt_advise_run(true, true);
 }
 
 Datum

@@ -2,11 +2,11 @@
  * refresh.c — keeps recommendations fresh without anyone asking: every
  * perfopt.advisor_interval the main worker walks the databases, one at a
  * time, starting a short-lived "perfopt advisor" background worker in
- * each; that worker runs perfopt_advise() if the extension is installed
- * there, and exits.  With perfopt.enable_auto_optimization on, every
- * perfopt.auto_optimization_interval the round runs
- * perfopt_optimize() instead (its builds then wait for
- * perfopt.maintenance_window in the job runner).
+ * each; that worker runs the advisor (as perfopt_advise() does, without
+ * an audit row) if the extension is installed there, and exits.  With perfopt.enable_auto_optimization on, every
+ * perfopt.auto_optimization_interval the round runs the optimization
+ * instead (its builds then wait for perfopt.maintenance_window in the job
+ * runner); a run with nothing to do leaves no history or audit row.
  *
  * The main worker only launches and polls (never waits): the advisor's
  * locks and planning happen in the dynamic worker's own transaction.  On a
@@ -38,6 +38,7 @@
 #include "advisor.h"
 #include "extschema.h"
 #include "latency.h"
+#include "optimize.h"
 #include "perfopt.h"
 #include "searchpath.h"
 #include "worker.h"
@@ -181,17 +182,20 @@ perfopt_advisor_main(Datum main_arg)
 	if (OidIsValid(schema) && OidIsValid(perfopt_schema_of_extension("pg_stat_statements", true)))
 	{
 		bool		optimize = strcmp(MyBgworkerEntry->bgw_extra, "optimize") == 0;
-		char	   *sql = psprintf(optimize ? "/* perfopt */ SELECT %s.perfopt_optimize(false)" :
-								   "/* perfopt */ SELECT %s.perfopt_advise()",
-								   quote_identifier(get_namespace_name(schema)));
 
-		pgstat_report_activity(STATE_RUNNING, sql);
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "perfopt: SPI_connect failed");
-		if (SPI_execute(sql, false, 0) != SPI_OK_SELECT)
-			elog(ERROR, "perfopt: perfopt_advise() failed");
+		/*
+		 * Called in C, not through SQL: an automatic run is not a caller's
+		 * change (not audited), and one with nothing to do writes no
+		 * history.  The worker's pinned search_path stands in for the
+		 * functions' SET clause.
+		 */
+		pgstat_report_activity(STATE_RUNNING, optimize ? "perfopt: automatic optimization" :
+							   "perfopt: advisor refresh");
+		if (optimize)
+			perfopt_optimize_automatic();
+		else
+			perfopt_advise_automatic();
 		elog(DEBUG1, "perfopt: advised in database %u", dboid);
-		SPI_finish();
 	}
 	PopActiveSnapshot();
 	CommitTransactionCommand();

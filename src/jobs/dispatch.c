@@ -5,7 +5,9 @@
  * and starts one "perfopt job runner" per database, at most
  * perfopt.max_index_builds at once (0 pauses the jobs).
  *
- * Every ten minutes it visits every database again, for retries due later
+ * A database whose next verification verdict is due (its last runner said
+ * when) gets a runner then.  Every ten minutes it visits every database
+ * again, for retries due later
  * and builds waiting for the maintenance window (a runner leaves rather
  * than wait more than five minutes), and for jobs a killed runner left.
  * It only launches and polls, holding no transaction while it waits; the
@@ -111,12 +113,43 @@ disp_launch(Oid dboid)
 	return true;
 }
 
+/*
+ * Append to dbs the databases whose next verdict is due, and forget them;
+ * the milliseconds until the next one that is not due yet.
+ */
+static long
+disp_due_verdicts(Oid *dbs, int *ndbs)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz next = 0;
+	int			i = 0;
+
+	LWLockAcquire(perfopt_shared->lock, LW_EXCLUSIVE);
+	while (i < perfopt_shared->verify_ndbs)
+	{
+		if (perfopt_shared->verify_due[i] <= now)
+		{
+			dbs[(*ndbs)++] = perfopt_shared->verify_dbs[i];
+			perfopt_shared->verify_ndbs--;
+			perfopt_shared->verify_dbs[i] = perfopt_shared->verify_dbs[perfopt_shared->verify_ndbs];
+			perfopt_shared->verify_due[i] = perfopt_shared->verify_due[perfopt_shared->verify_ndbs];
+			continue;
+		}
+		if (next == 0 || perfopt_shared->verify_due[i] < next)
+			next = perfopt_shared->verify_due[i];
+		i++;
+	}
+	LWLockRelease(perfopt_shared->lock);
+	return next == 0 ? 60000 : Max(1, (long) ((next - now) / 1000));
+}
+
 long
 perfopt_jobs_dispatch_tick(void)
 {
-	Oid			dbs[PERFOPT_JOB_DBS];
+	Oid			dbs[2 * PERFOPT_JOB_DBS];
 	int			ndbs;
 	bool		scan_all;
+	long		next_verdict_ms;
 	ListCell   *lc;
 	MemoryContext old;
 
@@ -161,6 +194,9 @@ perfopt_jobs_dispatch_tick(void)
 		LWLockRelease(perfopt_shared->lock);
 	}
 
+	/* databases whose next verdict is due now (told by their last runner) */
+	next_verdict_ms = disp_due_verdicts(dbs, &ndbs);
+
 	old = MemoryContextSwitchTo(TopMemoryContext);
 	if (scan_all)
 		disp_todo = list_concat_unique_oid(disp_todo, disp_all_databases());
@@ -184,5 +220,5 @@ perfopt_jobs_dispatch_tick(void)
 		if (disp_launch(dboid))
 			disp_todo = foreach_delete_current(disp_todo, lc);
 	}
-	return (disp_running != NIL || disp_todo != NIL) ? 1000 : 60000;
+	return (disp_running != NIL || disp_todo != NIL) ? 1000 : Min(60000, next_verdict_ms);
 }

@@ -17,7 +17,8 @@
  * working on and what failed builds on partitioned tables left
  * (partitioned.c), and judges the builds whose observation window has
  * passed.
- * It exits when no job is left.
+ * It exits when no job is left, telling the main worker when the next
+ * verdict is due.
  */
 #include "postgres.h"
 
@@ -641,5 +642,15 @@ perfopt_job_runner_main(Datum main_arg)
 						 Min(wait_ms, 60000L), PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}
+	/* verdicts due later: the worker brings a runner back when they are */
+	PG_TRY();
+	{
+		perfopt_verify_schedule(rn_schema);
+	}
+	PG_CATCH();
+	{
+		rn_log_and_abort();
+	}
+	PG_END_TRY();
 	proc_exit(0);
 }

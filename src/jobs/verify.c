@@ -8,12 +8,15 @@
  * perfopt.verification_window has passed (checked each time a runner
  * starts in the database), it compares mean time and shared blocks per
  * call since the build with the recommendation's "before", and the
- * index's idx_scan.  An unused index, or a statement more than 10%
+ * index's idx_scan (the runner tells the main worker when the next
+ * window ends, so a runner comes back then).  An unused index, or a statement more than 10%
  * slower, is a failed verification: with perfopt.auto_rollback on, the
  * index is dropped (DROP INDEX CONCURRENTLY, a job; a partitioned index
  * cannot be, runner.c drops it plainly) and the recommendation
  * dismissed, so it is never recommended again.  Only indexes perfopt built
- * are ever dropped.  The verdict goes to perfopt_verifications and into
+ * are ever dropped; a confirmed index also retires older perfopt-built
+ * ones it makes redundant (perfopt.drop_superseded_indexes).  The verdict
+ * goes to perfopt_verifications and into
  * the report of the run that queued the build.
  */
 #include "postgres.h"
@@ -30,12 +33,15 @@
 #include "utils/memutils.h"
 #include "utils/regproc.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 
 #include "advisor.h"
+#include "audit.h"
 #include "export.h"
 #include "extschema.h"
 #include "jobs.h"
 #include "perfopt.h"
+#include "shmem.h"
 
 /* a statement this much slower than before failed the verification */
 #define VF_MAX_REGRESSION 1.10
@@ -202,6 +208,7 @@ perfopt_verify_after_build(const char *schema, int64 job_id, int64 recommendatio
 }
 
 static void vf_apply_verdicts(const char *schema, char **cols, uint64 n);
+static void vf_drop_superseded(const char *schema, const char *index_name, const char *job);
 
 /*
  * Verdicts for builds whose observation window has passed.  Runs its own
@@ -333,6 +340,93 @@ perfopt_verify_due(const char *schema)
 	CommitTransactionCommand();
 }
 
+/*
+ * A confirmed index may make an older one of perfopt's own redundant: same
+ * table and access method, plain key columns that begin with the old one's
+ * (same opclasses, collations and orders), no expressions, predicates or
+ * INCLUDE columns, the old one enforcing nothing and judged already.  Such
+ * an old index goes (DROP INDEX CONCURRENTLY, a job), audited and named in
+ * the report of the run that built the new one.  Only indexes a perfopt
+ * build made (a succeeded create_index job) are ever considered.
+ */
+static void
+vf_drop_superseded(const char *schema, const char *index_name, const char *job)
+{
+	Oid			type = TEXTOID;
+	Datum		value = CStringGetTextDatum(index_name);
+	List	   *olds = NIL;
+	ListCell   *lc;
+
+	if (SPI_execute_with_args(psprintf(
+									   "/* perfopt */ SELECT pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.'"
+									   "  OPERATOR(pg_catalog.||) pg_catalog.quote_ident(oc.relname)"
+									   " FROM pg_catalog.pg_index nw"
+									   " JOIN pg_catalog.pg_class nc ON nc.oid OPERATOR(pg_catalog.=) nw.indexrelid"
+									   " JOIN pg_catalog.pg_index o ON o.indrelid OPERATOR(pg_catalog.=) nw.indrelid"
+									   "  AND o.indexrelid OPERATOR(pg_catalog.<>) nw.indexrelid"
+									   " JOIN pg_catalog.pg_class oc ON oc.oid OPERATOR(pg_catalog.=) o.indexrelid"
+									   " JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) oc.relnamespace"
+									   " WHERE nw.indexrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass($1)"
+									   " AND nw.indisvalid AND o.indisvalid AND oc.relam OPERATOR(pg_catalog.=) nc.relam"
+									   " AND NOT (o.indisunique OR o.indisprimary OR o.indisexclusion OR o.indisreplident)"
+									   " AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k"
+									   "   WHERE k.conindid OPERATOR(pg_catalog.=) o.indexrelid)"
+									   " AND o.indexprs IS NULL AND o.indpred IS NULL AND nw.indexprs IS NULL AND nw.indpred IS NULL"
+									   " AND o.indnatts OPERATOR(pg_catalog.=) o.indnkeyatts"
+									   " AND o.indnkeyatts OPERATOR(pg_catalog.<) nw.indnkeyatts"
+									   " AND (o.indkey::pg_catalog.int2[])[0:o.indnkeyatts OPERATOR(pg_catalog.-) 1]"
+									   "  OPERATOR(pg_catalog.=) (nw.indkey::pg_catalog.int2[])[0:o.indnkeyatts OPERATOR(pg_catalog.-) 1]"
+									   " AND (o.indclass::pg_catalog.oid[])[0:o.indnkeyatts OPERATOR(pg_catalog.-) 1]"
+									   "  OPERATOR(pg_catalog.=) (nw.indclass::pg_catalog.oid[])[0:o.indnkeyatts OPERATOR(pg_catalog.-) 1]"
+									   " AND (o.indcollation::pg_catalog.oid[])[0:o.indnkeyatts OPERATOR(pg_catalog.-) 1]"
+									   "  OPERATOR(pg_catalog.=) (nw.indcollation::pg_catalog.oid[])[0:o.indnkeyatts OPERATOR(pg_catalog.-) 1]"
+									   " AND (o.indoption::pg_catalog.int2[])[0:o.indnkeyatts OPERATOR(pg_catalog.-) 1]"
+									   "  OPERATOR(pg_catalog.=) (nw.indoption::pg_catalog.int2[])[0:o.indnkeyatts OPERATOR(pg_catalog.-) 1]"
+									   " AND EXISTS (SELECT 1 FROM %s.perfopt_jobs j"
+									   "   WHERE j.kind OPERATOR(pg_catalog.=) 'create_index'"
+									   "   AND j.state OPERATOR(pg_catalog.=) 'succeeded'"
+									   "   AND pg_catalog.to_regclass(j.index_name) OPERATOR(pg_catalog.=) o.indexrelid)"
+									   " AND NOT EXISTS (SELECT 1 FROM %s.perfopt_verifications v"
+									   "   WHERE v.state OPERATOR(pg_catalog.=) 'observing'"
+									   "   AND pg_catalog.to_regclass(v.index_name) OPERATOR(pg_catalog.=) o.indexrelid)"
+									   " AND NOT EXISTS (SELECT 1 FROM %s.perfopt_jobs d"
+									   "   WHERE d.kind OPERATOR(pg_catalog.=) 'drop_index'"
+									   "   AND d.state OPERATOR(pg_catalog.=) ANY (ARRAY['queued', 'running'])"
+									   "   AND pg_catalog.to_regclass(d.index_name) OPERATOR(pg_catalog.=) o.indexrelid)"
+									   " ORDER BY o.indexrelid", schema, schema, schema),
+							  1, &type, &value, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "perfopt: could not look for indexes the new one supersedes");
+	/* copied out first: the statements below replace SPI_tuptable */
+	for (uint64 r = 0; r < SPI_processed; r++)
+		olds = lappend(olds, SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1));
+	foreach(lc, olds)
+	{
+		char	   *old = lfirst(lc);
+		StringInfoData args;
+
+		initStringInfo(&args);
+		appendStringInfoString(&args, "{\"index\": ");
+		escape_json(&args, old);
+		appendStringInfoString(&args, ", \"superseded_by\": ");
+		escape_json(&args, index_name);
+		appendStringInfoChar(&args, '}');
+		ereport(LOG,
+				(errmsg("perfopt: dropping the index %s that perfopt built: %s, which perfopt built later and which passed its verification, serves the same lookups",
+						old, index_name)));
+		perfopt_job_queue("drop_index", psprintf("DROP INDEX CONCURRENTLY IF EXISTS %s", old),
+						  NULL, old, 0, 0, 0);
+		perfopt_audit("drop_superseded_index", args.data, "queued");
+		if (job && SPI_execute(psprintf("/* perfopt */ UPDATE %s.perfopt_history h SET report = pg_catalog.jsonb_set(h.report, '{superseded}',"
+										" COALESCE(h.report OPERATOR(pg_catalog.->) 'superseded', '[]')"
+										" OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_array(%s::pg_catalog.jsonb))"
+										" FROM %s.perfopt_jobs j WHERE j.id OPERATOR(pg_catalog.=) %s"
+										" AND h.id OPERATOR(pg_catalog.=) j.run_id",
+										schema, quote_literal_cstr(args.data), schema, job),
+							   false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "perfopt: could not record the superseded index in perfopt_history");
+	}
+}
+
 /* log, record in the run's report, and roll back where the verdict says so */
 static void
 vf_apply_verdicts(const char *schema, char **cols, uint64 n)
@@ -362,6 +456,8 @@ vf_apply_verdicts(const char *schema, char **cols, uint64 n)
 										realized ? realized : "0", schema, job),
 							   false, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "perfopt: could not record the verification in perfopt_history");
+		if (strcmp(state, "confirmed") == 0 && perfopt_drop_superseded_indexes)
+			vf_drop_superseded(schema, index_name, job);
 		if (strcmp(state, "rolled_back") != 0)
 			continue;
 		/* take it back: a drop job, and the recommendation never again */
@@ -374,4 +470,57 @@ vf_apply_verdicts(const char *schema, char **cols, uint64 n)
 							   false, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "perfopt: could not dismiss recommendation %s", rec);
 	}
+}
+
+/*
+ * Tell the worker when this database's next verdict is due (the earliest
+ * observing build's window end), or that none is.  Called by the runner as
+ * it leaves, outside a transaction.
+ */
+void
+perfopt_verify_schedule(const char *schema)
+{
+	TimestampTz due = 0;
+	int			i;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "perfopt: SPI_connect failed");
+	if (SPI_execute(psprintf("/* perfopt */ SELECT pg_catalog.min(v.built_at)"
+							 " FROM %s.perfopt_verifications v"
+							 " WHERE v.state OPERATOR(pg_catalog.=) 'observing'", schema),
+					true, 1) == SPI_OK_SELECT && SPI_processed == 1)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+			due = TimestampTzPlusMilliseconds(DatumGetTimestampTz(d),
+											  (int64) perfopt_verification_window * 1000);
+	}
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+
+	LWLockAcquire(perfopt_shared->lock, LW_EXCLUSIVE);
+	for (i = 0; i < perfopt_shared->verify_ndbs; i++)
+		if (perfopt_shared->verify_dbs[i] == MyDatabaseId)
+			break;
+	if (due == 0 && i < perfopt_shared->verify_ndbs)
+	{
+		/* none due any more: the last entry takes this one's place */
+		perfopt_shared->verify_ndbs--;
+		perfopt_shared->verify_dbs[i] = perfopt_shared->verify_dbs[perfopt_shared->verify_ndbs];
+		perfopt_shared->verify_due[i] = perfopt_shared->verify_due[perfopt_shared->verify_ndbs];
+	}
+	else if (due != 0 && i < PERFOPT_JOB_DBS)
+	{
+		if (i == perfopt_shared->verify_ndbs)
+			perfopt_shared->verify_ndbs++;
+		perfopt_shared->verify_dbs[i] = MyDatabaseId;
+		perfopt_shared->verify_due[i] = due;
+	}
+	LWLockRelease(perfopt_shared->lock);
 }
