@@ -137,6 +137,7 @@ extern int64 adv_planner_calls;
 extern List *adv_workload_load(void);
 extern List *adv_writes_load(void);
 extern void adv_statement_prepare(AdvStatement *st);
+extern void adv_budget_begin_run(void);
 extern bool adv_analyze_as_statement_role(AdvStatement *st, void (*fn) (AdvStatement *));
 extern bool adv_plan_as_statement_role(AdvStatement *st, void (*fn) (AdvStatement *));
 

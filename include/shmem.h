@@ -22,6 +22,15 @@
 #include "thresholds_doc.h"
 
 #define PERFOPT_JOB_DBS 32
+#define PERFOPT_SHUNNED_STATEMENTS 64
+
+/* a workload statement the advisor no longer plans (advisor/workload.c) */
+typedef struct PerfoptShunned
+{
+	Oid			dbid;
+	Oid			userid;
+	int64		queryid;
+} PerfoptShunned;
 
 typedef struct PerfoptShared
 {
@@ -57,6 +66,15 @@ typedef struct PerfoptShared
 	Oid			verify_dbs[PERFOPT_JOB_DBS];
 	TimestampTz verify_due[PERFOPT_JOB_DBS];
 	int			verify_ndbs;
+
+	/*
+	 * Statements whose planning ignored the advisor's cancels until the
+	 * process running it was ended: never planned again until a restart.
+	 * When full, the oldest entry makes room.
+	 */
+	PerfoptShunned shunned[PERFOPT_SHUNNED_STATEMENTS];
+	int			nshunned;
+	int			next_shunned;
 
 	/* the alert thresholds in effect (thresholds.c) */
 	PerfoptThresholds thresholds;

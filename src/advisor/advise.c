@@ -438,6 +438,7 @@ perfopt_advise_run(bool persist, bool kept)
 	persist = persist && !RecoveryInProgress();
 	nestlevel = adv_set_local_gucs();
 
+	adv_budget_begin_run();
 	statements = adv_workload_load();
 	adv_candidates_reset();
 	foreach(lc, statements)

@@ -21,8 +21,10 @@
 #include "catalog/pg_index.h"
 #include "commands/defrem.h"
 #include "nodes/nodeFuncs.h"
+#include "nodes/readfuncs.h"
 #include "optimizer/optimizer.h"
 #include "rewrite/rewriteManip.h"
+#include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "storage/bufmgr.h"
 #include "utils/rel.h"
@@ -103,6 +105,25 @@ cand_table_too_small(Oid relid)
 	return false;
 }
 
+/*
+ * An index's expressions as stored, not as the relcache gives them: the
+ * relcache folds their IMMUTABLE functions (and an index predicate's), which
+ * would run the table owner's code here, outside any restricted step.
+ */
+static List *
+cand_stored_index_exprs(Relation irel)
+{
+	bool		isnull;
+	Datum		d = SysCacheGetAttr(INDEXRELID, irel->rd_indextuple, Anum_pg_index_indexprs, &isnull);
+	List	   *exprs;
+
+	if (isnull)
+		return NIL;
+	exprs = (List *) stringToNode(TextDatumGetCString(d));
+	fix_opfuncids((Node *) exprs);
+	return exprs;
+}
+
 /* does an existing valid index of the same kind start with idx's columns? */
 static bool
 cand_covered_by_existing(AdvIndex *idx)
@@ -122,14 +143,14 @@ cand_covered_by_existing(AdvIndex *idx)
 		bool		match = true;
 
 		if (!form->indisvalid || !form->indisready ||
-			RelationGetIndexPredicate(irel) != NIL ||
+			!heap_attisnull(irel->rd_indextuple, Anum_pg_index_indpred, NULL) ||
 			irel->rd_rel->relam != idx->amoid ||
 			form->indnkeyatts < idx->nkeycols || form->indnatts < idx->ncols)
 		{
 			index_close(irel, AccessShareLock);
 			continue;
 		}
-		iexprs = RelationGetIndexExpressions(irel);
+		iexprs = cand_stored_index_exprs(irel);
 		ie = list_head(iexprs);
 		for (int i = 0; i < idx->ncols && match; i++)
 		{

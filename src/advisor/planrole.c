@@ -13,7 +13,9 @@
  * says why.
  *
  * The owners are read from the analyzed and rewritten Query: relations
- * (views included), functions, operators with their estimators, domains.
+ * (views included), functions, operators with their estimators, the types
+ * of columns, constants and parameters (a range type's subtype_diff runs
+ * in estimates), domains.
  * Objects owned by a superuser (the built-in ones among them) constrain
  * nothing, since a superuser may act as anyone.
  */
@@ -137,6 +139,12 @@ pr_walker(Node *node, List **owners)
 			}
 		case T_CoerceToDomain:
 			pr_add_type(owners, ((CoerceToDomain *) node)->resulttype);
+			break;
+		case T_Var:
+		case T_Const:
+		case T_Param:
+			/* a type's own functions: a range type's subtype_diff (estimates) */
+			pr_add_type(owners, exprType(node));
 			break;
 		default:
 			break;

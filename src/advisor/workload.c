@@ -43,6 +43,7 @@
 #include "extschema.h"
 #include "perfopt.h"
 #include "searchpath.h"
+#include "shmem.h"
 #include "sqlrepair.h"
 #include "usercode.h"
 
@@ -263,24 +264,76 @@ wl_budget_handler(void)
 }
 
 static int64 wl_budget_queryid;
+static Oid	wl_budget_userid;
 
-/* at exit: say why, if our budget ended the process */
+/*
+ * At exit, if our budget ended the process: say why, and shun the
+ * statement, so that the next run (in any process) skips it instead of
+ * ending again.
+ */
 static void
 wl_budget_exit_report(int code, Datum arg)
 {
-	if (wl_budget_fired > WL_BUDGET_MAX_REPEATS)
-		ereport(LOG,
-				(errmsg("perfopt: the planning of statement " INT64_FORMAT " ignored %d cancels past perfopt.advisor_statement_timeout: the process was terminated",
-						wl_budget_queryid, WL_BUDGET_MAX_REPEATS),
-				 errhint("A function the planner runs for this statement catches query_canceled; see perfopt_advisor_skipped and pg_stat_statements.")));
+	int			slot;
+
+	if (wl_budget_fired <= WL_BUDGET_MAX_REPEATS)
+		return;
+	ereport(LOG,
+			(errmsg("perfopt: the planning of statement " INT64_FORMAT " ignored %d cancels past perfopt.advisor_statement_timeout: the process was terminated",
+					wl_budget_queryid, WL_BUDGET_MAX_REPEATS),
+			 errhint("A function the planner runs for this statement catches query_canceled; the advisor skips the statement until the server restarts.")));
+	LWLockAcquire(perfopt_shared->lock, LW_EXCLUSIVE);
+	slot = perfopt_shared->next_shunned;
+	perfopt_shared->shunned[slot].dbid = MyDatabaseId;
+	perfopt_shared->shunned[slot].userid = wl_budget_userid;
+	perfopt_shared->shunned[slot].queryid = wl_budget_queryid;
+	perfopt_shared->next_shunned = (slot + 1) % PERFOPT_SHUNNED_STATEMENTS;
+	perfopt_shared->nshunned = Min(perfopt_shared->nshunned + 1, PERFOPT_SHUNNED_STATEMENTS);
+	LWLockRelease(perfopt_shared->lock);
+}
+
+/* did this statement's planning once have to be ended with its process? */
+static bool
+wl_shunned(AdvStatement *st)
+{
+	bool		found = false;
+
+	LWLockAcquire(perfopt_shared->lock, LW_SHARED);
+	for (int i = 0; i < perfopt_shared->nshunned && !found; i++)
+		found = perfopt_shared->shunned[i].dbid == MyDatabaseId &&
+			perfopt_shared->shunned[i].userid == st->userid &&
+			perfopt_shared->shunned[i].queryid == st->queryid;
+	LWLockRelease(perfopt_shared->lock);
+	return found;
+}
+
+/* a whole run gets this many statements' budgets, however many it plans */
+#define WL_RUN_BUDGET_STATEMENTS 20
+static double wl_run_used_ms = 0;
+
+/* a new advisor run (perfopt_advise(), a verification) starts its budget */
+void
+adv_budget_begin_run(void)
+{
+	wl_run_used_ms = 0;
+}
+
+static double
+wl_run_left_ms(void)
+{
+	return (double) WL_RUN_BUDGET_STATEMENTS * perfopt_advisor_statement_timeout - wl_run_used_ms;
 }
 
 static void
 wl_over_budget(AdvStatement *st)
 {
 	st->over_budget = true;
-	st->skip_reason = psprintf("analysis and planning took longer than perfopt.advisor_statement_timeout (%d ms)",
-							   perfopt_advisor_statement_timeout);
+	if (wl_run_left_ms() < 1)
+		st->skip_reason = psprintf("the run's time for analysis and planning (%d x perfopt.advisor_statement_timeout) was spent",
+								   WL_RUN_BUDGET_STATEMENTS);
+	else
+		st->skip_reason = psprintf("analysis and planning took longer than perfopt.advisor_statement_timeout (%d ms)",
+								   perfopt_advisor_statement_timeout);
 }
 
 /* arm the timeout for what is left of st's budget; false when none is */
@@ -292,7 +345,7 @@ wl_budget_arm(AdvStatement *st)
 	wl_budget_expired = false;
 	if (perfopt_advisor_statement_timeout <= 0)
 		return true;
-	left = perfopt_advisor_statement_timeout - st->budget_used_ms;
+	left = Min(perfopt_advisor_statement_timeout - st->budget_used_ms, wl_run_left_ms());
 	if (left < 1)
 		return false;
 	if (wl_budget_timeout == MAX_TIMEOUTS)
@@ -302,6 +355,7 @@ wl_budget_arm(AdvStatement *st)
 	}
 	wl_budget_fired = 0;
 	wl_budget_queryid = st->queryid;
+	wl_budget_userid = st->userid;
 	enable_timeout_every(wl_budget_timeout,
 						 TimestampTzPlusMilliseconds(GetCurrentTimestamp(), (int64) left),
 						 WL_BUDGET_REPEAT_MS);
@@ -318,7 +372,9 @@ wl_budget_disarm(AdvStatement *st, TimestampTz started)
 	if (wl_budget_expired)
 		QueryCancelPending = false;
 	st->budget_used_ms += (double) (GetCurrentTimestamp() - started) / 1000.0;
-	if (st->budget_used_ms >= perfopt_advisor_statement_timeout || wl_budget_expired)
+	wl_run_used_ms += (double) (GetCurrentTimestamp() - started) / 1000.0;
+	if (st->budget_used_ms >= perfopt_advisor_statement_timeout || wl_run_left_ms() < 1 ||
+		wl_budget_expired)
 		wl_over_budget(st);
 }
 
@@ -638,6 +694,11 @@ adv_statement_prepare(AdvStatement *st)
 	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(st->userid)))
 	{
 		st->skip_reason = pstrdup("the role that ran it no longer exists");
+		return;
+	}
+	if (wl_shunned(st))
+	{
+		st->skip_reason = pstrdup("its planning once ignored the advisor's cancels and the process planning it was ended: not planned again until the server restarts");
 		return;
 	}
 	st->parsed_text = palloc(size);

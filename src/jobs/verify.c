@@ -157,6 +157,7 @@ perfopt_verify_after_build(const char *schema, int64 job_id, int64 recommendatio
 
 	initStringInfo(&js);
 	appendStringInfoChar(&js, '[');
+	adv_budget_begin_run();
 	foreach(lc, rows)
 	{
 		AdvStatement *st = lfirst(lc);
