@@ -444,7 +444,7 @@ my @left_out = grep { /$expected/ } @log;
 is(scalar(grep { /$SECRET/ } @left_out), 2, 'the server log has PostgreSQL\'s own errors of the failing statements, with their secrets')
   or diag join("\n", @left_out);
 no_secret('the server log', join("\n", grep { !/$expected/ } @log));
-ok(scalar(grep { /perfopt: emergency: terminated/ } @log) && scalar(grep { /perfopt: emergency: cancelled/ } @log),
+ok(scalar(grep { /perfopt: emergency action: terminated backend/ } @log) && scalar(grep { /perfopt: emergency action: cancelled the statement of backend/ } @log),
 	'the server log has perfopt\'s lines about the emergency actions');
 
 done_testing();
