@@ -74,6 +74,7 @@ extern void perfopt_alerts_evaluate(const PerfoptSample *s);
 /* ... whether anything waits to be written (or the table to be read) ... */
 extern bool perfopt_alerts_to_write(void);
 /* ... and write what changed, in its transaction (primary, extension there) */
+extern void perfopt_alerts_load_on_standby(void);
 extern void perfopt_alerts_persist(void);
 /* after that transaction committed */
 extern void perfopt_alerts_persisted(void);

@@ -19,13 +19,17 @@
  * their transitions to perfopt_alert_transitions, each with NOTIFY
  * perfopt_alerts) in the worker's transaction when they change; what could
  * not be written (standby, full disk) stays in shared memory and is
- * written later.  At its start the worker loads the open alerts of the
- * table, so alerts survive restarts.
+ * written later.  The worker loads the open alerts of the table before it
+ * first writes (after a start, a crash or a promotion) and, on a standby,
+ * once to read them: alerts survive restarts and failovers, and an alert
+ * opened before the load adopts the open row of its metric and subject
+ * (al_load).
  */
 #include "postgres.h"
 
 #include <math.h>
 
+#include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "commands/async.h"
 #include "executor/spi.h"
@@ -49,6 +53,7 @@ typedef struct AlertsShared
 {
 	int64		next_id;
 	bool		loaded;			/* the table's open alerts were read */
+	bool		loaded_in_recovery; /* ... on a standby: read again once it may write */
 	int			nalerts;
 	PerfoptAlert alerts[PERFOPT_MAX_ALERTS];
 	int			ntrends;
@@ -432,9 +437,64 @@ perfopt_alerts_evaluate(const PerfoptSample *s)
 
 /* ---- persistence ---- */
 
+/* the events of alert old now belong to alert new */
+static void
+al_events_renumber(int64 old, int64 new)
+{
+	for (int i = 0; i < al_nevents; i++)
+		if (al_events[i].id == old)
+			al_events[i].id = new;
+}
+
+/*
+ * An alert this node opened before it could write (a standby since
+ * promoted, a restart after a crash) finds the open row of the same
+ * metric and subject that the table already has: it becomes that alert
+ * (its id, its first_seen), changed in place.  Its own "open" becomes an
+ * escalation or de-escalation from the row's severity, or nothing.
+ */
+static void
+al_adopt(PerfoptAlert *a, int64 id, int row_severity, TimestampTz first_seen)
+{
+	int64		old = a->id;
+	int			keep = 0;
+
+	for (int i = 0; i < al_nevents; i++)
+	{
+		AlertEvent *e = &al_events[i];
+
+		if (e->id == old && strcmp(e->event, "open") == 0)
+		{
+			if (e->severity == row_severity)
+				continue;
+			strlcpy(e->event, e->severity > row_severity ? "escalate" : "deescalate",
+					sizeof(e->event));
+		}
+		al_events[keep++] = *e;
+	}
+	al_nevents = keep;
+	al_events_renumber(old, id);
+	a->id = id;
+	a->first_seen = Min(a->first_seen, first_seen);
+	a->persisted = true;
+	a->dirty = true;
+}
+
+/*
+ * Read the open alerts of perfopt_alerts_data into shared memory, once a
+ * node may write (at the first write on a primary: after a start, a crash,
+ * or a promotion).  Alerts this node opened meanwhile adopt the rows of the
+ * same metric and subject; the others get ids after every id in the table,
+ * since the ids they got here may be taken there.  No alert is lost or
+ * opened twice.
+ */
 static void
 al_load(const char *schema)
 {
+	int64		max_id = 0;
+	SPITupleTable *rows;
+	uint64		nrows;
+
 	if (SPI_execute(psprintf("/* perfopt */ SELECT id, type, metric, subject, severity, value, threshold,"
 							 " first_seen, last_seen, message,"
 							 " (SELECT pg_catalog.max(id) FROM %s.perfopt_alerts_data)"
@@ -442,52 +502,110 @@ al_load(const char *schema)
 							 " ORDER BY id LIMIT %d",
 							 schema, schema, PERFOPT_MAX_ALERTS), true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "perfopt: could not read perfopt_alerts_data");
-	LWLockAcquire(perfopt_shared->lock, LW_EXCLUSIVE);
-	for (uint64 r = 0; r < SPI_processed; r++)
+	rows = SPI_tuptable;
+	nrows = SPI_processed;
+	/* the next id follows every id ever written */
 	{
-		HeapTuple	tup = SPI_tuptable->vals[r];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull = true;
+		Datum		d = nrows > 0 ?
+			SPI_getbinval(rows->vals[0], rows->tupdesc, 11, &isnull) : (Datum) 0;
+
+		if (nrows == 0 &&
+			SPI_execute(psprintf("/* perfopt */ SELECT pg_catalog.max(id) FROM %s.perfopt_alerts_data", schema),
+						true, 1) == SPI_OK_SELECT && SPI_processed == 1)
+			d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		if (!isnull)
+			max_id = DatumGetInt64(d);
+	}
+	LWLockAcquire(perfopt_shared->lock, LW_EXCLUSIVE);
+	alerts->next_id = Max(alerts->next_id, max_id + 1);
+	/*
+	 * Never written: new ids, clear of the table's (first, so that no id
+	 * an alert adopts below is also one of these)
+	 */
+	for (int i = 0; i < alerts->nalerts; i++)
+	{
+		PerfoptAlert *m = &alerts->alerts[i];
+
+		if (!m->persisted && m->id <= max_id)
+		{
+			int64		id = alerts->next_id++;
+
+			al_events_renumber(m->id, id);
+			m->id = id;
+		}
+	}
+	for (uint64 r = 0; r < nrows; r++)
+	{
+		HeapTuple	tup = rows->vals[r];
+		TupleDesc	desc = rows->tupdesc;
 		bool		isnull;
-		PerfoptAlert *a;
+		PerfoptAlert *a = NULL;
 		char	   *sev = SPI_getvalue(tup, desc, 5);
 		int64		id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		char	   *metric = SPI_getvalue(tup, desc, 3);
+		char	   *subject = SPI_getvalue(tup, desc, 4);
+		int			severity = ALERT_NONE;
+		TimestampTz first_seen = DatumGetTimestampTz(SPI_getbinval(tup, desc, 8, &isnull));
 		bool		known = false;
 
+		for (int s = ALERT_LOW; s <= ALERT_CRITICAL; s++)
+			if (strcmp(sev, perfopt_alert_severity_name(s)) == 0)
+				severity = s;
 		for (int i = 0; i < alerts->nalerts; i++)
-			known |= alerts->alerts[i].id == id;
-		if (known || (a = al_new_slot()) == NULL)
+		{
+			PerfoptAlert *m = &alerts->alerts[i];
+
+			known |= m->id == id && m->persisted;
+			if (!m->persisted && m->open && strcmp(m->metric, metric) == 0 &&
+				strcmp(m->subject, subject) == 0)
+				a = m;
+		}
+		if (known)
+			continue;
+		if (a != NULL)
+		{
+			al_adopt(a, id, severity, first_seen);
+			continue;
+		}
+		if ((a = al_new_slot()) == NULL)
 			continue;
 		memset(a, 0, sizeof(PerfoptAlert));
 		a->id = id;
 		strlcpy(a->type, SPI_getvalue(tup, desc, 2), sizeof(a->type));
-		strlcpy(a->metric, SPI_getvalue(tup, desc, 3), sizeof(a->metric));
-		strlcpy(a->subject, SPI_getvalue(tup, desc, 4), sizeof(a->subject));
-		for (int s = ALERT_LOW; s <= ALERT_CRITICAL; s++)
-			if (strcmp(sev, perfopt_alert_severity_name(s)) == 0)
-				a->severity = s;
+		strlcpy(a->metric, metric, sizeof(a->metric));
+		strlcpy(a->subject, subject, sizeof(a->subject));
+		a->severity = severity;
 		a->value = DatumGetFloat8(SPI_getbinval(tup, desc, 6, &isnull));
 		a->threshold = DatumGetFloat8(SPI_getbinval(tup, desc, 7, &isnull));
-		a->first_seen = DatumGetTimestampTz(SPI_getbinval(tup, desc, 8, &isnull));
+		a->first_seen = first_seen;
 		a->last_seen = DatumGetTimestampTz(SPI_getbinval(tup, desc, 9, &isnull));
 		strlcpy(a->message, SPI_getvalue(tup, desc, 10), sizeof(a->message));
 		a->open = true;
 		a->persisted = true;
 	}
-	/* the next id follows every id ever written */
-	{
-		bool		isnull = true;
-		Datum		max_id = SPI_processed > 0 ?
-			SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 11, &isnull) : (Datum) 0;
-
-		if (SPI_processed == 0 &&
-			SPI_execute(psprintf("/* perfopt */ SELECT pg_catalog.max(id) FROM %s.perfopt_alerts_data", schema),
-						true, 1) == SPI_OK_SELECT && SPI_processed == 1)
-			max_id = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-		if (!isnull)
-			alerts->next_id = Max(alerts->next_id, DatumGetInt64(max_id) + 1);
-	}
 	alerts->loaded = true;
+	alerts->loaded_in_recovery = RecoveryInProgress();
 	LWLockRelease(perfopt_shared->lock);
+}
+
+/*
+ * On a standby, once: the open alerts replicated from the primary, so that
+ * the standby goes on with them (their ids) instead of opening its own.
+ * Called in the worker's sampling transaction.
+ */
+void
+perfopt_alerts_load_on_standby(void)
+{
+	Oid			nsp = perfopt_extension_schema(true);
+
+	if (alerts == NULL || alerts->loaded || !OidIsValid(nsp) ||
+		!OidIsValid(get_relname_relid("perfopt_alerts_data", nsp)))
+		return;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "perfopt: SPI_connect failed");
+	al_load(quote_identifier(get_namespace_name(nsp)));
+	SPI_finish();
 }
 
 bool
@@ -498,7 +616,7 @@ perfopt_alerts_to_write(void)
 	if (alerts == NULL)
 		return false;
 	LWLockAcquire(perfopt_shared->lock, LW_SHARED);
-	any = !alerts->loaded || al_nevents > 0;
+	any = !alerts->loaded || alerts->loaded_in_recovery || al_nevents > 0;
 	for (int i = 0; i < alerts->nalerts && !any; i++)
 		any = alerts->alerts[i].dirty;
 	LWLockRelease(perfopt_shared->lock);
@@ -540,7 +658,7 @@ perfopt_alerts_persist(void)
 	copy = palloc(sizeof(PerfoptAlert) * PERFOPT_MAX_ALERTS);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "perfopt: SPI_connect failed");
-	if (!alerts->loaded)
+	if (!alerts->loaded || alerts->loaded_in_recovery)
 		al_load(schema);
 
 	LWLockAcquire(perfopt_shared->lock, LW_SHARED);

@@ -271,6 +271,9 @@ wrk_sample(bool push, TimestampTz prev_at)
 			perfopt_thresholds_load();
 			wrk_thresholds_loaded = true;
 		}
+		/* a standby goes on with the replicated open alerts */
+		if (s->is_standby && perfopt_history_available())
+			perfopt_alerts_load_on_standby();
 
 		if (push && !s->is_standby && wrk_history_due(s->sampled_at) &&
 			perfopt_history_available())
