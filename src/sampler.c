@@ -401,8 +401,11 @@ smp_databases(PerfoptSample *s, TimestampTz now)
 										" temp_bytes::pg_catalog.float8,"
 										" (tup_returned OPERATOR(pg_catalog.+) tup_fetched)::pg_catalog.float8,"
 										" (tup_inserted OPERATOR(pg_catalog.+) tup_updated OPERATOR(pg_catalog.+) tup_deleted)::pg_catalog.float8"
-										" FROM pg_catalog.pg_stat_database"
-										" WHERE datname IS NOT NULL ORDER BY datname");
+										" FROM pg_catalog.pg_stat_database s"
+										/* templates and closed databases run no workload */
+										" WHERE s.datname IS NOT NULL AND EXISTS (SELECT 1 FROM pg_catalog.pg_database d"
+										"   WHERE d.oid OPERATOR(pg_catalog.=) s.datid AND d.datallowconn AND NOT d.datistemplate)"
+										" ORDER BY s.datname");
 
 	if (SPI_execute_plan(smp_database_plan, NULL, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "perfopt: could not read pg_stat_database");
