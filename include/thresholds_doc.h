@@ -28,10 +28,14 @@ typedef struct PerfoptThresholds
 	ThresholdPair response_time;	/* ms */
 	ThresholdPair error_rate;	/* percent */
 	ThresholdPair disk_utilization; /* percent */
+	ThresholdPair network_rx;	/* bytes per second received; NaN: off */
+	ThresholdPair network_tx;	/* bytes per second sent; NaN: off */
 } PerfoptThresholds;
 
 /* the largest millisecond threshold accepted: one day */
 #define THRESHOLDS_MAX_MS 86400000.0
+/* the largest rate accepted: 10 TB/s */
+#define THRESHOLDS_MAX_BYTES_PER_SECOND 1e13
 
 /* the defaults */
 extern void thresholds_defaults(PerfoptThresholds *th);
@@ -41,7 +45,8 @@ extern void thresholds_defaults(PerfoptThresholds *th);
  * into *th.  The document names only the keys it changes.  On success
  * returns true and *th holds the merged thresholds.  On any problem (not
  * JSON, not an object, an unknown key, a non-number, a value out of range,
- * warning and critical in the wrong order) returns false, leaves *th
+ * warning and critical in the wrong order, one of an optional pair null
+ * without the other) returns false, leaves *th
  * unchanged and writes "<key path>: <problem>" into err (errsize bytes).
  */
 extern bool thresholds_merge(PerfoptThresholds *th, const char *json, size_t len,

@@ -60,6 +60,10 @@ FROM unnest(ARRAY[
   '{"api": {"errorRate": {"critical": 200}}}',
   '{"api": {"responseTime": {"warning": 3000}}}',
   '{"disk": {"utilization": {"warning": 96}}}',
+  '{"network": {"receiveBytesPerSecond": {"warning": 1000}}}',
+  '{"network": {"transmitBytesPerSecond": {"warning": 0, "critical": 10}}}',
+  '{"network": {"receiveBytesPerSecond": {"warning": 20, "critical": 10}}}',
+  '{"network": {"rx": {"warning": 1}}}',
   '{"cpu": {"warning": 50}, "memory": {"warning": "x"}}'
 ]::jsonb[]) AS doc;
 SELECT perfopt_thresholds() = :'before'::jsonb AS unchanged;
@@ -83,6 +87,11 @@ RESET ROLE;
 SELECT perfopt_thresholds() -> 'cpu' AS cpu;
 SELECT updated_by FROM perfopt_thresholds;
 
+-- the network rates: off (null) by default, set in pairs, off again with nulls
+SELECT perfopt_thresholds()->'network' AS network_default;
+SELECT perfopt_set_thresholds('{"network": {"receiveBytesPerSecond": {"warning": 1000000, "critical": 50000000}}}')->'network' AS network_set;
+SELECT perfopt_set_thresholds('{"network": {"receiveBytesPerSecond": {"warning": null, "critical": null}}}')->'network' AS network_off;
+
 -- back to the defaults, and clean up this database
 SELECT perfopt_set_thresholds('{"cpu": {"warning": 70}, "database": {"queryTime": {"warning": 1000, "critical": 5000}}}')
        = :'defaults'::jsonb AS defaults_again;
@@ -90,3 +99,4 @@ DROP EXTENSION perfopt;
 DROP OWNED BY perfopt_thr_reader, perfopt_thr_admin;
 DROP ROLE perfopt_thr_reader, perfopt_thr_admin;
 \c contrib_regression
+

@@ -93,7 +93,7 @@ static int	al_nevents = 0;
 static int
 al_max_series(void)
 {
-	return 8 + perfopt_max_databases;
+	return 10 + perfopt_max_databases;
 }
 
 Size
@@ -378,7 +378,7 @@ perfopt_alerts_evaluate(const PerfoptSample *s)
 	double		p90 = NAN,
 				p95 = NAN,
 				error_rate = NAN;
-	AlertInput	inputs[8];
+	AlertInput	inputs[10];
 	int			ninputs = 0;
 	int			ntrends = 0;
 	PerfoptTrend *trends;
@@ -414,6 +414,13 @@ perfopt_alerts_evaluate(const PerfoptSample *s)
 	AL_INPUT("database", "database.queryTime", "server", " ms", p90, th.query_time, false);
 	AL_INPUT("api", "api.responseTime", "server", " ms", p95, th.response_time, false);
 	AL_INPUT("api", "api.errorRate", "server", "%", error_rate, th.error_rate, false);
+	/* off (null) unless a DBA set them */
+	if (!isnan(th.network_rx.warning))
+		AL_INPUT("network", "network.receiveBytesPerSecond", "host", " B/s",
+				 s->network_rx_bytes_per_second, th.network_rx, false);
+	if (!isnan(th.network_tx.warning))
+		AL_INPUT("network", "network.transmitBytesPerSecond", "host", " B/s",
+				 s->network_tx_bytes_per_second, th.network_tx, false);
 #undef AL_INPUT
 
 	trends = palloc0(sizeof(PerfoptTrend) * al_max_series());

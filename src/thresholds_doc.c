@@ -4,6 +4,8 @@
  * document, its unit and its direction; parsing walks the document against
  * it, so an unknown key anywhere is an error that names its path.
  *
+ * The network rates are optional: null (NaN inside) until a DBA sets both.
+ *
  * Pure C with cJSON; everything cJSON allocates is freed before return.
  */
 #include "thresholds_doc.h"
@@ -18,7 +20,8 @@
 typedef enum ThUnit
 {
 	TH_PERCENT,
-	TH_MS
+	TH_MS,
+	TH_BYTES_PER_SECOND			/* optional: off (null, NaN) by default */
 } ThUnit;
 
 typedef struct ThDef
@@ -43,6 +46,9 @@ static const ThDef th_defs[] = {
 	{"api", "responseTime", TH_MS, false, TH_OFF(response_time), 500, 2000},
 	{"api", "errorRate", TH_PERCENT, false, TH_OFF(error_rate), 5, 10},
 	{"disk", "utilization", TH_PERCENT, false, TH_OFF(disk_utilization), 80, 95},
+	/* no rate suits every network: off until a DBA sets one */
+	{"network", "receiveBytesPerSecond", TH_BYTES_PER_SECOND, false, TH_OFF(network_rx), NAN, NAN},
+	{"network", "transmitBytesPerSecond", TH_BYTES_PER_SECOND, false, TH_OFF(network_tx), NAN, NAN},
 };
 
 #define TH_NDEFS (sizeof(th_defs) / sizeof(th_defs[0]))
@@ -96,6 +102,12 @@ th_check_range(const ThDef *def, const char *path, const char *which, double v,
 				 path, which, v, THRESHOLDS_MAX_MS);
 		return false;
 	}
+	if (def->unit == TH_BYTES_PER_SECOND && (v <= 0 || v > THRESHOLDS_MAX_BYTES_PER_SECOND))
+	{
+		snprintf(err, errsize, "%s.%s: %g is out of range: bytes per second must be above 0 and at most %g",
+				 path, which, v, THRESHOLDS_MAX_BYTES_PER_SECOND);
+		return false;
+	}
 	return true;
 }
 
@@ -104,6 +116,14 @@ static bool
 th_check_order(const ThDef *def, const ThresholdPair *p, const char *path,
 			   char *err, size_t errsize)
 {
+	/* an optional pair is off (both null) or set (both numbers) */
+	if (def->unit == TH_BYTES_PER_SECOND && (isnan(p->warning) || isnan(p->critical)))
+	{
+		if (isnan(p->warning) && isnan(p->critical))
+			return true;
+		snprintf(err, errsize, "%s: warning and critical are set together (null turns both off)", path);
+		return false;
+	}
 	if (def->lower_is_worse ? p->warning > p->critical : p->warning < p->critical)
 		return true;
 	snprintf(err, errsize,
@@ -138,6 +158,11 @@ th_parse_pair(const cJSON *obj, const ThDef *def, const char *path, ThresholdPai
 		{
 			snprintf(err, errsize, "%s.%.64s: unknown key", path, item->string ? item->string : "");
 			return false;
+		}
+		if (cJSON_IsNull(item) && def->unit == TH_BYTES_PER_SECOND)
+		{
+			*target = NAN;
+			continue;
 		}
 		if (!cJSON_IsNumber(item) || !isfinite(item->valuedouble))
 		{
@@ -273,6 +298,8 @@ thresholds_valid(const PerfoptThresholds *th, char *err, size_t errsize)
 		char		path[160];
 
 		th_path(&th_defs[i], path, sizeof(path));
+		if (th_defs[i].unit == TH_BYTES_PER_SECOND && isnan(p->warning) && isnan(p->critical))
+			continue;
 		if (!isfinite(p->warning) || !isfinite(p->critical) ||
 			!th_check_range(&th_defs[i], path, "warning", p->warning, err, errsize) ||
 			!th_check_range(&th_defs[i], path, "critical", p->critical, err, errsize) ||
@@ -286,6 +313,17 @@ thresholds_valid(const PerfoptThresholds *th, char *err, size_t errsize)
 static void
 th_number(double v, char *buf, size_t size)
 {
+	if (isnan(v))
+	{
+		snprintf(buf, size, "null");
+		return;
+	}
+	/* whole numbers as such (a rate of 1000000, not 1e+06) */
+	if (v == floor(v) && fabs(v) < 1e15)
+	{
+		snprintf(buf, size, "%.0f", v);
+		return;
+	}
 	for (int precision = 6; precision <= 17; precision++)
 	{
 		snprintf(buf, size, "%.*g", precision, v);

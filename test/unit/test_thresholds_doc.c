@@ -3,6 +3,7 @@
  * are refused with the key path and change nothing; partial documents
  * merge; the rendering reads back to the same thresholds.
  */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -83,6 +84,49 @@ test_bad_documents(void)
 	/* a good key first does not save a bad one after it */
 	bad("{\"cpu\": {\"warning\": 60}, \"memory\": {\"warning\": \"x\"}}", "memory.warning");
 	bad("{\"cpu\": {\"warning\": 1e999}}", "cpu.warning");
+	/* the network rates: off by default, set in pairs, above 0 */
+	bad("{\"network\": {\"receiveBytesPerSecond\": {\"warning\": 1000}}}", "network.receiveBytesPerSecond");
+	bad("{\"network\": {\"transmitBytesPerSecond\": {\"critical\": 1000}}}", "network.transmitBytesPerSecond");
+	bad("{\"network\": {\"receiveBytesPerSecond\": {\"warning\": 0, \"critical\": 10}}}",
+		"network.receiveBytesPerSecond.warning");
+	bad("{\"network\": {\"receiveBytesPerSecond\": {\"warning\": 10, \"critical\": 1e14}}}",
+		"network.receiveBytesPerSecond.critical");
+	bad("{\"network\": {\"receiveBytesPerSecond\": {\"warning\": 20, \"critical\": 10}}}",
+		"network.receiveBytesPerSecond");
+	bad("{\"network\": {\"receiveBytesPerSecond\": {\"warning\": \"1e6\", \"critical\": 2e6}}}",
+		"network.receiveBytesPerSecond.warning");
+	bad("{\"network\": {\"rx\": {\"warning\": 1}}}", "network.rx");
+	bad("{\"network\": 5}", "network");
+}
+
+static void
+test_network(void)
+{
+	PerfoptThresholds th;
+	PerfoptThresholds d;
+	char		err[256];
+	char		buf[1024];
+	const char *doc;
+
+	thresholds_defaults(&d);
+	check(isnan(d.network_rx.warning) && isnan(d.network_tx.critical), "network rates off by default");
+	th = d;
+	doc = "{\"network\": {\"receiveBytesPerSecond\": {\"warning\": 1e6, \"critical\": 5e6}}}";
+	check(thresholds_merge(&th, doc, strlen(doc), err, sizeof(err)) &&
+		  th.network_rx.warning == 1e6 && th.network_rx.critical == 5e6 && isnan(th.network_tx.warning),
+		  "receive rate set, transmit still off");
+	check(thresholds_valid(&th, err, sizeof(err)), "a set rate is valid");
+	(void) thresholds_render(&th, buf, sizeof(buf));
+	check(strstr(buf, "\"network\": {\"receiveBytesPerSecond\": {\"warning\": 1000000, \"critical\": 5000000}, "
+				 "\"transmitBytesPerSecond\": {\"warning\": null, \"critical\": null}}") != NULL,
+		  "rendered, off as null");
+	doc = "{\"network\": {\"receiveBytesPerSecond\": {\"warning\": null, \"critical\": null}}}";
+	check(thresholds_merge(&th, doc, strlen(doc), err, sizeof(err)) && same(&th, &d),
+		  "null turns it off again: the defaults");
+	thresholds_render(&d, buf, sizeof(buf));
+	th.cpu.warning = 1;
+	check(thresholds_merge(&th, buf, strlen(buf), err, sizeof(err)) && same(&th, &d),
+		  "the defaults' rendering (with nulls) reads back");
 }
 
 static void
@@ -173,6 +217,7 @@ main(void)
 {
 	test_bad_documents();
 	test_merges();
+	test_network();
 	test_render();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
