@@ -25,6 +25,7 @@ extern int	perfopt_alert_resolve_samples;
 extern double perfopt_alert_resolve_margin;
 extern int	perfopt_alert_forecast_horizon;
 extern int	perfopt_trend_window;
+extern int	perfopt_alert_dwell;
 extern int	perfopt_slow_query_ms;
 extern int	perfopt_history_interval;
 extern int	perfopt_history_retention;

@@ -43,6 +43,8 @@ typedef struct TrendResult
 	double		ewma;
 	double		z;
 	bool		anomaly;
+	double		r2;				/* how much of the variance the line explains; NaN without a line */
+	double		window_seconds; /* from the oldest point held to the newest */
 } TrendResult;
 
 extern void trend_init(TrendSeries *s, int window);

@@ -5,15 +5,19 @@
  * is compared with its thresholds and fed to its trend (trends.c).
  *
  * Severity: critical at or past the critical threshold; high past warning
- * for perfopt.alert_sustained_samples samples in a row; medium past
- * warning; low when the trend reaches warning within
- * perfopt.alert_forecast_horizon or the value is an anomaly.  One open
- * alert per (metric, subject): a new severity updates it in place and
- * records the transition.  Hysteresis: it resolves by itself
- * (resolved_by 'auto') only after perfopt.alert_resolve_samples samples in
- * a row below warning by perfopt.alert_resolve_margin percent of the
- * threshold with nothing else to report, so a value oscillating around
- * a threshold keeps one alert open instead of opening many.
+ * for perfopt.alert_sustained_samples samples in a row and a fifth of
+ * perfopt.alert_dwell; medium past warning; low for an anomaly that
+ * persists as long, or a forecast: a trend line that explains the data
+ * (R2 at least 0.9), spans at least perfopt.alert_dwell, reaches warning
+ * within perfopt.alert_forecast_horizon, for a value not far from warning.
+ * One open alert per (metric, subject): worse is recorded at once, in
+ * place, as a transition.  Hysteresis in time and samples, so it holds at
+ * every sampling interval: an alert is lowered or resolved (resolved_by
+ * 'auto') only after its lower state held for perfopt.alert_dwell and
+ * perfopt.alert_resolve_samples samples (a resolution: clear of warning by
+ * perfopt.alert_resolve_margin percent throughout).  A value oscillating
+ * around a threshold keeps one alert in one state.  At most three NOTIFY
+ * messages per alert per minute.
  *
  * Open alerts live in shared memory, written to perfopt_alerts_data (and
  * their transitions to perfopt_alert_transitions, each with NOTIFY
@@ -78,7 +82,14 @@ typedef struct AlertSeries
 	char		metric[48];
 	char		subject[NAMEDATALEN];
 	int			over_count;		/* samples in a row past warning */
-	int			clear_count;	/* samples in a row clear of warning */
+	double		over_since;		/* since when (seconds), 0: not past */
+	int			anomaly_count;	/* samples in a row anomalous (bad direction) */
+	double		anomaly_since;
+	/* the open alert's target has been lower than its severity: */
+	double		lower_since;	/* since when (seconds), 0: it is not */
+	int			lower_count;	/* for this many samples */
+	int			lower_max;		/* the highest of those targets */
+	bool		lower_clear;	/* every one of them clear by the margin */
 	TrendSeries trend;
 } AlertSeries;
 
@@ -165,15 +176,8 @@ typedef struct AlertInput
  * many windows ahead: no forecast alert beyond it.
  */
 #define AL_MAX_EXTRAPOLATION 10
-
-static double
-al_window_seconds(const TrendSeries *t)
-{
-	int			newest = (t->head + t->window - 1) % t->window;
-	int			oldest = t->n < t->window ? 0 : t->head;
-
-	return t->n > 1 ? t->t[newest] - t->t[oldest] : 0;
-}
+/* a forecast needs a line that explains at least this share of the variance */
+#define AL_FORECAST_MIN_R2 0.9
 
 static AlertSeries *
 al_series_for(const char *metric, const char *subject)
@@ -277,13 +281,61 @@ al_message(PerfoptAlert *a, const AlertInput *in, int severity, const TrendResul
 	}
 }
 
+/*
+ * Is a value far from its warning threshold (on the good side)?  Then no
+ * forecast: a line through a quiet metric ("cpu 1.5% ... warning in 0.1
+ * hour") is noise extrapolated.
+ */
+static bool
+al_far_from_warning(const AlertInput *in)
+{
+	double		distance = in->lower_is_worse ? in->value - in->th->warning : in->th->warning - in->value;
+
+	return distance > 0.5 * Max(fabs(in->th->warning), fabs(in->th->critical - in->th->warning));
+}
+
+/* the severity the value calls for now, with the time rules applied */
+static int
+al_target(const AlertInput *in, AlertSeries *ser, const TrendResult *tr, double now_s)
+{
+	double		persist_s = perfopt_alert_dwell / 5.0;
+	bool		over_warning = al_past(in->value, in->th->warning, in->lower_is_worse);
+	bool		anomalous = tr->anomaly && (in->lower_is_worse ? tr->z < 0 : tr->z > 0);
+
+	ser->over_count = over_warning ? ser->over_count + 1 : 0;
+	ser->over_since = !over_warning ? 0 : ser->over_since > 0 ? ser->over_since : now_s;
+	ser->anomaly_count = anomalous ? ser->anomaly_count + 1 : 0;
+	ser->anomaly_since = !anomalous ? 0 : ser->anomaly_since > 0 ? ser->anomaly_since : now_s;
+
+	if (al_past(in->value, in->th->critical, in->lower_is_worse))
+		return ALERT_CRITICAL;
+	if (over_warning)
+		return ser->over_count >= perfopt_alert_sustained_samples &&
+			now_s - ser->over_since >= persist_s ? ALERT_HIGH : ALERT_MEDIUM;
+	/* an anomaly that persists, in samples and in time */
+	if (anomalous && ser->anomaly_count >= perfopt_alert_sustained_samples &&
+		now_s - ser->anomaly_since >= persist_s)
+		return ALERT_LOW;
+	/*
+	 * A forecast only from a line that explains the data, fitted over at
+	 * least the dwell time, for a value not far from warning, and not
+	 * further ahead than ten windows.
+	 */
+	if (!isnan(tr->seconds_to_warning) && tr->seconds_to_warning > 0 &&
+		tr->seconds_to_warning <= perfopt_alert_forecast_horizon &&
+		tr->seconds_to_warning <= AL_MAX_EXTRAPOLATION * tr->window_seconds &&
+		!isnan(tr->r2) && tr->r2 >= AL_FORECAST_MIN_R2 &&
+		tr->window_seconds >= perfopt_alert_dwell && !al_far_from_warning(in))
+		return ALERT_LOW;
+	return ALERT_NONE;
+}
+
 static void
 al_evaluate_one(const AlertInput *in, TimestampTz now, double now_s, PerfoptTrend *trend_out)
 {
 	AlertSeries *ser;
 	TrendResult tr;
 	PerfoptAlert *a;
-	bool		over_warning;
 	bool		clear;
 	int			target;
 	double		margin;
@@ -303,25 +355,11 @@ al_evaluate_one(const AlertInput *in, TimestampTz now, double now_s, PerfoptTren
 		trend_out->r = tr;
 	}
 
-	over_warning = al_past(in->value, in->th->warning, in->lower_is_worse);
-	ser->over_count = over_warning ? ser->over_count + 1 : 0;
-	if (al_past(in->value, in->th->critical, in->lower_is_worse))
-		target = ALERT_CRITICAL;
-	else if (over_warning)
-		target = ser->over_count >= perfopt_alert_sustained_samples ? ALERT_HIGH : ALERT_MEDIUM;
-	else if ((tr.anomaly && (in->lower_is_worse ? tr.z < 0 : tr.z > 0)) ||
-			 (!isnan(tr.seconds_to_warning) && tr.seconds_to_warning > 0 &&
-			  tr.seconds_to_warning <= perfopt_alert_forecast_horizon &&
-			  tr.seconds_to_warning <= AL_MAX_EXTRAPOLATION * al_window_seconds(&ser->trend)))
-		target = ALERT_LOW;
-	else
-		target = ALERT_NONE;
-
+	target = al_target(in, ser, &tr, now_s);
 	margin = fabs(in->th->warning) * perfopt_alert_resolve_margin / 100.0;
 	clear = target == ALERT_NONE &&
 		(in->lower_is_worse ? in->value > in->th->warning + margin
 		 : in->value < in->th->warning - margin);
-	ser->clear_count = clear ? ser->clear_count + 1 : 0;
 
 	a = al_open_alert(in->metric, in->subject);
 	if (a == NULL)
@@ -342,30 +380,61 @@ al_evaluate_one(const AlertInput *in, TimestampTz now, double now_s, PerfoptTren
 		a->dirty = true;
 		al_message(a, in, target, &tr, ser->over_count);
 		al_event(a, "open");
-		ser->clear_count = 0;
+		ser->lower_since = 0;
 		return;
 	}
 
 	a->value = in->value;
 	a->last_seen = now;
 	a->dirty = true;
-	if (target != ALERT_NONE && target != a->severity)
+	if (target > a->severity)
 	{
-		bool		up = target > a->severity;
-
+		/* worse: at once */
 		a->severity = target;
 		a->threshold = target == ALERT_CRITICAL ? in->th->critical : in->th->warning;
 		al_message(a, in, target, &tr, ser->over_count);
-		al_event(a, up ? "escalate" : "deescalate");
+		al_event(a, "escalate");
+		ser->lower_since = 0;
+		return;
 	}
-	else if (ser->clear_count >= perfopt_alert_resolve_samples)
+	if (target == a->severity || (target == ALERT_NONE && !clear))
+	{
+		/* as bad as it was, or not clear by the margin: the wait starts over */
+		ser->lower_since = 0;
+		return;
+	}
+
+	/*
+	 * Better: only once the lower state has held for perfopt.alert_dwell
+	 * seconds and perfopt.alert_resolve_samples samples, so that a value
+	 * that oscillates around a threshold keeps one state at any sampling
+	 * interval.  Then the alert goes down to the worst of what it was
+	 * meanwhile, or resolves when that was nothing.
+	 */
+	if (ser->lower_since == 0)
+	{
+		ser->lower_since = now_s;
+		ser->lower_count = 0;
+		ser->lower_max = ALERT_NONE;
+	}
+	ser->lower_count++;
+	ser->lower_max = Max(ser->lower_max, target);
+	if (ser->lower_count < perfopt_alert_resolve_samples ||
+		now_s - ser->lower_since < perfopt_alert_dwell)
+		return;
+	ser->lower_since = 0;
+	if (ser->lower_max == ALERT_NONE)
 	{
 		a->open = false;
 		a->resolved_at = now;
 		strlcpy(a->resolved_by, "auto", sizeof(a->resolved_by));
 		al_event(a, "resolve");
-		ser->clear_count = 0;
+		return;
 	}
+	a->severity = ser->lower_max;
+	a->threshold = in->th->warning;
+	al_message(a, in, ser->lower_max, &tr, ser->over_count);
+	al_event(a, "deescalate");
 }
 
 void
@@ -649,9 +718,48 @@ perfopt_alert_notify(int64 id, const char *event, const char *metric, const char
 	pfree(js.data);
 }
 
+/*
+ * At most AL_NOTIFY_PER_MINUTE NOTIFY messages per alert per minute: a
+ * listener is told, not flooded.  The transitions are all written.
+ */
+#define AL_NOTIFY_PER_MINUTE 3
+typedef struct AlNotified
+{
+	int64		id;
+	double		since;			/* the minute's start, seconds */
+	int			count;
+} AlNotified;
+static AlNotified al_notified[PERFOPT_MAX_ALERTS];
+
+static bool
+al_may_notify(int64 id, double now_s)
+{
+	AlNotified *slot = &al_notified[0];
+
+	for (int i = 0; i < PERFOPT_MAX_ALERTS; i++)
+	{
+		if (al_notified[i].id == id)
+		{
+			slot = &al_notified[i];
+			break;
+		}
+		/* else the one told longest ago makes room */
+		if (al_notified[i].since < slot->since)
+			slot = &al_notified[i];
+	}
+	if (slot->id != id || now_s - slot->since >= 60)
+	{
+		slot->id = id;
+		slot->since = now_s;
+		slot->count = 0;
+	}
+	return slot->count++ < AL_NOTIFY_PER_MINUTE;
+}
+
 void
 perfopt_alerts_persist(void)
 {
+	double		now_s = (double) GetCurrentTimestamp() / USECS_PER_SEC;
 	Oid			nsp = perfopt_extension_schema(true);
 	const char *schema;
 	PerfoptAlert *copy;
@@ -719,8 +827,9 @@ perfopt_alerts_persist(void)
 										   schema, schema),
 								  5, types, values, NULL, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "perfopt: could not write perfopt_alert_transitions");
-		perfopt_alert_notify(e->id, e->event, e->metric, perfopt_alert_severity_name(e->severity),
-							 e->open, e->value, e->threshold);
+		if (al_may_notify(e->id, now_s))
+			perfopt_alert_notify(e->id, e->event, e->metric, perfopt_alert_severity_name(e->severity),
+								 e->open, e->value, e->threshold);
 	}
 	SPI_finish();
 

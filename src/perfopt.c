@@ -35,6 +35,7 @@ int			perfopt_alert_resolve_samples = 3;
 double		perfopt_alert_resolve_margin = 5;
 int			perfopt_alert_forecast_horizon = 3600;
 int			perfopt_trend_window = 60;
+int			perfopt_alert_dwell = 300;
 int			perfopt_slow_query_ms = 1000;
 int			perfopt_history_interval = 60;
 int			perfopt_history_retention = 7 * 24 * 60;
@@ -176,6 +177,11 @@ perfopt_define_gucs(void)
 	DefineCustomIntVariable("perfopt.alert_forecast_horizon",
 							"A trend that reaches a warning threshold within this time opens a low alert (0: never).",
 							NULL, &perfopt_alert_forecast_horizon, 3600, 0, 30 * 24 * 3600,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("perfopt.alert_dwell",
+							"Least time an alert's lower state must hold before the alert is lowered or resolved; also the least span of a trend that may forecast, and five times how long a value must stay past warning (high) or anomalous (low).",
+							"Hysteresis in time, so that it holds at every sampling interval. 0: samples only.",
+							&perfopt_alert_dwell, 300, 0, 24 * 3600,
 							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
 	DefineCustomIntVariable("perfopt.trend_window",
 							"Samples a trend is fitted to.",

@@ -72,6 +72,26 @@ trend_crossing(double now_fitted, double slope, double threshold, bool lower_is_
 	return (threshold - now_fitted) / slope;
 }
 
+/*
+ * The share of the values' variance the line explains (1: every point on
+ * it; 0: no better than the mean).  A flat series is explained perfectly.
+ */
+static double
+trend_r2(const TrendSeries *s, double slope, double intercept, double t0, double mean)
+{
+	double		ss_res = 0,
+				ss_tot = 0;
+
+	for (int i = 0; i < s->n; i++)
+	{
+		double		fit = intercept + slope * (s->t[i] - t0);
+
+		ss_res += (s->v[i] - fit) * (s->v[i] - fit);
+		ss_tot += (s->v[i] - mean) * (s->v[i] - mean);
+	}
+	return ss_tot > 0 ? fmax(0, 1 - ss_res / ss_tot) : 1;
+}
+
 void
 trend_eval(const TrendSeries *s, double warning, double critical, bool lower_is_worse,
 		   TrendResult *out)
@@ -92,10 +112,12 @@ trend_eval(const TrendSeries *s, double warning, double critical, bool lower_is_
 	out->ewma = s->nobs > 0 ? s->ewma : NAN;
 	out->z = s->last_z;
 	out->anomaly = s->nobs > TREND_WARMUP && fabs(s->last_z) >= TREND_ANOMALY_Z;
+	out->r2 = NAN;
 	if (s->n == 0)
 		return;
 	newest = (s->head + s->window - 1) % s->window;
 	out->last = s->v[newest];
+	out->window_seconds = s->t[newest] - s->t[s->n < s->window ? 0 : s->head];
 	if (s->n < TREND_MIN_POINTS)
 		return;
 
@@ -119,6 +141,7 @@ trend_eval(const TrendSeries *s, double warning, double critical, bool lower_is_
 			return;
 		slope = (s->n * stv - st * sv) / denom;
 		intercept = (sv - slope * st) / s->n;	/* the fitted value now */
+		out->r2 = trend_r2(s, slope, intercept, t0, sv / s->n);
 		out->slope_per_hour = slope * 3600;
 		out->seconds_to_warning = trend_crossing(intercept, slope, warning, lower_is_worse);
 		out->seconds_to_critical = trend_crossing(intercept, slope, critical, lower_is_worse);

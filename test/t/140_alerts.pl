@@ -17,7 +17,9 @@ use Time::HiRes qw(usleep);
 my $db = 'postgres';
 # no forecast alerts here (trends.c's unit test checks the forecasts)
 my $node = perfopt_node('alerts', interval => 200,
-	conf => "perfopt.advisor_interval = 0\nperfopt.alert_forecast_horizon = 0\n");
+	conf => "perfopt.advisor_interval = 0\nperfopt.alert_forecast_horizon = 0\n"
+	  # hysteresis in samples only: the test counts samples
+	  . "perfopt.alert_dwell = 0\n");
 $node->start;
 # a busy machine (host cpu over the default 70%) must not open a cpu
 # alert before the test sets its own thresholds

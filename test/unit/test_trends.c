@@ -122,11 +122,49 @@ test_anomaly(void)
 	check(s.n == 6, "NaN ignored", s.n);
 }
 
+static void
+test_fit(void)
+{
+	TrendSeries s;
+	TrendResult r;
+	unsigned	seed = 3;
+
+	/* a clean rise: the line explains nearly all of it */
+	trend_init(&s, 60);
+	for (int i = 0; i < 60; i++)
+		trend_add(&s, i * 5.0, 20 + 0.1 * i + 0.01 * noise(&seed), 0.1);
+	trend_eval(&s, 70, 90, false, &r);
+	check(r.r2 > 0.99, "a clean rise: R2 near 1", r.r2);
+	check(fabs(r.window_seconds - 295) < 1e-9, "the window spans 59 intervals of 5 s", r.window_seconds);
+
+	/* noise around a level with a slight drift: the line explains little */
+	trend_init(&s, 60);
+	for (int i = 0; i < 60; i++)
+		trend_add(&s, i, 1.5 + 0.002 * i + 1.0 * noise(&seed), 0.1);
+	trend_eval(&s, 70, 90, false, &r);
+	check(r.r2 < 0.3, "noise around a level: R2 low", r.r2);
+
+	/* a flat series is explained perfectly */
+	trend_init(&s, 60);
+	for (int i = 0; i < 10; i++)
+		trend_add(&s, i, 5, 0.1);
+	trend_eval(&s, 70, 90, false, &r);
+	check(r.r2 == 1, "flat: R2 1", r.r2);
+
+	/* too few points: no line, no R2 */
+	trend_init(&s, 60);
+	trend_add(&s, 0, 1, 0.1);
+	trend_add(&s, 1, 2, 0.1);
+	trend_eval(&s, 70, 90, false, &r);
+	check(isnan(r.r2) && r.window_seconds == 1, "two points: no R2, a window of 1 s", r.r2);
+}
+
 int
 main(void)
 {
 	test_rising();
 	test_anomaly();
+	test_fit();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }
