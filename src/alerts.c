@@ -10,8 +10,11 @@
  * persists as long, or a forecast: a trend line that explains the data
  * (R2 at least 0.9), spans at least perfopt.alert_dwell, reaches warning
  * within perfopt.alert_forecast_horizon, for a value not far from warning.
- * One open alert per (metric, subject): worse is recorded at once, in
- * place, as a transition.  Hysteresis in time and samples, so it holds at
+ * One open alert per (metric, subject), opened and made worse once the
+ * worse state came back in perfopt.alert_sustained_samples samples over a
+ * fifth of perfopt.alert_dwell with no calm spell that long between them
+ * (a spike opens nothing; a value oscillating across the threshold does,
+ * once), in place, as a transition.  Hysteresis in time and samples, so it holds at
  * every sampling interval: an alert is lowered or resolved (resolved_by
  * 'auto') only after its lower state held for perfopt.alert_dwell and
  * perfopt.alert_resolve_samples samples (a resolution: clear of warning by
@@ -85,6 +88,15 @@ typedef struct AlertSeries
 	double		over_since;		/* since when (seconds), 0: not past */
 	int			anomaly_count;	/* samples in a row anomalous (bad direction) */
 	double		anomaly_since;
+	/*
+	 * An episode of targets worse than the alert (or than none): since when
+	 * (seconds, 0: none), in how many samples, the mildest of them, and
+	 * since when it has been calm (0: it is not).
+	 */
+	double		raise_since;
+	int			raise_count;
+	int			raise_min;
+	double		calm_since;
 	/* the open alert's target has been lower than its severity: */
 	double		lower_since;	/* since when (seconds), 0: it is not */
 	int			lower_count;	/* for this many samples */
@@ -330,6 +342,44 @@ al_target(const AlertInput *in, AlertSeries *ser, const TrendResult *tr, double 
 	return ALERT_NONE;
 }
 
+/*
+ * Feed the episode of targets worse than severity; true when it calls for
+ * opening or escalating: worse in perfopt.alert_sustained_samples samples
+ * over at least a fifth of perfopt.alert_dwell, without a calm spell of
+ * that length between them.  A spike opens nothing; a value that keeps
+ * coming back past the threshold does, once, at the mildest of what it
+ * was (ser->raise_min).
+ */
+static bool
+al_raise_due(AlertSeries *ser, int target, int severity, double now_s)
+{
+	double		persist_s = perfopt_alert_dwell / 5.0;
+
+	if (target <= severity)
+	{
+		if (ser->raise_since != 0 && ser->calm_since == 0)
+			ser->calm_since = now_s;
+		if (ser->raise_since != 0 && now_s - ser->calm_since >= persist_s)
+			ser->raise_since = 0;
+		return false;
+	}
+	if (ser->raise_since == 0)
+	{
+		ser->raise_since = now_s;
+		ser->raise_count = 0;
+		ser->raise_min = target;
+	}
+	ser->calm_since = 0;
+	ser->raise_count++;
+	ser->raise_min = Min(ser->raise_min, target);
+	/* without a dwell time, the first sample counts (samples only) */
+	if (ser->raise_count < (perfopt_alert_dwell > 0 ? perfopt_alert_sustained_samples : 1) ||
+		now_s - ser->raise_since < persist_s)
+		return false;
+	ser->raise_since = 0;
+	return true;
+}
+
 static void
 al_evaluate_one(const AlertInput *in, TimestampTz now, double now_s, PerfoptTrend *trend_out)
 {
@@ -337,6 +387,7 @@ al_evaluate_one(const AlertInput *in, TimestampTz now, double now_s, PerfoptTren
 	TrendResult tr;
 	PerfoptAlert *a;
 	bool		clear;
+	bool		raise;
 	int			target;
 	double		margin;
 
@@ -362,10 +413,12 @@ al_evaluate_one(const AlertInput *in, TimestampTz now, double now_s, PerfoptTren
 		 : in->value < in->th->warning - margin);
 
 	a = al_open_alert(in->metric, in->subject);
+	raise = al_raise_due(ser, target, a ? a->severity : ALERT_NONE, now_s);
 	if (a == NULL)
 	{
-		if (target == ALERT_NONE || (a = al_new_slot()) == NULL)
+		if (!raise || (a = al_new_slot()) == NULL)
 			return;
+		target = ser->raise_min;
 		memset(a, 0, sizeof(PerfoptAlert));
 		a->id = alerts->next_id++;
 		strlcpy(a->type, in->type, sizeof(a->type));
@@ -389,7 +442,11 @@ al_evaluate_one(const AlertInput *in, TimestampTz now, double now_s, PerfoptTren
 	a->dirty = true;
 	if (target > a->severity)
 	{
-		/* worse: at once */
+		/* worse, for long enough: the mildest of what it was meanwhile */
+		ser->lower_since = 0;
+		if (!raise)
+			return;
+		target = ser->raise_min;
 		a->severity = target;
 		a->threshold = target == ALERT_CRITICAL ? in->th->critical : in->th->warning;
 		al_message(a, in, target, &tr, ser->over_count);

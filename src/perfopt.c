@@ -179,7 +179,7 @@ perfopt_define_gucs(void)
 							NULL, &perfopt_alert_forecast_horizon, 3600, 0, 30 * 24 * 3600,
 							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
 	DefineCustomIntVariable("perfopt.alert_dwell",
-							"Least time an alert's lower state must hold before the alert is lowered or resolved; also the least span of a trend that may forecast, and five times how long a value must stay past warning (high) or anomalous (low).",
+							"Least time an alert's lower state must hold before the alert is lowered or resolved; also the least span of a trend that may forecast, and five times how long a worse state must last before an alert opens or escalates.",
 							"Hysteresis in time, so that it holds at every sampling interval. 0: samples only.",
 							&perfopt_alert_dwell, 300, 0, 24 * 3600,
 							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);

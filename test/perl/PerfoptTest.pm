@@ -50,6 +50,7 @@ our $WAIT_SECONDS = 60;
 # A node (not started) with perfopt preloaded and short intervals.
 #   interval          perfopt.monitoring_interval in ms (default 200)
 #   history_interval  perfopt.history_interval in s (default 1)
+#   alert_dwell       perfopt.alert_dwell in s (default 0: hysteresis in samples)
 #   preload           shared_preload_libraries (default pg_stat_statements,perfopt);
 #                     under test/run.sh (PERFOPT_SQLCHECK set) perfopt_sqlcheck
 #                     joins when perfopt is preloaded, to report unqualified
@@ -75,6 +76,9 @@ sub perfopt_node
 	{
 		$conf .= "perfopt.monitoring_interval = " . ($p{interval} // 200) . "\n";
 		$conf .= "perfopt.history_interval = " . ($p{history_interval} // 1) . "\n";
+		# alerts in samples, not minutes: a test that needs the dwell time
+		# sets it (145)
+		$conf .= "perfopt.alert_dwell = " . ($p{alert_dwell} // 0) . "\n";
 	}
 	$conf .= $p{conf} if defined $p{conf};
 	$node->append_conf('postgresql.conf', $conf);

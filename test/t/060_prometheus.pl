@@ -28,9 +28,15 @@ $node->safe_psql('postgres', qq{CREATE DATABASE "line\nbreak"});
 ok( $node->poll_query_until(
 		'postgres',
 		q{SELECT count(*) = 0 FROM pg_database d
-		  WHERE NOT perfopt_metrics()->'databases' @> jsonb_build_array(jsonb_build_object('datname', d.datname))}
+		  WHERE d.datallowconn AND NOT d.datistemplate
+		    AND NOT perfopt_metrics()->'databases' @> jsonb_build_array(jsonb_build_object('datname', d.datname))}
 	),
-	'the latest sample lists every database');
+	'the latest sample lists every database that accepts connections');
+is( $node->safe_psql(
+		'postgres',
+		q{SELECT count(*) FROM jsonb_array_elements(perfopt_metrics()->'databases') e
+		  WHERE e->>'datname' IN ('template0', 'template1')}),
+	'0', 'templates are not sampled');
 
 my $text = $node->safe_psql('postgres', 'SELECT perfopt_metrics_prometheus()');
 $text =~ s/\n*\z/\n/;
@@ -69,7 +75,7 @@ like($text, qr/^perfopt_database_backends\{datname="postgres"\} [1-9]\d*$/m,
 # every per-database family carries the datname label and nothing else
 my @db_lines = grep { /^perfopt_database_(?:backends|commits_per_second|tuples_read_per_second)\b/ }
   split /\n/, $text;
-ok(@db_lines >= 3 * 6, 'per-database samples present (' . scalar(@db_lines) . ')');
+ok(@db_lines >= 3 * 5, 'per-database samples present (' . scalar(@db_lines) . ')');
 is(scalar(grep { !/^\w+\{datname="(?:[^"\\]|\\.)*"\} \S+$/ } @db_lines),
 	0, 'per-database samples have exactly one well-formed datname label');
 

@@ -1,6 +1,8 @@
 # 145_alert_hysteresis.pl — hysteresis in time, whatever the sampling
 # interval: memory (a meminfo file of the test's own) oscillates across its
 # warning threshold, 800 ms above, 800 ms below, sampled every 200 ms.
+#   - with perfopt.alert_dwell = 5 s a spike shorter than a fifth of it
+#     opens nothing;
 #   - with perfopt.alert_dwell = 5 s the alert opens once and stays in one
 #     state (samples alone would let it escalate, resolve and reopen);
 #   - it resolves once the value stays clear for the dwell time;
@@ -35,8 +37,8 @@ sub memory_used
 memory_used(50);
 
 my $node = perfopt_node('hysteresis', interval => 200, history_interval => 1,
+	alert_dwell => 5,
 	conf => "perfopt.procfs_path = '$dir'\n"
-	  . "perfopt.alert_dwell = '5s'\n"
 	  . "perfopt.alert_forecast_horizon = 0\n");
 $node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION perfopt CASCADE');
@@ -57,6 +59,15 @@ sub oscillate
 }
 my $transitions = "SELECT count(*) FROM perfopt_alert_transitions t JOIN perfopt_alerts_data d ON d.id = t.alert_id"
   . " WHERE d.metric = 'memory'";
+# a spike past critical, shorter than a fifth of the dwell time: nothing opens
+my $samples = samples_taken($node);
+memory_used(97);
+usleep(400_000);
+memory_used(50);
+wait_for_samples($node, $samples + 10);
+is($node->safe_psql('postgres', "SELECT count(*) FROM perfopt_alerts_data WHERE metric = 'memory'"),
+	'0', 'a 400 ms spike to 97% opens no alert');
+
 oscillate(12, 82, 70);
 ok( $node->poll_query_until('postgres',
 		"SELECT count(*) = 1 FROM perfopt_alerts_data WHERE metric = 'memory'"),
