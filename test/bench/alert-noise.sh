@@ -4,6 +4,8 @@
 # thresholds and hysteresis:
 #   (a) healthy: the real machine under a light pgbench load, values below
 #       warning;                                      goal: no alert at all
+#       (the script prints how long cpu and memory really stayed past
+#       warning: on a shared machine other work can make an alert right)
 #   (b) oscillating: memory read from a meminfo file of the script's own,
 #       cycling 77% -> 83% -> 97% -> 83% every 10 s, so it crosses the
 #       warning (80) and the critical (95) threshold again and again;
@@ -50,7 +52,8 @@ chmod -R a+rX "$procfs"
 port_a=$(perfopt_free_port 57610)
 port_b=$(perfopt_free_port $((port_a + 1)))
 perfopt_start_cluster "$work/healthy" "$port_a" "listen_addresses = ''" \
-	"perfopt.monitoring_interval = 1000" "perfopt.advisor_interval = 0"
+	"perfopt.monitoring_interval = 1000" "perfopt.advisor_interval = 0" \
+	"perfopt.history_interval = 1"
 perfopt_start_cluster "$work/oscillating" "$port_b" "listen_addresses = ''" \
 	"perfopt.monitoring_interval = 1000" "perfopt.advisor_interval = 0" \
 	"perfopt.procfs_path = '$procfs'"
@@ -87,15 +90,54 @@ report() {
 		"$name" "$alerts" "$(echo "$alerts * 3600 / $duration" | bc -l)" \
 		"$changes" "$(echo "$changes * 3600 / $duration" | bc -l)" "$per_alert" "$detail"
 }
+# Was the healthy machine healthy?  On a shared machine other work may
+# keep the CPU past warning for minutes: an alert then is right, not noise.
+# Per host metric: samples past warning and the longest stretch past it
+# (an alert needs a fifth of perfopt.alert_dwell, 60 s by default).
+stretches() {
+	q healthy "$port_a" "WITH t AS (SELECT (perfopt_thresholds()->'cpu'->>'warning')::float8 AS cpu,
+	                                     (perfopt_thresholds()->'memory'->>'warning')::float8 AS memory),
+	     s AS (SELECT sampled_at, m.metric, m.past
+	             FROM perfopt_samples, t,
+	                  LATERAL (VALUES ('cpu', cpu_busy_pct >= t.cpu), ('memory', memory_used_pct >= t.memory)) m(metric, past)),
+	     g AS (SELECT metric, past, sampled_at,
+	                  row_number() OVER (PARTITION BY metric ORDER BY sampled_at)
+	                  - row_number() OVER (PARTITION BY metric, past ORDER BY sampled_at) AS grp FROM s),
+	     runs AS (SELECT metric, extract(epoch FROM max(sampled_at) - min(sampled_at)) AS secs
+	                FROM g WHERE past GROUP BY metric, grp)
+	SELECT string_agg(m.metric || ' past warning in ' ||
+	                  (SELECT count(*) FROM s WHERE s.metric = m.metric AND past) || ' of ' ||
+	                  (SELECT count(*) FROM s WHERE s.metric = m.metric) || ' samples, longest stretch ' ||
+	                  coalesce((SELECT round(max(secs)) FROM runs r WHERE r.metric = m.metric), 0) || ' s', '; ')
+	  FROM (VALUES ('cpu'), ('memory')) m(metric)"
+}
+# alerts of the healthy cluster for a metric that was past warning in fewer
+# than a tenth of the samples: noise (an alert of another metric too)
+noise() {
+	q healthy "$port_a" "SELECT count(*) FROM perfopt_alerts a
+	  WHERE a.metric NOT IN ('cpu', 'memory')
+	     OR (SELECT avg((CASE a.metric WHEN 'cpu' THEN cpu_busy_pct ELSE memory_used_pct END
+	                     >= (perfopt_thresholds()->a.metric->>'warning')::float8)::int)
+	           FROM perfopt_samples) < 0.1"
+}
+healthy_stretches=$(stretches)
+healthy_noise=$(noise)
 healthy=$(count healthy "$port_a")
 oscillating=$(count oscillating "$port_b")
 report "(a) healthy" "$healthy"
+echo "    the machine under it: $healthy_stretches; alerts for a metric past warning in under a tenth of the samples (noise): $healthy_noise"
 report "(b) oscillating" "$oscillating"
 
 read -r a_alerts _ _ <<<"$healthy"
 read -r b_alerts b_changes _ <<<"$oscillating"
 ok=1
-[ "$a_alerts" = 0 ] || { echo "goal (a) missed: the healthy cluster opened alerts"; ok=0; }
+if [ "$healthy_noise" != 0 ]; then
+	echo "goal (a) missed: the healthy cluster opened alerts its values did not call for"
+	ok=0
+elif [ "$a_alerts" != 0 ]; then
+	echo "goal (a) not measurable in this run: other work kept the machine past warning long enough for an alert (above); run it on a quiet machine"
+	ok=0
+fi
 if [ "$b_alerts" -gt 0 ] && [ "$(echo "$b_changes / $b_alerts > $duration / 300" | bc -l)" = 1 ]; then
 	echo "goal (b) missed: more than one state change per alert per 5 minutes"
 	ok=0
