@@ -20,7 +20,7 @@
  * perfopt.alert_resolve_samples samples (a resolution: clear of warning by
  * perfopt.alert_resolve_margin percent throughout).  A value oscillating
  * around a threshold keeps one alert in one state.  At most three NOTIFY
- * messages per alert per minute.
+ * messages per alert per minute, and its resolution.
  *
  * Open alerts live in shared memory, written to perfopt_alerts_data (and
  * their transitions to perfopt_alert_transitions, each with NOTIFY
@@ -776,8 +776,10 @@ perfopt_alert_notify(int64 id, const char *event, const char *metric, const char
 }
 
 /*
- * At most AL_NOTIFY_PER_MINUTE NOTIFY messages per alert per minute: a
- * listener is told, not flooded.  The transitions are all written.
+ * At most AL_NOTIFY_PER_MINUTE NOTIFY messages per alert per minute for
+ * its open and its changes, and always one for its resolution (once per
+ * alert): a listener is told, not flooded, and never left believing an
+ * alert is open that is not.  The transitions are all written.
  */
 #define AL_NOTIFY_PER_MINUTE 3
 typedef struct AlNotified
@@ -884,7 +886,7 @@ perfopt_alerts_persist(void)
 										   schema, schema),
 								  5, types, values, NULL, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "perfopt: could not write perfopt_alert_transitions");
-		if (al_may_notify(e->id, now_s))
+		if (strcmp(e->event, "resolve") == 0 || al_may_notify(e->id, now_s))
 			perfopt_alert_notify(e->id, e->event, e->metric, perfopt_alert_severity_name(e->severity),
 								 e->open, e->value, e->threshold);
 	}

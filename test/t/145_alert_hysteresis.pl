@@ -7,7 +7,8 @@
 #     state (samples alone would let it escalate, resolve and reopen);
 #   - it resolves once the value stays clear for the dwell time;
 #   - with no dwell (samples only) it flaps, and a listener still gets at
-#     most three NOTIFY messages for it in a minute.
+#     most three NOTIFY messages for its open and changes in a minute,
+#     and always its resolution.
 use strict;
 use warnings;
 
@@ -92,18 +93,31 @@ $node->safe_psql('postgres', "ALTER SYSTEM SET perfopt.alert_dwell = 0; SELECT p
 my $listener = $node->background_psql('postgres');
 $listener->query_safe('LISTEN perfopt_alerts');
 my $before = $node->safe_psql('postgres', $transitions);
+my $maxid = $node->safe_psql('postgres', 'SELECT coalesce(max(id), 0) FROM perfopt_alerts_data');
 my $started = time;
 oscillate(8, 97, 70);
+# the resolutions written so far (each notified before the listener's next query)
+my @resolved = split /\n/, $node->safe_psql('postgres',
+	"SELECT t.alert_id FROM perfopt_alert_transitions t JOIN perfopt_alerts_data d ON d.id = t.alert_id"
+	  . " WHERE d.metric = 'memory' AND t.event = 'resolve' AND t.alert_id > $maxid");
 my $heard = $listener->query_safe('SELECT 1');
 my $elapsed = time - $started;
 my $flaps = $node->safe_psql('postgres', $transitions) - $before;
-my %told;
-$told{$1}++ while $heard =~ /"id": (\d+), "event": "\w+", "metric": "memory"/g;
+my (%told, %resolve_told);
+while ($heard =~ /"id": (\d+), "event": "(\w+)", "metric": "memory"/g)
+{
+	if ($2 eq 'resolve') { $resolve_told{$1}++ } else { $told{$1}++ }
+}
 cmp_ok($flaps, '>', 3, "without a dwell time the alert changes often ($flaps transitions in 8 s)");
 my $most = (sort { $b <=> $a } values %told)[0] // 0;
-cmp_ok($most, '<=', 3 * (1 + int($elapsed / 60)), "but a listener heard at most 3 per alert per minute ($most)")
+cmp_ok($most, '<=', 3 * (1 + int($elapsed / 60)),
+	"but a listener heard at most 3 opens and changes per alert per minute ($most)")
   or diag $heard;
 ok($most >= 1, 'and heard something');
+ok(@resolved >= 1, scalar(@resolved) . ' alert(s) resolved meanwhile');
+is(join(',', grep { ($resolve_told{$_} // 0) != 1 } @resolved), '',
+	'each resolution was heard, once, whatever the bound')
+  or diag $heard;
 $listener->quit;
 $node->stop;
 done_testing();
