@@ -8,6 +8,7 @@
 # WORKLOAD_SECONDS (default 20) sets how long the workload runs.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
+perfopt_readable_checkout demo.sh "$@" || exit 1
 cd "$PERFOPT_TOP"
 demo="$PERFOPT_TOP/.demo"
 

@@ -15,13 +15,40 @@ else
 fi
 
 # Debian 12 packages: server, headers, contrib (pg_stat_statements, pgbench),
-# HypoPG (only a test oracle for the advisor's costs),
-# the TAP framework's IPC::Run, promtool, and the shim's libraries.
+# HypoPG (only a test oracle for the advisor's costs), the TAP framework
+# (perl's prove, IPC::Run), promtool, the shim's libraries, and every
+# command the scripts call (ps, bc, curl, openssl, wrk, valgrind): a
+# minimal Debian 12 (debootstrap --variant=minbase) has none of them.
 PERFOPT_PACKAGES="postgresql-15 postgresql-server-dev-15 postgresql-contrib postgresql-15-hypopg
-  libipc-run-perl prometheus libcjson-dev libmicrohttpd-dev libpq-dev
-  zlib1g-dev make gcc clang libclang-rt-14-dev curl openssl sqlsmith valgrind wrk"
+  perl libipc-run-perl prometheus libcjson-dev libmicrohttpd-dev libpq-dev
+  zlib1g-dev make gcc clang libclang-rt-14-dev curl openssl sqlsmith valgrind wrk
+  procps bc"
 
 perfopt_log() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }
+
+# perfopt_readable_checkout SCRIPT ARGS...: the clusters run as the
+# postgres user, who must read the tree (the TAP tests, the workload, the
+# regression files).  A checkout it cannot read (root's home directory,
+# mode 700) is copied, without its git data and outputs, to
+# /var/tmp/perfopt-checkout-<hash of its path>/ and SCRIPT runs from the
+# copy (which keeps its outputs: tmp_check/, .demo/).  Returns when the
+# checkout is readable as it is.
+perfopt_readable_checkout() {
+	local script=$1 copy
+	shift
+	[ "$(id -u)" = 0 ] || return 0
+	[ -z "${PERFOPT_CHECKOUT_COPY:-}" ] || return 0
+	# (as nobody: the postgres user may not exist yet on a fresh machine)
+	runuser -u nobody -- test -r "$PERFOPT_TOP/test/lib.sh" -a -x "$PERFOPT_TOP/test" 2>/dev/null && return 0
+	copy=/var/tmp/perfopt-checkout-$(printf '%s' "$PERFOPT_TOP" | md5sum | cut -c1-12)
+	perfopt_log "the postgres user cannot read $PERFOPT_TOP: running from a copy in $copy"
+	mkdir -p "$copy"
+	chmod 755 "$copy"
+	find "$copy" -mindepth 1 -maxdepth 1 ! -name tmp_check ! -name .demo -exec rm -rf {} +
+	tar -C "$PERFOPT_TOP" --exclude=./.git --exclude=./tmp_check --exclude=./.demo -cf - . | tar -C "$copy" -xf - || return 1
+	chmod -R a+rX "$copy"
+	PERFOPT_CHECKOUT_COPY=$PERFOPT_TOP exec bash "$copy/test/$script" "$@"
+}
 
 # a command from PERFOPT_PACKAGES (perfopt_install_deps installs it as root)
 perfopt_require() {
@@ -52,14 +79,17 @@ perfopt_install_deps() {
 	fi
 }
 
-# (one build at a time: two test runs may share a checkout)
+# (one build at a time: two test runs may share a checkout; once per run:
+# the scripts a run calls find it done)
 perfopt_build_install() {
+	[ "${PERFOPT_BUILT:-}" = "$PG_CONFIG" ] && return 0
 	perfopt_log "building and installing perfopt"
 	(
 		flock 9
 		make -C "$PERFOPT_TOP" -s PG_CONFIG="$PG_CONFIG" >/dev/null &&
 			make -C "$PERFOPT_TOP" -s PG_CONFIG="$PG_CONFIG" install >/dev/null
-	) 9>/tmp/perfopt-build.lock
+	) 9>/tmp/perfopt-build.lock || { echo "building or installing perfopt failed" >&2; return 1; }
+	export PERFOPT_BUILT=$PG_CONFIG
 }
 
 # perfopt_sqlcheck (test/sqlcheck), the test-only checker of perfopt's own

@@ -19,6 +19,7 @@
 #   bash test/run.sh test/t/010_x.pl  # only these TAP files
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
+perfopt_readable_checkout run.sh "$@" || exit 1
 cd "$PERFOPT_TOP"
 # where clusters and results go (PERFOPT_TMP lets two runs coexist)
 export PERFOPT_TMP=${PERFOPT_TMP:-$PERFOPT_TOP/tmp_check}
@@ -155,6 +156,11 @@ total=$(grep -cE '^\[[0-9:]+\] test/t/' "$PERFOPT_TMP"/tap.out)
 f=$(grep -cE '^test/t/[^ ]+ +\(Wstat' "$PERFOPT_TMP"/tap.out)
 # (NOTESTS: every file skipped itself, e.g. 031_disk_full.pl when not root)
 grep -qE '^Result: (PASS|NOTESTS)' "$PERFOPT_TMP"/tap.out || [ "$f" != 0 ] || f=$((total > 0 ? total : 1))
+# a TAP run that ran no file (unreadable tests, a wrong name) fails
+if [ "$total" = 0 ]; then
+	echo "TAP: no test file ran (${tap_files[*]})" >&2
+	f=$((f > 0 ? f : 1))
+fi
 passed=$((passed + total - f))
 failed=$((failed + f))
 
