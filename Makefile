@@ -88,4 +88,19 @@ install: install-httpd
 install-httpd: perfopt-httpd
 	$(INSTALL_PROGRAM) perfopt-httpd '$(DESTDIR)$(bindir)/perfopt-httpd'
 
-EXTRA_CLEAN = perfopt-httpd perfopt-httpd-asan
+# the shim as a systemd service: `make install-service` (as root) installs
+# the unit (the shim's path filled in), its user (systemd-sysusers) and,
+# when there is none yet, /etc/perfopt/httpd.conf
+SYSTEMD_UNITDIR ?= /etc/systemd/system
+SYSUSERSDIR ?= /usr/lib/sysusers.d
+perfopt-httpd.service: packaging/systemd/perfopt-httpd.service.in
+	sed 's|@BINDIR@|$(bindir)|g' $< > $@
+all: perfopt-httpd.service
+
+install-service: perfopt-httpd.service
+	$(INSTALL) -D -m 644 perfopt-httpd.service '$(DESTDIR)$(SYSTEMD_UNITDIR)/perfopt-httpd.service'
+	$(INSTALL) -D -m 644 packaging/systemd/perfopt-httpd.sysusers '$(DESTDIR)$(SYSUSERSDIR)/perfopt-httpd.conf'
+	test -e '$(DESTDIR)/etc/perfopt/httpd.conf' || \
+		$(INSTALL) -D -m 640 packaging/httpd.conf.example '$(DESTDIR)/etc/perfopt/httpd.conf'
+
+EXTRA_CLEAN = perfopt-httpd perfopt-httpd-asan perfopt-httpd.service

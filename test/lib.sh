@@ -17,12 +17,13 @@ fi
 # Debian 12 packages: server, headers, contrib (pg_stat_statements, pgbench),
 # HypoPG (only a test oracle for the advisor's costs), the TAP framework
 # (perl's prove, IPC::Run), promtool, the shim's libraries, and every
-# command the scripts call (ps, bc, curl, openssl, wrk, valgrind): a
+# command the scripts call (ps, bc, curl, openssl, wrk, valgrind,
+# systemd-analyze): a
 # minimal Debian 12 (debootstrap --variant=minbase) has none of them.
 PERFOPT_PACKAGES="postgresql-15 postgresql-server-dev-15 postgresql-contrib postgresql-15-hypopg
   perl libipc-run-perl prometheus libcjson-dev libmicrohttpd-dev libpq-dev
   zlib1g-dev make gcc clang libclang-rt-14-dev curl openssl sqlsmith valgrind wrk
-  procps bc"
+  procps bc systemd"
 
 perfopt_log() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }
 

@@ -97,6 +97,8 @@ if [ "${1:-}" != "--as-pg" ]; then
 			echo "spi_marker.pl no longer reports every unmarked call of $fixture" >&2
 			unit_failed=1
 		fi
+		perfopt_log "the shim's systemd service (test/service/check.sh)"
+		bash test/service/check.sh || unit_failed=1
 		perfopt_log "random SQL (sqlsmith, ${PERFOPT_SQLSMITH_QUERIES:-2000} queries)"
 		bash test/fuzz/sqlsmith.sh "${PERFOPT_SQLSMITH_QUERIES:-2000}" || unit_failed=1
 	fi
