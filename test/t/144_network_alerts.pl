@@ -52,7 +52,9 @@ sub traffic
 	}
 }
 traffic(3);
-my $rate = $node->safe_psql('postgres', "SELECT (perfopt_metrics()->'system'->>'network_rx_bytes_per_second')::float8 > 1e7");
+# the samples taken while it ran (on a busy machine the latest one may
+# come after the traffic stopped)
+my $rate = $node->safe_psql('postgres', "SELECT max(network_rx_bytes_per_second) > 1e7 FROM perfopt_recent_samples()");
 is($rate, 't', 'the receive rate is sampled from the file');
 is($node->safe_psql('postgres', "SELECT count(*) FROM perfopt_alerts WHERE type = 'network'"),
 	'0', 'while off, no network alert');
@@ -60,10 +62,11 @@ is($node->safe_psql('postgres', "SELECT count(*) FROM perfopt_alerts WHERE type 
 $node->safe_psql('postgres',
 	q{SELECT perfopt_set_thresholds('{"network": {"receiveBytesPerSecond": {"warning": 1000000, "critical": 1000000000}}}')});
 traffic(3);
+# (it may have resolved itself by now, the traffic over: no dwell time here)
 ok( $node->poll_query_until('postgres',
 		"SELECT count(*) = 1 FROM perfopt_alerts WHERE metric = 'network.receiveBytesPerSecond'"
-		  . " AND subject = 'host' AND state = 'open' AND severity IN ('medium', 'high')"),
-	'a receive-rate alert opens past its warning');
+		  . " AND subject = 'host' AND severity IN ('medium', 'high')"),
+	'a receive-rate alert opened past its warning');
 is($node->safe_psql('postgres',
 		"SELECT count(*) FROM perfopt_alerts WHERE metric = 'network.transmitBytesPerSecond'"),
 	'0', 'the transmit rate, still off, opens nothing');
