@@ -1,6 +1,7 @@
 -- perfopt 1.0 -> 1.1: ALTER EXTENSION perfopt UPDATE succeeds and leaves the
 -- functions (signatures), views and tables a fresh 1.1 install has; 1.1's
 -- perfopt_alerts_page() in C answers as 1.0's plpgsql one did.
+\getenv abs_srcdir PG_ABS_SRCDIR
 SELECT default_version FROM pg_available_extensions WHERE name = 'perfopt';
 SELECT source, target, path FROM pg_extension_update_paths('perfopt') WHERE path IS NOT NULL ORDER BY 1, 2;
 
@@ -88,13 +89,7 @@ FROM (VALUES (NULL, 1000000, 3), (NULL, 1000003, 3), (NULL, 1000006, 3), ('open'
 SELECT public.perfopt_alerts_page('resolved', 1000000, 1) AS page;
 
 -- and the same errors
-CREATE FUNCTION pg_temp.outcome(q text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-  EXECUTE q;
-  RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-  RETURN SQLSTATE || ' ' || SQLERRM;
-END $$;
+\i :abs_srcdir/sql/include/outcome.sql
 SELECT pg_temp.outcome('SELECT public.perfopt_alerts_page' || args) AS outcome,
        pg_temp.outcome('SELECT public.perfopt_alerts_page' || args)
          = pg_temp.outcome('SELECT pg_temp.perfopt_alerts_page' || args) AS same
