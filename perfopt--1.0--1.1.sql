@@ -8,8 +8,9 @@
 
 \echo Use "ALTER EXTENSION perfopt UPDATE TO '1.1'" to load this file. \quit
 
--- Keyset pages of perfopt_alerts, now in C: the same signature, checks,
--- messages (22023) and result, and no procedural body.
+-- Keyset pages of perfopt_alerts, now in C: the same signature, checks
+-- (22023, the messages without the function's name in front) and result,
+-- and no procedural body.
 CREATE OR REPLACE FUNCTION @extschema@.perfopt_alerts_page(state pg_catalog.text DEFAULT NULL,
                                                             after bigint DEFAULT 0,
                                                             lim integer DEFAULT 50)
