@@ -1,4 +1,4 @@
-# perfopt — PGXS build.  `make && make install`; tests: bash test/run.sh
+# perfopt — PGXS build.  `make && make install`; tests: bash test/run.sh, or make installcheck (README.md, Tests)
 
 MODULE_big = perfopt
 OBJS = \
@@ -58,9 +58,59 @@ SHLIB_LINK = -lcjson
 # parameters unused and PostgreSQL's own headers compare signed/unsigned.
 PG_CFLAGS = -Wall -Wextra -Werror=implicit-function-declaration -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
 
+# ---- tests (README.md, "Tests"); test/run.sh runs these targets too ----
+# make installcheck: against the installed perfopt, the pg_regress tests of
+# test/schedule (the one list of them, in order), then the TAP tests
+# test/t/*.pl.  perfopt must be preloaded, so pg_regress starts a temporary
+# instance of its own from test/regress.conf (which also preloads
+# perfopt_sqlcheck: make -C test/sqlcheck install) rather than using a
+# running server.  Everything goes under $(PERFOPT_TMP); the servers refuse
+# to run as root, so root runs the targets as postgres (README).
+#   make installcheck REGRESS=alerts TAP_TESTS=    one pg_regress test, no TAP
+#   make prove_installcheck PROVE_TESTS=test/t/140_alerts.pl PROVE_FLAGS=-v
+PERFOPT_TMP ?= $(CURDIR)/tmp_check
+REGRESS = $(shell sed -n 's/^test: *//p' $(abspath $(srcdir))/test/schedule)
+REGRESS_OPTS = --temp-instance=$(PERFOPT_TMP)/regress/instance \
+	--temp-config=$(abspath $(srcdir))/test/regress.conf --no-locale \
+	--outputdir=$(PERFOPT_TMP)/regress
+REGRESS_PREP = installcheck-prereq
+TAP_TESTS = 1
+
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# PGXS's prove_installcheck for perfopt's layout: the tests in test/t/, their
+# PerfoptTest.pm in test/perl/, and the TAP nodes in $(PERFOPT_TMP)/tap
+# rather than in a tmp_check/ re-created at the top (which the postgres
+# user may not be allowed to remove); PROVE_TESTS and PROVE_FLAGS as usual.
+define prove_installcheck
+echo "+++ tap install-check +++" && \
+rm -rf '$(PERFOPT_TMP)/tap' && \
+$(MKDIR_P) '$(PERFOPT_TMP)/tap' && \
+cd $(srcdir) && \
+   TESTDIR='$(PERFOPT_TMP)/tap' PATH="$(bindir):$(CURDIR):$$PATH" \
+   PGPORT='6$(DEF_PGPORT)' PERFOPT_TOP='$(abspath $(srcdir))' \
+   PG_REGRESS='$(top_builddir)/src/test/regress/pg_regress' \
+   $(PROVE) $(PG_PROVE_FLAGS) -I test/perl $(PROVE_FLAGS) $(if $(PROVE_TESTS),$(PROVE_TESTS),test/t/*.pl)
+endef
+
+.PHONY: prove_installcheck installcheck-prereq prove-prereq
+prove_installcheck: prove-prereq
+	$(prove_installcheck)
+
+# what the test targets need, said before a server fails to start
+prove-prereq:
+	@if [ "$$(id -u)" = 0 ]; then \
+		echo "PostgreSQL does not run as root: runuser -u postgres -- make PG_CONFIG=$(PG_CONFIG) $(MAKECMDGOALS), with $(PERFOPT_TMP) writable by postgres (README.md, Tests)" >&2; \
+		exit 1; \
+	fi
+	@test -f '$(datadir)/extension/perfopt.control' || \
+		{ echo "perfopt is not installed in $(datadir): make PG_CONFIG=$(PG_CONFIG) install" >&2; exit 1; }
+	@$(MKDIR_P) '$(PERFOPT_TMP)'
+installcheck-prereq: prove-prereq
+	@test -f '$(datadir)/extension/perfopt_sqlcheck.control' || \
+		{ echo "perfopt_sqlcheck (test/regress.conf preloads it) is not installed: make -C test/sqlcheck PG_CONFIG=$(PG_CONFIG) install" >&2; exit 1; }
 
 # PGXS tracks no header dependencies: rebuild everything when one changes
 # (a stale object with an old struct layout corrupts memory silently)

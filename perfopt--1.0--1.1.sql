@@ -8,8 +8,9 @@
 
 \echo Use "ALTER EXTENSION perfopt UPDATE TO '1.1'" to load this file. \quit
 
--- Keyset pages of perfopt_alerts, now in C: the same signature, checks,
--- messages (22023) and result, and no procedural body.
+-- Keyset pages of perfopt_alerts, now in C: the same signature, checks
+-- (22023, the messages without the function's name in front) and result,
+-- and no procedural body.
 CREATE OR REPLACE FUNCTION @extschema@.perfopt_alerts_page(state pg_catalog.text DEFAULT NULL,
                                                             after bigint DEFAULT 0,
                                                             lim integer DEFAULT 50)
@@ -39,3 +40,60 @@ LEFT JOIN pg_catalog.pg_stat_progress_analyze a ON a.pid OPERATOR(pg_catalog.=) 
 WHERE j.state OPERATOR(pg_catalog.=) 'running';
 REVOKE ALL ON TABLE @extschema@.perfopt_jobs_progress FROM PUBLIC;
 GRANT SELECT ON TABLE @extschema@.perfopt_jobs_progress TO pg_monitor;
+
+-- A comment on every function and view (the tables have theirs since 1.0);
+-- the regress test surface fails when one lacks it.
+COMMENT ON FUNCTION @extschema@.perfopt_status() IS
+    'perfopt: version, monitoring state, worker, samples taken, history and the latest sample';
+COMMENT ON FUNCTION @extschema@.perfopt_metrics() IS
+    'perfopt: the latest sample: machine, server, databases and statement latency';
+COMMENT ON FUNCTION @extschema@.perfopt_database_metrics() IS
+    'perfopt: the latest sample without its machine part';
+COMMENT ON FUNCTION @extschema@.perfopt_metrics_prometheus() IS
+    'perfopt: the latest sample in the Prometheus text exposition format';
+COMMENT ON FUNCTION @extschema@.perfopt_recent_samples() IS
+    'perfopt: the samples in the shared-memory ring, oldest first (the view perfopt_recent_samples)';
+COMMENT ON VIEW @extschema@.perfopt_recent_samples IS
+    'perfopt: the samples still in the shared-memory ring, oldest first, with the columns of perfopt_samples; also on a standby';
+COMMENT ON FUNCTION @extschema@.perfopt_start_monitoring() IS
+    'perfopt: resume sampling at perfopt.monitoring_interval';
+COMMENT ON FUNCTION @extschema@.perfopt_start_monitoring(integer) IS
+    'perfopt: sample every interval_ms milliseconds (100 to 86400000)';
+COMMENT ON FUNCTION @extschema@.perfopt_stop_monitoring() IS
+    'perfopt: stop sampling; the ring and the history stay';
+COMMENT ON FUNCTION @extschema@.perfopt_thresholds() IS
+    'perfopt: the alert thresholds in effect, as a document';
+COMMENT ON FUNCTION @extschema@.perfopt_set_thresholds(pg_catalog.jsonb) IS
+    'perfopt: merge a partial thresholds document and return the whole one (in perfopt.database, on a primary)';
+COMMENT ON FUNCTION @extschema@.perfopt_alerts_pending() IS
+    'perfopt: the alerts the worker holds in shared memory that perfopt_alerts_data does not have yet (the view perfopt_alerts)';
+COMMENT ON VIEW @extschema@.perfopt_alerts IS
+    'perfopt: every alert against the thresholds, open and resolved, including those not written yet';
+COMMENT ON FUNCTION @extschema@.perfopt_alerts_page(pg_catalog.text, bigint, integer) IS
+    'perfopt: keyset pages of perfopt_alerts, by state: {"items": [...], "next_after": id or null}';
+COMMENT ON FUNCTION @extschema@.perfopt_resolve_alert(bigint) IS
+    'perfopt: resolve one alert by hand (in perfopt.database, on a primary)';
+COMMENT ON FUNCTION @extschema@.perfopt_resolve_alerts(bigint[]) IS
+    'perfopt: resolve up to 1000 alerts by hand; one outcome per id, in order';
+COMMENT ON FUNCTION @extschema@.perfopt_trends_rows() IS
+    'perfopt: the trend, forecast and anomaly of each metric and subject (the view perfopt_trends)';
+COMMENT ON VIEW @extschema@.perfopt_trends IS
+    'perfopt: per metric and subject: slope per hour, when warning and critical would be reached, EWMA, z-score, anomaly';
+COMMENT ON FUNCTION @extschema@.perfopt_score() IS
+    'perfopt: the performance score, 0 to 100, with its breakdown';
+COMMENT ON FUNCTION @extschema@.perfopt_api_metrics() IS
+    'perfopt: statement latency measured in the server, over the last interval and since the last reset';
+COMMENT ON FUNCTION @extschema@.perfopt_reset_api_metrics() IS
+    'perfopt: start the statement latency counts over (audited)';
+COMMENT ON FUNCTION @extschema@.perfopt_advise() IS
+    'perfopt: refresh the recommendations of this database and summarize the run';
+COMMENT ON FUNCTION @extschema@.perfopt_dismiss_recommendation(bigint) IS
+    'perfopt: dismiss a recommendation; later runs keep it dismissed';
+COMMENT ON FUNCTION @extschema@.perfopt_optimize(boolean) IS
+    'perfopt: refresh the advice and queue the index builds and maintenance it calls for (dry_run: report only)';
+COMMENT ON FUNCTION @extschema@.perfopt_optimize_database(boolean) IS
+    'perfopt: queue the VACUUM and ANALYZE this database needs (dry_run: report only)';
+COMMENT ON FUNCTION @extschema@.perfopt_history(bigint, integer) IS
+    'perfopt: keyset pages of the optimization reports: {"items": [...], "next_after": id or null}';
+COMMENT ON VIEW @extschema@.perfopt_jobs_progress IS
+    'perfopt: running jobs with the server''s progress reports: phase, blocks done and total, percent';

@@ -1,6 +1,7 @@
 -- The index advisor on a fixed schema: each kind of candidate is produced
 -- for a statement that needs it and not for one that does not.
-CREATE EXTENSION IF NOT EXISTS perfopt CASCADE;
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/sql/include/setup.sql
 SET perfopt.min_table_size = '512kB';
 SET perfopt.slow_query_ms = 0;
 SET max_parallel_workers_per_gather = 0;

@@ -1,12 +1,6 @@
 -- Alerts: paging arguments, where alerts can be resolved, privileges.
-CREATE EXTENSION IF NOT EXISTS perfopt CASCADE;
-CREATE FUNCTION pg_temp.outcome(q text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-  EXECUTE q;
-  RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-  RETURN SQLSTATE || ' ' || SQLERRM;
-END $$;
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/sql/include/setup.sql
 
 -- paging: defaults, and bad arguments (22023)
 SELECT perfopt_alerts_page() ? 'items' AS has_items, perfopt_alerts_page('open', 0, 1) ? 'next_after' AS has_next;
@@ -21,14 +15,10 @@ SELECT pg_temp.outcome('SELECT perfopt_alerts_page(NULL, 0, NULL)');
 SELECT pg_temp.outcome('SELECT perfopt_resolve_alert(1)');
 SELECT pg_temp.outcome('SELECT perfopt_resolve_alerts(ARRAY[1, 2])');
 \c postgres
+SET client_min_messages = warning;
 CREATE EXTENSION perfopt CASCADE;
-CREATE FUNCTION pg_temp.outcome(q text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-  EXECUTE q;
-  RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-  RETURN SQLSTATE || ' ' || SQLERRM;
-END $$;
+RESET client_min_messages;
+\i :abs_srcdir/sql/include/outcome.sql
 SELECT pg_temp.outcome('SELECT perfopt_resolve_alert(NULL)');
 SELECT pg_temp.outcome('SELECT perfopt_resolve_alert(424242)');
 SELECT pg_temp.outcome('SELECT perfopt_resolve_alerts(NULL)');

@@ -1,6 +1,7 @@
 -- Statement latency (perfopt_api_metrics): the document's shape, what a
 -- statement error adds, privileges and the audited reset.
-CREATE EXTENSION IF NOT EXISTS perfopt CASCADE;
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/sql/include/setup.sql
 
 SELECT jsonb_object_keys(perfopt_api_metrics()) AS key ORDER BY 1;
 SELECT jsonb_object_keys(perfopt_api_metrics()->'since_reset') AS key ORDER BY 1;
@@ -22,13 +23,6 @@ SELECT pg_temp.errors() - :errors_before AS new_errors;
 -- privileges: pg_monitor reads, only a granted role resets
 CREATE ROLE perfopt_api_reader LOGIN IN ROLE pg_monitor;
 CREATE ROLE perfopt_api_nobody LOGIN;
-CREATE FUNCTION pg_temp.outcome(q text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-  EXECUTE q;
-  RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-  RETURN SQLSTATE || ' ' || SQLERRM;
-END $$;
 SET ROLE perfopt_api_nobody;
 SELECT pg_temp.outcome('SELECT perfopt_api_metrics()') AS nobody_reads,
        pg_temp.outcome('SELECT perfopt_reset_api_metrics()') AS nobody_resets;

@@ -1,6 +1,7 @@
 -- Run-time monitoring control: bad input is refused and changes nothing;
 -- good input is audited and applied at commit.
-CREATE EXTENSION IF NOT EXISTS perfopt CASCADE;
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/sql/include/setup.sql
 
 SELECT perfopt_status()->'monitoring' AS before;
 
@@ -15,14 +16,6 @@ SELECT perfopt_start_monitoring(86400001);
 SELECT perfopt_start_monitoring('abc');
 SELECT perfopt_start_monitoring(1e20::int);
 \set VERBOSITY terse
--- the SQLSTATE and message a statement ends with
-CREATE FUNCTION pg_temp.outcome(q text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-  EXECUTE q;
-  RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-  RETURN SQLSTATE || ' ' || SQLERRM;
-END $$;
 SELECT q AS statement, pg_temp.outcome(q) AS outcome
 FROM unnest(ARRAY['SELECT perfopt_start_monitoring(-5)',
                   'SELECT perfopt_start_monitoring(0)',

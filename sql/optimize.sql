@@ -1,6 +1,7 @@
 -- perfopt_optimize(): the report of a dry run, history paging, bad input.
 -- (Builds themselves run in the job runner; the TAP tests cover them.)
-CREATE EXTENSION IF NOT EXISTS perfopt CASCADE;
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/sql/include/setup.sql
 SET perfopt.min_table_size = '256kB';
 
 CREATE TABLE opt_t (id int PRIMARY KEY, k int NOT NULL, v text) WITH (autovacuum_enabled = false);

@@ -4,7 +4,8 @@
 -- the README's recipe (pg_monitor + EXECUTE on the writers), and a
 -- superuser.  x = allowed, - = denied; any change of a grant is a diff.
 -- Then the denials happen for real: 42501.
-CREATE EXTENSION IF NOT EXISTS perfopt CASCADE;
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/sql/include/setup.sql
 CREATE ROLE pm_public LOGIN;
 CREATE ROLE pm_monitor LOGIN IN ROLE pg_monitor;
 CREATE ROLE pm_admin_grants NOLOGIN IN ROLE pg_monitor;
@@ -48,13 +49,6 @@ SELECT o.kind, o.object,
 FROM pg_temp.ext_objects() o WHERE o.kind <> 'function' ORDER BY o.kind, o.object;
 
 -- the matrix is the real thing: calls as each role
-CREATE FUNCTION pg_temp.outcome(q text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-  EXECUTE q;
-  RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-  RETURN SQLSTATE || ' ' || SQLERRM;
-END $$;
 CREATE FUNCTION pg_temp.as_roles(q text) RETURNS TABLE (caller text, outcome text) LANGUAGE plpgsql AS $$
 DECLARE
   r text;

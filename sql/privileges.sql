@@ -1,20 +1,13 @@
 -- Privileges: readers need pg_monitor, writers an explicit grant; nobody
 -- but the owner writes the tables.
-CREATE EXTENSION IF NOT EXISTS perfopt CASCADE;
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/sql/include/setup.sql
 CREATE ROLE perfopt_nobody LOGIN;
 CREATE ROLE perfopt_reader LOGIN IN ROLE pg_monitor;
 CREATE ROLE perfopt_operator LOGIN;
 GRANT EXECUTE ON FUNCTION perfopt_start_monitoring(integer), perfopt_start_monitoring(),
   perfopt_stop_monitoring() TO perfopt_operator;
 
--- the SQLSTATE and message a statement ends with
-CREATE FUNCTION pg_temp.outcome(q text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-  EXECUTE q;
-  RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-  RETURN SQLSTATE || ' ' || SQLERRM;
-END $$;
 SET ROLE perfopt_nobody;
 SELECT q AS statement, pg_temp.outcome(q) AS outcome
 FROM unnest(ARRAY['SELECT perfopt_status()',

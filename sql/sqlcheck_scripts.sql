@@ -2,8 +2,11 @@
 -- search_path (perfopt_sqlcheck, test/sqlcheck).  1.0 is released and stays
 -- as it is: what it leaves unqualified is bound when the object is created,
 -- except a function body and view texts, which 1.1 re-creates qualified.
-CREATE EXTENSION IF NOT EXISTS perfopt_sqlcheck;
 \getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/sql/include/setup.sql
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS perfopt_sqlcheck;
+RESET client_min_messages;
 
 -- a script as CREATE/ALTER EXTENSION runs it: @extschema@ filled in, and
 -- without psql's "\echo ... \quit" guard

@@ -9,6 +9,18 @@ WHERE refclassid = 'pg_extension'::regclass
   AND deptype = 'e'
 ORDER BY 1;
 
+-- every function and view of the extension has a comment (none listed)
+SELECT pg_describe_object(d.classid, d.objid, 0) AS without_comment
+FROM pg_depend d
+LEFT JOIN pg_class c ON d.classid = 'pg_class'::regclass AND c.oid = d.objid
+WHERE d.refclassid = 'pg_extension'::regclass
+  AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'perfopt')
+  AND d.deptype = 'e'
+  AND (d.classid = 'pg_proc'::regclass OR c.relkind = 'v')
+  AND NOT EXISTS (SELECT FROM pg_description x
+                  WHERE x.classoid = d.classid AND x.objoid = d.objid AND x.objsubid = 0)
+ORDER BY 1;
+
 -- waits (at most 20 s) until the worker has taken n more samples
 CREATE FUNCTION wait_for_samples(n int) RETURNS boolean LANGUAGE plpgsql AS $$
 DECLARE

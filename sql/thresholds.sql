@@ -1,7 +1,8 @@
 -- Alert thresholds: the document, partial merges, bad documents refused
 -- with 22023 naming the key path (nothing changes), privileges, and where
 -- they may be changed.
-CREATE EXTENSION IF NOT EXISTS perfopt CASCADE;
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/sql/include/setup.sql
 SELECT perfopt_thresholds() AS defaults \gset
 SELECT :'defaults'::jsonb AS defaults;
 
@@ -11,14 +12,10 @@ SELECT perfopt_set_thresholds('{"cpu": {"warning": 60}}');
 \set VERBOSITY default
 
 \c postgres
+SET client_min_messages = warning;
 CREATE EXTENSION perfopt CASCADE;
-CREATE FUNCTION pg_temp.outcome(q text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-  EXECUTE q;
-  RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-  RETURN SQLSTATE || ' ' || SQLERRM;
-END $$;
+RESET client_min_messages;
+\i :abs_srcdir/sql/include/outcome.sql
 
 -- partial merges
 SELECT perfopt_set_thresholds('{"cpu": {"warning": 60}}') -> 'cpu' AS cpu;

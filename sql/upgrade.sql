@@ -1,6 +1,8 @@
 -- perfopt 1.0 -> 1.1: ALTER EXTENSION perfopt UPDATE succeeds and leaves the
 -- functions (signatures), views and tables a fresh 1.1 install has; 1.1's
--- perfopt_alerts_page() in C answers as 1.0's plpgsql one did.
+-- perfopt_alerts_page() in C answers as 1.0's plpgsql one did (its
+-- messages without 1.0's "perfopt_alerts_page: " prefix).
+\getenv abs_srcdir PG_ABS_SRCDIR
 SELECT default_version FROM pg_available_extensions WHERE name = 'perfopt';
 SELECT source, target, path FROM pg_extension_update_paths('perfopt') WHERE path IS NOT NULL ORDER BY 1, 2;
 
@@ -87,19 +89,14 @@ FROM (VALUES (NULL, 1000000, 3), (NULL, 1000003, 3), (NULL, 1000006, 3), ('open'
      AS v (state, after, lim);
 SELECT public.perfopt_alerts_page('resolved', 1000000, 1) AS page;
 
--- and the same errors
-CREATE FUNCTION pg_temp.outcome(q text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-  EXECUTE q;
-  RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-  RETURN SQLSTATE || ' ' || SQLERRM;
-END $$;
-SELECT pg_temp.outcome('SELECT public.perfopt_alerts_page' || args) AS outcome,
-       pg_temp.outcome('SELECT public.perfopt_alerts_page' || args)
-         = pg_temp.outcome('SELECT pg_temp.perfopt_alerts_page' || args) AS same
-FROM (VALUES ('(''closed'', 0, 10)'), ('(NULL, -1, 10)'), ('(NULL, NULL, 10)'), ('(NULL, 0, 0)'),
-             ('(NULL, 0, 1001)'), ('(NULL, 0, NULL)')) AS v (args);
+-- and the same errors: SQLSTATE and message, which 1.0 began with the
+-- function's name and 1.1 does not (core's style)
+\i :abs_srcdir/sql/include/outcome.sql
+SELECT o AS outcome, o_1_0 = regexp_replace(o, '^(\w{5}) ', '\1 perfopt_alerts_page: ') AS same_but_the_prefix
+FROM (SELECT pg_temp.outcome('SELECT public.perfopt_alerts_page' || args) AS o,
+             pg_temp.outcome('SELECT pg_temp.perfopt_alerts_page' || args) AS o_1_0
+      FROM (VALUES ('(''closed'', 0, 10)'), ('(NULL, -1, 10)'), ('(NULL, NULL, 10)'), ('(NULL, 0, 0)'),
+                   ('(NULL, 0, 1001)'), ('(NULL, 0, NULL)')) AS v (args)) AS x;
 
 \c contrib_regression
 DROP DATABASE perfopt_fresh WITH (FORCE);

@@ -102,16 +102,16 @@ perfopt_alerts_page(PG_FUNCTION_ARGS)
 	if (state != NULL && strcmp(state, "open") != 0 && strcmp(state, "resolved") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("perfopt_alerts_page: state must be open, resolved or NULL (all), not %s", state)));
+				 errmsg("state must be open, resolved or NULL (all), not %s", state)));
 	if (PG_ARGISNULL(1) || after < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("perfopt_alerts_page: after must be 0 or a previous next_after, not %s",
+				 errmsg("after must be 0 or a previous next_after, not %s",
 						PG_ARGISNULL(1) ? "<NULL>" : psprintf(INT64_FORMAT, after))));
 	if (PG_ARGISNULL(2) || lim < 1 || lim > 1000)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("perfopt_alerts_page: lim must be between 1 and 1000, not %s",
+				 errmsg("lim must be between 1 and 1000, not %s",
 						PG_ARGISNULL(2) ? "<NULL>" : psprintf("%d", lim))));
 
 	values[0] = Int64GetDatum(after);
@@ -244,12 +244,12 @@ al_check_where(const char *what)
 	if (RecoveryInProgress())
 		ereport(ERROR,
 				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
-				 errmsg("%s: cannot resolve alerts on a standby", what),
+				 errmsg("cannot resolve alerts on a standby"),
 				 errhint("Resolve them on the primary.")));
 	if (strcmp(get_database_name(MyDatabaseId), perfopt_database) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("%s: alerts are stored in database \"%s\"", what, perfopt_database),
+				 errmsg("alerts are stored in database \"%s\"", perfopt_database),
 				 errhint("Connect to database \"%s\" (perfopt.database) to resolve them.",
 						 perfopt_database)));
 	if (!forget_registered)
@@ -337,13 +337,13 @@ perfopt_resolve_alert(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("perfopt_resolve_alert: the alert id must not be NULL")));
+				 errmsg("the alert id must not be NULL")));
 	id = PG_GETARG_INT64(0);
 	al_resolve_all(&id, 1, &outcome);
 	if (outcome == AL_NOT_FOUND)
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
-				 errmsg("perfopt_resolve_alert: alert " INT64_FORMAT " does not exist", id),
+				 errmsg("alert " INT64_FORMAT " does not exist", id),
 				 errhint("SELECT id FROM perfopt_alerts WHERE state = 'open' lists the open alerts.")));
 	perfopt_audit("resolve_alert", psprintf("{\"id\": " INT64_FORMAT "}", id),
 				  al_outcome_names[outcome]);
@@ -370,22 +370,22 @@ perfopt_resolve_alerts(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("perfopt_resolve_alerts: the array of ids must not be NULL")));
+				 errmsg("the array of ids must not be NULL")));
 	arr = PG_GETARG_ARRAYTYPE_P(0);
 	if (ARR_NDIM(arr) > 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("perfopt_resolve_alerts: the ids must be a one-dimensional array")));
+				 errmsg("the ids must be a one-dimensional array")));
 	deconstruct_array(arr, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &elems, &nulls, &n);
 	if (n > ALERTS_MAX_BULK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("perfopt_resolve_alerts: at most %d ids at once, got %d", ALERTS_MAX_BULK, n)));
+				 errmsg("at most %d ids at once, got %d", ALERTS_MAX_BULK, n)));
 	for (int i = 0; i < n; i++)
 		if (nulls[i])
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("perfopt_resolve_alerts: id %d of the array is NULL", i + 1)));
+					 errmsg("id %d of the array is NULL", i + 1)));
 	ids = palloc(sizeof(int64) * Max(n, 1));
 	outcomes = palloc(sizeof(AlResolveOutcome) * Max(n, 1));
 	for (int i = 0; i < n; i++)

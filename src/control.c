@@ -55,8 +55,8 @@ perfopt_control_load(bool *enabled, int *interval_override_ms)
 		if (errno != ENOENT)
 			ereport(LOG,
 					(errcode_for_file_access(),
-					 errmsg("perfopt: could not read \"%s\": %m; monitoring starts enabled",
-							CONTROL_FILE)));
+					 errmsg("perfopt: could not read \"%s\": %m", CONTROL_FILE),
+					 errdetail("Monitoring starts enabled.")));
 		return;
 	}
 	while (fgets(line, sizeof(line), f) != NULL)
@@ -113,8 +113,8 @@ ctl_write_file(bool enabled, int override_ms)
 	if (!ok)
 		ereport(LOG,
 				(errcode_for_file_access(),
-				 errmsg("perfopt: could not write \"%s\": %m; the monitoring choice holds until the server restarts",
-						CONTROL_FILE)));
+				 errmsg("perfopt: could not write \"%s\": %m", CONTROL_FILE),
+				 errdetail("The monitoring choice holds until the server restarts.")));
 }
 
 /*
@@ -216,6 +216,6 @@ perfopt_control_drop_override(void)
 		return;
 	ctl_apply(enabled, 0);
 	ereport(LOG,
-			(errmsg("perfopt: perfopt.monitoring_interval changed to %d ms; it replaces the interval set by perfopt_start_monitoring()",
-					perfopt_monitoring_interval)));
+			(errmsg("perfopt.monitoring_interval changed to %d ms", perfopt_monitoring_interval),
+			 errdetail("It replaces the interval set by perfopt_start_monitoring().")));
 }

@@ -48,7 +48,7 @@ es_lookup(const char *extname, bool missing_ok, Oid *owner)
 	if (!OidIsValid(schema) && !missing_ok)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("perfopt: extension \"%s\" is not installed in this database",
+				 errmsg("extension \"%s\" is not installed in this database",
 						extname)));
 	return schema;
 }

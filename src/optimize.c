@@ -73,14 +73,14 @@ opt_require_primary_and_lock(const char *fn)
 	if (RecoveryInProgress())
 		ereport(ERROR,
 				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
-				 errmsg("perfopt: %s() cannot run on a standby", fn),
+				 errmsg("%s() cannot run on a standby", fn),
 				 errhint("Run it on the primary; the standby gets its indexes through replication.")));
 	if (!DatumGetBool(DirectFunctionCall2(pg_try_advisory_xact_lock_int4,
 										  Int32GetDatum(OPT_LOCK_KEY1),
 										  Int32GetDatum(OPT_LOCK_KEY2))))
 		ereport(ERROR,
 				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
-				 errmsg("perfopt: another optimization is running in this database"),
+				 errmsg("another optimization is running in this database"),
 				 errhint("Wait for it to finish; its report is in perfopt_history.")));
 }
 
@@ -464,7 +464,7 @@ perfopt_optimize(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("perfopt: dry_run must not be null")));
+				 errmsg("dry_run must not be null")));
 	PG_RETURN_DATUM(opt_run("perfopt_optimize", dry_run, true, false));
 }
 
@@ -474,7 +474,7 @@ perfopt_optimize_database(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("perfopt: dry_run must not be null")));
+				 errmsg("dry_run must not be null")));
 	PG_RETURN_DATUM(opt_run("perfopt_optimize_database", PG_GETARG_BOOL(0), false, false));
 }
 
@@ -491,18 +491,18 @@ perfopt_history(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("perfopt: after and lim must not be null"),
+				 errmsg("after and lim must not be null"),
 				 errhint("Start with after => 0.")));
 	after = PG_GETARG_INT64(0);
 	lim = PG_GETARG_INT32(1);
 	if (after < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("perfopt: after must be 0 or a run id, not " INT64_FORMAT, after)));
+				 errmsg("after must be 0 or a run id, not " INT64_FORMAT, after)));
 	if (lim < 1 || lim > 1000)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("perfopt: lim must be between 1 and 1000, not %d", lim)));
+				 errmsg("lim must be between 1 and 1000, not %d", lim)));
 	values[0] = Int64GetDatum(after);
 	values[1] = Int32GetDatum(lim);
 	if (SPI_connect() != SPI_OK_CONNECT)

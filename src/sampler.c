@@ -91,9 +91,10 @@ smp_source_result(SmpSource src, bool ok)
 
 	if (!ok && !smp_failing[src])
 		ereport(LOG,
-				(errmsg("perfopt: could not read %s%s%s; its metrics are null until it can be read",
+				(errmsg("perfopt: could not read %s%s%s",
 						in_procfs ? perfopt_procfs_path : "", in_procfs ? "/" : "",
-						smp_source_names[src])));
+						smp_source_names[src]),
+				 errdetail("Its metrics are null until it can be read.")));
 	else if (ok && smp_failing[src])
 		ereport(LOG,
 				(errmsg("perfopt: %s%s%s can be read again",

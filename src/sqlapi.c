@@ -254,19 +254,19 @@ perfopt_start_monitoring(PG_FUNCTION_ARGS)
 		if (PG_ARGISNULL(0))
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("perfopt: interval_ms must not be null"),
+					 errmsg("interval_ms must not be null"),
 					 errhint("Call perfopt_start_monitoring() without an argument to use perfopt.monitoring_interval.")));
 		interval_ms = PG_GETARG_INT32(0);
 		if (interval_ms < PERFOPT_MIN_INTERVAL_MS || interval_ms > PERFOPT_MAX_INTERVAL_MS)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("perfopt: interval_ms must be between %d and %d, not %d",
+					 errmsg("interval_ms must be between %d and %d, not %d",
 							PERFOPT_MIN_INTERVAL_MS, PERFOPT_MAX_INTERVAL_MS, interval_ms)));
 	}
 	if (!perfopt_enable_performance_monitoring)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("perfopt: monitoring is disabled by configuration"),
+				 errmsg("monitoring is disabled by configuration"),
 				 errhint("Set perfopt.enable_performance_monitoring = on and reload.")));
 
 	return api_set_monitoring("start_monitoring", true, interval_ms);

@@ -107,7 +107,8 @@ thr_stored(const char *schema, bool for_update, PerfoptThresholds *th)
 		found = doc != NULL && thresholds_merge(th, doc, strlen(doc), err, sizeof(err));
 		if (doc != NULL && !found)
 			ereport(WARNING,
-					(errmsg("perfopt: the stored thresholds document is not valid (%s); the defaults apply", err)));
+					(errmsg("stored thresholds document is not valid: %s", err),
+					 errdetail("The default thresholds apply until a valid document is set.")));
 	}
 	return found;
 }
@@ -129,16 +130,16 @@ perfopt_set_thresholds(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("perfopt_set_thresholds: the document must not be NULL")));
+				 errmsg("the thresholds document must not be NULL")));
 	if (RecoveryInProgress())
 		ereport(ERROR,
 				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
-				 errmsg("perfopt_set_thresholds: cannot change thresholds on a standby"),
+				 errmsg("cannot change thresholds on a standby"),
 				 errhint("Change them on the primary; they reach the standby by replication.")));
 	if (strcmp(get_database_name(MyDatabaseId), perfopt_database) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("perfopt_set_thresholds: thresholds are stored in database \"%s\"",
+				 errmsg("thresholds are stored in database \"%s\"",
 						perfopt_database),
 				 errhint("Connect to database \"%s\" (perfopt.database) to change them.",
 						 perfopt_database)));
@@ -156,7 +157,7 @@ perfopt_set_thresholds(PG_FUNCTION_ARGS)
 	if (!thresholds_merge(&th, text, strlen(text), err, sizeof(err)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("perfopt: invalid thresholds document: %s", err),
+				 errmsg("invalid thresholds document: %s", err),
 				 errhint("Use the shape of perfopt_thresholds(); percentages are 0-100, milliseconds above 0, and warning comes before critical (above it for cacheHitRatio).")));
 	rendered = thr_render(&th);
 	values[0] = CStringGetTextDatum(rendered);

@@ -122,16 +122,19 @@ only_regress=0
 if [ "${1:-}" = regress ]; then only_regress=1; shift; fi
 if [ "$unit_failed" = 1 ]; then failed=$((failed + 1)); else [ $# = 0 ] && passed=$((passed + 1)); fi
 
+# pg_regress and TAP through the Makefile's PGXS targets, so that their
+# lists and options are defined once (test/schedule, test/t/*.pl, the
+# Makefile); both write under PERFOPT_TMP, which make reads from the
+# environment
 if [ $# = 0 ]; then
-	perfopt_log "pg_regress"
-	"$PGXS_DIR/src/test/regress/pg_regress" \
-		--bindir="$PGBIN" --inputdir="$PERFOPT_TOP" \
-		--outputdir="$PERFOPT_TMP/regress" \
-		--temp-instance="$PERFOPT_TMP/regress/instance" \
-		--temp-config="$PERFOPT_TOP/test/regress.conf" \
-		--no-locale --dbname=contrib_regression --schedule="$PERFOPT_TOP/test/schedule" | tee "$PERFOPT_TMP"/regress.out
+	perfopt_log "pg_regress (make installcheck TAP_TESTS=)"
+	make -s -C "$PERFOPT_TOP" PG_CONFIG="$PG_CONFIG" installcheck TAP_TESTS= 2>&1 | tee "$PERFOPT_TMP"/regress.out
+	rc=${PIPESTATUS[0]}
 	p=$(grep -cE '^(ok|test) .* ok( |$)|\.\.\. ok' "$PERFOPT_TMP"/regress.out)
 	f=$(grep -cE 'FAILED|failed \(ignored\)' "$PERFOPT_TMP"/regress.out)
+	# make failed before any test could (a missing perfopt_sqlcheck, a server
+	# that did not start): one failure
+	[ "$rc" != 0 ] && [ "$f" = 0 ] && f=1
 	passed=$((passed + p))
 	failed=$((failed + f))
 	[ -f "$PERFOPT_TMP"/regress/regression.diffs ] && cat "$PERFOPT_TMP"/regress/regression.diffs | head -100
@@ -144,15 +147,12 @@ if [ "$only_regress" = 1 ]; then
 	exit $?
 fi
 
-perfopt_log "TAP"
-mkdir -p "$PERFOPT_TMP/tap"
-tap_files=("$@")
-[ ${#tap_files[@]} = 0 ] && tap_files=(test/t/*.pl)
-TESTDIR="$PERFOPT_TMP/tap" \
-	PG_REGRESS="$PGXS_DIR/src/test/regress/pg_regress" \
-	PERL5LIB="$PGXS_DIR/src/test/perl:$PERFOPT_TOP/test/perl" \
-	PERFOPT_TOP="$PERFOPT_TOP" \
-	prove --timer "${tap_files[@]}" 2>&1 | tee "$PERFOPT_TMP"/tap.out
+perfopt_log "TAP (make prove_installcheck)"
+# the files named, or the Makefile's default: test/t/*.pl
+prove_tests=()
+[ $# -gt 0 ] && prove_tests=(PROVE_TESTS="$*")
+make -s -C "$PERFOPT_TOP" PG_CONFIG="$PG_CONFIG" prove_installcheck PROVE_FLAGS=--timer \
+	"${prove_tests[@]}" 2>&1 | tee "$PERFOPT_TMP"/tap.out
 # prove's summary report names each failed file once, "(Wstat: ...)"
 total=$(grep -cE '^\[[0-9:]+\] test/t/' "$PERFOPT_TMP"/tap.out)
 f=$(grep -cE '^test/t/[^ ]+ +\(Wstat' "$PERFOPT_TMP"/tap.out)

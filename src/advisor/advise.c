@@ -577,7 +577,7 @@ perfopt_dismiss_recommendation(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("perfopt: recommendation id must not be null")));
+				 errmsg("recommendation id must not be null")));
 	id = PG_GETARG_INT64(0);
 	value = Int64GetDatum(id);
 	schema = get_namespace_name(perfopt_extension_schema(false));
@@ -594,7 +594,7 @@ perfopt_dismiss_recommendation(PG_FUNCTION_ARGS)
 	if (status == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
-				 errmsg("perfopt: recommendation " INT64_FORMAT " does not exist", id)));
+				 errmsg("recommendation " INT64_FORMAT " does not exist", id)));
 	changed = strcmp(status, "dismissed") != 0;
 	if (changed &&
 		SPI_execute_with_args(psprintf("/* perfopt */ UPDATE %s.perfopt_recommendations"

@@ -83,7 +83,8 @@ rf_launch(Oid dboid)
 		rf_current = NULL;
 		if (!rf_launch_failed_logged)
 			ereport(LOG,
-					(errmsg("perfopt: could not start an advisor worker; recommendations are refreshed when a worker slot is free"),
+					(errmsg("perfopt: could not start an advisor worker"),
+					 errdetail("Recommendations are refreshed when a worker slot is free."),
 					 errhint("Raise max_worker_processes.")));
 		rf_launch_failed_logged = true;
 		return;

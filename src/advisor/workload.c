@@ -63,7 +63,7 @@ wl_load(const char *filter_and_order, int limit)
 	if (!OidIsValid(pgss_schema))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("perfopt: pg_stat_statements is not installed in this database"),
+				 errmsg("pg_stat_statements is not installed in this database"),
 				 errhint("CREATE EXTENSION pg_stat_statements;")));
 
 	initStringInfo(&sql);
@@ -279,8 +279,9 @@ wl_budget_exit_report(int code, Datum arg)
 	if (wl_budget_fired <= WL_BUDGET_MAX_REPEATS)
 		return;
 	ereport(LOG,
-			(errmsg("perfopt: the planning of statement " INT64_FORMAT " ignored %d cancels past perfopt.advisor_statement_timeout: the process was terminated",
+			(errmsg("perfopt: the planning of statement " INT64_FORMAT " ignored %d cancels past perfopt.advisor_statement_timeout",
 					wl_budget_queryid, WL_BUDGET_MAX_REPEATS),
+			 errdetail("The process was terminated."),
 			 errhint("A function the planner runs for this statement catches query_canceled; the advisor skips the statement until the server restarts.")));
 	LWLockAcquire(perfopt_shared->lock, LW_EXCLUSIVE);
 	slot = perfopt_shared->next_shunned;

@@ -102,7 +102,8 @@ disp_launch(Oid dboid)
 		pfree(r);
 		if (!disp_launch_failed_logged)
 			ereport(LOG,
-					(errmsg("perfopt: could not start a job runner; queued jobs wait for a free worker slot"),
+					(errmsg("perfopt: could not start a job runner"),
+					 errdetail("Queued jobs wait for a free worker slot."),
 					 errhint("Raise max_worker_processes.")));
 		disp_launch_failed_logged = true;
 		return false;

@@ -107,7 +107,7 @@ pt_tree(const char *table)
 		if (relkind[0] != RELKIND_RELATION && relkind[0] != RELKIND_PARTITIONED_TABLE)
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("perfopt: cannot index %s: its partition %s is not a table that can be indexed",
+					 errmsg("cannot index %s because its partition %s is not a table that can be indexed",
 							table, pt_qualified(node->nspname, node->relname))));
 		nodes = lappend(nodes, node);
 		MemoryContextSwitchTo(spi);
@@ -143,7 +143,7 @@ pt_parse_one(const char *sql)
 	if (list_length(raw) != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_SYNTAX_ERROR),
-				 errmsg("perfopt: a job statement must be a single statement")));
+				 errmsg("a job statement must be a single statement")));
 	return linitial_node(RawStmt, raw)->stmt;
 }
 
@@ -157,7 +157,7 @@ pt_parse_template(const char *statement)
 		((IndexStmt *) stmt)->idxname == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("perfopt: a build job must be a named CREATE INDEX CONCURRENTLY")));
+				 errmsg("a build job must be a named CREATE INDEX CONCURRENTLY")));
 	return (IndexStmt *) stmt;
 }
 

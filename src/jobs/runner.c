@@ -137,7 +137,7 @@ rn_drops_partitioned_index(DropStmt *drop)
 		else if (partitioned || lc != list_head(drop->objects))
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("perfopt: a job drops either one partitioned index or plain indexes")));
+					 errmsg("a job drops either one partitioned index or plain indexes")));
 	}
 	return partitioned;
 }
@@ -169,7 +169,7 @@ rn_check_statement(Node *stmt)
 	if (!allowed)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("perfopt: a job runs only CREATE/DROP INDEX CONCURRENTLY, REINDEX CONCURRENTLY, VACUUM (not FULL) or ANALYZE")));
+				 errmsg("a job runs only CREATE/DROP INDEX CONCURRENTLY, REINDEX CONCURRENTLY, VACUUM (not FULL) or ANALYZE")));
 }
 
 /*
@@ -210,7 +210,7 @@ perfopt_job_execute(const char *sql, Node *stmt)
 			if (list_length(raw) != 1)
 				ereport(ERROR,
 						(errcode(ERRCODE_SYNTAX_ERROR),
-						 errmsg("perfopt: a job statement must be a single statement")));
+						 errmsg("a job statement must be a single statement")));
 			parsetree = linitial_node(RawStmt, raw);
 			rn_check_statement(parsetree->stmt);
 		}

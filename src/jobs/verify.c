@@ -204,8 +204,9 @@ perfopt_verify_after_build(const char *schema, int64 job_id, int64 recommendatio
 	CommitTransactionCommand();
 	MemoryContextSwitchTo(outer);
 	ereport(LOG,
-			(errmsg("perfopt: index %s built; the planner chooses it for %d of %d statement(s)",
-					index_name, chosen, list_length(rows))));
+			(errmsg("perfopt: index %s built", index_name),
+			 errdetail("The planner chooses it for %d of %d statement(s).",
+					   chosen, list_length(rows))));
 }
 
 static void vf_apply_verdicts(const char *schema, char **cols, uint64 n);
@@ -412,8 +413,9 @@ vf_drop_superseded(const char *schema, const char *index_name, const char *job)
 		escape_json(&args, index_name);
 		appendStringInfoChar(&args, '}');
 		ereport(LOG,
-				(errmsg("perfopt: dropping the index %s that perfopt built: %s, which perfopt built later and which passed its verification, serves the same lookups",
-						old, index_name)));
+				(errmsg("perfopt: dropping the index %s that perfopt built", old),
+				 errdetail("Index %s, which perfopt built later and which passed its verification, serves the same lookups.",
+						   index_name)));
 		perfopt_job_queue("drop_index", psprintf("DROP INDEX CONCURRENTLY IF EXISTS %s", old),
 						  NULL, old, 0, 0, 0);
 		perfopt_audit("drop_superseded_index", args.data, "queued");

@@ -116,7 +116,7 @@ ok( $node->poll_query_until(
 		"SELECT perfopt_status()->'monitoring' @> '{\"interval_ms\": 250, \"interval_source\": \"perfopt.monitoring_interval\"}'"
 	),
 	'the reloaded perfopt.monitoring_interval replaces the run-time interval');
-$node->wait_for_log(qr/perfopt: perfopt.monitoring_interval changed to 250 ms/, $offset);
+$node->wait_for_log(qr/LOG:  perfopt\.monitoring_interval changed to 250 ms/, $offset);
 $node->restart;
 is_deeply(
 	[ @{ perfopt_status($node)->{monitoring} }{qw(interval_ms interval_source)} ],

@@ -53,10 +53,11 @@ like($prom, qr/^perfopt_system_cpu_usage_ratio \S+$/m, 'prometheus: cpu present'
 unlike($prom, qr/^perfopt_system_memory_utilization_ratio /m, 'prometheus: memory left out');
 unlike($prom, qr/^perfopt_system_network_bytes_per_second/m, 'prometheus: network left out');
 
-my $cant = sub { qr/LOG:  perfopt: could not read \Q$dir\E\/\Q$_[0]\E; its metrics are null until it can be read$/ };
+my $cant = sub { qr/LOG:  perfopt: could not read \Q$dir\E\/\Q$_[0]\E$/ };
 my $again = sub { qr/LOG:  perfopt: \Q$dir\E\/\Q$_[0]\E can be read again$/ };
 is(log_count($node, $cant->('meminfo')), 1, 'meminfo failure logged exactly once');
 is(log_count($node, $cant->('net/dev')), 1, 'net/dev failure logged exactly once');
+is(log_count($node, qr/ DETAIL:  Its metrics are null until it can be read\.$/), 2, 'each failure says its metrics are null');
 is(log_count($node, qr/could not read \Q$dir\E\/(?:stat|loadavg)/), 0,
 	'stat and loadavg read fine');
 is(log_count($node, qr/perfopt: sampling failed/), 0, 'no sampling failure');

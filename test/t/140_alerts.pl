@@ -90,7 +90,7 @@ ok(!$r->{changed}, 'resolving again changes nothing');
 like($r->{message}, qr/already resolved/, 'and says so');
 my ($rc, $out, $err) = $node->psql($db, 'SELECT perfopt_resolve_alert(987654)',
 	extra_params => [ '-v', 'VERBOSITY=verbose' ]);
-like($err, qr/ERROR:  P0002: perfopt_resolve_alert: alert 987654 does not exist/, 'unknown id: P0002');
+like($err, qr/ERROR:  P0002: alert 987654 does not exist/, 'unknown id: P0002');
 like($listener->query_safe('SELECT 1'), qr/"event": "resolve", "metric": "memory"/, 'the resolve is notified');
 is( $node->safe_psql($db, "SELECT count(*) FROM perfopt_audit_log WHERE action = 'resolve_alert'"),
 	'2', 'both calls audited (the failed one rolled back)');
@@ -177,7 +177,7 @@ is( join("\n",
 		perfopt_problem_lines(
 			$node, 0,
 			[
-				qr/ERROR:  perfopt_resolve_alert: alert 987654 does not exist/,
+				qr/ERROR:  alert 987654 does not exist/,
 				# the restart
 				qr/FATAL:  terminating background worker "perfopt [a-z ]+" due to administrator command/,
 				qr/background worker "perfopt worker" \(PID \d+\) exited with exit code 1/

@@ -9,20 +9,8 @@
 #include <string.h>
 
 #include "latency_hist.h"
+#include "check.h"
 
-static int	passed;
-static int	failed;
-
-#define CHECK(cond) \
-	do { \
-		if (cond) \
-			passed++; \
-		else \
-		{ \
-			failed++; \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-		} \
-	} while (0)
 
 #define MS UINT64_C(1000000)
 
@@ -407,6 +395,5 @@ main(void)
 	test_prom();
 	test_format();
 
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed > 0;
+	return check_report();
 }

@@ -31,24 +31,11 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "check.h"
+
 #ifndef PATH_MAX
 #define PATH_MAX 4096
 #endif
-
-static int	n_passed = 0;
-static int	n_failed = 0;
-
-#define CHECK(cond) \
-	do { \
-		if (cond) \
-			n_passed++; \
-		else \
-		{ \
-			n_failed++; \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", \
-					__FILE__, __LINE__, #cond); \
-		} \
-	} while (0)
 
 static const char *fixture_dir = "fixtures";
 
@@ -938,6 +925,5 @@ main(int argc, char **argv)
 
 	cleanup_tmp();
 
-	printf("%d passed, %d failed\n", n_passed, n_failed);
-	return n_failed > 0 ? 1 : 0;
+	return check_report();
 }

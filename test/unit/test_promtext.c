@@ -7,20 +7,8 @@
 #include <string.h>
 
 #include "promtext.h"
+#include "check.h"
 
-static int	passed;
-static int	failed;
-
-#define CHECK(cond) \
-	do { \
-		if (cond) \
-			passed++; \
-		else \
-		{ \
-			failed++; \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-		} \
-	} while (0)
 
 int
 main(void)
@@ -59,6 +47,5 @@ main(void)
 	CHECK(prom_escape_label_value("d\xc3\xa9j\xc3\xa0", out, sizeof(out)) == 6);
 	CHECK(strcmp(out, "d\xc3\xa9j\xc3\xa0") == 0);
 
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed > 0;
+	return check_report();
 }
