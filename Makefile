@@ -11,20 +11,24 @@ OBJS = \
 	src/advisor/refresh.o \
 	src/advisor/select.o \
 	src/advisor/slowplan.o \
-	src/advisor/sqlrepair.o \
 	src/advisor/whatif.o \
 	src/advisor/workload.o \
 	src/alerts.o \
 	src/alerts_sql.o \
 	src/apimetrics.o \
 	src/audit.o \
+	src/common/latency_hist.o \
+	src/common/procstats.o \
+	src/common/promtext.o \
+	src/common/sqlrepair.o \
+	src/common/thresholds_doc.o \
+	src/common/trends.o \
 	src/control.o \
 	src/emergency.o \
 	src/export.o \
 	src/extschema.o \
 	src/history.o \
 	src/latency.o \
-	src/latency_hist.o \
 	src/jobs/dispatch.o \
 	src/jobs/partitioned.o \
 	src/jobs/queue.o \
@@ -32,8 +36,6 @@ OBJS = \
 	src/jobs/verify.o \
 	src/optimize.o \
 	src/perfopt.o \
-	src/procstats.o \
-	src/promtext.o \
 	src/sample.o \
 	src/score.o \
 	src/searchpath.o \
@@ -41,8 +43,6 @@ OBJS = \
 	src/shmem.o \
 	src/sqlapi.o \
 	src/thresholds.o \
-	src/thresholds_doc.o \
-	src/trends.o \
 	src/usercode.o \
 	src/worker.o
 
@@ -50,7 +50,7 @@ EXTENSION = perfopt
 DATA = perfopt--1.0.sql perfopt--1.0--1.1.sql
 PGFILEDESC = "perfopt - workload-driven monitoring and optimization"
 
-PG_CPPFLAGS = -I$(srcdir)/include
+PG_CPPFLAGS = -I$(srcdir)/include -I$(srcdir)/src/common
 # cJSON: the thresholds document
 SHLIB_LINK = -lcjson
 # -Wall -Wextra on top of PGXS, and a missing prototype is an error (it
@@ -64,24 +64,24 @@ include $(PGXS)
 
 # PGXS tracks no header dependencies: rebuild everything when one changes
 # (a stale object with an old struct layout corrupts memory silently)
-$(OBJS) $(OBJS:.o=.bc): $(wildcard $(srcdir)/include/*.h)
+$(OBJS) $(OBJS:.o=.bc): $(wildcard $(srcdir)/include/*.h $(srcdir)/src/common/*.h)
 
 # perfopt-httpd, the REST shim: a plain program (libmicrohttpd, libpq,
 # cJSON, zlib), built by the same make and installed next to pg_ctl;
 # perfopt-httpd-asan is the same with ASan/UBSan, for the tests only.
 HTTPD_SRCS = src/httpd/main.c src/httpd/handler.c src/httpd/calls.c src/httpd/pool.c \
-	src/httpd/stats.c src/httpd/util.c src/httpd/sha256.c src/latency_hist.c src/promtext.c
+	src/httpd/stats.c src/httpd/util.c src/httpd/sha256.c src/common/latency_hist.c src/common/promtext.c
 HTTPD_CFLAGS = -std=gnu99 -O2 -g -Wall -Wextra -Werror=implicit-function-declaration \
-	-I$(srcdir)/include -I$(shell $(PG_CONFIG) --includedir) -pthread
+	-I$(srcdir)/include -I$(srcdir)/src/common -I$(shell $(PG_CONFIG) --includedir) -pthread
 HTTPD_SANITIZE = -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 HTTPD_LIBS = -L$(shell $(PG_CONFIG) --libdir) -lmicrohttpd -lpq -lcjson -lz -pthread
 
 all: perfopt-httpd
 
-perfopt-httpd: $(HTTPD_SRCS) $(wildcard $(srcdir)/include/*.h) $(wildcard $(srcdir)/src/httpd/*.h)
+perfopt-httpd: $(HTTPD_SRCS) $(wildcard $(srcdir)/include/*.h) $(wildcard $(srcdir)/src/common/*.h) $(wildcard $(srcdir)/src/httpd/*.h)
 	$(CC) $(HTTPD_CFLAGS) -o $@ $(HTTPD_SRCS) $(HTTPD_LIBS)
 
-perfopt-httpd-asan: $(HTTPD_SRCS) $(wildcard $(srcdir)/include/*.h) $(wildcard $(srcdir)/src/httpd/*.h)
+perfopt-httpd-asan: $(HTTPD_SRCS) $(wildcard $(srcdir)/include/*.h) $(wildcard $(srcdir)/src/common/*.h) $(wildcard $(srcdir)/src/httpd/*.h)
 	$(CC) $(HTTPD_CFLAGS) $(HTTPD_SANITIZE) -o $@ $(HTTPD_SRCS) $(HTTPD_LIBS)
 
 install: install-httpd
