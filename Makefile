@@ -26,6 +26,7 @@ OBJS = \
 	src/common/trends.o \
 	src/core/audit.o \
 	src/core/extschema.o \
+	src/core/jsonutil.o \
 	src/core/launcher.o \
 	src/core/perfopt.o \
 	src/core/sample.o \

@@ -38,8 +38,8 @@
 
 #include "advisor.h"
 #include "audit.h"
-#include "export.h"
 #include "extschema.h"
+#include "jsonutil.h"
 #include "perfopt.h"
 
 PG_FUNCTION_INFO_V1(perfopt_advise);

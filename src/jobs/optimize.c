@@ -36,9 +36,9 @@
 
 #include "advisor.h"
 #include "audit.h"
-#include "export.h"
 #include "extschema.h"
 #include "jobs.h"
+#include "jsonutil.h"
 #include "optimize.h"
 #include "perfopt.h"
 #include "score.h"

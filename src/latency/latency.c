@@ -48,7 +48,7 @@
 #include "utils/json.h"
 #include "utils/memutils.h"
 
-#include "export.h"
+#include "jsonutil.h"
 #include "latency.h"
 #include "perfopt.h"
 #include "promtext.h"
