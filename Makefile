@@ -39,6 +39,7 @@ OBJS = \
 	src/jobs/partitioned.o \
 	src/jobs/queue.o \
 	src/jobs/runner.o \
+	src/jobs/statement.o \
 	src/jobs/verify.o \
 	src/latency/apimetrics.o \
 	src/latency/latency.o \
