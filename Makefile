@@ -6,51 +6,60 @@ OBJS = \
 	src/advisor/candidates.o \
 	src/advisor/collect.o \
 	src/advisor/configadvice.o \
+	src/advisor/describe.o \
 	src/advisor/hygiene.o \
 	src/advisor/planrole.o \
 	src/advisor/refresh.o \
 	src/advisor/select.o \
 	src/advisor/slowplan.o \
-	src/advisor/sqlrepair.o \
 	src/advisor/whatif.o \
 	src/advisor/workload.o \
-	src/alerts.o \
-	src/alerts_sql.o \
-	src/apimetrics.o \
-	src/audit.o \
-	src/control.o \
-	src/emergency.o \
-	src/export.o \
-	src/extschema.o \
-	src/history.o \
-	src/latency.o \
-	src/latency_hist.o \
+	src/alerts/alerts.o \
+	src/alerts/alerts_sql.o \
+	src/alerts/emergency.o \
+	src/alerts/score.o \
+	src/alerts/thresholds.o \
+	src/common/latency_hist.o \
+	src/common/procstats.o \
+	src/common/promtext.o \
+	src/common/sqlrepair.o \
+	src/common/thresholds_doc.o \
+	src/common/trends.o \
+	src/core/audit.o \
+	src/core/extschema.o \
+	src/core/jsonutil.o \
+	src/core/launcher.o \
+	src/core/perfopt.o \
+	src/core/sample.o \
+	src/core/searchpath.o \
+	src/core/shmem.o \
+	src/core/usercode.o \
 	src/jobs/dispatch.o \
+	src/jobs/optimize.o \
 	src/jobs/partitioned.o \
 	src/jobs/queue.o \
 	src/jobs/runner.o \
+	src/jobs/statement.o \
 	src/jobs/verify.o \
-	src/optimize.o \
-	src/perfopt.o \
-	src/procstats.o \
-	src/promtext.o \
-	src/sample.o \
-	src/score.o \
-	src/searchpath.o \
-	src/sampler.o \
-	src/shmem.o \
-	src/sqlapi.o \
-	src/thresholds.o \
-	src/thresholds_doc.o \
-	src/trends.o \
-	src/usercode.o \
-	src/worker.o
+	src/latency/apimetrics.o \
+	src/latency/latency.o \
+	src/monitoring/control.o \
+	src/monitoring/export.o \
+	src/monitoring/history.o \
+	src/monitoring/sampler.o \
+	src/monitoring/sqlapi.o \
+	src/monitoring/worker.o
 
 EXTENSION = perfopt
 DATA = perfopt--1.0.sql perfopt--1.0--1.1.sql
 PGFILEDESC = "perfopt - workload-driven monitoring and optimization"
 
-PG_CPPFLAGS = -I$(srcdir)/include
+# the extension's parts: plain-C code and the core first, then in the order
+# the data flows (samples, latency, alerts, advice, jobs).  Each folder
+# holds its sources and their headers; every folder is on the include
+# path, so a header's name must be unique across them.
+PARTS = common core monitoring latency alerts advisor jobs
+PG_CPPFLAGS = $(addprefix -I$(srcdir)/src/,$(PARTS))
 # cJSON: the thresholds document
 SHLIB_LINK = -lcjson
 # -Wall -Wextra on top of PGXS, and a missing prototype is an error (it
@@ -114,24 +123,24 @@ installcheck-prereq: prove-prereq
 
 # PGXS tracks no header dependencies: rebuild everything when one changes
 # (a stale object with an old struct layout corrupts memory silently)
-$(OBJS) $(OBJS:.o=.bc): $(wildcard $(srcdir)/include/*.h)
+$(OBJS) $(OBJS:.o=.bc): $(wildcard $(addsuffix /*.h,$(addprefix $(srcdir)/src/,$(PARTS))))
 
 # perfopt-httpd, the REST shim: a plain program (libmicrohttpd, libpq,
 # cJSON, zlib), built by the same make and installed next to pg_ctl;
 # perfopt-httpd-asan is the same with ASan/UBSan, for the tests only.
 HTTPD_SRCS = src/httpd/main.c src/httpd/handler.c src/httpd/calls.c src/httpd/pool.c \
-	src/httpd/stats.c src/httpd/util.c src/httpd/sha256.c src/latency_hist.c src/promtext.c
+	src/httpd/stats.c src/httpd/util.c src/httpd/sha256.c src/common/latency_hist.c src/common/promtext.c
 HTTPD_CFLAGS = -std=gnu99 -O2 -g -Wall -Wextra -Werror=implicit-function-declaration \
-	-I$(srcdir)/include -I$(shell $(PG_CONFIG) --includedir) -pthread
+	-I$(srcdir)/include -I$(srcdir)/src/common -I$(shell $(PG_CONFIG) --includedir) -pthread
 HTTPD_SANITIZE = -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 HTTPD_LIBS = -L$(shell $(PG_CONFIG) --libdir) -lmicrohttpd -lpq -lcjson -lz -pthread
 
 all: perfopt-httpd
 
-perfopt-httpd: $(HTTPD_SRCS) $(wildcard $(srcdir)/include/*.h) $(wildcard $(srcdir)/src/httpd/*.h)
+perfopt-httpd: $(HTTPD_SRCS) $(wildcard $(srcdir)/include/*.h) $(wildcard $(srcdir)/src/common/*.h) $(wildcard $(srcdir)/src/httpd/*.h)
 	$(CC) $(HTTPD_CFLAGS) -o $@ $(HTTPD_SRCS) $(HTTPD_LIBS)
 
-perfopt-httpd-asan: $(HTTPD_SRCS) $(wildcard $(srcdir)/include/*.h) $(wildcard $(srcdir)/src/httpd/*.h)
+perfopt-httpd-asan: $(HTTPD_SRCS) $(wildcard $(srcdir)/include/*.h) $(wildcard $(srcdir)/src/common/*.h) $(wildcard $(srcdir)/src/httpd/*.h)
 	$(CC) $(HTTPD_CFLAGS) $(HTTPD_SANITIZE) -o $@ $(HTTPD_SRCS) $(HTTPD_LIBS)
 
 install: install-httpd

@@ -38,10 +38,10 @@
 #include "advisor.h"
 #include "extschema.h"
 #include "latency.h"
+#include "launcher.h"
 #include "optimize.h"
 #include "perfopt.h"
 #include "searchpath.h"
-#include "worker.h"
 
 static List *rf_pending = NIL;	/* database OIDs still to visit this round */
 static bool rf_round_optimizes = false;	/* this round runs perfopt_optimize() */

@@ -27,7 +27,7 @@
 #include "utils/rel.h"
 
 #include "advisor.h"
-#include "export.h"
+#include "jsonutil.h"
 #include "perfopt.h"
 
 /* a scan keeping less than this share of the table filters "most rows" */

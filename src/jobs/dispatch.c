@@ -28,9 +28,9 @@
 #include "utils/timestamp.h"
 
 #include "jobs.h"
+#include "launcher.h"
 #include "perfopt.h"
 #include "shmem.h"
-#include "worker.h"
 
 typedef struct DispRunner
 {

@@ -4,7 +4,7 @@
  * each statement at top level as psql would send it, so CREATE INDEX
  * CONCURRENTLY, DROP INDEX CONCURRENTLY, REINDEX CONCURRENTLY and VACUUM
  * work (their parse trees live in a context that survives the
- * statements' own internal commits).
+ * statements' own internal commits; statement.c runs them).
  *
  * Per job: lock_timeout and statement_timeout from the GUCs; a free-disk
  * check before a build; on failure, the INVALID index the build left is
@@ -23,29 +23,20 @@
 #include "postgres.h"
 
 #include "access/xact.h"
-#include "catalog/namespace.h"
-#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
-#include "commands/defrem.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
-#include "nodes/parsenodes.h"
-#include "parser/analyze.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
-#include "tcop/pquery.h"
 #include "tcop/tcopprot.h"
-#include "tcop/utility.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/portal.h"
-#include "utils/snapmgr.h"
 #include "utils/timeout.h"
 
 #include "extschema.h"
@@ -78,196 +69,12 @@ typedef struct RnJob
 static MemoryContext rn_cxt;
 static char *rn_schema;			/* quoted schema of the extension */
 
-/* a transaction of the runner's own bookkeeping, through SPI (jobs.h) */
-void
-perfopt_job_xact_begin(void)
-{
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "perfopt: SPI_connect failed");
-}
-
-void
-perfopt_job_xact_end(void)
-{
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-	MemoryContextSwitchTo(rn_cxt);
-}
-
 static char *
 rn_text(int row, int col)
 {
 	char	   *v = SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col);
 
 	return v ? MemoryContextStrdup(rn_cxt, v) : NULL;
-}
-
-static bool
-rn_has_option(List *options, const char *name)
-{
-	ListCell   *lc;
-
-	foreach(lc, options)
-		if (strcmp(((DefElem *) lfirst(lc))->defname, name) == 0)
-			return defGetBoolean(lfirst(lc));
-	return false;
-}
-
-/*
- * A partitioned index cannot be dropped concurrently (PostgreSQL 15): its
- * DROP takes ACCESS EXCLUSIVE locks on the table tree, for an instant,
- * under the job's lock_timeout.
- */
-static bool
-rn_drops_partitioned_index(DropStmt *drop)
-{
-	ListCell   *lc;
-	bool		partitioned = false;
-
-	foreach(lc, drop->objects)
-	{
-		Oid			relid = RangeVarGetRelid(makeRangeVarFromNameList(lfirst(lc)), NoLock, true);
-
-		if (OidIsValid(relid) && get_rel_relkind(relid) == RELKIND_PARTITIONED_INDEX)
-			partitioned = true;
-		else if (partitioned || lc != list_head(drop->objects))
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("a job drops either one partitioned index or plain indexes")));
-	}
-	return partitioned;
-}
-
-/*
- * Only the statements perfopt queues, each a single one, and none that
- * takes a lock the application would wait on: no plain CREATE INDEX or
- * REINDEX, no VACUUM FULL.
- */
-static void
-rn_check_statement(Node *stmt)
-{
-	bool		allowed = false;
-
-	if (IsA(stmt, IndexStmt))
-		allowed = ((IndexStmt *) stmt)->concurrent;
-	else if (IsA(stmt, DropStmt))
-	{
-		DropStmt   *drop = (DropStmt *) stmt;
-
-		allowed = drop->removeType == OBJECT_INDEX && drop->concurrent;
-		if (allowed && rn_drops_partitioned_index(drop))
-			drop->concurrent = false;
-	}
-	else if (IsA(stmt, ReindexStmt))
-		allowed = rn_has_option(((ReindexStmt *) stmt)->params, "concurrently");
-	else if (IsA(stmt, VacuumStmt))
-		allowed = !rn_has_option(((VacuumStmt *) stmt)->options, "full");
-	if (!allowed)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("a job runs only CREATE/DROP INDEX CONCURRENTLY, REINDEX CONCURRENTLY, VACUUM (not FULL) or ANALYZE")));
-}
-
-/*
- * Run one statement at top level, as exec_simple_query would: parse trees
- * in a context of their own, a portal run with isTopLevel, and the
- * statement free to commit and start transactions inside.
- */
-void
-perfopt_job_execute(const char *sql, Node *stmt)
-{
-	MemoryContext parsecxt = AllocSetContextCreate(TopMemoryContext, "perfopt job statement",
-												   ALLOCSET_DEFAULT_SIZES);
-	MemoryContext old = MemoryContextSwitchTo(parsecxt);
-
-	PG_TRY();
-	{
-		List	   *raw;
-		RawStmt    *parsetree;
-		List	   *querytrees;
-		List	   *plantrees;
-		Portal		portal;
-		DestReceiver *receiver;
-		QueryCompletion qc;
-		bool		snapshot_set = false;
-
-		SetCurrentStatementStartTimestamp();
-		StartTransactionCommand();
-		MemoryContextSwitchTo(parsecxt);
-		if (stmt != NULL)
-		{
-			/* a step perfopt built itself (partitioned.c): already checked */
-			parsetree = makeNode(RawStmt);
-			parsetree->stmt = copyObject(stmt);
-		}
-		else
-		{
-			raw = pg_parse_query(sql);
-			if (list_length(raw) != 1)
-				ereport(ERROR,
-						(errcode(ERRCODE_SYNTAX_ERROR),
-						 errmsg("a job statement must be a single statement")));
-			parsetree = linitial_node(RawStmt, raw);
-			rn_check_statement(parsetree->stmt);
-		}
-		if (analyze_requires_snapshot(parsetree))
-		{
-			PushActiveSnapshot(GetTransactionSnapshot());
-			snapshot_set = true;
-		}
-		querytrees = pg_analyze_and_rewrite_fixedparams(parsetree, sql, NULL, 0, NULL);
-		plantrees = pg_plan_queries(querytrees, sql, CURSOR_OPT_PARALLEL_OK, NULL);
-		if (snapshot_set)
-			PopActiveSnapshot();
-
-		portal = CreatePortal("", true, true);
-		portal->visible = false;
-		PortalDefineQuery(portal, NULL, sql, CreateCommandTag(parsetree->stmt), plantrees, NULL);
-		PortalStart(portal, NULL, 0, InvalidSnapshot);
-		receiver = CreateDestReceiver(DestNone);
-		(void) PortalRun(portal, FETCH_ALL, true, true, receiver, receiver, &qc);
-		receiver->rDestroy(receiver);
-		PortalDrop(portal, false);
-		CommitTransactionCommand();
-	}
-	PG_FINALLY();
-	{
-		MemoryContextSwitchTo(old);
-		MemoryContextDelete(parsecxt);
-	}
-	PG_END_TRY();
-}
-
-/* after an error this runner only logs: report it, abort, carry on */
-static void
-rn_log_and_abort(void)
-{
-	EmitErrorReport();
-	FlushErrorState();
-	AbortCurrentTransaction();
-	MemoryContextSwitchTo(rn_cxt);
-}
-
-/* DROP INDEX CONCURRENTLY IF EXISTS; a failure is logged, not raised */
-void
-perfopt_job_drop_quietly(const char *index_name)
-{
-	/* a partitioned index is dropped with a brief ACCESS EXCLUSIVE lock */
-	SetConfigOption("lock_timeout", psprintf("%d", perfopt_job_lock_timeout), PGC_SUSET, PGC_S_SESSION);
-	PG_TRY();
-	{
-		perfopt_job_execute(psprintf("DROP INDEX CONCURRENTLY IF EXISTS %s", index_name), NULL);
-	}
-	PG_CATCH();
-	{
-		rn_log_and_abort();
-	}
-	PG_END_TRY();
-	SetConfigOption("lock_timeout", "0", PGC_SUSET, PGC_S_SESSION);
 }
 
 /* jobs a crash or shutdown left running fail; perfopt's INVALID indexes go */
@@ -458,7 +265,7 @@ rn_verify_after_build(RnJob *job)
 	}
 	PG_CATCH();
 	{
-		rn_log_and_abort();
+		perfopt_job_log_and_abort();
 	}
 	PG_END_TRY();
 }
@@ -472,7 +279,7 @@ rn_verify_due(void)
 	}
 	PG_CATCH();
 	{
-		rn_log_and_abort();
+		perfopt_job_log_and_abort();
 	}
 	PG_END_TRY();
 	MemoryContextSwitchTo(rn_cxt);
@@ -605,6 +412,7 @@ perfopt_job_runner_main(Datum main_arg)
 	pgstat_report_appname("perfopt job runner");
 	rn_cxt = AllocSetContextCreate(TopMemoryContext, "perfopt job runner", ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(rn_cxt);
+	perfopt_job_set_context(rn_cxt);
 
 	StartTransactionCommand();
 	schema = perfopt_extension_schema(true);
@@ -649,7 +457,7 @@ perfopt_job_runner_main(Datum main_arg)
 	}
 	PG_CATCH();
 	{
-		rn_log_and_abort();
+		perfopt_job_log_and_abort();
 	}
 	PG_END_TRY();
 	proc_exit(0);

@@ -37,9 +37,9 @@
 
 #include "advisor.h"
 #include "audit.h"
-#include "export.h"
 #include "extschema.h"
 #include "jobs.h"
+#include "jsonutil.h"
 #include "perfopt.h"
 #include "shmem.h"
 

@@ -15,9 +15,9 @@ trap 'rm -rf "$out"' EXIT
 
 # target: its sources and libraries
 declare -A sources=(
-	[thresholds]="test/fuzz/fuzz_thresholds.c src/thresholds_doc.c"
+	[thresholds]="test/fuzz/fuzz_thresholds.c src/common/thresholds_doc.c"
 	[httpd]="test/fuzz/fuzz_httpd.c src/httpd/util.c src/httpd/sha256.c"
-	[promtext]="test/fuzz/fuzz_promtext.c src/promtext.c"
+	[promtext]="test/fuzz/fuzz_promtext.c src/common/promtext.c"
 )
 declare -A libs=(
 	[thresholds]="-lcjson"
@@ -32,7 +32,7 @@ for target in "${targets[@]}"; do
 	[ -n "${sources[$target]:-}" ] || { echo "unknown fuzz target: $target" >&2; exit 2; }
 	# shellcheck disable=SC2086
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-		-Iinclude ${sources[$target]} ${libs[$target]} -o "$out/fuzz_$target"
+		-Iinclude -Isrc/common ${sources[$target]} ${libs[$target]} -o "$out/fuzz_$target"
 	mkdir -p "$out/corpus_$target"
 	echo "== fuzz_$target: ${seconds}s"
 	if ! "$out/fuzz_$target" -max_total_time="$seconds" -print_final_stats=1 \

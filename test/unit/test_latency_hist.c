@@ -1,6 +1,6 @@
 /*
  * test_latency_hist.c — unit tests of the latency histogram
- * (src/latency_hist.c): every bucket's bounds and index, the 1-2-5
+ * (src/common/latency_hist.c): every bucket's bounds and index, the 1-2-5
  * boundaries, percentiles of known distributions, counts below a limit,
  * add/sub, the Prometheus cumulative view and the seconds labels.
  */

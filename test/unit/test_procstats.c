@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * test_procstats.c
- *	  self-contained unit tests for src/procstats.c.
+ *	  self-contained unit tests for src/common/procstats.c.
  *
  * owns: exercising every procstats function with good and bad input, using
  * the text fixtures in test/unit/fixtures, inline strings, a temporary

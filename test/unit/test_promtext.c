@@ -1,5 +1,5 @@
 /*
- * test_promtext.c — unit tests of the Prometheus escaping (src/promtext.c):
+ * test_promtext.c — unit tests of the Prometheus escaping (src/common/promtext.c):
  * every special character, truncation that still terminates, and the
  * returned length that lets callers size buffers.
  */

@@ -1,5 +1,5 @@
 /*
- * test_sqlrepair.c — unit tests of src/advisor/sqlrepair.c: each repair,
+ * test_sqlrepair.c — unit tests of src/common/sqlrepair.c: each repair,
  * text that must stay untouched (literals, identifiers, comments, dollar
  * quotes), and the output bound.
  */

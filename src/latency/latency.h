@@ -42,9 +42,8 @@ typedef struct LatReading
 	LatCounters *dbs;			/* palloc'd, ndbs entries */
 } LatReading;
 
-/* shared memory: size to request, and set up at startup */
-extern Size perfopt_latency_shmem_size(void);
-extern void perfopt_latency_shmem_init(LWLock *lock);
+/* _PG_init: its shared memory, with an LWLock of its own */
+extern void perfopt_latency_shmem_register(void);
 
 extern void perfopt_latency_install_hooks(void);
 

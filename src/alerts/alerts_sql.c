@@ -30,8 +30,8 @@
 #include "alerts.h"
 #include "alerts_sql.h"
 #include "audit.h"
-#include "export.h"
 #include "extschema.h"
+#include "jsonutil.h"
 #include "perfopt.h"
 #include "shmem.h"
 

@@ -34,8 +34,8 @@
 #include "utils/timestamp.h"
 
 #include "alerts.h"
-#include "export.h"
 #include "extschema.h"
+#include "jsonutil.h"
 #include "latency.h"
 #include "perfopt.h"
 #include "score.h"

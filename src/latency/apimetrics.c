@@ -16,7 +16,7 @@
 
 #include "apimetrics.h"
 #include "audit.h"
-#include "export.h"
+#include "jsonutil.h"
 #include "latency.h"
 #include "shmem.h"
 

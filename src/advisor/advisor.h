@@ -103,8 +103,10 @@ typedef struct AdvRecommendation
 	bool		assumes_ts_config;	/* a normalized regconfig was filled in */
 } AdvRecommendation;
 
-/* advise.c */
+/* describe.c: a create_index recommendation's definition, name and DDL */
 extern void adv_describe(AdvRecommendation *rec);
+
+/* advise.c */
 extern Datum perfopt_advise_run(bool persist, bool kept);
 extern void perfopt_advise_automatic(void);
 

@@ -9,7 +9,7 @@
  *
  * Its reads see its own writes (SPI in read-write mode: the advice it
  * just stored).  It never waits for a job: the jobs run after the caller commits, in the
- * job runner (jobs/).  One run at a time per database (an advisory lock
+ * job runner (runner.c).  One run at a time per database (an advisory lock
  * held to the end of the transaction); never on a standby; dry_run
  * reports the same actions and changes nothing.  Drops are never queued
  * here: perfopt builds, the DBA decides what goes.
@@ -36,9 +36,9 @@
 
 #include "advisor.h"
 #include "audit.h"
-#include "export.h"
 #include "extschema.h"
 #include "jobs.h"
+#include "jsonutil.h"
 #include "optimize.h"
 #include "perfopt.h"
 #include "score.h"

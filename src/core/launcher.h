@@ -1,11 +1,10 @@
 /*
- * worker.h — the main background worker: registration (from _PG_init) and
- * its entry point.
+ * launcher.h — starts perfopt's short-lived background workers, one in a
+ * database (launcher.c): the advisor workers of advisor/refresh.c and the
+ * job runners of jobs/dispatch.c, both launched from the main worker.
  */
-#ifndef PERFOPT_WORKER_H
-#define PERFOPT_WORKER_H
-
-extern void perfopt_worker_register(void);
+#ifndef PERFOPT_LAUNCHER_H
+#define PERFOPT_LAUNCHER_H
 
 /*
  * Start a short-lived background worker of perfopt in database dboid
@@ -15,6 +14,5 @@ extern void perfopt_worker_register(void);
 struct BackgroundWorkerHandle;
 extern bool perfopt_start_db_worker(const char *function, const char *type, Oid dboid,
 									const char *extra, struct BackgroundWorkerHandle **handle);
-extern PGDLLEXPORT void perfopt_worker_main(Datum main_arg);
 
-#endif							/* PERFOPT_WORKER_H */
+#endif							/* PERFOPT_LAUNCHER_H */

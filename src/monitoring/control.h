@@ -6,8 +6,8 @@
 #ifndef PERFOPT_CONTROL_H
 #define PERFOPT_CONTROL_H
 
-/* postmaster, at shared-memory creation: read the persisted state */
-extern void perfopt_control_load(bool *enabled, int *interval_override_ms);
+/* _PG_init: read the persisted state when shared memory is created */
+extern void perfopt_control_shmem_register(void);
 
 /* SQL call: apply (enabled, override) when the calling transaction commits */
 extern void perfopt_control_stage(bool enabled, int interval_override_ms);

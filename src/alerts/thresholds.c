@@ -26,8 +26,8 @@
 #include "utils/lsyscache.h"
 
 #include "audit.h"
-#include "export.h"
 #include "extschema.h"
+#include "jsonutil.h"
 #include "perfopt.h"
 #include "shmem.h"
 #include "thresholds.h"

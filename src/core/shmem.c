@@ -3,7 +3,9 @@
  *
  * Called from the postmaster (request and startup hooks, also after a crash
  * re-initializes shared memory) and from any backend that reads samples.
- * See shmem.h for the layout and the locking rule.
+ * See shmem.h for the layout and the locking rule.  The parts with shared
+ * memory of their own size and set it up themselves: they register with
+ * perfopt_shmem_register(), and shmem.c knows them only by that.
  */
 #include "postgres.h"
 
@@ -14,9 +16,6 @@
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 
-#include "alerts.h"
-#include "control.h"
-#include "latency.h"
 #include "perfopt.h"
 #include "shmem.h"
 
@@ -24,6 +23,33 @@ PerfoptShared *perfopt_shared = NULL;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+/* the parts registered (perfopt_shmem_register), in that order */
+#define SHM_MAX_PARTS 8
+static const PerfoptShmemPart *shm_parts[SHM_MAX_PARTS];
+static int	shm_nparts = 0;
+
+/* the "perfopt" tranche: lock and control_lock, then the parts' own */
+#define SHM_OWN_LOCKS 2
+
+void
+perfopt_shmem_register(const PerfoptShmemPart *part)
+{
+	if (shm_nparts >= SHM_MAX_PARTS)
+		elog(ERROR, "perfopt: too many parts with shared memory");
+	shm_parts[shm_nparts++] = part;
+}
+
+static int
+shm_nlocks(void)
+{
+	int			n = SHM_OWN_LOCKS;
+
+	for (int i = 0; i < shm_nparts; i++)
+		if (shm_parts[i]->wants_lock)
+			n++;
+	return n;
+}
 
 static Size
 shm_total_size(void)
@@ -42,15 +68,17 @@ shm_request(void)
 		prev_shmem_request_hook();
 
 	RequestAddinShmemSpace(shm_total_size());
-	RequestAddinShmemSpace(perfopt_latency_shmem_size());
-	RequestAddinShmemSpace(perfopt_alerts_shmem_size());
-	RequestNamedLWLockTranche("perfopt", 3);
+	for (int i = 0; i < shm_nparts; i++)
+		if (shm_parts[i]->size)
+			RequestAddinShmemSpace(shm_parts[i]->size());
+	RequestNamedLWLockTranche("perfopt", shm_nlocks());
 }
 
 static void
 shm_startup(void)
 {
 	bool		found;
+	int			next_lock = SHM_OWN_LOCKS;
 
 	if (prev_shmem_startup_hook)
 		prev_shmem_startup_hook();
@@ -67,11 +95,15 @@ shm_startup(void)
 		thresholds_defaults(&perfopt_shared->thresholds);
 		perfopt_shared->ring_size = perfopt_sample_ring_size;
 		perfopt_shared->sample_size = PerfoptSampleSize(perfopt_max_databases);
-		perfopt_control_load(&perfopt_shared->monitoring_enabled,
-							 &perfopt_shared->interval_override_ms);
 	}
-	perfopt_latency_shmem_init(&(GetNamedLWLockTranche("perfopt"))[2].lock);
-	perfopt_alerts_shmem_init();
+	for (int i = 0; i < shm_nparts; i++)
+	{
+		LWLock	   *lock = NULL;
+
+		if (shm_parts[i]->wants_lock)
+			lock = &(GetNamedLWLockTranche("perfopt"))[next_lock++].lock;
+		shm_parts[i]->init(!found, lock);
+	}
 	LWLockRelease(AddinShmemInitLock);
 }
 

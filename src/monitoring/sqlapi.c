@@ -26,6 +26,7 @@
 #include "audit.h"
 #include "control.h"
 #include "export.h"
+#include "jsonutil.h"
 #include "latency.h"
 #include "perfopt.h"
 #include "score.h"

@@ -65,9 +65,8 @@ extern bool perfopt_alert_datums(const PerfoptAlert *a, Datum *values);
 extern void perfopt_alert_notify(int64 id, const char *event, const char *metric,
 								 const char *severity, bool open, double value, double threshold);
 
-/* shared memory */
-extern Size perfopt_alerts_shmem_size(void);
-extern void perfopt_alerts_shmem_init(void);
+/* _PG_init: its shared memory */
+extern void perfopt_alerts_shmem_register(void);
 
 /* the worker, after each sample: evaluate (no transaction needed) ... */
 extern void perfopt_alerts_evaluate(const PerfoptSample *s);

@@ -48,10 +48,11 @@
 #include "utils/json.h"
 #include "utils/memutils.h"
 
-#include "export.h"
+#include "jsonutil.h"
 #include "latency.h"
 #include "perfopt.h"
 #include "promtext.h"
+#include "shmem.h"
 
 /* nested statements deeper than this are not timed */
 #define LAT_MAX_NESTING 64
@@ -123,7 +124,7 @@ lat_slots(void)
 	return (LatSlot *) (lat_interval() + lat->maxdbs);
 }
 
-Size
+static Size
 perfopt_latency_shmem_size(void)
 {
 	Size		size = offsetof(LatShared, data);
@@ -133,8 +134,8 @@ perfopt_latency_shmem_size(void)
 	return size;
 }
 
-void
-perfopt_latency_shmem_init(LWLock *lock)
+static void
+perfopt_latency_shmem_init(bool created, LWLock *lock)
 {
 	bool		found;
 
@@ -148,6 +149,16 @@ perfopt_latency_shmem_init(LWLock *lock)
 		lat->nslots = MaxBackends;
 		lat->maxdbs = perfopt_max_databases;
 	}
+}
+
+static const PerfoptShmemPart lat_shmem_part = {
+	perfopt_latency_shmem_size, perfopt_latency_shmem_init, true
+};
+
+void
+perfopt_latency_shmem_register(void)
+{
+	perfopt_shmem_register(&lat_shmem_part);
 }
 
 static void

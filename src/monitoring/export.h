@@ -9,9 +9,6 @@
 #include "sample.h"
 #include "shmem.h"
 
-extern void perfopt_json_number(StringInfo buf, double v);
-extern void perfopt_json_timestamp(StringInfo buf, TimestampTz t);
-
 /* {"k": v, ...} of one field group of a sample */
 extern void perfopt_json_group(StringInfo buf, const PerfoptSample *s,
 							   PerfoptFieldGroup group);
@@ -26,8 +23,5 @@ extern void perfopt_json_metrics(StringInfo buf, const PerfoptSample *s,
 /* the whole Prometheus exposition; latest may be NULL (no sample yet) */
 extern void perfopt_prometheus(StringInfo buf, const PerfoptSample *latest,
 							   const PerfoptStatus *st);
-
-/* jsonb Datum from JSON text */
-extern Datum perfopt_jsonb_from_text(const char *json);
 
 #endif							/* PERFOPT_EXPORT_H */

@@ -97,6 +97,26 @@ extern PerfoptShared *perfopt_shared;
 
 extern void perfopt_shmem_install_hooks(void);
 
+/*
+ * A part's own shared memory (latency.c, alerts.c), or its state in
+ * PerfoptShared (control.c): the part registers it from _PG_init, after
+ * perfopt_shmem_install_hooks().  The request hook asks for size() bytes
+ * (no size: nothing beyond PerfoptShared) and, for a part that wants one,
+ * an LWLock of the "perfopt" tranche.  The startup hook (again after a
+ * crash) calls init() under AddinShmemInitLock once PerfoptShared is set
+ * up, part by part in the order they registered, with created true when
+ * PerfoptShared was created just now and lock the part's LWLock (NULL for
+ * a part that wants none).
+ */
+typedef struct PerfoptShmemPart
+{
+	Size		(*size) (void);
+	void		(*init) (bool created, LWLock *lock);
+	bool		wants_lock;
+} PerfoptShmemPart;
+
+extern void perfopt_shmem_register(const PerfoptShmemPart *part);
+
 /* ring access; samples are PerfoptSampleSize(perfopt_max_databases) bytes */
 extern PerfoptSample *perfopt_sample_alloc(void);
 extern void perfopt_ring_push(const PerfoptSample *s);

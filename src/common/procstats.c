@@ -15,11 +15,11 @@
  * terminator; a line ends at '\n' or at the terminator, and a '\r' is
  * treated as a blank so CRLF text parses too.
  *
- * src/procstats.c
+ * src/common/procstats.c
  *
  *-------------------------------------------------------------------------
  */
-/* relative, so this file builds with or without -Iinclude */
+/* beside this file, so it builds with or without -I flags */
 #include "procstats.h"
 
 #include <errno.h>

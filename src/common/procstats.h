@@ -11,7 +11,7 @@
  * by returning false (or -1), and output parameters are left untouched
  * whenever a function reports failure.
  *
- * include/procstats.h
+ * src/common/procstats.h
  *
  *-------------------------------------------------------------------------
  */

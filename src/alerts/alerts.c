@@ -49,8 +49,8 @@
 #include "utils/timestamp.h"
 
 #include "alerts.h"
-#include "export.h"
 #include "extschema.h"
+#include "jsonutil.h"
 #include "latency.h"
 #include "perfopt.h"
 #include "shmem.h"
@@ -119,15 +119,15 @@ al_max_series(void)
 	return 10 + perfopt_max_databases;
 }
 
-Size
+static Size
 perfopt_alerts_shmem_size(void)
 {
 	return add_size(offsetof(AlertsShared, trends),
 					mul_size(al_max_series(), sizeof(PerfoptTrend)));
 }
 
-void
-perfopt_alerts_shmem_init(void)
+static void
+perfopt_alerts_shmem_init(bool created, LWLock *lock)
 {
 	bool		found;
 
@@ -137,6 +137,16 @@ perfopt_alerts_shmem_init(void)
 		memset(alerts, 0, perfopt_alerts_shmem_size());
 		alerts->next_id = 1;
 	}
+}
+
+static const PerfoptShmemPart al_shmem_part = {
+	perfopt_alerts_shmem_size, perfopt_alerts_shmem_init, false
+};
+
+void
+perfopt_alerts_shmem_register(void)
+{
+	perfopt_shmem_register(&al_shmem_part);
 }
 
 const char *

@@ -24,11 +24,16 @@ extern void perfopt_verify_after_build(const char *schema, int64 job_id,
 extern void perfopt_verify_due(const char *schema);
 extern void perfopt_verify_schedule(const char *schema);
 
-/* runner.c: the dynamic worker, and its helpers for partitioned.c */
+/* runner.c: the dynamic worker */
 extern PGDLLEXPORT void perfopt_job_runner_main(Datum main_arg);
+
+/* statement.c: running statements for runner.c and partitioned.c */
+/* the runner's memory context: transactions and errors return to it */
+extern void perfopt_job_set_context(MemoryContext cxt);
 extern void perfopt_job_xact_begin(void);
 extern void perfopt_job_xact_end(void);
 extern void perfopt_job_execute(const char *sql, Node *stmt);
+extern void perfopt_job_log_and_abort(void);
 extern void perfopt_job_drop_quietly(const char *index_name);
 
 /* partitioned.c: indexes on partitioned tables, partition by partition */

@@ -32,7 +32,7 @@
 
 #include "audit.h"
 #include "emergency.h"
-#include "export.h"
+#include "jsonutil.h"
 #include "latency.h"
 #include "perfopt.h"
 #include "thresholds.h"

@@ -40,7 +40,8 @@ typedef struct PendingControl
 static PendingControl pending;
 static bool callbacks_registered = false;
 
-void
+/* postmaster, at shared-memory creation: read the persisted state */
+static void
 perfopt_control_load(bool *enabled, int *interval_override_ms)
 {
 	FILE	   *f;
@@ -77,6 +78,22 @@ perfopt_control_load(bool *enabled, int *interval_override_ms)
 		}
 	}
 	FreeFile(f);
+}
+
+static void
+ctl_shmem_init(bool created, LWLock *lock)
+{
+	if (created)
+		perfopt_control_load(&perfopt_shared->monitoring_enabled,
+							 &perfopt_shared->interval_override_ms);
+}
+
+static const PerfoptShmemPart ctl_shmem_part = {NULL, ctl_shmem_init, false};
+
+void
+perfopt_control_shmem_register(void)
+{
+	perfopt_shmem_register(&ctl_shmem_part);
 }
 
 /*

@@ -16,6 +16,8 @@
 #include "utils/timestamp.h"
 
 #include "advisor.h"
+#include "alerts.h"
+#include "control.h"
 #include "latency.h"
 #include "perfopt.h"
 #include "shmem.h"
@@ -317,6 +319,10 @@ _PG_init(void)
 
 	perfopt_define_gucs();
 	perfopt_shmem_install_hooks();
+	/* the parts' shared memory, set up in this order at startup */
+	perfopt_control_shmem_register();
+	perfopt_latency_shmem_register();
+	perfopt_alerts_shmem_register();
 	perfopt_whatif_install_hook();
 	perfopt_collect_install_hook();
 	perfopt_latency_install_hooks();
