@@ -105,27 +105,6 @@ hd_health_result(HdResult *res, int status, const char *detail)
 	res->cache_control = CACHE_LIVE;
 }
 
-/* the error label of a status */
-static const char *
-status_label(int status)
-{
-	switch (status)
-	{
-		case 400:
-			return "bad request";
-		case 403:
-			return "forbidden";
-		case 404:
-			return "not found";
-		case 409:
-			return "conflict";
-		case 503:
-			return "unavailable";
-		default:
-			return "internal error";
-	}
-}
-
 /*
  * A failed PGresult (or connection) as the JSON error.  setup: it failed
  * before the call (the role, the settings), which is the shim's
@@ -163,7 +142,7 @@ res_pg_error(HdResult *res, PGconn *conn, PGresult *r, bool setup)
 	}
 	else
 		detail = hd_sqlstate_description(sqlstate);
-	hd_error(res, status, status_label(status), detail, sqlstate);
+	hd_error(res, status, hd_status_label(status), detail, sqlstate);
 }
 
 /* PQescapeLiteral as hd_sql_call's quoting */

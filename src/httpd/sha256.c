@@ -3,7 +3,7 @@
  * tokens and response bodies with it.  Our own small implementation; no
  * allocation, any length.
  */
-#include "httpd_util.h"
+#include "tokens.h"
 
 #include <string.h>
 

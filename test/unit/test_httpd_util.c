@@ -12,7 +12,15 @@
 
 #include <zlib.h>
 
-#include "httpd_util.h"
+#include "body.h"
+#include "bucket.h"
+#include "caching.h"
+#include "errors.h"
+#include "params.h"
+#include "routes.h"
+#include "sql.h"
+#include "text.h"
+#include "tokens.h"
 
 static int	passed = 0;
 static int	failed = 0;
