@@ -67,16 +67,16 @@ include $(PGXS)
 $(OBJS) $(OBJS:.o=.bc): $(wildcard $(srcdir)/include/*.h)
 
 # perfopt-httpd, the REST shim: a plain program (libmicrohttpd, libpq,
-# cJSON, zlib), built by the same make and installed next to pg_ctl;
+# cJSON, zlib, nettle), built by the same make and installed next to pg_ctl;
 # perfopt-httpd-asan is the same with ASan/UBSan, for the tests only.
 HTTPD_SRCS = src/httpd/main.c src/httpd/handler.c src/httpd/calls.c src/httpd/pool.c \
 	src/httpd/stats.c src/httpd/routes.c src/httpd/tokens.c src/httpd/caching.c \
 	src/httpd/params.c src/httpd/text.c src/httpd/body.c src/httpd/bucket.c \
-	src/httpd/errors.c src/httpd/sql.c src/httpd/sha256.c src/latency_hist.c src/promtext.c
+	src/httpd/errors.c src/httpd/sql.c src/latency_hist.c src/promtext.c
 HTTPD_CFLAGS = -std=gnu99 -O2 -g -Wall -Wextra -Werror=implicit-function-declaration \
 	-I$(srcdir)/include -I$(shell $(PG_CONFIG) --includedir) -pthread
 HTTPD_SANITIZE = -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-HTTPD_LIBS = -L$(shell $(PG_CONFIG) --libdir) -lmicrohttpd -lpq -lcjson -lz -pthread
+HTTPD_LIBS = -L$(shell $(PG_CONFIG) --libdir) -lmicrohttpd -lpq -lcjson -lz -lnettle -pthread
 
 all: perfopt-httpd
 

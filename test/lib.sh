@@ -18,7 +18,7 @@ fi
 # HypoPG (only a test oracle for the advisor's costs),
 # the TAP framework's IPC::Run, promtool, and the shim's libraries.
 PERFOPT_PACKAGES="postgresql-15 postgresql-server-dev-15 postgresql-contrib postgresql-15-hypopg
-  libipc-run-perl prometheus libcjson-dev libmicrohttpd-dev libpq-dev
+  libipc-run-perl prometheus libcjson-dev libmicrohttpd-dev libpq-dev nettle-dev
   zlib1g-dev make gcc clang libclang-rt-14-dev curl openssl sqlsmith valgrind wrk"
 
 perfopt_log() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }

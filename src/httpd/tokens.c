@@ -13,7 +13,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <nettle/sha2.h>
+
 #include "strutil.h"
+
+/* ---- SHA-256 ---- */
+
+void
+hd_sha256(const void *data, size_t len, uint8_t out[32])
+{
+	struct sha256_ctx ctx;
+	static const uint8_t empty[1];
+
+	sha256_init(&ctx);
+	/* nettle takes any length at once, in pieces of its own */
+	sha256_update(&ctx, len, data ? data : empty);
+	sha256_digest(&ctx, SHA256_DIGEST_SIZE, out);
+}
 
 /* ---- hex and comparison ---- */
 

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* SHA-256 (FIPS 180-4) of data[0..len), nettle's; data may be NULL when len is 0 */
 extern void hd_sha256(const void *data, size_t len, uint8_t out[32]);
 /* in as lower-case hex into out, which holds 2 * len + 1 bytes */
 extern void hd_hex(const uint8_t *in, size_t len, char *out);

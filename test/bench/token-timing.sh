@@ -22,7 +22,7 @@ shim_pid=""
 trap '[ -n "$shim_pid" ] && kill "$shim_pid" 2>/dev/null; rm -rf "$dir"' EXIT
 
 cc -O2 -I"$PERFOPT_TOP/src/httpd" "$PERFOPT_TOP/test/bench/token_timing.c" \
-	"$PERFOPT_TOP/src/httpd/tokens.c" "$PERFOPT_TOP/src/httpd/sha256.c" -o "$dir/token_timing"
+	"$PERFOPT_TOP/src/httpd/tokens.c" -lnettle -o "$dir/token_timing"
 "$dir/token_timing"
 echo
 

@@ -18,12 +18,12 @@ declare -A sources=(
 	[thresholds]="test/fuzz/fuzz_thresholds.c src/thresholds_doc.c"
 	[httpd]="test/fuzz/fuzz_httpd.c src/httpd/routes.c src/httpd/tokens.c src/httpd/caching.c
 	  src/httpd/params.c src/httpd/text.c src/httpd/body.c src/httpd/bucket.c src/httpd/errors.c
-	  src/httpd/sql.c src/httpd/sha256.c"
+	  src/httpd/sql.c"
 	[promtext]="test/fuzz/fuzz_promtext.c src/promtext.c"
 )
 declare -A libs=(
 	[thresholds]="-lcjson"
-	[httpd]="-lcjson -lz"
+	[httpd]="-lcjson -lz -lnettle"
 	[promtext]=""
 )
 
