@@ -415,6 +415,7 @@ hd_access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 	HdResult	res;
 	int64_t		id = 0;
 	HdRoute		route;
+	const HdRouteDef *def;
 	int			method_bit;
 	char		client[64];
 	const char *token;
@@ -468,7 +469,7 @@ hd_access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 	method_bit = hd_method_bit(method);
 	if (route == HD_ROUTE_NONE)
 		return respond_error(conn, st, method, route, 404, "not found", "no such route", NULL, 0, false);
-	if (!(hd_route_methods(route) & method_bit))
+	if ((def = hd_route_def(route, method_bit)) == NULL)
 	{
 		hd_allow_header(hd_route_methods(route), allow, sizeof(allow));
 		return respond_error(conn, st, method, route, 405, "method not allowed",
@@ -479,7 +480,7 @@ hd_access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 							 "request bodies are limited to 64 KiB", NULL, 0, false);
 
 	client_address(conn, client, sizeof(client));
-	if (route != HD_HEALTHZ)
+	if (def->rate != HD_RATE_ADDRESS)
 	{
 		const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
 
@@ -506,7 +507,7 @@ hd_access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 		/* the bucket is keyed by the token's hash, never the token */
 		hd_sha256(token, token_len, hash);
 		hd_hex(hash, 16, key);
-		if (!hd_limit(key, hd_route_mutates(route, method_bit), false, &retry_after))
+		if (!hd_limit(key, def->rate == HD_RATE_WRITE, false, &retry_after))
 		{
 			memset(&res, 0, sizeof(res));
 			hd_error(&res, 429, "too many requests", "this token's rate limit is exhausted", NULL);
@@ -537,7 +538,7 @@ hd_access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 							 "perfopt-httpd: a query argument is not valid UTF-8 text", NULL, 0, false);
 	st->conn = conn;
 	MHD_suspend_connection(conn);
-	if (route == HD_HEALTHZ)
+	if (def->answer == HD_ANSWER_HEALTH)
 		enqueue_health(st);
 	else
 		enqueue(st);

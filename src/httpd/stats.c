@@ -37,7 +37,7 @@ typedef struct LimitRow
 } LimitRow;
 
 static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
-static StatRow rows[(HD_HEALTHZ + 1) * HD_STATUS_CODES];
+static StatRow rows[HD_NROUTES * HD_STATUS_CODES];
 static int	nrows = 0;
 static LatencyHist durations;
 static LimitRow *limits = NULL;
