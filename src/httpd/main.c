@@ -439,7 +439,7 @@ main(int argc, char **argv)
 							  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) hd_config.connection_timeout_s,
 							  MHD_OPTION_CONNECTION_LIMIT, (unsigned int) HD_MAX_CONNECTIONS,
 							  MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int) hd_config.per_address_connections,
-							  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) (128 * 1024),
+							  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) (32 * 1024),
 							  MHD_OPTION_NOTIFY_COMPLETED, &hd_request_completed, NULL,
 							  MHD_OPTION_ARRAY, tls,
 							  MHD_OPTION_END);
