@@ -1,9 +1,9 @@
 /*
  * main.c — perfopt-httpd: configuration (a file of "key = value" lines
- * and the same keys as --flags, flags winning), the listening socket and
- * the --threads event threads that accept from it, each running a
- * libmicrohttpd daemon and its share of the --pool connections on one
- * epoll (loop.c), HTTPS with --tls-cert and --tls-key (PEM files, read once at start;
+ * and the same keys as --flags, flags winning), the libmicrohttpd daemon
+ * (a pool of --threads threads on epoll, which never wait for the
+ * database: calls run on --pool workers, one per connection, handler.c),
+ * HTTPS with --tls-cert and --tls-key (PEM files, read once at start;
  * libmicrohttpd's GnuTLS), the cap on connections from one client address
  * (--per-address-connections), and the signals: SIGHUP reloads the token
  * file, SIGTERM/SIGINT stop accepting, drain the requests in flight (at
@@ -62,7 +62,7 @@ usage(FILE *out)
 			"  --tokens FILE                 lines \"<sha256 hex of a token> <role>\"\n"
 			"  --tls-cert FILE --tls-key FILE  serve HTTPS with this PEM certificate and key\n"
 			"  --pool N                      database connections (default: CPUs + 1, 2 to 8)\n"
-			"  --threads N                   event threads, each with its share of the pool (default: CPUs / 2, 1 to 4)\n"
+			"  --threads N                   HTTP threads (default: CPUs / 2, 1 to 4); calls run on one worker per connection\n"
 			"  --statement-timeout MS        per request (default 5000)\n"
 
 			"  --bulk-max N                  ids in one bulk resolve (default 100)\n"
@@ -261,9 +261,8 @@ clamp_int(long v, int lo, int hi)
  * loopback) and the calls are short and CPU-bound there.  One connection
  * more than the CPUs keeps them busy; more only moves the queue from the
  * shim's FIFO into the kernel's run queue, where the tail grows.  The
- * event threads never wait for the database, so half the CPUs is plenty
- * (the server needs the rest).  Measured with test/bench/httpd.sh on 2
- * CPUs (with call workers then): p99 6 ms with 3 connections, 70-115 ms
+ * HTTP threads never wait, so half the CPUs is plenty.  Measured with
+ * test/bench/httpd.sh on 2 CPUs: p99 6 ms with 3 connections, 70-115 ms
  * with 4; 4,400 requests/s with one HTTP thread, 4,000 with two.
  */
 static void
