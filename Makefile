@@ -69,7 +69,7 @@ $(OBJS) $(OBJS:.o=.bc): $(wildcard $(srcdir)/include/*.h)
 # perfopt-httpd, the REST shim: a plain program (libmicrohttpd, libpq,
 # cJSON, zlib, nettle), built by the same make and installed next to pg_ctl;
 # perfopt-httpd-asan is the same with ASan/UBSan, for the tests only.
-HTTPD_SRCS = src/httpd/main.c src/httpd/loop.c src/httpd/handler.c src/httpd/calls.c src/httpd/pool.c \
+HTTPD_SRCS = src/httpd/main.c src/httpd/handler.c src/httpd/calls.c src/httpd/pool.c \
 	src/httpd/stats.c src/httpd/routes.c src/httpd/tokens.c src/httpd/caching.c \
 	src/httpd/params.c src/httpd/text.c src/httpd/body.c src/httpd/bucket.c \
 	src/httpd/errors.c src/httpd/sql.c src/latency_hist.c src/promtext.c

@@ -127,72 +127,146 @@ release_literal(void *ctx, char *quoted)
 	PQfreemem(quoted);
 }
 
-void
-hd_exchange_add(HdExchange *x, PGresult *r)
+/* what one simple query answered */
+typedef struct HdExchange
 {
-	x->steps++;
-	if (PQresultStatus(r) == PGRES_FATAL_ERROR && x->error == NULL)
-	{
-		x->error = r;
-		x->error_step = x->steps;
-		return;
-	}
-	if (x->steps == x->want && x->value == NULL && PQresultStatus(r) == PGRES_TUPLES_OK &&
-		PQntuples(r) == 1 && PQnfields(r) == 1)
-		x->value = PQgetisnull(r, 0, 0) ? strdup("null") : strdup(PQgetvalue(r, 0, 0));
-	PQclear(r);
-}
+	int			steps;			/* results read */
+	char	   *value;			/* malloc'd: the value at step want (one row, one column) */
+	PGresult   *error;			/* the first error */
+	int			error_step;
+} HdExchange;
 
-void
-hd_exchange_clear(HdExchange *x)
+/* send sql and read every result; the value is the one at step want (0: none) */
+static void
+exchange(PGconn *conn, const char *sql, int want, HdExchange *x)
 {
-	PQclear(x->error);
-	free(x->value);
+	PGresult   *r;
+
 	memset(x, 0, sizeof(*x));
+	if (!PQsendQuery(conn, sql))
+		return;
+	while ((r = PQgetResult(conn)) != NULL)
+	{
+		x->steps++;
+		if (PQresultStatus(r) == PGRES_FATAL_ERROR && x->error == NULL)
+		{
+			x->error = r;
+			x->error_step = x->steps;
+			continue;
+		}
+		if (x->steps == want && PQresultStatus(r) == PGRES_TUPLES_OK &&
+			PQntuples(r) == 1 && PQnfields(r) == 1)
+			x->value = PQgetisnull(r, 0, 0) ? strdup("null") : strdup(PQgetvalue(r, 0, 0));
+		PQclear(r);
+	}
 }
 
-bool
-hd_reset_ok(PGconn *conn, const HdExchange *x)
+/*
+ * After a failure: leave the transaction and reset the session in one
+ * round trip; false when that did not work out (the connection is closed).
+ */
+static bool
+rollback_and_reset(PGconn *conn)
 {
-	return x->error == NULL && x->steps == HD_SQL_ROLLBACK_RESET_STEPS &&
-		PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) == PQTRANS_IDLE;
+	HdExchange	x;
+	bool		ok;
+
+	if (PQstatus(conn) != CONNECTION_OK)
+		return false;
+	exchange(conn, HD_SQL_ROLLBACK_RESET, 0, &x);
+	ok = x.error == NULL && x.steps == HD_SQL_ROLLBACK_RESET_STEPS &&
+		PQtransactionStatus(conn) == PQTRANS_IDLE;
+	PQclear(x.error);
+	free(x.value);
+	return ok;
 }
 
-char *
-hd_call_sql(HdCall *call, HdConn *c, const char *role, HdResult *res)
+/* the call's SQL on c, or false with res set (the parameter is refused, or no memory) */
+static bool
+build_call(HdResult *res, HdConn *c, const char *tmpl, int nparams, const char *const *params,
+		   char **call)
 {
-	char	   *text = NULL;
-	char	   *qrole;
-	int			rc = hd_sql_call(call->sql, c->schema, call->nparams, call->params, quote_literal,
-								 release_literal, c->conn, &text);
+	int			rc = hd_sql_call(tmpl, c->schema, nparams, params, quote_literal, release_literal,
+								 c->conn, call);
 
 	if (rc == -1)
-	{
 		hd_error(res, 400, "bad request", "perfopt-httpd: a parameter is not valid text", NULL);
-		return NULL;
-	}
-	if (rc != 0)
-	{
+	else if (rc != 0)
 		hd_error(res, 500, "internal error", "perfopt-httpd: out of memory", NULL);
-		return NULL;
+	return rc == 0;
+}
+
+/*
+ * Run the call tmpl ("$S" the extension's schema, "$1".. the parameters,
+ * inlined as quoted literals) as role, in one round trip (hd_sql_request).
+ * On success res->body is its value (one row, one column, as text).
+ */
+static bool
+run_sql(HdResult *res, const char *role, bool read_only, const char *tmpl,
+		int nparams, const char *const *params)
+{
+	HdConn	   *c = hd_pool_get();
+	HdExchange	x;
+	char	   *call = NULL;
+	char	   *qrole;
+	char	   *text;
+	bool		ok = false;
+	bool		broken;
+
+	if (c == NULL)
+	{
+		hd_error(res, 503, "unavailable", "perfopt-httpd: the database does not answer", NULL);
+		return false;
+	}
+	if (c->schema == NULL)
+	{
+		hd_pool_put(c, false);
+		hd_error(res, 503, "unavailable",
+				 "perfopt-httpd: the perfopt extension is not installed in this database", NULL);
+		return false;
+	}
+	if (!build_call(res, c, tmpl, nparams, params, &call))
+	{
+		hd_pool_put(c, false);
+		return false;
 	}
 	qrole = PQescapeIdentifier(c->conn, role, strlen(role));
-	if (qrole != NULL)
-	{
-		char	   *sql = hd_sql_request(call->def->read_only, qrole, hd_config.statement_timeout_ms, text);
-
+	text = qrole ? hd_sql_request(read_only, qrole, hd_config.statement_timeout_ms, call) : NULL;
+	free(call);
+	if (qrole)
 		PQfreemem(qrole);
-		free(text);
-		text = sql;
+	if (text == NULL)
+	{
+		hd_pool_put(c, false);
+		hd_error(res, 500, "internal error", "perfopt-httpd: out of memory", NULL);
+		return false;
+	}
+
+	exchange(c->conn, text, HD_STEP_CALL, &x);
+	free(text);
+	if (x.value != NULL && (x.error == NULL || x.error_step > HD_STEP_COMMIT))
+	{
+		/* committed; a reset that failed only costs the connection */
+		res_body(res, 200, x.value, "application/json", HD_CACHE_LIVE);
+		ok = true;
+		broken = x.error != NULL || x.steps != HD_REQUEST_STEPS ||
+			PQstatus(c->conn) != CONNECTION_OK || PQtransactionStatus(c->conn) != PQTRANS_IDLE;
 	}
 	else
 	{
-		free(text);
-		text = NULL;
+		const char *sqlstate = x.error ? PQresultErrorField(x.error, PG_DIAG_SQLSTATE) : NULL;
+
+		free(x.value);
+		res_pg_error(res, c->conn, x.error, x.error != NULL && x.error_step < HD_STEP_CALL);
+		/* the schema is gone (the extension was dropped, or moved): look again next time */
+		if (sqlstate && (strcmp(sqlstate, "3F000") == 0 || strcmp(sqlstate, "42883") == 0 ||
+						 strcmp(sqlstate, "42P01") == 0))
+			hd_pool_forget_schema(c);
+		broken = !rollback_and_reset(c->conn);
 	}
-	if (text == NULL)
-		hd_error(res, 500, "internal error", "perfopt-httpd: out of memory", NULL);
-	return text;
+	PQclear(x.error);
+	hd_pool_put(c, broken);
+	return ok;
 }
 
 /* {"items": [...], "next_after": n} -> {"items": [...], "next_cursor": "..."}, Link */
@@ -345,28 +419,39 @@ res_exposition(HdResult *res, bool up)
 	res->status = 200;
 }
 
-bool
-hd_call_prepare(const HdRequest *req, HdCall *call, HdResult *res)
+/*
+ * One request, as its route's row says: the arguments checked and made
+ * the call's parameters, the call as the token's role, and the answer
+ * shaped (a page, 202, the exposition).
+ */
+void
+hd_call(const HdRequest *req, HdResult *res)
 {
 	const HdRouteDef *def = hd_route_def(req->route, req->method);
+	const char *params[3] = {NULL, NULL, NULL};
+	int			nparams = 0;
+	const char *sql;
+	const char *type;
+	char		a[32];
+	char		b[32];
+	char	   *owned = NULL;
+	int			limit = 50;
+	bool		ok;
 
-	memset(call, 0, sizeof(*call));
 	memset(res, 0, sizeof(*res));
-	call->limit = 50;
 	if (def == NULL)
 	{
 		hd_error(res, 404, "not found", "no such route", NULL);
-		return false;
+		return;
 	}
 	if (def->answer == HD_ANSWER_HEALTH)
 	{
-		/* answered by the health thread on its own connection, never by a call */
-		hd_error(res, 500, "internal error", "perfopt-httpd: /healthz reached a call", NULL);
-		return false;
+		/* answered by the health thread on its own connection (handler.c), never here */
+		hd_error(res, 500, "internal error", "perfopt-httpd: /healthz reached a call worker", NULL);
+		return;
 	}
-	call->def = def;
-	call->sql = def->sql;
-	call->content_type = def->content_type;
+	sql = def->sql;
+	type = def->content_type;
 
 	switch (def->args)
 	{
@@ -377,32 +462,32 @@ hd_call_prepare(const HdRequest *req, HdCall *call, HdResult *res)
 			{
 				int64_t		after = 0;
 
-				if (req->q_limit && !hd_parse_limit(req->q_limit, &call->limit))
+				if (req->q_limit && !hd_parse_limit(req->q_limit, &limit))
 				{
 					hd_error(res, 400, "bad request", "limit must be an integer from 1 to 1000", NULL);
-					return false;
+					return;
 				}
 				if (req->q_cursor && !hd_cursor_decode(req->q_cursor, &after))
 				{
 					hd_error(res, 400, "bad request", "cursor is not one this server gave", NULL);
-					return false;
+					return;
 				}
-				snprintf(call->a, sizeof(call->a), "%lld", (long long) after);
-				snprintf(call->b, sizeof(call->b), "%d", call->limit);
+				snprintf(a, sizeof(a), "%lld", (long long) after);
+				snprintf(b, sizeof(b), "%d", limit);
 				if (def->args == HD_ARGS_ALERTS_PAGE)
-					call->params[call->nparams++] = req->q_state;
-				call->params[call->nparams++] = call->a;
-				call->params[call->nparams++] = call->b;
+					params[nparams++] = req->q_state;
+				params[nparams++] = a;
+				params[nparams++] = b;
 			}
 			break;
 		case HD_ARGS_ID:
-			snprintf(call->a, sizeof(call->a), "%lld", (long long) req->id);
-			call->params[call->nparams++] = call->a;
+			snprintf(a, sizeof(a), "%lld", (long long) req->id);
+			params[nparams++] = a;
 			break;
 		case HD_ARGS_IDS:
-			if (!ids_arg(req, res, &call->owned))
-				return false;
-			call->params[call->nparams++] = call->owned;
+			if (!ids_arg(req, res, &owned))
+				return;
+			params[nparams++] = owned;
 			break;
 		case HD_ARGS_OBJECT:
 			{
@@ -411,77 +496,59 @@ hd_call_prepare(const HdRequest *req, HdCall *call, HdResult *res)
 				if (hd_check_json_object(req->body, req->body_len, err, sizeof(err)) != 0)
 				{
 					hd_error(res, 400, "bad request", err, NULL);
-					return false;
+					return;
 				}
-				call->owned = strndup(req->body, req->body_len);
-				if (call->owned == NULL)
-				{
-					hd_error(res, 500, "internal error", "out of memory", NULL);
-					return false;
-				}
-				call->params[call->nparams++] = call->owned;
+				owned = strndup(req->body, req->body_len);
+				params[nparams++] = owned;
 			}
 			break;
 		case HD_ARGS_DRY_RUN:
 			if (req->q_dry_run == NULL)
-				call->params[call->nparams++] = "false";
+				params[nparams++] = "false";
 			else if (strcmp(req->q_dry_run, "true") == 0 || strcmp(req->q_dry_run, "false") == 0)
-				call->params[call->nparams++] = req->q_dry_run;
+				params[nparams++] = req->q_dry_run;
 			else
 			{
 				hd_error(res, 400, "bad request", "dry_run must be true or false", NULL);
-				return false;
+				return;
 			}
 			break;
 		case HD_ARGS_INTERVAL:
 			if (req->body_len > 0)
 			{
-				if (!interval_arg(req, res, call->a, sizeof(call->a)))
-					return false;
-				call->params[call->nparams++] = call->a;
-				call->sql = def->sql_alt;
-				call->content_type = def->content_type_alt;
+				if (!interval_arg(req, res, a, sizeof(a)))
+					return;
+				params[nparams++] = a;
+				sql = def->sql_alt;
+				type = def->content_type_alt;
 			}
 			break;
 		case HD_ARGS_FORMAT:
 			if (req->q_format && strcmp(req->q_format, "prometheus") == 0)
 			{
-				call->sql = def->sql_alt;
-				call->content_type = def->content_type_alt;
+				sql = def->sql_alt;
+				type = def->content_type_alt;
 			}
 			else if (req->q_format && strcmp(req->q_format, "json") != 0)
 			{
 				hd_error(res, 400, "bad request", "format must be json or prometheus", NULL);
-				return false;
+				return;
 			}
 			break;
 	}
-	return true;
-}
 
-void
-hd_call_release(HdCall *call)
-{
-	free(call->owned);
-	call->owned = NULL;
-}
-
-/* the answer a call's row asks for, once its value (ok) or its error is in res */
-static void
-shape(const HdRequest *req, HdCall *call, HdResult *res, bool ok)
-{
-	const HdRouteDef *def = call->def;
-
+	ok = run_sql(res, req->role, def->read_only, sql, nparams, params);
+	free(owned);
 	if (ok)
 	{
-		res->content_type = call->content_type;
+		res->content_type = type;
 		res->cache_control = def->cache_control;
 	}
 	switch (def->answer)
 	{
 		case HD_ANSWER_PAGE:
 			if (ok)
-				res_page(res, def->path, call->limit, def->args == HD_ARGS_ALERTS_PAGE ? req->q_state : NULL);
+				res_page(res, def->path, limit, def->args == HD_ARGS_ALERTS_PAGE ? req->q_state : NULL);
 			break;
 		case HD_ANSWER_ACCEPTED:
 			if (ok)
@@ -489,63 +556,11 @@ shape(const HdRequest *req, HdCall *call, HdResult *res, bool ok)
 			break;
 		case HD_ANSWER_EXPOSITION:
 			res_exposition(res, ok);
-			res->content_type = call->content_type;
+			res->content_type = type;
 			res->cache_control = def->cache_control;
 			break;
 		case HD_ANSWER_VALUE:
 		case HD_ANSWER_HEALTH:
 			break;
 	}
-}
-
-/*
- * The results of a request's round trip (hd_sql_request): the call's
- * value, or the first error mapped to a status.  A call that committed
- * succeeded, and a reset that failed after it only costs the connection;
- * a failed one needs its transaction rolled back and the session reset.
- * The row's answer is shaped either way (/metrics answers without the
- * database).
- */
-HdAfter
-hd_call_finish(const HdRequest *req, HdCall *call, HdConn *c, HdExchange *x, HdResult *res)
-{
-	HdAfter		after;
-	bool		ok;
-
-	memset(res, 0, sizeof(*res));
-	if (x->value != NULL && (x->error == NULL || x->error_step > HD_STEP_COMMIT))
-	{
-		res_body(res, 200, x->value, "application/json", HD_CACHE_LIVE);
-		x->value = NULL;
-		ok = true;
-		after = x->error != NULL || x->steps != HD_REQUEST_STEPS ||
-			PQstatus(c->conn) != CONNECTION_OK || PQtransactionStatus(c->conn) != PQTRANS_IDLE ?
-			HD_AFTER_CLOSE : HD_AFTER_IDLE;
-	}
-	else
-	{
-		const char *sqlstate = x->error ? PQresultErrorField(x->error, PG_DIAG_SQLSTATE) : NULL;
-
-		res_pg_error(res, c->conn, x->error, x->error != NULL && x->error_step < HD_STEP_CALL);
-		/* the schema is gone (the extension was dropped, or moved): look again next time */
-		if (sqlstate && (strcmp(sqlstate, "3F000") == 0 || strcmp(sqlstate, "42883") == 0 ||
-						 strcmp(sqlstate, "42P01") == 0) && c->schema != NULL)
-		{
-			PQfreemem(c->schema);
-			c->schema = NULL;
-		}
-		ok = false;
-		after = PQstatus(c->conn) == CONNECTION_OK ? HD_AFTER_RESET : HD_AFTER_CLOSE;
-	}
-	hd_exchange_clear(x);
-	shape(req, call, res, ok);
-	hd_call_release(call);
-	return after;
-}
-
-void
-hd_call_failed(const HdRequest *req, HdCall *call, HdResult *res)
-{
-	shape(req, call, res, false);
-	hd_call_release(call);
 }

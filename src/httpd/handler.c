@@ -1,13 +1,17 @@
 /*
  * handler.c — perfopt-httpd's request handling on libmicrohttpd: the body
  * (at most 64 KiB), route and method, rate limits, the bearer token, the
- * call's arguments (calls.c), then the response: ETag and 304, gzip,
- * Cache-Control, Vary, Location, Link; and one structured log line per
- * request (never a token).
+ * call (calls.c), then the response: ETag and 304, gzip, Cache-Control,
+ * Vary, Location, Link; and one structured log line per request (never a
+ * token).
  *
- * A request that needs the database is suspended and handed to its event
- * thread's pool (loop.c, pool.c), which resumes it with the answer; the
- * answer is sent on the same thread.  /healthz goes to the health thread.
+ * The HTTP threads never wait for the database: a request that needs it
+ * is suspended and queued, first come first served, for the call workers
+ * (one per pooled connection); the worker that ran it resumes the
+ * connection, and the HTTP thread sends the answer.  /healthz has a queue
+ * and a thread of its own, with its own connection (pool.c): it answers
+ * within --health-timeout however long the calls' queue is, and the
+ * requests waiting at once share one probe.
  *
  * Query arguments must be valid UTF-8 without NUL bytes (libmicrohttpd
  * decodes %00 and %E2 as they are); they are checked here, before any
@@ -27,21 +31,159 @@
 #include "handler.h"
 #include "httpd.h"
 
-void
-hd_answer(HdState *st)
+typedef struct HdState
 {
-	struct HdLoop *l = st->loop;
+	char	   *body;
+	size_t		len;
+	bool		too_large;
+	struct timespec start;
+	char		client[64];		/* the client's address, for limits and the log */
+	/* a call handed to the workers */
+	struct MHD_Connection *conn;
+	HdRequest	req;
+	HdResult	res;
+	char		role[64];
+	atomic_bool done;
+	struct HdState *next;
+} HdState;
 
-	/* answered while it was being submitted: the handler responds at once */
-	if (!st->suspended)
+/* the calls waiting for a worker, oldest first */
+static pthread_mutex_t queue_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t queue_cond = PTHREAD_COND_INITIALIZER;
+static HdState *queue_head = NULL;
+static HdState *queue_tail = NULL;
+static bool workers_stop = false;
+static pthread_t *workers = NULL;
+static int	nworkers = 0;
+
+/* the /healthz requests waiting for the next probe (under queue_lock) */
+static pthread_cond_t health_cond = PTHREAD_COND_INITIALIZER;
+static HdState *health_head = NULL;
+static pthread_t health_thread;
+static bool health_started = false;
+
+static void *
+worker_main(void *arg)
+{
+	(void) arg;
+	for (;;)
 	{
+		HdState    *st;
+
+		pthread_mutex_lock(&queue_lock);
+		while (queue_head == NULL && !workers_stop)
+			pthread_cond_wait(&queue_cond, &queue_lock);
+		if (queue_head == NULL)
+		{
+			pthread_mutex_unlock(&queue_lock);
+			return NULL;
+		}
+		st = queue_head;
+		queue_head = st->next;
+		if (queue_head == NULL)
+			queue_tail = NULL;
+		pthread_mutex_unlock(&queue_lock);
+
+		hd_call(&st->req, &st->res);
+		/* the last touch: after the resume the connection may complete and free st */
 		atomic_store(&st->done, true);
-		return;
+		MHD_resume_connection(st->conn);
 	}
-	/* the last touch: after the resume the connection may complete and free st */
-	atomic_store(&st->done, true);
-	MHD_resume_connection(st->conn);
-	hd_loop_resumed(l);
+}
+
+/*
+ * The health thread: takes every /healthz request waiting, runs one probe
+ * for all of them, answers them, and waits for more.
+ */
+static void *
+health_main(void *arg)
+{
+	(void) arg;
+	for (;;)
+	{
+		HdState    *batch;
+		char		detail[256];
+		int			status;
+
+		pthread_mutex_lock(&queue_lock);
+		while (health_head == NULL && !workers_stop)
+			pthread_cond_wait(&health_cond, &queue_lock);
+		batch = health_head;
+		health_head = NULL;
+		pthread_mutex_unlock(&queue_lock);
+		if (batch == NULL)
+			return NULL;
+
+		status = hd_health_probe(hd_config.health_timeout_ms, detail, sizeof(detail));
+		while (batch != NULL)
+		{
+			HdState    *st = batch;
+
+			/* read before the resume: the connection may then complete and free st */
+			batch = st->next;
+			hd_health_result(&st->res, status, detail);
+			atomic_store(&st->done, true);
+			MHD_resume_connection(st->conn);
+		}
+	}
+}
+
+int
+hd_workers_start(int n)
+{
+	workers = calloc((size_t) n, sizeof(pthread_t));
+	if (workers == NULL)
+		return -1;
+	for (nworkers = 0; nworkers < n; nworkers++)
+		if (pthread_create(&workers[nworkers], NULL, worker_main, NULL) != 0)
+			return -1;
+	if (pthread_create(&health_thread, NULL, health_main, NULL) != 0)
+		return -1;
+	health_started = true;
+	return 0;
+}
+
+void
+hd_workers_stop(void)
+{
+	pthread_mutex_lock(&queue_lock);
+	workers_stop = true;
+	pthread_cond_broadcast(&queue_cond);
+	pthread_cond_broadcast(&health_cond);
+	pthread_mutex_unlock(&queue_lock);
+	for (int i = 0; i < nworkers; i++)
+		pthread_join(workers[i], NULL);
+	if (health_started)
+		pthread_join(health_thread, NULL);
+	health_started = false;
+	free(workers);
+	workers = NULL;
+	nworkers = 0;
+}
+
+static void
+enqueue(HdState *st)
+{
+	pthread_mutex_lock(&queue_lock);
+	st->next = NULL;
+	if (queue_tail)
+		queue_tail->next = st;
+	else
+		queue_head = st;
+	queue_tail = st;
+	pthread_cond_signal(&queue_cond);
+	pthread_mutex_unlock(&queue_lock);
+}
+
+/* a /healthz request for the health thread (the order does not matter: one probe answers all) */
+static void
+enqueue_health(HdState *st)
+{
+	pthread_mutex_lock(&queue_lock);
+	st->next = health_head;
+	health_head = st;
+	pthread_cond_signal(&health_cond);
+	pthread_mutex_unlock(&queue_lock);
 }
 
 static pthread_rwlock_t tokens_lock = PTHREAD_RWLOCK_INITIALIZER;
@@ -299,6 +441,7 @@ hd_access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 	uint8_t		hash[32];
 	char		key[72];
 
+	(void) cls;
 	(void) version;
 	if (st == NULL)
 	{
@@ -306,7 +449,6 @@ hd_access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 		if (st == NULL)
 			return MHD_NO;
 		clock_gettime(CLOCK_MONOTONIC, &st->start);
-		st->loop = cls;
 		client_address(conn, st->client, sizeof(st->client));
 		atomic_fetch_add(&in_flight, 1);
 		*con_cls = st;
@@ -334,7 +476,7 @@ hd_access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 		return MHD_YES;
 	}
 
-	/* back from the pool or the health thread: answer */
+	/* back from a worker: answer */
 	if (atomic_load(&st->done))
 		return respond(conn, st, method, st->req.route, st->req.role, &st->res, NULL, 0, false);
 
@@ -391,7 +533,7 @@ hd_access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 		return respond_error(conn, st, method, route, 429, "too many requests",
 							 "too many requests from this address", NULL, retry_after, false);
 
-	/* the call goes to the pool; the argument strings live as long as the request */
+	/* the call goes to the workers; the argument strings live as long as the request */
 	req = &st->req;
 	memset(req, 0, sizeof(*req));
 	req->route = route;
@@ -410,22 +552,11 @@ hd_access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 		return respond_error(conn, st, method, route, 400, "bad request",
 							 "perfopt-httpd: a query argument is not valid UTF-8 text", NULL, 0, false);
 	st->conn = conn;
-	if (def->answer == HD_ANSWER_HEALTH)
-	{
-		st->suspended = true;
-		MHD_suspend_connection(conn);
-		hd_health_enqueue(st);
-		return MHD_YES;
-	}
-	/* arguments refused before any queue */
-	if (!hd_call_prepare(req, &st->call, &st->res))
-		return respond(conn, st, method, route, role, &st->res, NULL, 0, false);
-	/* this thread's pool: it may answer at once (the database is down) */
-	hd_submit(st->loop, st);
-	if (atomic_load(&st->done))
-		return respond(conn, st, method, route, role, &st->res, NULL, 0, false);
-	st->suspended = true;
 	MHD_suspend_connection(conn);
+	if (def->answer == HD_ANSWER_HEALTH)
+		enqueue_health(st);
+	else
+		enqueue(st);
 	return MHD_YES;
 }
 
@@ -442,7 +573,6 @@ hd_request_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		return;
 	free(st->body);
 	free(st->res.body);
-	hd_call_release(&st->call);
 	free(st);
 	*con_cls = NULL;
 	atomic_fetch_sub(&in_flight, 1);

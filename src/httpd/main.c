@@ -48,6 +48,8 @@ HdConfig	hd_config = {
 	.per_address_connections = 32,
 };
 
+/* libmicrohttpd's limit on open connections; one address gets at most --per-address-connections */
+#define HD_MAX_CONNECTIONS 256
 
 static void
 usage(FILE *out)
@@ -331,10 +333,11 @@ main(int argc, char **argv)
 	int			index;
 	char		err[256];
 	sigset_t	signals;
+	struct MHD_Daemon *daemon;
 	struct sockaddr_in addr;
-	int			listener;
-	int			one = 1;
+	MHD_socket	listener = MHD_INVALID_SOCKET;
 	struct MHD_OptionItem tls[3] = {{MHD_OPTION_END, 0, NULL}};
+	struct MHD_OptionItem threads[2] = {{MHD_OPTION_END, 0, NULL}};
 	char	   *cert = NULL;	/* PEM text the daemon uses until it stops */
 	char	   *key = NULL;
 	unsigned int tls_flag = 0;
@@ -404,10 +407,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	default_sizes();
-	/* every event thread has at least one connection of its own */
-	if (hd_config.pool_size < hd_config.threads)
-		hd_config.pool_size = hd_config.threads;
-	if (hd_pool_init(hd_config.health_timeout_ms, hd_config.conninfo) != 0)
+	if (hd_pool_init(hd_config.pool_size, hd_config.conninfo, hd_config.health_timeout_ms) != 0)
 	{
 		fprintf(stderr, "perfopt-httpd: out of memory\n");
 		return 1;
@@ -422,22 +422,33 @@ main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &signals, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	/* one listening socket, which every event thread's daemon accepts from */
-	listener = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (listener < 0 ||
-		setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-		bind(listener, (struct sockaddr *) &addr, sizeof(addr)) != 0 ||
-		listen(listener, SOMAXCONN) != 0)
+	if (hd_workers_start(hd_config.pool_size) != 0)
 	{
-		fprintf(stderr, "perfopt-httpd: cannot listen on %s:%d: %s\n", hd_config.listen_host,
-				hd_config.listen_port, strerror(errno));
+		fprintf(stderr, "perfopt-httpd: cannot start the call workers\n");
 		return 1;
 	}
-	if (hd_health_start() != 0 ||
-		hd_loops_start(hd_config.threads, listener, hd_config.pool_size, tls_flag, tls, err, sizeof(err)) != 0)
+	/* a pool of one is no pool: libmicrohttpd would warn and ignore it */
+	if (hd_config.threads > 1)
+		threads[0] = (struct MHD_OptionItem) {MHD_OPTION_THREAD_POOL_SIZE, hd_config.threads, NULL};
+	daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+							  MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME | tls_flag,
+							  (uint16_t) hd_config.listen_port, NULL, NULL,
+							  &hd_access_handler, NULL,
+							  MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &addr,
+							  MHD_OPTION_ARRAY, threads,
+							  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) hd_config.connection_timeout_s,
+							  MHD_OPTION_CONNECTION_LIMIT, (unsigned int) HD_MAX_CONNECTIONS,
+							  MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int) hd_config.per_address_connections,
+							  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) (32 * 1024),
+							  MHD_OPTION_NOTIFY_COMPLETED, &hd_request_completed, NULL,
+							  MHD_OPTION_ARRAY, tls,
+							  MHD_OPTION_END);
+	if (daemon == NULL)
 	{
 		fprintf(stderr, "perfopt-httpd: cannot listen on %s:%d%s\n", hd_config.listen_host, hd_config.listen_port,
 				tls_flag ? " (or the TLS certificate and key do not match)" : "");
+		free(cert);
+		free(key);
 		return 1;
 	}
 	fprintf(stderr, "{\"event\": \"listening\", \"address\": \"%s:%d\", \"tls\": %s, \"pool\": %d, \"threads\": %d}\n",
@@ -465,7 +476,7 @@ main(int argc, char **argv)
 	{
 		int			n;
 
-		hd_loops_quiesce();
+		listener = MHD_quiesce_daemon(daemon);
 		for (int waited = 0; waited < hd_config.drain_s * 10; waited++)
 		{
 			hd_requests_in_flight(&n);
@@ -476,13 +487,13 @@ main(int argc, char **argv)
 		hd_requests_in_flight(&n);
 		fprintf(stderr, "{\"event\": \"stopping\", \"in_flight\": %d}\n", n);
 	}
-	/* the health thread first: it answers requests of the daemons stopped next */
-	hd_health_stop();
-	hd_loops_stop();
+	MHD_stop_daemon(daemon);
+	hd_workers_stop();
 	free(cert);
 	free(key);
-	/* closed only now: the daemons accepted from it until they stopped */
-	close(listener);
-	hd_pool_shutdown();
+	/* closed only now: the daemon's threads may have used it until the stop */
+	if (listener != MHD_INVALID_SOCKET)
+		close(listener);
+	hd_pool_close();
 	return 0;
 }
