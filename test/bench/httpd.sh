@@ -2,11 +2,15 @@
 # test/bench/httpd.sh — what perfopt-httpd costs on top of calling perfopt
 # directly, and how its /metrics compares with postgres_exporter's, in one
 # run on a throwaway cluster:
-#   1. the floors: pgbench -c 16 -j 2 over TCP on 127.0.0.1 as the shim's
-#      login role (perfopt_api, with role = api_reader as a startup option,
-#      so the same privileges), one round trip per call, running
+#   1. the floors: pgbench over TCP on 127.0.0.1 as the shim's login role
+#      (perfopt_api, with role = api_reader as a startup option, so the
+#      same privileges), one round trip per call, with as many connections
+#      as the shim's pool (-c POOL -j 2: the server runs as many backends
+#      for either, which on a machine shared with other work decides their
+#      share of the CPUs more than anything the shim does), running
 #        SELECT perfopt_status();              (the status route's call)
 #        SELECT perfopt_metrics_prometheus();  (the exposition's call)
+#      and, for information, the same with -c 16 -j 2 (wrk's connections);
 #   2. wrk -t2 -c16 --latency against the routes that make those calls:
 #      GET /api/v1/performance/status and
 #      GET /api/v1/performance/metrics?format=prometheus, and GET /metrics
@@ -100,15 +104,15 @@ run_wrk() {
 		for (i = 4; i <= NF; i += 2) { v = $i; gsub(/,/, "", v); n += v } } END { print n + 0 }' "$out")
 }
 
-# run_pgbench NAME SQL: a floor, with a per-transaction log (3rd column: latency in us)
+# run_pgbench NAME CLIENTS JOBS SQL: a floor, with a per-transaction log (3rd column: latency in us)
 run_pgbench() {
-	local name=$1 sql=$2
+	local name=$1 clients=$2 jobs=$3 sql=$4
 	echo "$sql" >"$BENCH_DIR/$name.pgbench"
 	mkdir -p "$BENCH_DIR/log.$name"
 	if [ "$(id -u)" = 0 ]; then chown postgres "$BENCH_DIR/$name.pgbench" "$BENCH_DIR/log.$name"; fi
-	perfopt_log "pgbench -c 16 -j 2 -T $seconds: $sql over TCP as perfopt_api (role api_reader)"
+	perfopt_log "pgbench -c $clients -j $jobs -T $seconds: $sql over TCP as perfopt_api (role api_reader)"
 	perfopt_as_pg env PGOPTIONS="-c role=api_reader" pgbench -h 127.0.0.1 -p "$BENCH_PORT" -U perfopt_api \
-		-n -c 16 -j 2 -T "$seconds" -f "$BENCH_DIR/$name.pgbench" \
+		-n -c "$clients" -j "$jobs" -T "$seconds" -f "$BENCH_DIR/$name.pgbench" \
 		--log --log-prefix="$BENCH_DIR/log.$name/pgbench_log" postgres \
 		>"$BENCH_DIR/pgbench.$name.out" 2>"$BENCH_DIR/pgbench.$name.err" || {
 		echo "pgbench failed:" >&2
@@ -125,8 +129,13 @@ run_pgbench() {
 
 shim="http://127.0.0.1:$http_port"
 auth="Authorization: Bearer $token"
-run_pgbench direct_status "SELECT perfopt_status();"
-run_pgbench direct_prom "SELECT perfopt_metrics_prometheus();"
+pool=$(sed -n 's/.*"event": "listening".*"pool": \([0-9]*\).*/\1/p' "$shim_log" | head -n 1)
+threads=$(sed -n 's/.*"event": "listening".*"threads": \([0-9]*\).*/\1/p' "$shim_log" | head -n 1)
+jobs=$((pool < 2 ? pool : 2))
+run_pgbench direct_status "$pool" "$jobs" "SELECT perfopt_status();"
+run_pgbench direct_prom "$pool" "$jobs" "SELECT perfopt_metrics_prometheus();"
+run_pgbench direct16_status 16 2 "SELECT perfopt_status();"
+run_pgbench direct16_prom 16 2 "SELECT perfopt_metrics_prometheus();"
 
 # a short warm-up opens the shim's connections, then the measured runs
 wrk -t2 -c16 -d2s -H "$auth" "$shim/api/v1/performance/status" >/dev/null
@@ -138,21 +147,22 @@ run_wrk metrics "$shim/metrics" 2 16 "$seconds" "$auth"
 run_wrk scrape_shim "$shim/metrics" 1 1 "$scrape_seconds" "$auth" "Accept-Encoding: gzip"
 run_wrk scrape_exporter "http://127.0.0.1:$exporter_port/metrics" 1 1 "$scrape_seconds" "Accept-Encoding: gzip"
 
-pool=$(sed -n 's/.*"event": "listening".*"pool": \([0-9]*\).*/\1/p' "$shim_log" | head -n 1)
-threads=$(sed -n 's/.*"event": "listening".*"threads": \([0-9]*\).*/\1/p' "$shim_log" | head -n 1)
 echo "perfopt-httpd --pool $pool --threads $threads (per-token rate limit lifted: --read-rate 1000000 --read-burst 1000000)"
-echo "wrk -t2 -c16 and pgbench -c 16 -j 2, ${seconds}s each; scrapes wrk -t1 -c1, ${scrape_seconds}s each; $(nproc) CPUs, all on this machine"
-row() { printf '  %-52s %12s %9s %9s %7s\n' "$@"; }
+echo "wrk -t2 -c16 and pgbench -c $pool -j $jobs, ${seconds}s each; scrapes wrk -t1 -c1, ${scrape_seconds}s each; $(nproc) CPUs, all on this machine"
+row() { printf '  %-56s %12s %9s %9s %7s\n' "$@"; }
 row target requests/s "p50 ms" "p99 ms" errors
-row "pgbench SELECT perfopt_status() (floor)" "${rps[direct_status]}" "" "${p99[direct_status]}" "${errors[direct_status]}"
+row "pgbench -c $pool SELECT perfopt_status() (floor)" "${rps[direct_status]}" "" "${p99[direct_status]}" "${errors[direct_status]}"
+row "pgbench -c 16 SELECT perfopt_status()" "${rps[direct16_status]}" "" "${p99[direct16_status]}" "${errors[direct16_status]}"
 row "GET /api/v1/performance/status" "${rps[status]}" "${p50[status]}" "${p99[status]}" "${errors[status]}"
-row "pgbench SELECT perfopt_metrics_prometheus() (floor)" "${rps[direct_prom]}" "" "${p99[direct_prom]}" "${errors[direct_prom]}"
+row "pgbench -c $pool SELECT perfopt_metrics_prometheus() (floor)" "${rps[direct_prom]}" "" "${p99[direct_prom]}" "${errors[direct_prom]}"
+row "pgbench -c 16 SELECT perfopt_metrics_prometheus()" "${rps[direct16_prom]}" "" "${p99[direct16_prom]}" "${errors[direct16_prom]}"
 row "GET /api/v1/performance/metrics?format=prometheus" "${rps[prom]}" "${p50[prom]}" "${p99[prom]}" "${errors[prom]}"
 row "GET /metrics" "${rps[metrics]}" "${p50[metrics]}" "${p99[metrics]}" "${errors[metrics]}"
 row "scrape perfopt-httpd /metrics" "${rps[scrape_shim]}" "${p50[scrape_shim]}" "${p99[scrape_shim]}" "${errors[scrape_shim]}"
 row "scrape postgres_exporter /metrics" "${rps[scrape_exporter]}" "${p50[scrape_exporter]}" "${p99[scrape_exporter]}" "${errors[scrape_exporter]}"
 awk -v ds="${rps[direct_status]}" -v s="${rps[status]}" -v dp="${rps[direct_prom]}" -v p="${rps[prom]}" \
 	-v m="${rps[metrics]}" -v es="${errors[status]}" -v ep="${errors[prom]}" \
+	-v ds16="${rps[direct16_status]}" -v dp16="${rps[direct16_prom]}" \
 	-v sm="${p50[scrape_shim]}" -v em="${p50[scrape_exporter]}" 'BEGIN {
 	rs = (ds > 0) ? s / ds : 0
 	rp = (dp > 0) ? p / dp : 0
@@ -160,6 +170,8 @@ awk -v ds="${rps[direct_status]}" -v s="${rps[status]}" -v dp="${rps[direct_prom
 	printf "  ratio status / its floor:                          %.3f\n", rs
 	printf "  ratio metrics?format=prometheus / its floor:       %.3f\n", rp
 	printf "  ratio /metrics / the prometheus floor (information): %.3f\n", (dp > 0) ? m / dp : 0
+	printf "  the same against pgbench -c 16 (information):      status %.3f, metrics?format=prometheus %.3f\n",
+		(ds16 > 0) ? s / ds16 : 0, (dp16 > 0) ? p / dp16 : 0
 	printf "  ratio postgres_exporter / shim scrape (median):    %.1f\n", rx
 	printf "  goal status >= 0.85 x floor, no errors:                      %s\n", (rs >= 0.85 && es == 0 ? "PASS" : "FAIL")
 	printf "  goal metrics?format=prometheus >= 0.85 x floor, no errors:   %s\n", (rp >= 0.85 && ep == 0 ? "PASS" : "FAIL")
