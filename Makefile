@@ -126,21 +126,23 @@ installcheck-prereq: prove-prereq
 $(OBJS) $(OBJS:.o=.bc): $(wildcard $(addsuffix /*.h,$(addprefix $(srcdir)/src/,$(PARTS))))
 
 # perfopt-httpd, the REST shim: a plain program (libmicrohttpd, libpq,
-# cJSON, zlib), built by the same make and installed next to pg_ctl;
+# cJSON, zlib, nettle), built by the same make and installed next to pg_ctl;
 # perfopt-httpd-asan is the same with ASan/UBSan, for the tests only.
 HTTPD_SRCS = src/httpd/main.c src/httpd/handler.c src/httpd/calls.c src/httpd/pool.c \
-	src/httpd/stats.c src/httpd/util.c src/httpd/sha256.c src/common/latency_hist.c src/common/promtext.c
+	src/httpd/stats.c src/httpd/routes.c src/httpd/tokens.c src/httpd/caching.c \
+	src/httpd/params.c src/httpd/text.c src/httpd/body.c src/httpd/bucket.c \
+	src/httpd/errors.c src/httpd/sql.c src/common/latency_hist.c src/common/promtext.c
 HTTPD_CFLAGS = -std=gnu99 -O2 -g -Wall -Wextra -Werror=implicit-function-declaration \
 	-I$(srcdir)/include -I$(srcdir)/src/common -I$(shell $(PG_CONFIG) --includedir) -pthread
 HTTPD_SANITIZE = -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-HTTPD_LIBS = -L$(shell $(PG_CONFIG) --libdir) -lmicrohttpd -lpq -lcjson -lz -pthread
+HTTPD_LIBS = -L$(shell $(PG_CONFIG) --libdir) -lmicrohttpd -lpq -lcjson -lz -lnettle -pthread
 
 all: perfopt-httpd
 
-perfopt-httpd: $(HTTPD_SRCS) $(wildcard $(srcdir)/include/*.h) $(wildcard $(srcdir)/src/common/*.h) $(wildcard $(srcdir)/src/httpd/*.h)
+perfopt-httpd: $(HTTPD_SRCS) $(wildcard $(srcdir)/src/common/*.h) $(wildcard $(srcdir)/src/httpd/*.h)
 	$(CC) $(HTTPD_CFLAGS) -o $@ $(HTTPD_SRCS) $(HTTPD_LIBS)
 
-perfopt-httpd-asan: $(HTTPD_SRCS) $(wildcard $(srcdir)/include/*.h) $(wildcard $(srcdir)/src/common/*.h) $(wildcard $(srcdir)/src/httpd/*.h)
+perfopt-httpd-asan: $(HTTPD_SRCS) $(wildcard $(srcdir)/src/common/*.h) $(wildcard $(srcdir)/src/httpd/*.h)
 	$(CC) $(HTTPD_CFLAGS) $(HTTPD_SANITIZE) -o $@ $(HTTPD_SRCS) $(HTTPD_LIBS)
 
 install: install-httpd

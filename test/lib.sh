@@ -21,7 +21,7 @@ fi
 # systemd-analyze): a
 # minimal Debian 12 (debootstrap --variant=minbase) has none of them.
 PERFOPT_PACKAGES="postgresql-15 postgresql-server-dev-15 postgresql-contrib postgresql-15-hypopg
-  perl libipc-run-perl prometheus libcjson-dev libmicrohttpd-dev libpq-dev
+  perl libipc-run-perl prometheus libcjson-dev libmicrohttpd-dev libpq-dev nettle-dev
   zlib1g-dev make gcc clang libclang-rt-14-dev curl openssl sqlsmith valgrind wrk
   procps bc systemd"
 

@@ -1,6 +1,7 @@
 /*
- * calls.c — each route of perfopt-httpd as a call of perfopt's SQL
- * function, run in one transaction as the token's role (SET LOCAL ROLE;
+ * calls.c — a request as its route's row (routes.c) says: the arguments
+ * checked and made parameters, the call of perfopt's SQL function run in
+ * one transaction as the token's role (SET LOCAL ROLE;
  * READ ONLY for reads; the per-request statement_timeout; search_path
  * pinned to pg_catalog, pg_temp), with the SQLSTATE of a failure mapped to
  * an HTTP status.  Pages of history and alerts get an opaque cursor and a
@@ -28,39 +29,6 @@
 #include <cjson/cJSON.h>
 
 #include "httpd.h"
-
-#define CACHE_LIVE "no-cache"
-#define CACHE_RECOMMENDATIONS "max-age=180"
-#define CACHE_PAGES "max-age=60"
-#define CACHE_CHANGE "no-store"
-
-/*
- * The calls.  "$S" is the extension's schema and "$1".. the parameters,
- * both quoted by run_sql; every function and type is named with its
- * schema (COALESCE is syntax, and ORDER BY takes the type's own btree
- * operator, not one found by name).
- */
-#define SQL_STATUS "SELECT $S.perfopt_status()::pg_catalog.text"
-#define SQL_DATABASE "SELECT $S.perfopt_database_metrics()::pg_catalog.text"
-#define SQL_API "SELECT $S.perfopt_api_metrics()::pg_catalog.text"
-#define SQL_METRICS "SELECT $S.perfopt_metrics()::pg_catalog.text"
-#define SQL_PROMETHEUS "SELECT $S.perfopt_metrics_prometheus()"
-#define SQL_RECOMMENDATIONS \
-	"SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(r) ORDER BY r.id)," \
-	" '[]'::pg_catalog.jsonb)::pg_catalog.text FROM $S.perfopt_recommendations r"
-#define SQL_THRESHOLDS "SELECT $S.perfopt_thresholds()::pg_catalog.text"
-#define SQL_SET_THRESHOLDS "SELECT $S.perfopt_set_thresholds($1::pg_catalog.jsonb)::pg_catalog.text"
-#define SQL_ALERTS_PAGE \
-	"SELECT $S.perfopt_alerts_page($1::pg_catalog.text, $2::pg_catalog.int8, $3::pg_catalog.int4)" \
-	"::pg_catalog.text"
-#define SQL_HISTORY "SELECT $S.perfopt_history($1::pg_catalog.int8, $2::pg_catalog.int4)::pg_catalog.text"
-#define SQL_RESOLVE "SELECT $S.perfopt_resolve_alert($1::pg_catalog.int8)::pg_catalog.text"
-#define SQL_RESOLVE_BULK "SELECT $S.perfopt_resolve_alerts($1::pg_catalog.int8[])::pg_catalog.text"
-#define SQL_OPTIMIZE "SELECT $S.perfopt_optimize($1::pg_catalog.bool)::pg_catalog.text"
-#define SQL_OPTIMIZE_DATABASE "SELECT $S.perfopt_optimize_database($1::pg_catalog.bool)::pg_catalog.text"
-#define SQL_START_INTERVAL "SELECT $S.perfopt_start_monitoring($1::pg_catalog.int4)::pg_catalog.text"
-#define SQL_START "SELECT $S.perfopt_start_monitoring()::pg_catalog.text"
-#define SQL_STOP "SELECT $S.perfopt_stop_monitoring()::pg_catalog.text"
 
 static void
 res_body(HdResult *res, int status, char *body, const char *type, const char *cache)
@@ -90,7 +58,7 @@ hd_error(HdResult *res, int status, const char *error, const char *detail, const
 	else
 		snprintf(body, size, "{\"error\": \"%s\", \"detail\": \"%s\", \"sqlstate\": null}", e, d);
 	free(res->body);
-	res_body(res, status, body, "application/json", CACHE_CHANGE);
+	res_body(res, status, body, "application/json", HD_CACHE_CHANGE);
 	snprintf(res->sqlstate, sizeof(res->sqlstate), "%.5s", sqlstate ? sqlstate : "");
 }
 
@@ -99,31 +67,10 @@ hd_health_result(HdResult *res, int status, const char *detail)
 {
 	memset(res, 0, sizeof(*res));
 	if (status == 200)
-		res_body(res, 200, strdup("{\"status\": \"ok\"}"), "application/json", CACHE_LIVE);
+		res_body(res, 200, strdup("{\"status\": \"ok\"}"), "application/json", HD_CACHE_LIVE);
 	else
 		hd_error(res, 503, "unavailable", detail, NULL);
-	res->cache_control = CACHE_LIVE;
-}
-
-/* the error label of a status */
-static const char *
-status_label(int status)
-{
-	switch (status)
-	{
-		case 400:
-			return "bad request";
-		case 403:
-			return "forbidden";
-		case 404:
-			return "not found";
-		case 409:
-			return "conflict";
-		case 503:
-			return "unavailable";
-		default:
-			return "internal error";
-	}
+	res->cache_control = HD_CACHE_LIVE;
 }
 
 /*
@@ -163,7 +110,7 @@ res_pg_error(HdResult *res, PGconn *conn, PGresult *r, bool setup)
 	}
 	else
 		detail = hd_sqlstate_description(sqlstate);
-	hd_error(res, status, status_label(status), detail, sqlstate);
+	hd_error(res, status, hd_status_label(status), detail, sqlstate);
 }
 
 /* PQescapeLiteral as hd_sql_call's quoting */
@@ -300,7 +247,7 @@ run_sql(HdResult *res, const char *role, bool read_only, const char *tmpl,
 	if (x.value != NULL && (x.error == NULL || x.error_step > HD_STEP_COMMIT))
 	{
 		/* committed; a reset that failed only costs the connection */
-		res_body(res, 200, x.value, "application/json", CACHE_LIVE);
+		res_body(res, 200, x.value, "application/json", HD_CACHE_LIVE);
 		ok = true;
 		broken = x.error != NULL || x.steps != HD_REQUEST_STEPS ||
 			PQstatus(c->conn) != CONNECTION_OK || PQtransactionStatus(c->conn) != PQTRANS_IDLE;
@@ -351,7 +298,7 @@ res_page(HdResult *res, const char *path, int limit, const char *state)
 	out = cJSON_PrintUnformatted(doc);
 	cJSON_Delete(doc);
 	free(res->body);
-	res_body(res, 200, out, "application/json", CACHE_PAGES);
+	res_body(res, 200, out, res->content_type, res->cache_control);
 }
 
 /* an optimization run: 202 and where to read its report */
@@ -370,88 +317,150 @@ res_accepted(HdResult *res)
 				 "/api/v1/performance/history?cursor=%s&limit=1", cursor);
 		res->status = 202;
 	}
-	res->cache_control = CACHE_CHANGE;
 	cJSON_Delete(doc);
 }
 
+/* the monitoring/start body, {"interval_ms": n} as n in out; false with res set */
 static bool
-parse_bool(const char *s, const char **out)
+interval_arg(const HdRequest *req, HdResult *res, char *out, size_t size)
 {
-	if (s == NULL)
-		*out = "false";
-	else if (strcmp(s, "true") == 0 || strcmp(s, "false") == 0)
-		*out = s;
-	else
+	char		err[256];
+	cJSON	   *doc;
+	cJSON	   *iv;
+
+	/* UTF-8, no NUL, no \u0000 (a key "interval_ms\u0000x" would read as "interval_ms") */
+	if (hd_check_json_object(req->body, req->body_len, err, sizeof(err)) != 0)
+	{
+		hd_error(res, 400, "bad request", err, NULL);
 		return false;
+	}
+	doc = cJSON_ParseWithLength(req->body, req->body_len);
+	iv = doc ? cJSON_GetObjectItemCaseSensitive(doc, "interval_ms") : NULL;
+
+	/* in range before the cast: casting 1e300 to int is undefined */
+	if (!cJSON_IsObject(doc) || cJSON_GetArraySize(doc) != 1 || !cJSON_IsNumber(iv) ||
+		!(iv->valuedouble >= INT_MIN && iv->valuedouble <= INT_MAX) ||
+		iv->valuedouble != (double) (int) iv->valuedouble)
+	{
+		cJSON_Delete(doc);
+		hd_error(res, 400, "bad request", "the body must be {\"interval_ms\": <integer>} or empty", NULL);
+		return false;
+	}
+	snprintf(out, size, "%d", (int) iv->valuedouble);
+	cJSON_Delete(doc);
 	return true;
 }
 
+/* the bulk resolve body as an int8[] literal's text, malloc'd into *out; false with res set */
+static bool
+ids_arg(const HdRequest *req, HdResult *res, char **out)
+{
+	int64_t    *ids = NULL;
+	int			n = 0;
+	char		err[256];
+	size_t		size;
+	size_t		used;
+	char	   *array;
+
+	if (hd_parse_ids(req->body, req->body_len, hd_config.bulk_max, &ids, &n, err, sizeof(err)) != 0)
+	{
+		hd_error(res, 400, "bad request", err, NULL);
+		return false;
+	}
+	size = (size_t) n * 21 + 3;
+	array = malloc(size);
+	if (array == NULL)
+	{
+		free(ids);
+		hd_error(res, 500, "internal error", "out of memory", NULL);
+		return false;
+	}
+	used = (size_t) snprintf(array, size, "{");
+	for (int i = 0; i < n; i++)
+		used += (size_t) snprintf(array + used, size - used, "%s%lld", i ? "," : "", (long long) ids[i]);
+	snprintf(array + used, size - used, "}");
+	free(ids);
+	*out = array;
+	return true;
+}
+
+/* /metrics: the shim's own metrics always, the extension's when the database answered */
+static void
+res_exposition(HdResult *res, bool up)
+{
+	char	   *own = NULL;
+	size_t		own_len = 0;
+	char	   *all;
+	size_t		size;
+	size_t		len;
+
+	hd_stats_prometheus(&own, &own_len);
+	size = own_len + (up ? res->len : 0) + 256;
+	all = malloc(size);
+	if (all == NULL)
+	{
+		free(own);
+		hd_error(res, 500, "internal error", "out of memory", NULL);
+		return;
+	}
+	len = (size_t) snprintf(all, size,
+							"%s# HELP perfopt_http_backend_up 1 when the database answered this scrape.\n"
+							"# TYPE perfopt_http_backend_up gauge\nperfopt_http_backend_up %d\n",
+							own ? own : "", up ? 1 : 0);
+	if (up && res->body)
+	{
+		memcpy(all + len, res->body, res->len + 1);
+		len += res->len;
+	}
+	free(own);
+	free(res->body);
+	res->body = all;
+	res->len = len;
+	res->status = 200;
+}
+
+/*
+ * One request, as its route's row says: the arguments checked and made
+ * the call's parameters, the call as the token's role, and the answer
+ * shaped (a page, 202, the exposition).
+ */
 void
 hd_call(const HdRequest *req, HdResult *res)
 {
+	const HdRouteDef *def = hd_route_def(req->route, req->method);
 	const char *params[3] = {NULL, NULL, NULL};
+	int			nparams = 0;
+	const char *sql;
+	const char *type;
 	char		a[32];
 	char		b[32];
-	bool		get = req->method == HD_METHOD_GET || req->method == HD_METHOD_HEAD;
+	char	   *owned = NULL;
+	int			limit = 50;
+	bool		ok;
 
 	memset(res, 0, sizeof(*res));
-	switch (req->route)
+	if (def == NULL)
 	{
-		case HD_HEALTHZ:
-			/* answered by the health thread on its own connection (handler.c), never here */
-			hd_error(res, 500, "internal error", "perfopt-httpd: /healthz reached a call worker", NULL);
-			return;
-		case HD_STATUS:
-			run_sql(res, req->role, true, SQL_STATUS, 0, NULL);
-			return;
-		case HD_DATABASE:
-			run_sql(res, req->role, true, SQL_DATABASE, 0, NULL);
-			return;
-		case HD_API:
-			run_sql(res, req->role, true, SQL_API, 0, NULL);
-			return;
-		case HD_METRICS:
-			if (req->q_format && strcmp(req->q_format, "prometheus") == 0)
-			{
-				if (run_sql(res, req->role, true, SQL_PROMETHEUS, 0, NULL))
-					res->content_type = "text/plain; version=0.0.4; charset=utf-8";
-			}
-			else if (req->q_format && strcmp(req->q_format, "json") != 0)
-				hd_error(res, 400, "bad request", "format must be json or prometheus", NULL);
-			else
-				run_sql(res, req->role, true, SQL_METRICS, 0, NULL);
-			return;
-		case HD_RECOMMENDATIONS:
-			if (run_sql(res, req->role, true,
-SQL_RECOMMENDATIONS, 0, NULL))
-				res->cache_control = CACHE_RECOMMENDATIONS;
-			return;
-		case HD_THRESHOLDS:
-			if (get)
-				run_sql(res, req->role, true, SQL_THRESHOLDS, 0, NULL);
-			else
-			{
-				char		err[256];
-				char	   *body;
+		hd_error(res, 404, "not found", "no such route", NULL);
+		return;
+	}
+	if (def->answer == HD_ANSWER_HEALTH)
+	{
+		/* answered by the health thread on its own connection (handler.c), never here */
+		hd_error(res, 500, "internal error", "perfopt-httpd: /healthz reached a call worker", NULL);
+		return;
+	}
+	sql = def->sql;
+	type = def->content_type;
 
-				if (hd_check_json_object(req->body, req->body_len, err, sizeof(err)) != 0)
-				{
-					hd_error(res, 400, "bad request", err, NULL);
-					return;
-				}
-				body = strndup(req->body, req->body_len);
-				params[0] = body;
-				if (run_sql(res, req->role, false, SQL_SET_THRESHOLDS, 1, params))
-					res->cache_control = CACHE_CHANGE;
-				free(body);
-			}
-			return;
-		case HD_HISTORY:
-		case HD_ALERTS:
+	switch (def->args)
+	{
+		case HD_ARGS_NONE:
+			break;
+		case HD_ARGS_HISTORY_PAGE:
+		case HD_ARGS_ALERTS_PAGE:
 			{
 				int64_t		after = 0;
-				int			limit = 50;
-				bool		alerts = req->route == HD_ALERTS;
 
 				if (req->q_limit && !hd_parse_limit(req->q_limit, &limit))
 				{
@@ -465,141 +474,93 @@ SQL_RECOMMENDATIONS, 0, NULL))
 				}
 				snprintf(a, sizeof(a), "%lld", (long long) after);
 				snprintf(b, sizeof(b), "%d", limit);
-				if (alerts)
-				{
-					params[0] = req->q_state;
-					params[1] = a;
-					params[2] = b;
-				}
-				else
-				{
-					params[0] = a;
-					params[1] = b;
-				}
-				if (run_sql(res, req->role, true,
-							alerts ? SQL_ALERTS_PAGE : SQL_HISTORY,
-							alerts ? 3 : 2, params))
-					res_page(res, hd_route_name(req->route), limit, alerts ? req->q_state : NULL);
+				if (def->args == HD_ARGS_ALERTS_PAGE)
+					params[nparams++] = req->q_state;
+				params[nparams++] = a;
+				params[nparams++] = b;
 			}
-			return;
-		case HD_ALERT_RESOLVE:
+			break;
+		case HD_ARGS_ID:
 			snprintf(a, sizeof(a), "%lld", (long long) req->id);
-			params[0] = a;
-			if (run_sql(res, req->role, false, SQL_RESOLVE, 1, params))
-				res->cache_control = CACHE_CHANGE;
-			return;
-		case HD_ALERTS_RESOLVE:
-			{
-				int64_t    *ids = NULL;
-				int			n = 0;
-				char		err[256];
-				size_t		size;
-				char	   *array;
-				size_t		used;
-
-				if (hd_parse_ids(req->body, req->body_len, hd_config.bulk_max, &ids, &n, err, sizeof(err)) != 0)
-				{
-					hd_error(res, 400, "bad request", err, NULL);
-					return;
-				}
-				size = (size_t) n * 21 + 3;
-				array = malloc(size);
-				if (array == NULL)
-				{
-					free(ids);
-					hd_error(res, 500, "internal error", "out of memory", NULL);
-					return;
-				}
-				used = (size_t) snprintf(array, size, "{");
-				for (int i = 0; i < n; i++)
-					used += (size_t) snprintf(array + used, size - used, "%s%lld", i ? "," : "", (long long) ids[i]);
-				snprintf(array + used, size - used, "}");
-				params[0] = array;
-				if (run_sql(res, req->role, false, SQL_RESOLVE_BULK, 1, params))
-					res->cache_control = CACHE_CHANGE;
-				free(array);
-				free(ids);
-			}
-			return;
-		case HD_OPTIMIZE:
-		case HD_DATABASE_OPTIMIZE:
-			if (!parse_bool(req->q_dry_run, &params[0]))
-			{
-				hd_error(res, 400, "bad request", "dry_run must be true or false", NULL);
+			params[nparams++] = a;
+			break;
+		case HD_ARGS_IDS:
+			if (!ids_arg(req, res, &owned))
 				return;
-			}
-			if (run_sql(res, req->role, false,
-						req->route == HD_OPTIMIZE ? SQL_OPTIMIZE : SQL_OPTIMIZE_DATABASE, 1, params))
-				res_accepted(res);
-			return;
-		case HD_MONITORING_START:
-			if (req->body_len > 0)
+			params[nparams++] = owned;
+			break;
+		case HD_ARGS_OBJECT:
 			{
 				char		err[256];
-				cJSON	   *doc;
-				cJSON	   *iv;
 
-				/* UTF-8, no NUL, no \u0000 (a key "interval_ms\u0000x" would read as "interval_ms") */
 				if (hd_check_json_object(req->body, req->body_len, err, sizeof(err)) != 0)
 				{
 					hd_error(res, 400, "bad request", err, NULL);
 					return;
 				}
-				doc = cJSON_ParseWithLength(req->body, req->body_len);
-				iv = doc ? cJSON_GetObjectItemCaseSensitive(doc, "interval_ms") : NULL;
-
-				/* in range before the cast: casting 1e300 to int is undefined */
-				if (!cJSON_IsObject(doc) || cJSON_GetArraySize(doc) != 1 || !cJSON_IsNumber(iv) ||
-					!(iv->valuedouble >= INT_MIN && iv->valuedouble <= INT_MAX) ||
-					iv->valuedouble != (double) (int) iv->valuedouble)
-				{
-					cJSON_Delete(doc);
-					hd_error(res, 400, "bad request", "the body must be {\"interval_ms\": <integer>} or empty", NULL);
-					return;
-				}
-				snprintf(a, sizeof(a), "%d", (int) iv->valuedouble);
-				cJSON_Delete(doc);
-				params[0] = a;
-				run_sql(res, req->role, false, SQL_START_INTERVAL, 1, params);
+				owned = strndup(req->body, req->body_len);
+				params[nparams++] = owned;
 			}
+			break;
+		case HD_ARGS_DRY_RUN:
+			if (req->q_dry_run == NULL)
+				params[nparams++] = "false";
+			else if (strcmp(req->q_dry_run, "true") == 0 || strcmp(req->q_dry_run, "false") == 0)
+				params[nparams++] = req->q_dry_run;
 			else
-				run_sql(res, req->role, false, SQL_START, 0, NULL);
-			res->cache_control = CACHE_CHANGE;
-			return;
-		case HD_MONITORING_STOP:
-			run_sql(res, req->role, false, SQL_STOP, 0, NULL);
-			res->cache_control = CACHE_CHANGE;
-			return;
-		case HD_PROMETHEUS:
 			{
-				char	   *own = NULL;
-				size_t		own_len = 0;
-				bool		up = run_sql(res, req->role, true, SQL_PROMETHEUS, 0, NULL);
-				char	   *all;
-
-				hd_stats_prometheus(&own, &own_len);
-				all = malloc(own_len + (up ? res->len : 0) + 256);
-				if (all == NULL)
-				{
-					free(own);
-					hd_error(res, 500, "internal error", "out of memory", NULL);
-					return;
-				}
-				/* the shim's own metrics always; the extension's when the database answers */
-				snprintf(all, own_len + 256,
-						 "%s# HELP perfopt_http_backend_up 1 when the database answered this scrape.\n"
-						 "# TYPE perfopt_http_backend_up gauge\nperfopt_http_backend_up %d\n",
-						 own ? own : "", up ? 1 : 0);
-				if (up && res->body)
-					strcat(all, res->body);
-				free(own);
-				free(res->body);
-				res->body = NULL;
-				res_body(res, 200, all, "text/plain; version=0.0.4; charset=utf-8", CACHE_LIVE);
+				hd_error(res, 400, "bad request", "dry_run must be true or false", NULL);
+				return;
 			}
-			return;
-		case HD_ROUTE_NONE:
+			break;
+		case HD_ARGS_INTERVAL:
+			if (req->body_len > 0)
+			{
+				if (!interval_arg(req, res, a, sizeof(a)))
+					return;
+				params[nparams++] = a;
+				sql = def->sql_alt;
+				type = def->content_type_alt;
+			}
+			break;
+		case HD_ARGS_FORMAT:
+			if (req->q_format && strcmp(req->q_format, "prometheus") == 0)
+			{
+				sql = def->sql_alt;
+				type = def->content_type_alt;
+			}
+			else if (req->q_format && strcmp(req->q_format, "json") != 0)
+			{
+				hd_error(res, 400, "bad request", "format must be json or prometheus", NULL);
+				return;
+			}
 			break;
 	}
-	hd_error(res, 404, "not found", "no such route", NULL);
+
+	ok = run_sql(res, req->role, def->read_only, sql, nparams, params);
+	free(owned);
+	if (ok)
+	{
+		res->content_type = type;
+		res->cache_control = def->cache_control;
+	}
+	switch (def->answer)
+	{
+		case HD_ANSWER_PAGE:
+			if (ok)
+				res_page(res, def->path, limit, def->args == HD_ARGS_ALERTS_PAGE ? req->q_state : NULL);
+			break;
+		case HD_ANSWER_ACCEPTED:
+			if (ok)
+				res_accepted(res);
+			break;
+		case HD_ANSWER_EXPOSITION:
+			res_exposition(res, ok);
+			res->content_type = type;
+			res->cache_control = def->cache_control;
+			break;
+		case HD_ANSWER_VALUE:
+		case HD_ANSWER_HEALTH:
+			break;
+	}
 }

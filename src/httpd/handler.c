@@ -37,6 +37,7 @@ typedef struct HdState
 	size_t		len;
 	bool		too_large;
 	struct timespec start;
+	char		client[64];		/* the client's address, for limits and the log */
 	/* a call handed to the workers */
 	struct MHD_Connection *conn;
 	HdRequest	req;
@@ -307,7 +308,7 @@ respond(struct MHD_Connection *conn, HdState *st, const char *method, HdRoute ro
 	size_t		gz_len = 0;
 	char		etag[48] = "";
 	int			status = res->status ? res->status : 500;
-	char		client[64];
+	enum MHD_ResponseMemoryMode mode = MHD_RESPMEM_PERSISTENT;
 
 	/* a strong ETag over the body; the gzip variant is another representation */
 	if (get && status == 200)
@@ -332,10 +333,25 @@ respond(struct MHD_Connection *conn, HdState *st, const char *method, HdRoute ro
 			len = gz_len;
 		}
 	}
-	response = MHD_create_response_from_buffer(len, (void *) body, MHD_RESPMEM_MUST_COPY);
-	free(gz);
+	/* the body is handed over, not copied: libmicrohttpd frees it */
+	if (body == gz && gz != NULL)
+		mode = MHD_RESPMEM_MUST_FREE;
+	else if (body == res->body && res->body != NULL)
+	{
+		mode = MHD_RESPMEM_MUST_FREE;
+		res->body = NULL;
+	}
+	response = MHD_create_response_from_buffer(len, (void *) body, mode);
 	if (response == NULL)
+	{
+		if (mode == MHD_RESPMEM_MUST_FREE)
+			free((void *) body);
+		if (body != gz)
+			free(gz);
 		return MHD_NO;
+	}
+	if (body != gz)
+		free(gz);
 	if (status != 304)
 		MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
 								res->content_type ? res->content_type : "application/json");
@@ -364,8 +380,7 @@ respond(struct MHD_Connection *conn, HdState *st, const char *method, HdRoute ro
 	ret = MHD_queue_response(conn, (unsigned int) status, response);
 	MHD_destroy_response(response);
 
-	client_address(conn, client, sizeof(client));
-	log_request(method, route, status, len, elapsed_s(&st->start), role, client, res->sqlstate);
+	log_request(method, route, status, len, elapsed_s(&st->start), role, st->client, res->sqlstate);
 	hd_stats_request(route, status, elapsed_s(&st->start));
 	free(res->body);
 	res->body = NULL;
@@ -415,8 +430,8 @@ hd_access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 	HdResult	res;
 	int64_t		id = 0;
 	HdRoute		route;
+	const HdRouteDef *def;
 	int			method_bit;
-	char		client[64];
 	const char *token;
 	size_t		token_len;
 	const char *role = NULL;
@@ -434,6 +449,7 @@ hd_access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 		if (st == NULL)
 			return MHD_NO;
 		clock_gettime(CLOCK_MONOTONIC, &st->start);
+		client_address(conn, st->client, sizeof(st->client));
 		atomic_fetch_add(&in_flight, 1);
 		*con_cls = st;
 		return MHD_YES;
@@ -468,7 +484,7 @@ hd_access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 	method_bit = hd_method_bit(method);
 	if (route == HD_ROUTE_NONE)
 		return respond_error(conn, st, method, route, 404, "not found", "no such route", NULL, 0, false);
-	if (!(hd_route_methods(route) & method_bit))
+	if ((def = hd_route_def(route, method_bit)) == NULL)
 	{
 		hd_allow_header(hd_route_methods(route), allow, sizeof(allow));
 		return respond_error(conn, st, method, route, 405, "method not allowed",
@@ -478,15 +494,16 @@ hd_access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 		return respond_error(conn, st, method, route, 413, "payload too large",
 							 "request bodies are limited to 64 KiB", NULL, 0, false);
 
-	client_address(conn, client, sizeof(client));
-	if (route != HD_HEALTHZ)
+	if (def->rate != HD_RATE_ADDRESS)
 	{
 		const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
 
 		if (auth && hd_bearer(auth, &token, &token_len))
 		{
+			/* hashed once: the lookup and the bucket's key */
+			hd_sha256(token, token_len, hash);
 			pthread_rwlock_rdlock(&tokens_lock);
-			role = hd_tokens_lookup(&tokens, token, token_len);
+			role = hd_tokens_lookup_hash(&tokens, hash);
 			if (role)
 			{
 				snprintf(role_copy, sizeof(role_copy), "%s", role);
@@ -496,7 +513,7 @@ hd_access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 		}
 		if (role == NULL)
 		{
-			if (!hd_limit(client, false, true, &retry_after))
+			if (!hd_limit(st->client, false, true, &retry_after))
 				return respond_error(conn, st, method, route, 429, "too many requests",
 									 "too many requests without a valid token from this address", NULL,
 									 retry_after, false);
@@ -504,16 +521,15 @@ hd_access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 								 "a valid bearer token is required", NULL, 0, true);
 		}
 		/* the bucket is keyed by the token's hash, never the token */
-		hd_sha256(token, token_len, hash);
 		hd_hex(hash, 16, key);
-		if (!hd_limit(key, hd_route_mutates(route, method_bit), false, &retry_after))
+		if (!hd_limit(key, def->rate == HD_RATE_WRITE, false, &retry_after))
 		{
 			memset(&res, 0, sizeof(res));
 			hd_error(&res, 429, "too many requests", "this token's rate limit is exhausted", NULL);
 			return respond(conn, st, method, route, role, &res, NULL, retry_after, false);
 		}
 	}
-	else if (!hd_limit(client, false, true, &retry_after))
+	else if (!hd_limit(st->client, false, true, &retry_after))
 		return respond_error(conn, st, method, route, 429, "too many requests",
 							 "too many requests from this address", NULL, retry_after, false);
 
@@ -537,7 +553,7 @@ hd_access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 							 "perfopt-httpd: a query argument is not valid UTF-8 text", NULL, 0, false);
 	st->conn = conn;
 	MHD_suspend_connection(conn);
-	if (route == HD_HEALTHZ)
+	if (def->answer == HD_ANSWER_HEALTH)
 		enqueue_health(st);
 	else
 		enqueue(st);

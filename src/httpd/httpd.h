@@ -18,7 +18,15 @@
 
 #include <libpq-fe.h>
 
-#include "httpd_util.h"
+#include "body.h"
+#include "bucket.h"
+#include "caching.h"
+#include "errors.h"
+#include "params.h"
+#include "routes.h"
+#include "sql.h"
+#include "text.h"
+#include "tokens.h"
 
 /* request bodies above this are refused (413) */
 #define HD_MAX_BODY (64 * 1024)

@@ -337,6 +337,7 @@ main(int argc, char **argv)
 	struct sockaddr_in addr;
 	MHD_socket	listener = MHD_INVALID_SOCKET;
 	struct MHD_OptionItem tls[3] = {{MHD_OPTION_END, 0, NULL}};
+	struct MHD_OptionItem threads[2] = {{MHD_OPTION_END, 0, NULL}};
 	char	   *cert = NULL;	/* PEM text the daemon uses until it stops */
 	char	   *key = NULL;
 	unsigned int tls_flag = 0;
@@ -426,16 +427,19 @@ main(int argc, char **argv)
 		fprintf(stderr, "perfopt-httpd: cannot start the call workers\n");
 		return 1;
 	}
+	/* a pool of one is no pool: libmicrohttpd would warn and ignore it */
+	if (hd_config.threads > 1)
+		threads[0] = (struct MHD_OptionItem) {MHD_OPTION_THREAD_POOL_SIZE, hd_config.threads, NULL};
 	daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
 							  MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME | tls_flag,
 							  (uint16_t) hd_config.listen_port, NULL, NULL,
 							  &hd_access_handler, NULL,
 							  MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &addr,
-							  MHD_OPTION_THREAD_POOL_SIZE, (unsigned int) hd_config.threads,
+							  MHD_OPTION_ARRAY, threads,
 							  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) hd_config.connection_timeout_s,
 							  MHD_OPTION_CONNECTION_LIMIT, (unsigned int) HD_MAX_CONNECTIONS,
 							  MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int) hd_config.per_address_connections,
-							  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) (128 * 1024),
+							  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) (32 * 1024),
 							  MHD_OPTION_NOTIFY_COMPLETED, &hd_request_completed, NULL,
 							  MHD_OPTION_ARRAY, tls,
 							  MHD_OPTION_END);

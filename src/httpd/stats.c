@@ -37,7 +37,7 @@ typedef struct LimitRow
 } LimitRow;
 
 static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
-static StatRow rows[(HD_HEALTHZ + 1) * HD_STATUS_CODES];
+static StatRow rows[HD_NROUTES * HD_STATUS_CODES];
 static int	nrows = 0;
 static LatencyHist durations;
 static LimitRow *limits = NULL;
@@ -92,8 +92,19 @@ append(char **buf, size_t *len, size_t *cap, const char *fmt,...)
 	va_list		ap;
 	int			need;
 
+	/* formatted once where it fits, which is nearly always */
+	if (*cap - *len < 256)
+	{
+		size_t		ncap = *cap < 4096 ? 4096 : *cap * 2;
+		char	   *nbuf = realloc(*buf, ncap);
+
+		if (nbuf == NULL)
+			return;
+		*buf = nbuf;
+		*cap = ncap;
+	}
 	va_start(ap, fmt);
-	need = vsnprintf(NULL, 0, fmt, ap);
+	need = vsnprintf(*buf + *len, *cap - *len, fmt, ap);
 	va_end(ap);
 	if (need < 0)
 		return;
@@ -103,13 +114,16 @@ append(char **buf, size_t *len, size_t *cap, const char *fmt,...)
 		char	   *nbuf = realloc(*buf, ncap);
 
 		if (nbuf == NULL)
+		{
+			(*buf)[*len] = '\0';
 			return;
+		}
 		*buf = nbuf;
 		*cap = ncap;
+		va_start(ap, fmt);
+		vsnprintf(*buf + *len, *cap - *len, fmt, ap);
+		va_end(ap);
 	}
-	va_start(ap, fmt);
-	vsnprintf(*buf + *len, *cap - *len, fmt, ap);
-	va_end(ap);
 	*len += (size_t) need;
 }
 

@@ -21,8 +21,8 @@ dir=$(mktemp -d /tmp/perfopt-token.XXXXXX)
 shim_pid=""
 trap '[ -n "$shim_pid" ] && kill "$shim_pid" 2>/dev/null; rm -rf "$dir"' EXIT
 
-cc -O2 -I"$PERFOPT_TOP/include" "$PERFOPT_TOP/test/bench/token_timing.c" \
-	"$PERFOPT_TOP/src/httpd/util.c" "$PERFOPT_TOP/src/httpd/sha256.c" -lcjson -lz -o "$dir/token_timing"
+cc -O2 -I"$PERFOPT_TOP/src/httpd" "$PERFOPT_TOP/test/bench/token_timing.c" \
+	"$PERFOPT_TOP/src/httpd/tokens.c" -lnettle -o "$dir/token_timing"
 "$dir/token_timing"
 echo
 

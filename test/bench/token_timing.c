@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "httpd_util.h"
+#include "tokens.h"
 
 #define ROUNDS 201
 #define PER_ROUND 2000

@@ -17,7 +17,15 @@
 #include <cjson/cJSON.h>
 #include <zlib.h>
 
-#include "httpd_util.h"
+#include "body.h"
+#include "bucket.h"
+#include "caching.h"
+#include "errors.h"
+#include "params.h"
+#include "routes.h"
+#include "sql.h"
+#include "text.h"
+#include "tokens.h"
 
 int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -16,12 +16,14 @@ trap 'rm -rf "$out"' EXIT
 # target: its sources and libraries
 declare -A sources=(
 	[thresholds]="test/fuzz/fuzz_thresholds.c src/common/thresholds_doc.c"
-	[httpd]="test/fuzz/fuzz_httpd.c src/httpd/util.c src/httpd/sha256.c"
+	[httpd]="test/fuzz/fuzz_httpd.c src/httpd/routes.c src/httpd/tokens.c src/httpd/caching.c
+	  src/httpd/params.c src/httpd/text.c src/httpd/body.c src/httpd/bucket.c src/httpd/errors.c
+	  src/httpd/sql.c"
 	[promtext]="test/fuzz/fuzz_promtext.c src/common/promtext.c"
 )
 declare -A libs=(
 	[thresholds]="-lcjson"
-	[httpd]="-lcjson -lz"
+	[httpd]="-lcjson -lz -lnettle"
 	[promtext]=""
 )
 
@@ -32,7 +34,7 @@ for target in "${targets[@]}"; do
 	[ -n "${sources[$target]:-}" ] || { echo "unknown fuzz target: $target" >&2; exit 2; }
 	# shellcheck disable=SC2086
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-		-Iinclude -Isrc/common ${sources[$target]} ${libs[$target]} -o "$out/fuzz_$target"
+		-Isrc/common -Isrc/httpd ${sources[$target]} ${libs[$target]} -o "$out/fuzz_$target"
 	mkdir -p "$out/corpus_$target"
 	echo "== fuzz_$target: ${seconds}s"
 	if ! "$out/fuzz_$target" -max_total_time="$seconds" -print_final_stats=1 \

@@ -12,7 +12,15 @@
 
 #include <zlib.h>
 
-#include "httpd_util.h"
+#include "body.h"
+#include "bucket.h"
+#include "caching.h"
+#include "errors.h"
+#include "params.h"
+#include "routes.h"
+#include "sql.h"
+#include "text.h"
+#include "tokens.h"
 
 static int	passed = 0;
 static int	failed = 0;
@@ -838,6 +846,49 @@ test_routes(void)
 	check(!hd_route_mutates(HD_STATUS, HD_METHOD_POST), "POST status (a 405) does not");
 	check(!hd_route_mutates(HD_ROUTE_NONE, HD_METHOD_POST), "POST to no route does not");
 	check(!hd_route_mutates(HD_OPTIMIZE, HD_METHOD_POST | HD_METHOD_PUT), "two bits are no method");
+
+	/* the table's rows: every method a route allows has one, and it is consistent */
+	for (int r = HD_ROUTE_NONE + 1; r < HD_NROUTES; r++)
+	{
+		const int	bits[] = {HD_METHOD_GET, HD_METHOD_HEAD, HD_METHOD_POST, HD_METHOD_PUT};
+
+		for (size_t i = 0; i < sizeof(bits) / sizeof(bits[0]); i++)
+		{
+			const HdRouteDef *def = hd_route_def((HdRoute) r, bits[i]);
+			bool		allowed = (hd_route_methods((HdRoute) r) & (unsigned) bits[i]) != 0;
+
+			snprintf(what, sizeof(what), "row of %s for method bit %d", hd_route_name((HdRoute) r), bits[i]);
+			check((def != NULL) == allowed, what);
+			if (def == NULL)
+				continue;
+			snprintf(what, sizeof(what), "row of %s, bit %d: route, path, read-only and rate class agree",
+					 hd_route_name((HdRoute) r), bits[i]);
+			check((int) def->route == r && strcmp(def->path, hd_route_name((HdRoute) r)) == 0 &&
+				  def->read_only == (bits[i] == HD_METHOD_GET || bits[i] == HD_METHOD_HEAD) &&
+				  (def->rate == HD_RATE_WRITE) == !def->read_only &&
+				  (def->rate == HD_RATE_ADDRESS) == (r == HD_HEALTHZ) &&
+				  def->cache_control != NULL && def->content_type != NULL, what);
+			snprintf(what, sizeof(what), "row of %s, bit %d: the call names perfopt's schema",
+					 hd_route_name((HdRoute) r), bits[i]);
+			check(r == HD_HEALTHZ ? def->sql == NULL && def->answer == HD_ANSWER_HEALTH :
+				  def->sql != NULL && strstr(def->sql, "$S.perfopt_") != NULL &&
+				  (def->sql_alt == NULL || strstr(def->sql_alt, "$S.perfopt_") != NULL), what);
+		}
+	}
+	check(hd_route_def(HD_ROUTE_NONE, HD_METHOD_GET) == NULL, "no row for no route");
+	check(hd_route_def(HD_THRESHOLDS, HD_METHOD_GET | HD_METHOD_PUT) == NULL, "no row for two methods");
+	check(hd_route_def(HD_THRESHOLDS, 0) == NULL, "no row for no method");
+	check(hd_route_def(HD_THRESHOLDS, HD_METHOD_PUT)->args == HD_ARGS_OBJECT &&
+		  strcmp(hd_route_def(HD_THRESHOLDS, HD_METHOD_PUT)->cache_control, "no-store") == 0 &&
+		  strcmp(hd_route_def(HD_THRESHOLDS, HD_METHOD_GET)->cache_control, "no-cache") == 0,
+		  "thresholds: PUT takes an object and is no-store, GET is no-cache");
+	check(strcmp(hd_route_def(HD_RECOMMENDATIONS, HD_METHOD_GET)->cache_control, "max-age=180") == 0 &&
+		  strcmp(hd_route_def(HD_HISTORY, HD_METHOD_HEAD)->cache_control, "max-age=60") == 0 &&
+		  strcmp(hd_route_def(HD_ALERTS, HD_METHOD_GET)->cache_control, "max-age=60") == 0,
+		  "Cache-Control of recommendations and pages");
+	check(strstr(hd_route_def(HD_METRICS, HD_METHOD_GET)->sql_alt, "perfopt_metrics_prometheus") != NULL &&
+		  strncmp(hd_route_def(HD_METRICS, HD_METHOD_GET)->content_type_alt, "text/plain", 10) == 0,
+		  "metrics?format=prometheus: the exposition");
 }
 
 /* ---- request bodies ---- */

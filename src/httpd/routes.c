@@ -1,0 +1,229 @@
+/*
+ * routes.c — perfopt-httpd's route table and what is read from it: which
+ * path is which route (exact paths, one trailing '/' tolerated, "{id}" a
+ * canonical decimal), the methods a route takes and its Allow header,
+ * the row of a route and method (its call, read-only or not, rate class,
+ * Cache-Control, arguments and answer), and a stable name for logs and
+ * metrics.
+ *
+ * The calls name every function, operator and type with its schema:
+ * "$S" is the extension's (quoted, looked up by pool.c), everything else
+ * pg_catalog's; COALESCE is syntax, and ORDER BY takes the type's own
+ * btree operator, not one found by name.  "$1".. are the arguments,
+ * inlined as quoted literals (calls.c, sql.c).
+ */
+#include "routes.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "params.h"
+#include "strutil.h"
+
+#define GET_HEAD (HD_METHOD_GET | HD_METHOD_HEAD)
+
+#define CACHE_PAGES "max-age=60"
+#define CACHE_RECOMMENDATIONS "max-age=180"
+
+#define SQL_RECOMMENDATIONS \
+	"SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(r) ORDER BY r.id)," \
+	" '[]'::pg_catalog.jsonb)::pg_catalog.text FROM $S.perfopt_recommendations r"
+#define SQL_ALERTS_PAGE \
+	"SELECT $S.perfopt_alerts_page($1::pg_catalog.text, $2::pg_catalog.int8, $3::pg_catalog.int4)" \
+	"::pg_catalog.text"
+
+static const HdRouteDef hd_routes[] = {
+	{HD_STATUS, "/api/v1/performance/status", GET_HEAD,
+		"SELECT $S.perfopt_status()::pg_catalog.text", NULL,
+		true, HD_RATE_READ, HD_CACHE_LIVE, HD_TYPE_JSON, NULL, HD_ARGS_NONE, HD_ANSWER_VALUE},
+	{HD_OPTIMIZE, "/api/v1/performance/optimize", HD_METHOD_POST,
+		"SELECT $S.perfopt_optimize($1::pg_catalog.bool)::pg_catalog.text", NULL,
+		false, HD_RATE_WRITE, HD_CACHE_CHANGE, HD_TYPE_JSON, NULL, HD_ARGS_DRY_RUN, HD_ANSWER_ACCEPTED},
+	{HD_HISTORY, "/api/v1/performance/history", GET_HEAD,
+		"SELECT $S.perfopt_history($1::pg_catalog.int8, $2::pg_catalog.int4)::pg_catalog.text", NULL,
+		true, HD_RATE_READ, CACHE_PAGES, HD_TYPE_JSON, NULL, HD_ARGS_HISTORY_PAGE, HD_ANSWER_PAGE},
+	{HD_RECOMMENDATIONS, "/api/v1/performance/recommendations", GET_HEAD,
+		SQL_RECOMMENDATIONS, NULL,
+		true, HD_RATE_READ, CACHE_RECOMMENDATIONS, HD_TYPE_JSON, NULL, HD_ARGS_NONE, HD_ANSWER_VALUE},
+	{HD_METRICS, "/api/v1/performance/metrics", GET_HEAD,
+		"SELECT $S.perfopt_metrics()::pg_catalog.text", "SELECT $S.perfopt_metrics_prometheus()",
+		true, HD_RATE_READ, HD_CACHE_LIVE, HD_TYPE_JSON, HD_TYPE_EXPOSITION, HD_ARGS_FORMAT, HD_ANSWER_VALUE},
+	{HD_ALERTS, "/api/v1/performance/alerts", GET_HEAD,
+		SQL_ALERTS_PAGE, NULL,
+		true, HD_RATE_READ, CACHE_PAGES, HD_TYPE_JSON, NULL, HD_ARGS_ALERTS_PAGE, HD_ANSWER_PAGE},
+	{HD_ALERT_RESOLVE, "/api/v1/performance/alerts/{id}/resolve", HD_METHOD_POST,
+		"SELECT $S.perfopt_resolve_alert($1::pg_catalog.int8)::pg_catalog.text", NULL,
+		false, HD_RATE_WRITE, HD_CACHE_CHANGE, HD_TYPE_JSON, NULL, HD_ARGS_ID, HD_ANSWER_VALUE},
+	{HD_ALERTS_RESOLVE, "/api/v1/performance/alerts/resolve", HD_METHOD_POST,
+		"SELECT $S.perfopt_resolve_alerts($1::pg_catalog.int8[])::pg_catalog.text", NULL,
+		false, HD_RATE_WRITE, HD_CACHE_CHANGE, HD_TYPE_JSON, NULL, HD_ARGS_IDS, HD_ANSWER_VALUE},
+	{HD_THRESHOLDS, "/api/v1/performance/thresholds", GET_HEAD,
+		"SELECT $S.perfopt_thresholds()::pg_catalog.text", NULL,
+		true, HD_RATE_READ, HD_CACHE_LIVE, HD_TYPE_JSON, NULL, HD_ARGS_NONE, HD_ANSWER_VALUE},
+	{HD_THRESHOLDS, "/api/v1/performance/thresholds", HD_METHOD_PUT,
+		"SELECT $S.perfopt_set_thresholds($1::pg_catalog.jsonb)::pg_catalog.text", NULL,
+		false, HD_RATE_WRITE, HD_CACHE_CHANGE, HD_TYPE_JSON, NULL, HD_ARGS_OBJECT, HD_ANSWER_VALUE},
+	{HD_DATABASE, "/api/v1/performance/database", GET_HEAD,
+		"SELECT $S.perfopt_database_metrics()::pg_catalog.text", NULL,
+		true, HD_RATE_READ, HD_CACHE_LIVE, HD_TYPE_JSON, NULL, HD_ARGS_NONE, HD_ANSWER_VALUE},
+	{HD_DATABASE_OPTIMIZE, "/api/v1/performance/database/optimize", HD_METHOD_POST,
+		"SELECT $S.perfopt_optimize_database($1::pg_catalog.bool)::pg_catalog.text", NULL,
+		false, HD_RATE_WRITE, HD_CACHE_CHANGE, HD_TYPE_JSON, NULL, HD_ARGS_DRY_RUN, HD_ANSWER_ACCEPTED},
+	{HD_API, "/api/v1/performance/api", GET_HEAD,
+		"SELECT $S.perfopt_api_metrics()::pg_catalog.text", NULL,
+		true, HD_RATE_READ, HD_CACHE_LIVE, HD_TYPE_JSON, NULL, HD_ARGS_NONE, HD_ANSWER_VALUE},
+	{HD_MONITORING_START, "/api/v1/performance/monitoring/start", HD_METHOD_POST,
+		"SELECT $S.perfopt_start_monitoring()::pg_catalog.text",
+		"SELECT $S.perfopt_start_monitoring($1::pg_catalog.int4)::pg_catalog.text",
+		false, HD_RATE_WRITE, HD_CACHE_CHANGE, HD_TYPE_JSON, HD_TYPE_JSON, HD_ARGS_INTERVAL, HD_ANSWER_VALUE},
+	{HD_MONITORING_STOP, "/api/v1/performance/monitoring/stop", HD_METHOD_POST,
+		"SELECT $S.perfopt_stop_monitoring()::pg_catalog.text", NULL,
+		false, HD_RATE_WRITE, HD_CACHE_CHANGE, HD_TYPE_JSON, NULL, HD_ARGS_NONE, HD_ANSWER_VALUE},
+	{HD_PROMETHEUS, "/metrics", GET_HEAD,
+		"SELECT $S.perfopt_metrics_prometheus()", NULL,
+		true, HD_RATE_READ, HD_CACHE_LIVE, HD_TYPE_EXPOSITION, NULL, HD_ARGS_NONE, HD_ANSWER_EXPOSITION},
+	{HD_HEALTHZ, "/healthz", GET_HEAD,
+		NULL, NULL,
+		true, HD_RATE_ADDRESS, HD_CACHE_LIVE, HD_TYPE_JSON, NULL, HD_ARGS_NONE, HD_ANSWER_HEALTH},
+};
+
+#define HD_NROWS ((int) (sizeof(hd_routes) / sizeof(hd_routes[0])))
+#define HD_PATH_MAX 256
+#define HD_ID "{id}"
+
+/* path[0..n) matches the row's pattern; *id when it has "{id}" */
+static bool
+path_matches(const char *pattern, const char *path, size_t n, int64_t *id)
+{
+	const char *hole = strstr(pattern, HD_ID);
+	size_t		plen;
+	size_t		slen;
+	int64_t		v;
+
+	if (hole == NULL)
+		return strlen(pattern) == n && memcmp(pattern, path, n) == 0;
+	plen = (size_t) (hole - pattern);
+	slen = strlen(hole + strlen(HD_ID));
+	if (n <= plen + slen || memcmp(path, pattern, plen) != 0 ||
+		memcmp(path + n - slen, hole + strlen(HD_ID), slen) != 0 ||
+		!hd_parse_dec(path + plen, n - plen - slen, false, &v) || v < 1)
+		return false;
+	*id = v;
+	return true;
+}
+
+HdRoute
+hd_route_match(const char *path, int64_t *id)
+{
+	size_t		n;
+
+	if (path == NULL)
+		return HD_ROUTE_NONE;
+	n = bounded_len(path, HD_PATH_MAX);
+	if (n == 0 || n > HD_PATH_MAX || path[0] != '/')
+		return HD_ROUTE_NONE;
+	if (strstr(path, "//") != NULL || strstr(path, "..") != NULL)
+		return HD_ROUTE_NONE;
+	if (n > 1 && path[n - 1] == '/')
+		n--;
+
+	for (int i = 0; i < HD_NROWS; i++)
+	{
+		int64_t		v = 0;
+
+		if (path_matches(hd_routes[i].path, path, n, &v))
+		{
+			if (id && strstr(hd_routes[i].path, HD_ID) != NULL)
+				*id = v;
+			return hd_routes[i].route;
+		}
+	}
+	return HD_ROUTE_NONE;
+}
+
+const HdRouteDef *
+hd_route_def(HdRoute r, int method_bit)
+{
+	/* exactly one method */
+	if (method_bit <= 0 || (method_bit & (method_bit - 1)) != 0)
+		return NULL;
+	for (int i = 0; i < HD_NROWS; i++)
+		if (hd_routes[i].route == r && (hd_routes[i].methods & (unsigned) method_bit))
+			return &hd_routes[i];
+	return NULL;
+}
+
+unsigned
+hd_route_methods(HdRoute r)
+{
+	unsigned	methods = 0;
+
+	for (int i = 0; i < HD_NROWS; i++)
+		if (hd_routes[i].route == r)
+			methods |= hd_routes[i].methods;
+	return methods;
+}
+
+int
+hd_method_bit(const char *method)
+{
+	if (method == NULL)
+		return 0;
+	if (strcmp(method, "GET") == 0)
+		return HD_METHOD_GET;
+	if (strcmp(method, "POST") == 0)
+		return HD_METHOD_POST;
+	if (strcmp(method, "PUT") == 0)
+		return HD_METHOD_PUT;
+	if (strcmp(method, "HEAD") == 0)
+		return HD_METHOD_HEAD;
+	return 0;
+}
+
+void
+hd_allow_header(unsigned methods, char *out, size_t size)
+{
+	static const struct
+	{
+		unsigned	bit;
+		const char *name;
+	}			order[] = {
+		{HD_METHOD_GET, "GET"},
+		{HD_METHOD_HEAD, "HEAD"},
+		{HD_METHOD_POST, "POST"},
+		{HD_METHOD_PUT, "PUT"},
+	};
+	char		buf[32] = "";
+	size_t		n = 0;
+
+	if (out == NULL || size == 0)
+		return;
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
+	{
+		if (!(methods & order[i].bit))
+			continue;
+		n += (size_t) snprintf(buf + n, sizeof(buf) - n, "%s%s", n ? ", " : "", order[i].name);
+	}
+	/* all of it or nothing: a cut method name would be wrong */
+	if (n < size)
+		memcpy(out, buf, n + 1);
+	else
+		out[0] = '\0';
+}
+
+const char *
+hd_route_name(HdRoute r)
+{
+	for (int i = 0; i < HD_NROWS; i++)
+		if (hd_routes[i].route == r && r != HD_ROUTE_NONE)
+			return hd_routes[i].path;
+	return "none";
+}
+
+bool
+hd_route_mutates(HdRoute r, int method_bit)
+{
+	const HdRouteDef *def = hd_route_def(r, method_bit);
+
+	return def != NULL && !def->read_only;
+}
