@@ -132,17 +132,26 @@ HTTPD_SRCS = src/httpd/main.c src/httpd/handler.c src/httpd/calls.c src/httpd/po
 	src/httpd/stats.c src/httpd/routes.c src/httpd/tokens.c src/httpd/caching.c \
 	src/httpd/params.c src/httpd/text.c src/httpd/body.c src/httpd/bucket.c \
 	src/httpd/errors.c src/httpd/sql.c src/common/latency_hist.c src/common/promtext.c
+# perfopt's own source files by name: the shim passes on a server message
+# to its caller only when one of them raised it (the PG_DIAG_SOURCE_FILE of
+# an error, which SQL cannot set).  launcher.c, worker.c and shmem.c leave
+# the list: PostgreSQL's server has files of those names too (and raises no
+# message of perfopt's from them).
+PERFOPT_MESSAGE_FILES = $(filter-out launcher.c worker.c shmem.c,$(notdir $(OBJS:.o=.c)))
+empty :=
+space := $(empty) $(empty)
 HTTPD_CFLAGS = -std=gnu99 -O2 -g -Wall -Wextra -Werror=implicit-function-declaration \
-	-I$(srcdir)/include -I$(srcdir)/src/common -I$(shell $(PG_CONFIG) --includedir) -pthread
+	-I$(srcdir)/src/common -I$(shell $(PG_CONFIG) --includedir) -pthread \
+	-DPERFOPT_MESSAGE_FILES='"$(subst $(space),:,$(strip $(PERFOPT_MESSAGE_FILES)))"'
 HTTPD_SANITIZE = -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 HTTPD_LIBS = -L$(shell $(PG_CONFIG) --libdir) -lmicrohttpd -lpq -lcjson -lz -lnettle -pthread
 
 all: perfopt-httpd
 
-perfopt-httpd: $(HTTPD_SRCS) $(wildcard $(srcdir)/src/common/*.h) $(wildcard $(srcdir)/src/httpd/*.h)
+perfopt-httpd: $(HTTPD_SRCS) Makefile $(wildcard $(srcdir)/src/common/*.h) $(wildcard $(srcdir)/src/httpd/*.h)
 	$(CC) $(HTTPD_CFLAGS) -o $@ $(HTTPD_SRCS) $(HTTPD_LIBS)
 
-perfopt-httpd-asan: $(HTTPD_SRCS) $(wildcard $(srcdir)/src/common/*.h) $(wildcard $(srcdir)/src/httpd/*.h)
+perfopt-httpd-asan: $(HTTPD_SRCS) Makefile $(wildcard $(srcdir)/src/common/*.h) $(wildcard $(srcdir)/src/httpd/*.h)
 	$(CC) $(HTTPD_CFLAGS) $(HTTPD_SANITIZE) -o $@ $(HTTPD_SRCS) $(HTTPD_LIBS)
 
 install: install-httpd

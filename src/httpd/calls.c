@@ -17,7 +17,8 @@
  * it from the next caller.
  *
  * Error bodies carry the SQLSTATE and a description of it; the server's
- * message only when it is perfopt's own (hd_message_is_perfopt).  Other
+ * message only when perfopt's own code raised it (hd_error_is_perfopt: its
+ * source file is one of perfopt's).  Other
  * messages may quote row values and stay in the server's log; the shim
  * logs none.
  */
@@ -83,6 +84,7 @@ res_pg_error(HdResult *res, PGconn *conn, PGresult *r, bool setup)
 {
 	const char *sqlstate = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
 	const char *message = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	const char *source_file = r ? PQresultErrorField(r, PG_DIAG_SOURCE_FILE) : NULL;
 	const char *detail;
 	char		buf[256];
 	int			status;
@@ -97,7 +99,7 @@ res_pg_error(HdResult *res, PGconn *conn, PGresult *r, bool setup)
 	if (setup && status != 403 && status != 503)
 		status = 500;
 	/* never the server's words unless they are perfopt's: they may quote row values */
-	if (!setup && hd_message_is_perfopt(message))
+	if (!setup && message != NULL && hd_error_is_perfopt(source_file, PERFOPT_MESSAGE_FILES))
 		detail = message;
 	else if (setup && status == 403)
 		detail = "perfopt-httpd: the authenticator may not take the token's role";

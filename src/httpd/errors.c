@@ -113,23 +113,32 @@ hd_sqlstate_description(const char *sqlstate)
 }
 
 bool
-hd_message_is_perfopt(const char *message)
+hd_error_is_perfopt(const char *source_file, const char *own_files)
 {
-	const char *p = message;
+	const char *slash;
+	size_t		len;
 
-	if (p == NULL || strncmp(p, "perfopt", 7) != 0)
+	if (source_file == NULL || own_files == NULL)
 		return false;
-	p += 7;
-	/* "perfopt_<function>: ...": one of perfopt's SQL functions names itself */
-	if (*p == '_')
+	/* the server sends a base name; a path would be a build's __FILE__ */
+	slash = strrchr(source_file, '/');
+	if (slash != NULL)
+		source_file = slash + 1;
+	len = strlen(source_file);
+	if (len == 0 || strchr(source_file, ':') != NULL)
+		return false;
+	for (const char *p = own_files; *p != '\0';)
 	{
-		p++;
-		if (!(*p >= 'a' && *p <= 'z'))
-			return false;
-		while ((*p >= 'a' && *p <= 'z') || is_digit(*p) || *p == '_')
-			p++;
+		const char *end = strchr(p, ':');
+		size_t		n = end ? (size_t) (end - p) : strlen(p);
+
+		if (n == len && strncmp(p, source_file, len) == 0)
+			return true;
+		if (end == NULL)
+			break;
+		p = end + 1;
 	}
-	return p[0] == ':' && p[1] == ' ';
+	return false;
 }
 
 

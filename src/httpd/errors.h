@@ -19,12 +19,13 @@ extern int	hd_status_for_sqlstate(const char *sqlstate);
 extern const char *hd_sqlstate_description(const char *sqlstate);
 
 /*
- * The message is perfopt's own and may be shown to the caller: it starts
- * with "perfopt: " or with the name of one of perfopt's SQL functions
- * ("perfopt_alerts_page: ").  Any other server message may quote row
- * values and stays in the server's log.
+ * The error is perfopt's own and its message may be shown to the caller:
+ * source_file (the error's PG_DIAG_SOURCE_FILE, which SQL code cannot
+ * choose) is one of own_files, a ':'-separated list of file names (the
+ * build's PERFOPT_MESSAGE_FILES).  Any other server message may quote
+ * row values and stays in the server's log.
  */
-extern bool hd_message_is_perfopt(const char *message);
+extern bool hd_error_is_perfopt(const char *source_file, const char *own_files);
 
 /* the "error" label of an error body with this status ("bad request", ...) */
 extern const char *hd_status_label(int status);

@@ -261,8 +261,12 @@ fuzz_sql(const char *s)
 
 	if (hd_sqlstate_description(s) == NULL || hd_sqlstate_description(s)[0] == '\0')
 		abort();
-	if (hd_message_is_perfopt(s) && strncmp(s, "perfopt", 7) != 0)
-		abort();
+	{
+		const char *base = strrchr(s, '/') ? strrchr(s, '/') + 1 : s;
+
+		if (hd_error_is_perfopt(s, "a.c:bb.c") && strcmp(base, "a.c") != 0 && strcmp(base, "bb.c") != 0)
+			abort();
+	}
 }
 
 static void

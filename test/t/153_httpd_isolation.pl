@@ -343,24 +343,36 @@ CREATE TRIGGER leak AFTER INSERT ON perfopt_audit_log FOR EACH ROW EXECUTE FUNCT
 	unlike($r->{content}, qr/row-value-secret/, '  the row value it quotes is not in the body');
 	is(thresholds(), $before, '  and nothing changed');
 }
+# server code that words its error as perfopt would (its old prefix, one of
+# its sentences) is still not perfopt: the message stays in the server
+$node->safe_psql(
+	$db, q{
+CREATE OR REPLACE FUNCTION public.leak() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'perfopt: interval_ms must be between row-value-secret'
+        USING ERRCODE = '22023', DETAIL = 'row-value-secret', HINT = 'row-value-secret';
+END
+$$;
+});
+{
+	my $before = thresholds();
+	my $r = req($base, 'PUT', '/api/v1/performance/thresholds', 'admin', body => '{"cpu": {"warning": 74}}');
+	is($r->{status}, 400, 'an error worded as perfopt\'s, raised by server code: 400 (22023)');
+	is(json_of($r)->{sqlstate}, '22023', '  with its SQLSTATE');
+	unlike($r->{content}, qr/row-value-secret/, '  its words are not in the body');
+	is(thresholds(), $before, '  and nothing changed');
+}
 $node->safe_psql($db, 'DROP TRIGGER leak ON perfopt_audit_log');
 {
 	my $r = req($base, 'POST', '/api/v1/performance/monitoring/start', 'admin', body => '{"interval_ms": 50}');
 	is($r->{status}, 400, 'perfopt refuses an interval: 400');
-	{
-		# perfopt's messages no longer start with "perfopt: " or
-		# "perfopt_<function>: " (core's style), and the shim still
-		# recognizes its own by that prefix (hd_message_is_perfopt)
-		local $TODO = 'the shim passes on perfopt\'s messages by their old prefix';
-		like(json_of($r)->{detail} // '', qr/^interval_ms must be between/, '  perfopt\'s own message is passed on');
-	}
+	# perfopt's messages carry no prefix (core's style): the shim knows
+	# them by the source file that raised them
+	like(json_of($r)->{detail} // '', qr/^interval_ms must be between/, '  perfopt\'s own message is passed on');
 	is(json_of($r)->{sqlstate}, '22023', '  with SQLSTATE 22023');
 	$r = req($base, 'GET', '/api/v1/performance/alerts?state=closed', 'reader');
 	is($r->{status}, 400, 'perfopt_alerts_page refuses a state: 400');
-	{
-		local $TODO = 'the shim passes on perfopt\'s messages by their old prefix';
-		like(json_of($r)->{detail} // '', qr/^state must be open, resolved/, '  its message: passed on');
-	}
+	like(json_of($r)->{detail} // '', qr/^state must be open, resolved/, '  its message: passed on');
 	$r = req($base, 'PUT', '/api/v1/performance/thresholds', 'admin', body => '{"cpu": {"warning": 101}}');
 	is($r->{status}, 400, 'perfopt refuses a threshold: 400');
 	is(json_of($r)->{sqlstate}, '22023', '  with SQLSTATE 22023');

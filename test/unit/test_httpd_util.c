@@ -1232,37 +1232,39 @@ test_sqlstate(void)
 static void
 test_messages(void)
 {
+	static const char own[] = "thresholds.c:sqlapi.c:alerts_sql.c";
 	static const struct
 	{
-		const char *message;
+		const char *file;
 		bool		own;
 	}			cases[] = {
-		{"perfopt: interval_ms must be between 100 and 86400000", true},
-		{"perfopt_alerts_page: state must be open, resolved or NULL (all), not closed", true},
-		{"perfopt_set_thresholds: cannot change thresholds here", true},
-		{"perfopt_x2_y: z", true},
-		{"invalid input syntax for type integer: \"row value\"", false},
-		{"permission denied for function perfopt_optimize", false},
-		{"invalid thresholds document: cpu.warning: 101 is out of range", false},
-		{"perfopt:no space", false},
-		{"perfopt", false},
-		{"perfopt_: x", false},
-		{"perfopt_A: x", false},
-		{"perfopt_1: x", false},
-		{"perfopt_a b: x", false},
-		{"perfoptx: x", false},
-		{"Perfopt: x", false},
-		{" perfopt: x", false},
+		{"thresholds.c", true},
+		{"sqlapi.c", true},
+		{"alerts_sql.c", true},
+		{"src/monitoring/sqlapi.c", true},
+		{"numutils.c", false},		/* a cast of a row's value */
+		{"pl_exec.c", false},		/* RAISE in a user's function */
+		{"aclchk.c", false},
+		{"alerts.c", false},		/* a prefix of an own file */
+		{"sql.c", false},			/* a suffix of one */
+		{"thresholds.c:sqlapi.c", false},
+		{"thresholds", false},
+		{"Thresholds.c", false},
+		{"thresholds.c ", false},
+		{"src/", false},
 		{"", false},
 	};
 	char		what[160];
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 	{
-		snprintf(what, sizeof(what), "perfopt's message [%s] -> %d", cases[i].message, cases[i].own);
-		check(hd_message_is_perfopt(cases[i].message) == cases[i].own, what);
+		snprintf(what, sizeof(what), "perfopt's error from [%s] -> %d", cases[i].file, cases[i].own);
+		check(hd_error_is_perfopt(cases[i].file, own) == cases[i].own, what);
 	}
-	check(!hd_message_is_perfopt(NULL), "perfopt's message NULL -> 0");
+	check(!hd_error_is_perfopt(NULL, own), "perfopt's error from NULL -> 0");
+	check(!hd_error_is_perfopt("thresholds.c", NULL), "no own files -> 0");
+	check(!hd_error_is_perfopt("thresholds.c", ""), "empty own files -> 0");
+	check(!hd_error_is_perfopt("", "a.c::b.c"), "an empty name in the list matches nothing");
 
 	check(strstr(hd_sqlstate_description("42501"), "privilege") != NULL, "description 42501");
 	check(strcmp(hd_sqlstate_description("22P02"), "invalid text representation") == 0, "description 22P02");
