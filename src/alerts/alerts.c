@@ -637,6 +637,7 @@ al_load(const char *schema)
 	int64		max_id = 0;
 	SPITupleTable *rows;
 	uint64		nrows;
+	PerfoptAlert *loaded;
 
 	if (SPI_execute(psprintf("/* perfopt */ SELECT id, type, metric, subject, severity, value, threshold,"
 							 " first_seen, last_seen, message,"
@@ -660,6 +661,32 @@ al_load(const char *schema)
 		if (!isnull)
 			max_id = DatumGetInt64(d);
 	}
+	/* the rows as C values, before the lock: nothing but copies under it */
+	loaded = palloc0(sizeof(PerfoptAlert) * Max(nrows, 1));
+	for (uint64 r = 0; r < nrows; r++)
+	{
+		HeapTuple	tup = rows->vals[r];
+		TupleDesc	desc = rows->tupdesc;
+		bool		isnull;
+		PerfoptAlert *a = &loaded[r];
+		char	   *sev = SPI_getvalue(tup, desc, 5);
+
+		a->id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		strlcpy(a->type, SPI_getvalue(tup, desc, 2), sizeof(a->type));
+		strlcpy(a->metric, SPI_getvalue(tup, desc, 3), sizeof(a->metric));
+		strlcpy(a->subject, SPI_getvalue(tup, desc, 4), sizeof(a->subject));
+		a->severity = ALERT_NONE;
+		for (int sv = ALERT_LOW; sv <= ALERT_CRITICAL; sv++)
+			if (strcmp(sev, perfopt_alert_severity_name(sv)) == 0)
+				a->severity = sv;
+		a->value = DatumGetFloat8(SPI_getbinval(tup, desc, 6, &isnull));
+		a->threshold = DatumGetFloat8(SPI_getbinval(tup, desc, 7, &isnull));
+		a->first_seen = DatumGetTimestampTz(SPI_getbinval(tup, desc, 8, &isnull));
+		a->last_seen = DatumGetTimestampTz(SPI_getbinval(tup, desc, 9, &isnull));
+		strlcpy(a->message, SPI_getvalue(tup, desc, 10), sizeof(a->message));
+		a->open = true;
+		a->persisted = true;
+	}
 	LWLockAcquire(perfopt_shared->lock, LW_EXCLUSIVE);
 	alerts->next_id = Max(alerts->next_id, max_id + 1);
 	/*
@@ -680,56 +707,34 @@ al_load(const char *schema)
 	}
 	for (uint64 r = 0; r < nrows; r++)
 	{
-		HeapTuple	tup = rows->vals[r];
-		TupleDesc	desc = rows->tupdesc;
-		bool		isnull;
+		PerfoptAlert *row = &loaded[r];
 		PerfoptAlert *a = NULL;
-		char	   *sev = SPI_getvalue(tup, desc, 5);
-		int64		id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-		char	   *metric = SPI_getvalue(tup, desc, 3);
-		char	   *subject = SPI_getvalue(tup, desc, 4);
-		int			severity = ALERT_NONE;
-		TimestampTz first_seen = DatumGetTimestampTz(SPI_getbinval(tup, desc, 8, &isnull));
 		bool		known = false;
 
-		for (int s = ALERT_LOW; s <= ALERT_CRITICAL; s++)
-			if (strcmp(sev, perfopt_alert_severity_name(s)) == 0)
-				severity = s;
 		for (int i = 0; i < alerts->nalerts; i++)
 		{
 			PerfoptAlert *m = &alerts->alerts[i];
 
-			known |= m->id == id && m->persisted;
-			if (!m->persisted && m->open && strcmp(m->metric, metric) == 0 &&
-				strcmp(m->subject, subject) == 0)
+			known |= m->id == row->id && m->persisted;
+			if (!m->persisted && m->open && strcmp(m->metric, row->metric) == 0 &&
+				strcmp(m->subject, row->subject) == 0)
 				a = m;
 		}
 		if (known)
 			continue;
 		if (a != NULL)
 		{
-			al_adopt(a, id, severity, first_seen);
+			al_adopt(a, row->id, row->severity, row->first_seen);
 			continue;
 		}
 		if ((a = al_new_slot()) == NULL)
 			continue;
-		memset(a, 0, sizeof(PerfoptAlert));
-		a->id = id;
-		strlcpy(a->type, SPI_getvalue(tup, desc, 2), sizeof(a->type));
-		strlcpy(a->metric, metric, sizeof(a->metric));
-		strlcpy(a->subject, subject, sizeof(a->subject));
-		a->severity = severity;
-		a->value = DatumGetFloat8(SPI_getbinval(tup, desc, 6, &isnull));
-		a->threshold = DatumGetFloat8(SPI_getbinval(tup, desc, 7, &isnull));
-		a->first_seen = first_seen;
-		a->last_seen = DatumGetTimestampTz(SPI_getbinval(tup, desc, 9, &isnull));
-		strlcpy(a->message, SPI_getvalue(tup, desc, 10), sizeof(a->message));
-		a->open = true;
-		a->persisted = true;
+		*a = *row;
 	}
 	alerts->loaded = true;
 	alerts->loaded_in_recovery = RecoveryInProgress();
 	LWLockRelease(perfopt_shared->lock);
+	pfree(loaded);
 }
 
 /*

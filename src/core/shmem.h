@@ -8,10 +8,14 @@
  *
  * Locking: PerfoptShared->lock (an LWLock of the "perfopt" tranche)
  * guards every field; control_lock, taken before it, serializes changes of
- * the monitoring control with the writes of their state file.  The worker takes it exclusively to push a sample or
- * to record its pid; SQL functions take it shared to copy samples out and
- * exclusively to change the monitoring control.  Nobody holds it across
- * anything but a memcpy.
+ * the monitoring control with the writes of their state file.  The worker
+ * takes it exclusively to push a sample, to record its pid, to evaluate
+ * the alerts after a sample (a bounded pass: at most a few dozen series,
+ * each a least-squares update over its window) and to merge the open
+ * alerts it read from the table (read and converted before it takes the
+ * lock); SQL functions take it shared to copy samples and alerts out
+ * (palloc'ing the copies) and exclusively to change the monitoring
+ * control or the thresholds.  Nobody holds it across SPI, I/O or a wait.
  */
 #ifndef PERFOPT_SHMEM_H
 #define PERFOPT_SHMEM_H
