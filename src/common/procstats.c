@@ -160,6 +160,30 @@ ps_parse_u64_field(const char **pp, uint64_t *out)
 }
 
 /*
+ * parse the unsigned fields from p to the end of the line: the first max
+ * into col, the count of all of them into *ncols.  false on a field that
+ * is not a number.
+ */
+static bool
+ps_parse_u64_columns(const char *p, uint64_t *col, size_t max, size_t *ncols)
+{
+	*ncols = 0;
+	for (;;)
+	{
+		uint64_t	v;
+
+		p = ps_skip_blanks(p);
+		if (ps_is_eol(*p))
+			return true;
+		if (!ps_parse_u64_field(&p, &v))
+			return false;
+		if (*ncols < max)
+			col[*ncols] = v;
+		(*ncols)++;
+	}
+}
+
+/*
  * parse a non-negative decimal like "0.42" or "12".  done by hand instead of
  * strtod because strtod depends on LC_NUMERIC and accepts "nan", "inf",
  * hex floats and signs, none of which belong in /proc/loadavg.
@@ -362,28 +386,15 @@ procstats_parse_cpu(const char *text, ProcCpuTimes *out)
 	for (line = text; *line != '\0'; line = ps_next_line(line))
 	{
 		uint64_t	col[PS_CPU_KNOWN_COLUMNS] = {0};
-		const char *p;
 		size_t		ncols = 0;
 
 		/* "cpu" followed by a blank; "cpu0" and friends are per-cpu lines */
 		if (!ps_line_starts_with(line, "cpu") || !ps_is_blank(line[3]))
 			continue;
 
-		p = line + 3;
-		for (;;)
-		{
-			uint64_t	v;
-
-			p = ps_skip_blanks(p);
-			if (ps_is_eol(*p))
-				break;
-			if (!ps_parse_u64_field(&p, &v))
-				return false;
-			/* later columns (guest, guest_nice) are already in user/nice */
-			if (ncols < PS_CPU_KNOWN_COLUMNS)
-				col[ncols] = v;
-			ncols++;
-		}
+		/* later columns (guest, guest_nice) are already in user/nice */
+		if (!ps_parse_u64_columns(line + 3, col, PS_CPU_KNOWN_COLUMNS, &ncols))
+			return false;
 		if (ncols < PS_CPU_MIN_COLUMNS)
 			return false;
 
@@ -725,7 +736,7 @@ procstats_parse_netdev(const char *text, uint64_t *rx_bytes,
 		const char *colon;
 		size_t		namelen;
 		uint64_t	col[PS_NETDEV_COLUMNS];
-		int			ncols = 0;
+		size_t		ncols = 0;
 		bool		header = false;
 
 		if (ps_is_eol(*p))
@@ -753,20 +764,8 @@ procstats_parse_netdev(const char *text, uint64_t *rx_bytes,
 		if (namelen == 0)
 			return false;
 
-		p = colon + 1;
-		for (;;)
-		{
-			uint64_t	v;
-
-			p = ps_skip_blanks(p);
-			if (ps_is_eol(*p))
-				break;
-			if (!ps_parse_u64_field(&p, &v))
-				return false;
-			if (ncols < PS_NETDEV_COLUMNS)
-				col[ncols] = v;
-			ncols++;
-		}
+		if (!ps_parse_u64_columns(colon + 1, col, PS_NETDEV_COLUMNS, &ncols))
+			return false;
 		if (ncols < PS_NETDEV_COLUMNS)
 			return false;
 
