@@ -466,7 +466,13 @@ static void
 lat_reading_init(LatReading *r, int maxdbs)
 {
 	memset(r, 0, sizeof(LatReading));
-	r->dbs = palloc0(sizeof(LatCounters) * Max(maxdbs, 1));
+	/*
+	 * not zeroed: a row is set when it is taken (lat_row, or copied), and
+	 * only the first ndbs are read.  Zeroing maxdbs histograms (256 kB at
+	 * the default) faulted in every page on every call: most of the time
+	 * of perfopt_status().
+	 */
+	r->dbs = palloc(sizeof(LatCounters) * Max(maxdbs, 1));
 	lat_zero(&r->all, InvalidOid);
 	lat_zero(&r->other, InvalidOid);
 }
