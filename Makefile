@@ -33,6 +33,7 @@ OBJS = \
 	src/core/sample.o \
 	src/core/searchpath.o \
 	src/core/shmem.o \
+	src/core/spiutil.o \
 	src/core/usercode.o \
 	src/jobs/dispatch.o \
 	src/jobs/optimize.o \

@@ -34,6 +34,7 @@
 #include "jsonutil.h"
 #include "perfopt.h"
 #include "shmem.h"
+#include "spiutil.h"
 
 PG_FUNCTION_INFO_V1(perfopt_alerts_pending);
 PG_FUNCTION_INFO_V1(perfopt_alerts_page);
@@ -118,8 +119,7 @@ perfopt_alerts_page(PG_FUNCTION_ARGS)
 	values[1] = state ? CStringGetTextDatum(state) : (Datum) 0;
 	nulls[1] = state ? ' ' : 'n';
 	values[2] = Int32GetDatum(lim);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "perfopt: SPI_connect failed");
+	perfopt_spi_connect();
 	if (SPI_execute_with_args(psprintf("/* perfopt */ SELECT pg_catalog.jsonb_build_object("
 									   " 'items', COALESCE(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(a) ORDER BY a.id),"
 									   "                   '[]'::pg_catalog.jsonb),"
@@ -319,8 +319,7 @@ al_resolve_all(const int64 *ids, int n, AlResolveOutcome *outcomes)
 	PerfoptSavedUser saved;
 
 	perfopt_as_owner_begin(&saved);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "perfopt: SPI_connect failed");
+	perfopt_spi_connect();
 	for (int i = 0; i < n; i++)
 		outcomes[i] = al_resolve(schema, ids[i], by);
 	SPI_finish();

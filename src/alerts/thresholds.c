@@ -30,6 +30,7 @@
 #include "jsonutil.h"
 #include "perfopt.h"
 #include "shmem.h"
+#include "spiutil.h"
 #include "thresholds.h"
 
 PG_FUNCTION_INFO_V1(perfopt_thresholds);
@@ -150,8 +151,7 @@ perfopt_set_thresholds(PG_FUNCTION_ARGS)
 	values[1] = CStringGetTextDatum(GetUserNameFromId(GetUserId(), false));
 
 	perfopt_as_owner_begin(&saved);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "perfopt: SPI_connect failed");
+	perfopt_spi_connect();
 	/* the stored document, locked: concurrent merges wait for each other */
 	thr_stored(schema, true, &th);
 	if (!thresholds_merge(&th, text, strlen(text), err, sizeof(err)))
@@ -195,8 +195,7 @@ perfopt_thresholds_load(void)
 	if (!OidIsValid(nsp) ||
 		!OidIsValid(get_relname_relid("perfopt_thresholds", nsp)))
 		return;
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "perfopt: SPI_connect failed");
+	perfopt_spi_connect();
 	if (thr_stored(quote_identifier(get_namespace_name(nsp)), false, &th))
 		thr_publish(&th);
 	SPI_finish();

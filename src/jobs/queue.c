@@ -20,6 +20,7 @@
 #include "extschema.h"
 #include "jobs.h"
 #include "shmem.h"
+#include "spiutil.h"
 
 static bool wake_pending = false;
 static bool wake_registered = false;
@@ -91,8 +92,7 @@ perfopt_job_queue(const char *kind, const char *statement, const char *target_ta
 	nulls[6] = run_id > 0 ? ' ' : 'n';
 
 	perfopt_as_owner_begin(&saved);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "perfopt: SPI_connect failed");
+	perfopt_spi_connect();
 	if (SPI_execute_with_args(psprintf("/* perfopt */ INSERT INTO %s.perfopt_jobs"
 									   " (kind, statement, target_table, index_name,"
 									   "  estimated_size_bytes, recommendation_id, run_id)"
