@@ -25,6 +25,7 @@ OBJS = \
 	src/common/sqlrepair.o \
 	src/common/thresholds_doc.o \
 	src/common/trends.o \
+	src/core/atcommit.o \
 	src/core/audit.o \
 	src/core/extschema.o \
 	src/core/jsonutil.o \
