@@ -25,6 +25,7 @@ OBJS = \
 	src/common/sqlrepair.o \
 	src/common/thresholds_doc.o \
 	src/common/trends.o \
+	src/core/atcommit.o \
 	src/core/audit.o \
 	src/core/extschema.o \
 	src/core/jsonutil.o \
@@ -33,6 +34,7 @@ OBJS = \
 	src/core/sample.o \
 	src/core/searchpath.o \
 	src/core/shmem.o \
+	src/core/spiutil.o \
 	src/core/usercode.o \
 	src/jobs/dispatch.o \
 	src/jobs/optimize.o \
@@ -60,8 +62,9 @@ PGFILEDESC = "perfopt - workload-driven monitoring and optimization"
 # path, so a header's name must be unique across them.
 PARTS = common core monitoring latency alerts advisor jobs
 PG_CPPFLAGS = $(addprefix -I$(srcdir)/src/,$(PARTS))
-# cJSON: the thresholds document
-SHLIB_LINK = -lcjson
+# cJSON: the thresholds document; perfopt.exports: the library exports
+# only what PostgreSQL looks up by name (test/exports.sh checks it)
+SHLIB_LINK = -lcjson -Wl,--version-script=$(srcdir)/perfopt.exports
 # -Wall -Wextra on top of PGXS, and a missing prototype is an error (it
 # truncates returned pointers); the fmgr calling convention leaves
 # parameters unused and PostgreSQL's own headers compare signed/unsigned.
@@ -124,6 +127,9 @@ installcheck-prereq: prove-prereq
 # PGXS tracks no header dependencies: rebuild everything when one changes
 # (a stale object with an old struct layout corrupts memory silently)
 $(OBJS) $(OBJS:.o=.bc): $(wildcard $(addsuffix /*.h,$(addprefix $(srcdir)/src/,$(PARTS))))
+
+# a changed export list relinks the library
+$(shlib): $(srcdir)/perfopt.exports
 
 # perfopt-httpd, the REST shim: a plain program (libmicrohttpd, libpq,
 # cJSON, zlib, nettle), built by the same make and installed next to pg_ctl;

@@ -64,3 +64,39 @@ SELECT (perfopt_status()->>'samples_taken')::int > :n1 AS sampling_again;
 SELECT action, arguments, outcome, role_name = current_user AS by_me,
        session_role = session_user AS session_ok
 FROM perfopt_audit_log ORDER BY id;
+
+-- a change staged in a savepoint that is released applies at commit
+BEGIN;
+SAVEPOINT s;
+SELECT perfopt_start_monitoring(400)->'changed' AS changed;
+RELEASE SAVEPOINT s;
+COMMIT;
+SELECT perfopt_status()->'monitoring'->>'interval_ms' AS now_400;
+
+-- released into an outer savepoint that rolls back: discarded
+BEGIN;
+SAVEPOINT a;
+SAVEPOINT b;
+SELECT perfopt_start_monitoring(500)->'changed' AS changed;
+RELEASE SAVEPOINT b;
+ROLLBACK TO SAVEPOINT a;
+COMMIT;
+SELECT perfopt_status()->'monitoring'->>'interval_ms' AS still_400;
+
+-- staged in a PL/pgSQL block that fails: discarded with the block, though
+-- the transaction commits
+DO $$
+BEGIN
+  BEGIN
+    PERFORM perfopt_start_monitoring(500);
+    RAISE EXCEPTION 'undone';
+  EXCEPTION WHEN raise_exception THEN
+    NULL;
+  END;
+END
+$$;
+SELECT perfopt_status()->'monitoring'->>'interval_ms' AS still_400;
+
+-- back to perfopt.monitoring_interval; only the applied change was audited
+SELECT perfopt_start_monitoring()->'changed' AS changed;
+SELECT action, arguments FROM perfopt_audit_log ORDER BY id OFFSET 3;

@@ -97,6 +97,8 @@ if [ "${1:-}" != "--as-pg" ]; then
 			echo "spi_marker.pl no longer reports every unmarked call of $fixture" >&2
 			unit_failed=1
 		fi
+		perfopt_log "perfopt.so exports only PostgreSQL's names and perfopt_* (test/exports.sh)"
+		bash test/exports.sh || unit_failed=1
 		perfopt_log "the shim's systemd service (test/service/check.sh)"
 		bash test/service/check.sh || unit_failed=1
 		perfopt_log "random SQL (sqlsmith, ${PERFOPT_SQLSMITH_QUERIES:-2000} queries)"

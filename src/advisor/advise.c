@@ -35,6 +35,7 @@
 #include "extschema.h"
 #include "jsonutil.h"
 #include "perfopt.h"
+#include "spiutil.h"
 
 PG_FUNCTION_INFO_V1(perfopt_advise);
 PG_FUNCTION_INFO_V1(perfopt_dismiss_recommendation);
@@ -142,8 +143,7 @@ adv_persist(List *recs, List *statements)
 					   " ON CONFLICT DO NOTHING", qschema);
 
 	perfopt_as_owner_begin(&saved);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "perfopt: SPI_connect failed");
+	perfopt_spi_connect();
 	foreach(lc, recs)
 	{
 		AdvRecommendation *rec = lfirst(lc);
@@ -250,8 +250,7 @@ adv_persist_slow(List *statements, bool write)
 					  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8::pg_catalog.jsonb, $9)"
 					  " ON CONFLICT DO NOTHING", qschema);
 	perfopt_as_owner_begin(&saved);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "perfopt: SPI_connect failed");
+	perfopt_spi_connect();
 	if (SPI_execute(psprintf("/* perfopt */ DELETE FROM %s.perfopt_slow_queries", qschema),
 					false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "perfopt: could not refresh perfopt_slow_queries");
@@ -458,8 +457,7 @@ perfopt_dismiss_recommendation(PG_FUNCTION_ARGS)
 	schema = get_namespace_name(perfopt_extension_schema(false));
 
 	perfopt_as_owner_begin(&saved);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "perfopt: SPI_connect failed");
+	perfopt_spi_connect();
 	if (SPI_execute_with_args(psprintf("/* perfopt */ SELECT status FROM %s.perfopt_recommendations"
 									   " WHERE id OPERATOR(pg_catalog.=) $1 FOR UPDATE", quote_identifier(schema)),
 							  1, &type, &value, NULL, false, 1) != SPI_OK_SELECT)

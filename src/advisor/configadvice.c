@@ -32,6 +32,7 @@
 
 #include "advisor.h"
 #include "shmem.h"
+#include "spiutil.h"
 
 /* a row of SPI's result as doubles, NaN for NULL; false without a row */
 static bool
@@ -146,8 +147,7 @@ adv_config_advice(void)
 
 	ca_connections(&recs, cxt);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "perfopt: SPI_connect failed");
+	perfopt_spi_connect();
 
 	/* shared_buffers against the cache hit ratio of all databases */
 	if (ca_row("/* perfopt */ SELECT pg_catalog.sum(blks_hit)::pg_catalog.float8,"

@@ -23,6 +23,7 @@
 
 #include "advisor.h"
 #include "perfopt.h"
+#include "spiutil.h"
 
 typedef struct HygIndex
 {
@@ -450,8 +451,7 @@ adv_hygiene(List *statements, List *existing)
 
 	/* findings must outlive SPI_finish() */
 	hyg_cxt = CurrentMemoryContext;
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "perfopt: SPI_connect failed");
+	perfopt_spi_connect();
 	MemoryContextSwitchTo(hyg_cxt);
 	indexes = hyg_load_indexes();
 	hyg_redundant(indexes, &recs);

@@ -33,6 +33,7 @@
 #include "advisor.h"
 #include "perfopt.h"
 #include "procstats.h"
+#include "spiutil.h"
 
 /* a statement may get at most this much slower under a configuration */
 #define SEL_MAX_REGRESSION 1.10
@@ -82,8 +83,7 @@ sel_load_table_stats(SelTable *t)
 	Datum		value = ObjectIdGetDatum(t->relid);
 
 	t->nindexes = 0;
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "perfopt: SPI_connect failed");
+	perfopt_spi_connect();
 	if (SPI_execute_with_args("/* perfopt */ SELECT"
 							  " CASE WHEN n_tup_upd OPERATOR(pg_catalog.>) 0"
 							  "  THEN n_tup_hot_upd::pg_catalog.float8 OPERATOR(pg_catalog./) n_tup_upd ELSE 0 END,"

@@ -44,6 +44,7 @@
 #include "perfopt.h"
 #include "searchpath.h"
 #include "shmem.h"
+#include "spiutil.h"
 #include "sqlrepair.h"
 #include "usercode.h"
 
@@ -78,8 +79,7 @@ wl_load(const char *filter_and_order, int limit)
 	values[1] = Float8GetDatum((double) perfopt_slow_query_ms);
 	values[2] = Int32GetDatum(limit);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "perfopt: SPI_connect failed");
+	perfopt_spi_connect();
 	if (SPI_execute_with_args(sql.data, 3, types, values, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "perfopt: could not read pg_stat_statements");
 

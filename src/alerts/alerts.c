@@ -54,6 +54,7 @@
 #include "latency.h"
 #include "perfopt.h"
 #include "shmem.h"
+#include "spiutil.h"
 #include "thresholds.h"
 
 typedef struct AlertsShared
@@ -750,8 +751,7 @@ perfopt_alerts_load_on_standby(void)
 	if (alerts == NULL || alerts->loaded || !OidIsValid(nsp) ||
 		!OidIsValid(get_relname_relid("perfopt_alerts_data", nsp)))
 		return;
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "perfopt: SPI_connect failed");
+	perfopt_spi_connect();
 	al_load(quote_identifier(get_namespace_name(nsp)));
 	SPI_finish();
 }
@@ -845,8 +845,7 @@ perfopt_alerts_persist(void)
 	schema = quote_identifier(get_namespace_name(nsp));
 	/* the changed ones are written from a copy (no lock across SPI) made outside SPI's memory */
 	copy = palloc(sizeof(PerfoptAlert) * PERFOPT_MAX_ALERTS);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "perfopt: SPI_connect failed");
+	perfopt_spi_connect();
 	if (!alerts->loaded || alerts->loaded_in_recovery)
 		al_load(schema);
 

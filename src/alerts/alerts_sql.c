@@ -13,7 +13,6 @@
 
 #include <math.h>
 
-#include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
@@ -29,11 +28,13 @@
 
 #include "alerts.h"
 #include "alerts_sql.h"
+#include "atcommit.h"
 #include "audit.h"
 #include "extschema.h"
 #include "jsonutil.h"
 #include "perfopt.h"
 #include "shmem.h"
+#include "spiutil.h"
 
 PG_FUNCTION_INFO_V1(perfopt_alerts_pending);
 PG_FUNCTION_INFO_V1(perfopt_alerts_page);
@@ -46,7 +47,6 @@ PG_FUNCTION_INFO_V1(perfopt_resolve_alerts);
 
 static int64 forget_ids[ALERTS_MAX_BULK];
 static int	forget_n = 0;
-static bool forget_registered = false;
 
 static Datum
 al_text_or_null(const char *s, bool *isnull)
@@ -118,8 +118,7 @@ perfopt_alerts_page(PG_FUNCTION_ARGS)
 	values[1] = state ? CStringGetTextDatum(state) : (Datum) 0;
 	nulls[1] = state ? ' ' : 'n';
 	values[2] = Int32GetDatum(lim);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "perfopt: SPI_connect failed");
+	perfopt_spi_connect();
 	if (SPI_execute_with_args(psprintf("/* perfopt */ SELECT pg_catalog.jsonb_build_object("
 									   " 'items', COALESCE(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(a) ORDER BY a.id),"
 									   "                   '[]'::pg_catalog.jsonb),"
@@ -227,14 +226,19 @@ perfopt_alerts_status_json(StringInfo buf)
 
 /* ---- resolution ---- */
 
+/* at commit (atcommit.c): the resolved alerts leave the open set */
 static void
-al_forget_callback(XactEvent event, void *arg)
+al_forget_apply(void)
 {
-	if (event == XACT_EVENT_COMMIT)
-		for (int i = 0; i < forget_n; i++)
-			perfopt_alerts_forget(forget_ids[i]);
-	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT)
-		forget_n = 0;
+	for (int i = 0; i < forget_n; i++)
+		perfopt_alerts_forget(forget_ids[i]);
+}
+
+/* at commit, after al_forget_apply, and at abort */
+static void
+al_forget_discard(void)
+{
+	forget_n = 0;
 }
 
 static void
@@ -252,11 +256,6 @@ al_check_where(const char *what)
 				 errmsg("alerts are stored in database \"%s\"", perfopt_database),
 				 errhint("Connect to database \"%s\" (perfopt.database) to resolve them.",
 						 perfopt_database)));
-	if (!forget_registered)
-	{
-		RegisterXactCallback(al_forget_callback, NULL);
-		forget_registered = true;
-	}
 }
 
 typedef enum AlResolveOutcome
@@ -301,6 +300,7 @@ al_resolve(const char *schema, int64 id, const char *by)
 			elog(ERROR, "perfopt: could not write perfopt_alert_transitions");
 		if (forget_n < ALERTS_MAX_BULK)
 			forget_ids[forget_n++] = id;
+		perfopt_at_commit(al_forget_apply, al_forget_discard);
 		return AL_RESOLVED;
 	}
 	if (SPI_execute_with_args(psprintf("/* perfopt */ SELECT 1 FROM %s.perfopt_alerts_data"
@@ -319,8 +319,7 @@ al_resolve_all(const int64 *ids, int n, AlResolveOutcome *outcomes)
 	PerfoptSavedUser saved;
 
 	perfopt_as_owner_begin(&saved);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "perfopt: SPI_connect failed");
+	perfopt_spi_connect();
 	for (int i = 0; i < n; i++)
 		outcomes[i] = al_resolve(schema, ids[i], by);
 	SPI_finish();

@@ -35,6 +35,7 @@
 #include "jsonutil.h"
 #include "latency.h"
 #include "perfopt.h"
+#include "spiutil.h"
 #include "thresholds.h"
 
 #define EMERGENCY_MAX_ACTIONS 100
@@ -64,8 +65,7 @@ em_act(const char *action, const char *function, const char *metric, double valu
 	SPITupleTable *rows;
 	uint64		n;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "perfopt: SPI_connect failed");
+	perfopt_spi_connect();
 	if (SPI_execute_with_args(sql, 1, &type, &arg, NULL, true, EMERGENCY_MAX_ACTIONS) != SPI_OK_SELECT)
 		elog(ERROR, "perfopt: could not read pg_stat_activity");
 	rows = SPI_tuptable;

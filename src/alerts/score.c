@@ -40,6 +40,7 @@
 #include "perfopt.h"
 #include "score.h"
 #include "shmem.h"
+#include "spiutil.h"
 #include "thresholds.h"
 
 PG_FUNCTION_INFO_V1(perfopt_score);
@@ -151,8 +152,7 @@ sc_read_queried(ScQueried *q)
 	if (q->at != 0 && !TimestampDifferenceExceeds(q->at, now, SC_QUERIED_MAX_AGE_MS))
 		return;
 	q->pending = q->workload = q->findings = q->indexes = NAN;
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "perfopt: SPI_connect failed");
+	perfopt_spi_connect();
 	if (schema)
 	{
 		q->pending = sc_query(psprintf("/* perfopt */ SELECT COALESCE(pg_catalog.sum(benefit_ms), 0)::pg_catalog.float8"

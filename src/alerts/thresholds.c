@@ -14,7 +14,6 @@
  */
 #include "postgres.h"
 
-#include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
@@ -25,18 +24,18 @@
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 
+#include "atcommit.h"
 #include "audit.h"
 #include "extschema.h"
 #include "jsonutil.h"
 #include "perfopt.h"
 #include "shmem.h"
+#include "spiutil.h"
 #include "thresholds.h"
 
 PG_FUNCTION_INFO_V1(perfopt_thresholds);
 PG_FUNCTION_INFO_V1(perfopt_set_thresholds);
 
-static bool publish_pending = false;
-static bool publish_registered = false;
 static PerfoptThresholds publish_value;
 
 void
@@ -76,15 +75,11 @@ perfopt_thresholds(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(perfopt_jsonb_from_text(thr_render(&th)));
 }
 
+/* at commit (atcommit.c): the thresholds set last */
 static void
-thr_xact_callback(XactEvent event, void *arg)
+thr_publish_at_commit(void)
 {
-	if (!publish_pending)
-		return;
-	if (event == XACT_EVENT_COMMIT)
-		thr_publish(&publish_value);
-	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT)
-		publish_pending = false;
+	thr_publish(&publish_value);
 }
 
 /* the stored document merged into the defaults; false when there is none */
@@ -150,8 +145,7 @@ perfopt_set_thresholds(PG_FUNCTION_ARGS)
 	values[1] = CStringGetTextDatum(GetUserNameFromId(GetUserId(), false));
 
 	perfopt_as_owner_begin(&saved);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "perfopt: SPI_connect failed");
+	perfopt_spi_connect();
 	/* the stored document, locked: concurrent merges wait for each other */
 	thr_stored(schema, true, &th);
 	if (!thresholds_merge(&th, text, strlen(text), err, sizeof(err)))
@@ -172,13 +166,8 @@ perfopt_set_thresholds(PG_FUNCTION_ARGS)
 	perfopt_as_owner_end(&saved);
 
 	perfopt_audit("set_thresholds", text, "set");
-	if (!publish_registered)
-	{
-		RegisterXactCallback(thr_xact_callback, NULL);
-		publish_registered = true;
-	}
 	publish_value = th;
-	publish_pending = true;
+	perfopt_at_commit(thr_publish_at_commit, NULL);
 	PG_RETURN_DATUM(perfopt_jsonb_from_text(rendered));
 }
 
@@ -195,8 +184,7 @@ perfopt_thresholds_load(void)
 	if (!OidIsValid(nsp) ||
 		!OidIsValid(get_relname_relid("perfopt_thresholds", nsp)))
 		return;
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "perfopt: SPI_connect failed");
+	perfopt_spi_connect();
 	if (thr_stored(quote_identifier(get_namespace_name(nsp)), false, &th))
 		thr_publish(&th);
 	SPI_finish();

@@ -16,6 +16,7 @@
 
 #include "audit.h"
 #include "extschema.h"
+#include "spiutil.h"
 
 void
 perfopt_audit(const char *action, const char *arguments_json, const char *outcome)
@@ -43,8 +44,7 @@ perfopt_audit(const char *action, const char *arguments_json, const char *outcom
 	perfopt_as_owner_begin(&saved);
 	PG_TRY();
 	{
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "perfopt: SPI_connect failed");
+		perfopt_spi_connect();
 		if (SPI_execute_with_args(sql, 5, types, values, NULL, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "perfopt: could not write perfopt_audit_log");
 		SPI_finish();

@@ -42,6 +42,7 @@
 #include "optimize.h"
 #include "perfopt.h"
 #include "score.h"
+#include "spiutil.h"
 
 PG_FUNCTION_INFO_V1(perfopt_optimize);
 PG_FUNCTION_INFO_V1(perfopt_optimize_database);
@@ -178,8 +179,7 @@ opt_pending_recommendations(OptRun *run)
 {
 	List	   *rows;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "perfopt: SPI_connect failed");
+	perfopt_spi_connect();
 	if (SPI_execute(psprintf("/* perfopt */ SELECT r.id, r.ddl, r.reason, r.benefit_ms,"
 							 " r.estimated_size_bytes, r.table_name, r.index_name"
 							 " FROM %s.perfopt_recommendations r"
@@ -254,8 +254,7 @@ opt_run_id(OptRun *run)
 	values[0] = CStringGetTextDatum(run->kind);
 	values[1] = TimestampTzGetDatum(run->started);
 	perfopt_as_owner_begin(&saved);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "perfopt: SPI_connect failed");
+	perfopt_spi_connect();
 	if (SPI_execute_with_args(psprintf("/* perfopt */ INSERT INTO %s.perfopt_history (kind, started_at, report)"
 									   " VALUES ($1, $2, '{}') RETURNING id", run->schema),
 							  2, types, values, NULL, false, 1) != SPI_OK_INSERT_RETURNING)
@@ -303,8 +302,7 @@ opt_maintenance(OptRun *run)
 
 	values[0] = Float8GetDatum(perfopt_vacuum_dead_ratio);
 	values[1] = Float8GetDatum(perfopt_analyze_stale_ratio);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "perfopt: SPI_connect failed");
+	perfopt_spi_connect();
 	if (SPI_execute_with_args(psprintf("/* perfopt */ SELECT"
 									   " pg_catalog.quote_ident(s.schemaname) OPERATOR(pg_catalog.||) '.'"
 									   "  OPERATOR(pg_catalog.||) pg_catalog.quote_ident(s.relname),"
@@ -369,8 +367,7 @@ opt_history_end(OptRun *run, const char *report)
 	Datum		value = CStringGetTextDatum(report);
 
 	perfopt_as_owner_begin(&saved);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "perfopt: SPI_connect failed");
+	perfopt_spi_connect();
 	if (SPI_execute_with_args(psprintf("/* perfopt */ UPDATE %s.perfopt_history SET report = $1::pg_catalog.jsonb,"
 									   " finished_at = pg_catalog.clock_timestamp() WHERE id OPERATOR(pg_catalog.=) " INT64_FORMAT,
 									   run->schema, run->run_id),
@@ -505,8 +502,7 @@ perfopt_history(PG_FUNCTION_ARGS)
 				 errmsg("lim must be between 1 and 1000, not %d", lim)));
 	values[0] = Int64GetDatum(after);
 	values[1] = Int32GetDatum(lim);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "perfopt: SPI_connect failed");
+	perfopt_spi_connect();
 	if (SPI_execute_with_args(psprintf("/* perfopt */ WITH page AS ("
 									   " SELECT id, kind, started_at, finished_at, report"
 									   " FROM %s.perfopt_history WHERE id OPERATOR(pg_catalog.>) $1 ORDER BY id LIMIT $2)"

@@ -9,7 +9,6 @@
  */
 #include "postgres.h"
 
-#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -17,52 +16,39 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 
+#include "atcommit.h"
 #include "extschema.h"
 #include "jobs.h"
 #include "shmem.h"
+#include "spiutil.h"
 
-static bool wake_pending = false;
-static bool wake_registered = false;
-
+/* at commit (atcommit.c): list this database, wake the worker */
 static void
-queue_xact_callback(XactEvent event, void *arg)
+queue_wake_worker(void)
 {
 	Latch	   *latch = NULL;
+	bool		listed = false;
 
-	if (!wake_pending)
-		return;
-	if (event == XACT_EVENT_COMMIT)
+	LWLockAcquire(perfopt_shared->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < perfopt_shared->jobs_ndbs; i++)
+		listed |= (perfopt_shared->jobs_dbs[i] == MyDatabaseId);
+	if (!listed)
 	{
-		bool		listed = false;
-
-		LWLockAcquire(perfopt_shared->lock, LW_EXCLUSIVE);
-		for (int i = 0; i < perfopt_shared->jobs_ndbs; i++)
-			listed |= (perfopt_shared->jobs_dbs[i] == MyDatabaseId);
-		if (!listed)
-		{
-			if (perfopt_shared->jobs_ndbs < PERFOPT_JOB_DBS)
-				perfopt_shared->jobs_dbs[perfopt_shared->jobs_ndbs++] = MyDatabaseId;
-			else
-				perfopt_shared->jobs_scan_all = true;
-		}
-		latch = perfopt_shared->worker_latch;
-		LWLockRelease(perfopt_shared->lock);
-		if (latch)
-			SetLatch(latch);
+		if (perfopt_shared->jobs_ndbs < PERFOPT_JOB_DBS)
+			perfopt_shared->jobs_dbs[perfopt_shared->jobs_ndbs++] = MyDatabaseId;
+		else
+			perfopt_shared->jobs_scan_all = true;
 	}
-	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT)
-		wake_pending = false;
+	latch = perfopt_shared->worker_latch;
+	LWLockRelease(perfopt_shared->lock);
+	if (latch)
+		SetLatch(latch);
 }
 
 void
 perfopt_jobs_wake_at_commit(void)
 {
-	if (!wake_registered)
-	{
-		RegisterXactCallback(queue_xact_callback, NULL);
-		wake_registered = true;
-	}
-	wake_pending = true;
+	perfopt_at_commit(queue_wake_worker, NULL);
 }
 
 int64
@@ -91,8 +77,7 @@ perfopt_job_queue(const char *kind, const char *statement, const char *target_ta
 	nulls[6] = run_id > 0 ? ' ' : 'n';
 
 	perfopt_as_owner_begin(&saved);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "perfopt: SPI_connect failed");
+	perfopt_spi_connect();
 	if (SPI_execute_with_args(psprintf("/* perfopt */ INSERT INTO %s.perfopt_jobs"
 									   " (kind, statement, target_table, index_name,"
 									   "  estimated_size_bytes, recommendation_id, run_id)"

@@ -26,6 +26,7 @@
 
 #include "jobs.h"
 #include "perfopt.h"
+#include "spiutil.h"
 
 /* the runner's memory context (runner.c) */
 static MemoryContext js_cxt;
@@ -43,8 +44,7 @@ perfopt_job_xact_begin(void)
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "perfopt: SPI_connect failed");
+	perfopt_spi_connect();
 }
 
 void

@@ -42,6 +42,7 @@
 #include "jsonutil.h"
 #include "perfopt.h"
 #include "shmem.h"
+#include "spiutil.h"
 
 /* a statement this much slower than before failed the verification */
 #define VF_MAX_REGRESSION 1.10
@@ -117,8 +118,7 @@ perfopt_verify_after_build(const char *schema, int64 job_id, int64 recommendatio
 		vf_indexes = find_all_inheritors(index, NoLock, NULL);
 		MemoryContextSwitchTo(xact);
 	}
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "perfopt: SPI_connect failed");
+	perfopt_spi_connect();
 	values[0] = Int64GetDatum(recommendation_id);
 	values[1] = CStringGetTextDatum(quote_identifier(get_namespace_name(pgss)));
 	values[2] = ObjectIdGetDatum(MyDatabaseId);
@@ -182,8 +182,7 @@ perfopt_verify_after_build(const char *schema, int64 job_id, int64 recommendatio
 	}
 	appendStringInfoChar(&js, ']');
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "perfopt: SPI_connect failed");
+	perfopt_spi_connect();
 	{
 		Oid			itypes[5] = {INT8OID, INT8OID, TEXTOID, TEXTOID, BOOLOID};
 		Datum		ivalues[5];
@@ -233,8 +232,7 @@ perfopt_verify_due(const char *schema)
 		CommitTransactionCommand();
 		return;
 	}
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "perfopt: SPI_connect failed");
+	perfopt_spi_connect();
 	values[0] = Int32GetDatum(perfopt_verification_window);
 	values[1] = BoolGetDatum(perfopt_auto_rollback);
 
@@ -489,8 +487,7 @@ perfopt_verify_schedule(const char *schema)
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "perfopt: SPI_connect failed");
+	perfopt_spi_connect();
 	if (SPI_execute(psprintf("/* perfopt */ SELECT pg_catalog.min(v.built_at)"
 							 " FROM %s.perfopt_verifications v"
 							 " WHERE v.state OPERATOR(pg_catalog.=) 'observing'", schema),

@@ -8,13 +8,13 @@
  */
 #include "postgres.h"
 
-#include "access/xact.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
 
 #include "apimetrics.h"
+#include "atcommit.h"
 #include "audit.h"
 #include "jsonutil.h"
 #include "latency.h"
@@ -22,9 +22,6 @@
 
 PG_FUNCTION_INFO_V1(perfopt_api_metrics);
 PG_FUNCTION_INFO_V1(perfopt_reset_api_metrics);
-
-static bool reset_pending = false;
-static bool reset_registered = false;
 
 static const char *
 api_track_name(void)
@@ -76,27 +73,11 @@ perfopt_api_metrics(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(perfopt_jsonb_from_text(buf.data));
 }
 
-static void
-api_reset_xact_callback(XactEvent event, void *arg)
-{
-	if (!reset_pending)
-		return;
-	if (event == XACT_EVENT_COMMIT)
-		perfopt_latency_reset();
-	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT)
-		reset_pending = false;
-}
-
 Datum
 perfopt_reset_api_metrics(PG_FUNCTION_ARGS)
 {
 	perfopt_require_shmem();
-	if (!reset_registered)
-	{
-		RegisterXactCallback(api_reset_xact_callback, NULL);
-		reset_registered = true;
-	}
 	perfopt_audit("reset_api_metrics", "{}", "reset at commit");
-	reset_pending = true;
+	perfopt_at_commit(perfopt_latency_reset, NULL);
 	PG_RETURN_VOID();
 }

@@ -16,12 +16,12 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "access/xact.h"
 #include "miscadmin.h"
 #include "common/file_perm.h"
 #include "storage/fd.h"
 #include "storage/latch.h"
 
+#include "atcommit.h"
 #include "control.h"
 #include "perfopt.h"
 #include "shmem.h"
@@ -34,11 +34,9 @@ typedef struct PendingControl
 	bool		staged;
 	bool		enabled;
 	int			interval_override_ms;
-	SubTransactionId subid;
 } PendingControl;
 
 static PendingControl pending;
-static bool callbacks_registered = false;
 
 /* postmaster, at shared-memory creation: read the persisted state */
 static void
@@ -155,53 +153,27 @@ ctl_apply(bool enabled, int override_ms)
 		SetLatch(latch);
 }
 
+/* at commit (atcommit.c) */
 static void
-control_xact_callback(XactEvent event, void *arg)
+ctl_apply_pending(void)
 {
-	if (!pending.staged)
-		return;
-
-	switch (event)
-	{
-		case XACT_EVENT_COMMIT:
-		case XACT_EVENT_PARALLEL_COMMIT:
-			pending.staged = false;
-			ctl_apply(pending.enabled, pending.interval_override_ms);
-			break;
-		case XACT_EVENT_ABORT:
-		case XACT_EVENT_PARALLEL_ABORT:
-			pending.staged = false;
-			break;
-		default:
-			break;
-	}
+	ctl_apply(pending.enabled, pending.interval_override_ms);
 }
 
+/* at commit, after ctl_apply_pending, and at (sub)transaction abort */
 static void
-control_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
-						 SubTransactionId parentSubid, void *arg)
+ctl_discard_pending(void)
 {
-	if (!pending.staged || pending.subid != mySubid)
-		return;
-	if (event == SUBXACT_EVENT_COMMIT_SUB)
-		pending.subid = parentSubid;
-	else if (event == SUBXACT_EVENT_ABORT_SUB)
-		pending.staged = false;
+	pending.staged = false;
 }
 
 void
 perfopt_control_stage(bool enabled, int interval_override_ms)
 {
-	if (!callbacks_registered)
-	{
-		RegisterXactCallback(control_xact_callback, NULL);
-		RegisterSubXactCallback(control_subxact_callback, NULL);
-		callbacks_registered = true;
-	}
+	perfopt_at_commit_sub(ctl_apply_pending, ctl_discard_pending);
 	pending.staged = true;
 	pending.enabled = enabled;
 	pending.interval_override_ms = interval_override_ms;
-	pending.subid = GetCurrentSubTransactionId();
 }
 
 void

@@ -21,6 +21,7 @@
 #include "extschema.h"
 #include "history.h"
 #include "perfopt.h"
+#include "spiutil.h"
 
 /* sampled_at, interval_seconds, is_standby, fields..., databases_omitted, databases */
 #define HIST_FIXED_BEFORE 3
@@ -98,8 +99,7 @@ perfopt_history_write(const PerfoptSample *s)
 	types[k] = TEXTOID;
 	values[k++] = CStringGetTextDatum(dbs.data);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "perfopt: SPI_connect failed");
+	perfopt_spi_connect();
 	if (SPI_execute_with_args(hist_insert_sql(schema), nargs, types, values, nulls,
 							  false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "perfopt: could not insert into perfopt_samples");

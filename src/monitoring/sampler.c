@@ -29,6 +29,7 @@
 #include "perfopt.h"
 #include "procstats.h"
 #include "sampler.h"
+#include "spiutil.h"
 
 /* /proc/stat grows with the CPU count and /proc/net/dev with interfaces */
 #define SMP_BUFSIZE (256 * 1024)
@@ -434,8 +435,7 @@ perfopt_sampler_server(PerfoptSample *s)
 	s->is_standby = RecoveryInProgress();
 	smp_wal(s, now);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "perfopt: SPI_connect failed");
+	perfopt_spi_connect();
 	smp_connections(s);
 	smp_databases(s, now);
 	SPI_finish();
