@@ -89,6 +89,36 @@ SELECT perfopt_thresholds()->'network' AS network_default;
 SELECT perfopt_set_thresholds('{"network": {"receiveBytesPerSecond": {"warning": 1000000, "critical": 50000000}}}')->'network' AS network_set;
 SELECT perfopt_set_thresholds('{"network": {"receiveBytesPerSecond": {"warning": null, "critical": null}}}')->'network' AS network_off;
 
+-- a rolled-back savepoint takes its thresholds back with it: what is
+-- published at commit is what the committed transaction stored
+BEGIN;
+SELECT perfopt_set_thresholds('{"cpu": {"warning": 61}}') -> 'cpu' ->> 'warning' AS in_transaction;
+SAVEPOINT s;
+SELECT perfopt_set_thresholds('{"cpu": {"warning": 62}}') -> 'cpu' ->> 'warning' AS in_savepoint;
+ROLLBACK TO SAVEPOINT s;
+COMMIT;
+SELECT perfopt_thresholds() -> 'cpu' ->> 'warning' AS published,
+       (SELECT document -> 'cpu' ->> 'warning' FROM perfopt_thresholds) AS stored;
+-- a failed PL/pgSQL block too
+DO $$
+BEGIN
+    BEGIN
+        PERFORM perfopt_set_thresholds('{"cpu": {"warning": 63}}');
+        RAISE EXCEPTION 'undo';
+    EXCEPTION WHEN raise_exception THEN NULL;
+    END;
+END
+$$;
+SELECT perfopt_thresholds() -> 'cpu' ->> 'warning' AS after_failed_block;
+-- PREPARE TRANSACTION is refused (its commit would come in another
+-- session), and the transaction rolls back
+BEGIN;
+SELECT perfopt_set_thresholds('{"cpu": {"warning": 64}}') IS NOT NULL AS set;
+PREPARE TRANSACTION 'perfopt_thr';
+-- (on a build that let it through, this keeps its row lock from hanging the test)
+ROLLBACK PREPARED 'perfopt_thr';
+SELECT perfopt_thresholds() -> 'cpu' ->> 'warning' AS after_prepare;
+
 -- back to the defaults, and clean up this database
 SELECT perfopt_set_thresholds('{"cpu": {"warning": 70}, "database": {"queryTime": {"warning": 1000, "critical": 5000}}}')
        = :'defaults'::jsonb AS defaults_again;

@@ -746,7 +746,7 @@ al_load(const char *schema)
 void
 perfopt_alerts_load_on_standby(void)
 {
-	Oid			nsp = perfopt_extension_schema(true);
+	Oid			nsp = perfopt_extension_schema_locked();
 
 	if (alerts == NULL || alerts->loaded || !OidIsValid(nsp) ||
 		!OidIsValid(get_relname_relid("perfopt_alerts_data", nsp)))
@@ -834,7 +834,7 @@ void
 perfopt_alerts_persist(void)
 {
 	double		now_s = (double) GetCurrentTimestamp() / USECS_PER_SEC;
-	Oid			nsp = perfopt_extension_schema(true);
+	Oid			nsp = perfopt_extension_schema_locked();
 	const char *schema;
 	PerfoptAlert *copy;
 	int			n = 0;

@@ -45,9 +45,6 @@ PG_FUNCTION_INFO_V1(perfopt_resolve_alerts);
 /* at most this many ids in one perfopt_resolve_alerts() call */
 #define ALERTS_MAX_BULK 1000
 
-static int64 forget_ids[ALERTS_MAX_BULK];
-static int	forget_n = 0;
-
 static Datum
 al_text_or_null(const char *s, bool *isnull)
 {
@@ -226,19 +223,11 @@ perfopt_alerts_status_json(StringInfo buf)
 
 /* ---- resolution ---- */
 
-/* at commit (atcommit.c): the resolved alerts leave the open set */
+/* at commit (atcommit.c): a resolved alert leaves the open set */
 static void
-al_forget_apply(void)
+al_forget_at_commit(const void *data)
 {
-	for (int i = 0; i < forget_n; i++)
-		perfopt_alerts_forget(forget_ids[i]);
-}
-
-/* at commit, after al_forget_apply, and at abort */
-static void
-al_forget_discard(void)
-{
-	forget_n = 0;
+	perfopt_alerts_forget(*(const int64 *) data);
 }
 
 static void
@@ -298,9 +287,7 @@ al_resolve(const char *schema, int64 id, const char *by)
 										   schema, schema),
 								  1, types, values, NULL, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "perfopt: could not write perfopt_alert_transitions");
-		if (forget_n < ALERTS_MAX_BULK)
-			forget_ids[forget_n++] = id;
-		perfopt_at_commit(al_forget_apply, al_forget_discard);
+		perfopt_at_commit(al_forget_at_commit, &id, sizeof(id));
 		return AL_RESOLVED;
 	}
 	if (SPI_execute_with_args(psprintf("/* perfopt */ SELECT 1 FROM %s.perfopt_alerts_data"

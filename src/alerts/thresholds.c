@@ -36,8 +36,6 @@
 PG_FUNCTION_INFO_V1(perfopt_thresholds);
 PG_FUNCTION_INFO_V1(perfopt_set_thresholds);
 
-static PerfoptThresholds publish_value;
-
 void
 perfopt_thresholds_get(PerfoptThresholds *out)
 {
@@ -75,11 +73,11 @@ perfopt_thresholds(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(perfopt_jsonb_from_text(thr_render(&th)));
 }
 
-/* at commit (atcommit.c): the thresholds set last */
+/* at commit (atcommit.c), for each call in order: the last one stays */
 static void
-thr_publish_at_commit(void)
+thr_publish_at_commit(const void *data)
 {
-	thr_publish(&publish_value);
+	thr_publish((const PerfoptThresholds *) data);
 }
 
 /* the stored document merged into the defaults; false when there is none */
@@ -166,8 +164,7 @@ perfopt_set_thresholds(PG_FUNCTION_ARGS)
 	perfopt_as_owner_end(&saved);
 
 	perfopt_audit("set_thresholds", text, "set");
-	publish_value = th;
-	perfopt_at_commit(thr_publish_at_commit, NULL);
+	perfopt_at_commit(thr_publish_at_commit, &th, sizeof(th));
 	PG_RETURN_DATUM(perfopt_jsonb_from_text(rendered));
 }
 
@@ -178,7 +175,7 @@ perfopt_set_thresholds(PG_FUNCTION_ARGS)
 void
 perfopt_thresholds_load(void)
 {
-	Oid			nsp = perfopt_extension_schema(true);
+	Oid			nsp = perfopt_extension_schema_locked();
 	PerfoptThresholds th;
 
 	if (!OidIsValid(nsp) ||

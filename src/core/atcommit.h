@@ -6,20 +6,22 @@
 #define PERFOPT_ATCOMMIT_H
 
 typedef void (*PerfoptAtCommitFn) (void);
+typedef void (*PerfoptApplyItemFn) (const void *data);
 
 /*
- * The calling part has staged something in its own static state: at this
- * transaction's commit apply() runs and then discard(), at its abort
- * discard() alone (discard may be NULL).  A channel is known by its apply
- * function; call again each time it stages more, until the transaction
- * ends.  apply() runs after the commit is durable: it must not ERROR.
+ * Stage an item: at this transaction's commit apply(data) runs (a copy of
+ * size bytes, in staging order with the others), unless the
+ * subtransaction that staged it, or one it was handed to, aborts.
+ * apply() runs after the commit is durable: it must not ERROR.
  */
-extern void perfopt_at_commit(PerfoptAtCommitFn apply, PerfoptAtCommitFn discard);
+extern void perfopt_at_commit(PerfoptApplyItemFn apply, const void *data, size_t size);
 
 /*
- * The same for a channel that follows subtransactions: the abort of the
- * subtransaction that staged last (or of the one its commit passed the
- * staging to) discards everything the channel staged in the transaction.
+ * A channel of state the part keeps itself: pending in the subtransaction
+ * that staged it last (handed to the parent at its commit); at commit
+ * apply() then discard(), at the abort of that subtransaction or of the
+ * transaction discard() alone (discard may be NULL).  A channel is known
+ * by its apply function.
  */
 extern void perfopt_at_commit_sub(PerfoptAtCommitFn apply, PerfoptAtCommitFn discard);
 

@@ -13,6 +13,7 @@
 #include "catalog/pg_extension.h"
 #include "commands/extension.h"
 #include "miscadmin.h"
+#include "storage/lmgr.h"
 #include "utils/fmgroids.h"
 #include "utils/rel.h"
 
@@ -67,6 +68,30 @@ perfopt_extension_schema(bool missing_ok)
 	Oid			owner;
 
 	return es_lookup("perfopt", missing_ok, &owner);
+}
+
+/*
+ * The schema of perfopt here, with the extension locked against DROP
+ * EXTENSION until the transaction ends; InvalidOid when absent.  Taken
+ * before any of perfopt's tables is touched, it orders a write with a DROP
+ * EXTENSION (which locks the extension before its members): a DROP that
+ * began first ends first (and the extension is gone), one that begins
+ * later waits for this transaction.  Without it the two could each hold a
+ * lock the other waits for (a table and its sequence, say): a deadlock
+ * that fails one of them.
+ */
+Oid
+perfopt_extension_schema_locked(void)
+{
+	Oid			ext = get_extension_oid("perfopt", true);
+
+	if (!OidIsValid(ext))
+		return InvalidOid;
+	LockDatabaseObject(ExtensionRelationId, ext, 0, AccessShareLock);
+	/* a DROP that committed while this waited: the catalog says so now */
+	if (get_extension_oid("perfopt", true) != ext)
+		return InvalidOid;
+	return perfopt_extension_schema(true);
 }
 
 /*

@@ -8,6 +8,8 @@
 /* schema of the perfopt extension here; InvalidOid (or ERROR) when absent */
 extern Oid	perfopt_extension_schema(bool missing_ok);
 extern Oid	perfopt_schema_of_extension(const char *extname, bool missing_ok);
+/* the same, perfopt locked against DROP EXTENSION until the transaction ends */
+extern Oid	perfopt_extension_schema_locked(void);
 
 typedef struct PerfoptSavedUser
 {

@@ -24,7 +24,7 @@
 
 /* at commit (atcommit.c): list this database, wake the worker */
 static void
-queue_wake_worker(void)
+queue_wake_worker(const void *data)
 {
 	Latch	   *latch = NULL;
 	bool		listed = false;
@@ -48,7 +48,7 @@ queue_wake_worker(void)
 void
 perfopt_jobs_wake_at_commit(void)
 {
-	perfopt_at_commit(queue_wake_worker, NULL);
+	perfopt_at_commit(queue_wake_worker, NULL, 0);
 }
 
 int64

@@ -73,11 +73,18 @@ perfopt_api_metrics(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(perfopt_jsonb_from_text(buf.data));
 }
 
+/* at commit (atcommit.c) */
+static void
+api_reset_at_commit(const void *data)
+{
+	perfopt_latency_reset();
+}
+
 Datum
 perfopt_reset_api_metrics(PG_FUNCTION_ARGS)
 {
 	perfopt_require_shmem();
 	perfopt_audit("reset_api_metrics", "{}", "reset at commit");
-	perfopt_at_commit(perfopt_latency_reset, NULL);
+	perfopt_at_commit(api_reset_at_commit, NULL, 0);
 	PG_RETURN_VOID();
 }

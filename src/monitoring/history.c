@@ -30,7 +30,7 @@
 bool
 perfopt_history_available(void)
 {
-	return OidIsValid(perfopt_extension_schema(true));
+	return OidIsValid(perfopt_extension_schema_locked());
 }
 
 static char *
@@ -56,7 +56,7 @@ hist_insert_sql(const char *schema)
 void
 perfopt_history_write(const PerfoptSample *s)
 {
-	Oid			schema_oid = perfopt_extension_schema(true);
+	Oid			schema_oid = perfopt_extension_schema_locked();
 	char	   *schema;
 	int			nargs = HIST_FIXED_BEFORE + perfopt_sample_nfields + HIST_FIXED_AFTER;
 	Oid		   *types = palloc(sizeof(Oid) * nargs);

@@ -78,6 +78,22 @@ ok($node->poll_query_until($db, "SELECT severity = 'high' FROM perfopt_alerts WH
 is(scalar(alerts_of('memory')), 1, 'in place: still one memory alert');
 like(transitions($first->{id}), qr/^open:medium,escalate:high$/, 'transitions: open medium, escalate high');
 
+# ---- a resolve in a rolled-back savepoint changes nothing: not the row, not
+# the worker's memory (which forgot the alert and opened a second one
+# beside the open row: every alert write then failed on the unique index)
+$node->safe_psql($db,
+	"BEGIN; SAVEPOINT s; SELECT perfopt_resolve_alert($first->{id}); ROLLBACK TO SAVEPOINT s; COMMIT;");
+my $sp_at = $node->safe_psql($db, 'SELECT clock_timestamp()');
+ok( $node->poll_query_until($db,
+		"SELECT count(*) >= 3 FROM perfopt_recent_samples() s WHERE s.sampled_at > '$sp_at'"),
+	'three samples after a resolve rolled back with its savepoint');
+ok( $node->poll_query_until($db,
+		"SELECT last_seen > '$sp_at' FROM perfopt_alerts_data WHERE id = $first->{id}"),
+	'  the alert is written on');
+is(join(',', map { "$_->{id}:$_->{state}" } alerts_of('memory')), "$first->{id}:open",
+	'  and is still the one memory alert, open');
+unlike(slurp_file($node->logfile), qr/writing alerts failed/, '  no alert write failed');
+
 # ---- manual resolve, after the thresholds are back
 set_thresholds('{"memory": {"warning": 80}}');
 my $r = query_json($node, $db, "SELECT perfopt_resolve_alert($first->{id})");
