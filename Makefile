@@ -85,6 +85,9 @@ REGRESS_OPTS = --temp-instance=$(PERFOPT_TMP)/regress/instance \
 REGRESS_PREP = installcheck-prereq
 TAP_TESTS = 1
 
+# the shim's outputs (below); set before PGXS, whose clean rule tests it
+EXTRA_CLEAN = perfopt-httpd perfopt-httpd-asan perfopt-httpd.service
+
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
@@ -172,5 +175,3 @@ install-service: perfopt-httpd.service
 	$(INSTALL) -D -m 644 packaging/systemd/perfopt-httpd.sysusers '$(DESTDIR)$(SYSUSERSDIR)/perfopt-httpd.conf'
 	test -e '$(DESTDIR)/etc/perfopt/httpd.conf' || \
 		$(INSTALL) -D -m 640 packaging/httpd.conf.example '$(DESTDIR)/etc/perfopt/httpd.conf'
-
-EXTRA_CLEAN = perfopt-httpd perfopt-httpd-asan perfopt-httpd.service
