@@ -88,6 +88,9 @@ REGRESS_OPTS = --temp-instance=$(PERFOPT_TMP)/regress/instance \
 REGRESS_PREP = installcheck-prereq
 TAP_TESTS = 1
 
+# the shim's outputs (below); set before PGXS, whose clean rule tests it
+EXTRA_CLEAN = perfopt-httpd perfopt-httpd-asan perfopt-httpd.service
+
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
@@ -152,15 +155,26 @@ HTTPD_CFLAGS = -std=gnu99 -O2 -g -Wall -Wextra -Werror=implicit-function-declara
 HTTPD_SANITIZE = -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 HTTPD_LIBS = -L$(shell $(PG_CONFIG) --libdir) -lmicrohttpd -lpq -lcjson -lz -lnettle -pthread
 
+# a distribution's own flags on top (debian/rules: dpkg-buildflags')
+HTTPD_BUILDFLAGS ?=
+HTTPD_LDFLAGS ?=
+# WITH_HTTPD=no: the extension alone (debian/rules builds it once per
+# PostgreSQL version, and the shim once, in a package of its own)
+WITH_HTTPD ?= yes
+
+ifeq ($(WITH_HTTPD),yes)
 all: perfopt-httpd
+endif
 
 perfopt-httpd: $(HTTPD_SRCS) Makefile $(wildcard $(srcdir)/src/common/*.h) $(wildcard $(srcdir)/src/httpd/*.h)
-	$(CC) $(HTTPD_CFLAGS) -o $@ $(HTTPD_SRCS) $(HTTPD_LIBS)
+	$(CC) $(HTTPD_CFLAGS) $(HTTPD_BUILDFLAGS) -o $@ $(HTTPD_SRCS) $(HTTPD_LDFLAGS) $(HTTPD_LIBS)
 
 perfopt-httpd-asan: $(HTTPD_SRCS) Makefile $(wildcard $(srcdir)/src/common/*.h) $(wildcard $(srcdir)/src/httpd/*.h)
 	$(CC) $(HTTPD_CFLAGS) $(HTTPD_SANITIZE) -o $@ $(HTTPD_SRCS) $(HTTPD_LIBS)
 
+ifeq ($(WITH_HTTPD),yes)
 install: install-httpd
+endif
 install-httpd: perfopt-httpd
 	$(INSTALL_PROGRAM) perfopt-httpd '$(DESTDIR)$(bindir)/perfopt-httpd'
 
@@ -171,12 +185,12 @@ SYSTEMD_UNITDIR ?= /etc/systemd/system
 SYSUSERSDIR ?= /usr/lib/sysusers.d
 perfopt-httpd.service: packaging/systemd/perfopt-httpd.service.in
 	sed 's|@BINDIR@|$(bindir)|g' $< > $@
+ifeq ($(WITH_HTTPD),yes)
 all: perfopt-httpd.service
+endif
 
 install-service: perfopt-httpd.service
 	$(INSTALL) -D -m 644 perfopt-httpd.service '$(DESTDIR)$(SYSTEMD_UNITDIR)/perfopt-httpd.service'
 	$(INSTALL) -D -m 644 packaging/systemd/perfopt-httpd.sysusers '$(DESTDIR)$(SYSUSERSDIR)/perfopt-httpd.conf'
 	test -e '$(DESTDIR)/etc/perfopt/httpd.conf' || \
 		$(INSTALL) -D -m 640 packaging/httpd.conf.example '$(DESTDIR)/etc/perfopt/httpd.conf'
-
-EXTRA_CLEAN = perfopt-httpd perfopt-httpd-asan perfopt-httpd.service

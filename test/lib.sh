@@ -23,7 +23,8 @@ fi
 PERFOPT_PACKAGES="postgresql-15 postgresql-server-dev-15 postgresql-contrib postgresql-15-hypopg
   perl libipc-run-perl prometheus libcjson-dev libmicrohttpd-dev libpq-dev nettle-dev
   zlib1g-dev make gcc clang libclang-rt-14-dev curl openssl sqlsmith valgrind wrk
-  procps bc systemd"
+  procps bc systemd
+  debhelper postgresql-server-dev-all dpkg-dev fakeroot lintian debootstrap"
 
 perfopt_log() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }
 

@@ -101,6 +101,8 @@ if [ "${1:-}" != "--as-pg" ]; then
 		bash test/exports.sh || unit_failed=1
 		perfopt_log "the shim's systemd service (test/service/check.sh)"
 		bash test/service/check.sh || unit_failed=1
+		perfopt_log "the Debian packages, built and installed in a clean Debian 12 (test/packaging/check.sh)"
+		bash test/packaging/check.sh || unit_failed=1
 		perfopt_log "random SQL (sqlsmith, ${PERFOPT_SQLSMITH_QUERIES:-2000} queries)"
 		bash test/fuzz/sqlsmith.sh "${PERFOPT_SQLSMITH_QUERIES:-2000}" || unit_failed=1
 	fi
