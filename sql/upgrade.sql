@@ -1,5 +1,6 @@
--- perfopt 1.0 -> 1.1: ALTER EXTENSION perfopt UPDATE succeeds and leaves the
--- functions (signatures), views and tables a fresh 1.1 install has; 1.1's
+-- perfopt 1.0 -> 1.1: ALTER EXTENSION perfopt UPDATE succeeds, keeps 1.0's
+-- data and leaves the functions (signatures), views and tables (with their
+-- privileges and comments) a fresh 1.1 install has; 1.1's
 -- perfopt_alerts_page() in C answers as 1.0's plpgsql one did (its
 -- messages without 1.0's "perfopt_alerts_page: " prefix).
 \getenv abs_srcdir PG_ABS_SRCDIR
@@ -22,7 +23,8 @@ SELECT 'function ' || p.oid::regprocedure || ' returns ' || pg_get_function_resu
        || ' language ' || l.lanname || ' volatility ' || p.provolatile::text
        || ' config ' || COALESCE(array_to_string(p.proconfig, ','), '-')
        || ' defaults ' || COALESCE(pg_get_expr(p.proargdefaults, 0), '-')
-       || ' acl ' || COALESCE(p.proacl::text, '-') AS o
+       || ' acl ' || COALESCE(p.proacl::text, '-')
+       || ' comment ' || COALESCE(obj_description(p.oid, 'pg_proc'), '-') AS o
 FROM member m JOIN pg_proc p ON m.classid = 'pg_proc'::regclass AND p.oid = m.objid
 JOIN pg_language l ON l.oid = p.prolang
 UNION ALL
@@ -35,6 +37,7 @@ SELECT CASE c.relkind WHEN 'v' THEN 'view ' WHEN 'r' THEN 'table ' WHEN 'S' THEN
                    LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
                    WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped)
        || ') acl ' || COALESCE(c.relacl::text, '-')
+       || ' comment ' || COALESCE(obj_description(c.oid, 'pg_class'), '-')
        || CASE WHEN c.relkind = 'v' THEN ' as ' || pg_get_viewdef(c.oid) ELSE '' END
 FROM member m JOIN pg_class c ON m.classid = 'pg_class'::regclass AND c.oid = m.objid
 UNION ALL
@@ -63,9 +66,40 @@ SELECT format('CREATE FUNCTION pg_temp.perfopt_alerts_page(state text, after big
 FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
 WHERE p.proname = 'perfopt_alerts_page' AND l.lanname = 'plpgsql' \gexec
 \set ECHO all
+-- 1.0 holding data of each kind (history, an alert and its transition, a
+-- job, thresholds), fingerprinted before the update and compared after it
+INSERT INTO perfopt_samples (sampled_at, interval_seconds, is_standby, cpu_busy_pct, memory_used_pct,
+                             databases_omitted, databases)
+VALUES ('2024-01-01 00:00:00+00', 1, false, 12.5, 40, 0, '[]'), ('2024-01-01 00:00:01+00', 1, false, 13.5, 41, 0, '[]');
+INSERT INTO perfopt_alerts_data (id, type, metric, subject, severity, state, value, threshold,
+                                 first_seen, last_seen, message)
+VALUES (500001, 'cpu', 'cpu', 'host', 'high', 'open', 91, 80,
+        '2024-01-01 00:00:00+00', '2024-01-01 00:05:00+00', 'cpu of host is 91.0%');
+INSERT INTO perfopt_alert_transitions (alert_id, at, event, severity, value, threshold)
+VALUES (500001, '2024-01-01 00:00:00+00', 'open', 'high', 91, 80);
+INSERT INTO perfopt_jobs (kind, statement, target_table, state, last_sqlstate, queued_at, not_before)
+VALUES ('analyze', 'ANALYZE public.t', 'public.t', 'failed', '42P01',
+        '2024-01-01 00:00:00+00', '2024-01-01 00:00:00+00');
+INSERT INTO perfopt_thresholds (id, document, updated_at, updated_by)
+VALUES (1, '{"cpu": {"warning": 55, "critical": 90}}', '2024-01-01 00:00:00+00', 'upgrade test');
+CREATE FUNCTION pg_temp.fingerprints() RETURNS TABLE (relname text, n bigint, fingerprint text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    r text;
+BEGIN
+    FOREACH r IN ARRAY ARRAY['perfopt_samples', 'perfopt_alerts_data', 'perfopt_alert_transitions',
+                             'perfopt_jobs', 'perfopt_thresholds'] LOOP
+        RETURN QUERY EXECUTE format('SELECT %L, count(*), md5(coalesce(string_agg(t::text, E''\n'' ORDER BY t::text), '''')) FROM public.%I t', r, r);
+    END LOOP;
+END
+$$;
+CREATE TEMP TABLE fingerprints_1_0 AS SELECT * FROM pg_temp.fingerprints();
 ALTER EXTENSION perfopt UPDATE;
 SELECT extversion FROM pg_extension WHERE extname = 'perfopt';
 SELECT md5(string_agg(o, E'\n' ORDER BY o)) = :'fresh_catalog' AS same_as_fresh FROM (:catalog) x;
+-- the data is still there, row for row
+SELECT b.relname, b.n, a.fingerprint = b.fingerprint AS same_rows
+FROM fingerprints_1_0 b JOIN pg_temp.fingerprints() a USING (relname) ORDER BY 1;
 SELECT l.lanname AS alerts_page_language FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
 WHERE p.oid = 'public.perfopt_alerts_page(text, bigint, integer)'::regprocedure;
 
