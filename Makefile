@@ -1,4 +1,4 @@
-# perfopt — PGXS build.  `make && make install`; tests: bash test/run.sh, or make installcheck (README.md, Tests)
+# perfopt — PGXS build.  `make && make install`; tests: bash test/run.sh, or make installcheck (docs/testing.md)
 
 MODULE_big = perfopt
 OBJS = \
@@ -70,14 +70,14 @@ SHLIB_LINK = -lcjson -Wl,--version-script=$(srcdir)/perfopt.exports
 # parameters unused and PostgreSQL's own headers compare signed/unsigned.
 PG_CFLAGS = -Wall -Wextra -Werror=implicit-function-declaration -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
 
-# ---- tests (README.md, "Tests"); test/run.sh runs these targets too ----
+# ---- tests (docs/testing.md); test/run.sh runs these targets too ----
 # make installcheck: against the installed perfopt, the pg_regress tests of
 # test/schedule (the one list of them, in order), then the TAP tests
 # test/t/*.pl.  perfopt must be preloaded, so pg_regress starts a temporary
 # instance of its own from test/regress.conf (which also preloads
 # perfopt_sqlcheck: make -C test/sqlcheck install) rather than using a
 # running server.  Everything goes under $(PERFOPT_TMP); the servers refuse
-# to run as root, so root runs the targets as postgres (README).
+# to run as root, so root runs the targets as postgres (docs/testing.md, "Through PGXS").
 #   make installcheck REGRESS=alerts TAP_TESTS=    one pg_regress test, no TAP
 #   make prove_installcheck PROVE_TESTS=test/t/140_alerts.pl PROVE_FLAGS=-v
 PERFOPT_TMP ?= $(CURDIR)/tmp_check
@@ -117,7 +117,7 @@ prove_installcheck: prove-prereq
 # what the test targets need, said before a server fails to start
 prove-prereq:
 	@if [ "$$(id -u)" = 0 ]; then \
-		echo "PostgreSQL does not run as root: runuser -u postgres -- make PG_CONFIG=$(PG_CONFIG) $(MAKECMDGOALS), with $(PERFOPT_TMP) writable by postgres (README.md, Tests)" >&2; \
+		echo "PostgreSQL does not run as root: runuser -u postgres -- make PG_CONFIG=$(PG_CONFIG) $(MAKECMDGOALS), with $(PERFOPT_TMP) writable by postgres (docs/testing.md, Through PGXS)" >&2; \
 		exit 1; \
 	fi
 	@test -f '$(datadir)/extension/perfopt.control' || \
