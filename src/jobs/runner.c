@@ -48,6 +48,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timeout.h"
 
+#include "compat.h"
 #include "extschema.h"
 #include "jobs.h"
 #include "latency.h"
@@ -229,7 +230,7 @@ perfopt_job_execute(const char *sql, Node *stmt)
 		PortalDefineQuery(portal, NULL, sql, CreateCommandTag(parsetree->stmt), plantrees, NULL);
 		PortalStart(portal, NULL, 0, InvalidSnapshot);
 		receiver = CreateDestReceiver(DestNone);
-		(void) PortalRun(portal, FETCH_ALL, true, true, receiver, receiver, &qc);
+		(void) perfopt_PortalRun(portal, FETCH_ALL, true, receiver, receiver, &qc);
 		receiver->rDestroy(receiver);
 		PortalDrop(portal, false);
 		CommitTransactionCommand();
