@@ -3,7 +3,39 @@
 # Sourced, not run.
 
 PERFOPT_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+
+# The PostgreSQL major versions perfopt supports and the Debian release
+# that carries each: the host runs the one of its own release, the others
+# run in a root filesystem of theirs (test/rootfs.sh).
+PERFOPT_PG_VERSIONS_ALL="15 17 18"
+perfopt_pg_release() {
+	case $1 in
+	15) echo bookworm ;;
+	17) echo trixie ;;
+	18) echo sid ;;
+	*) echo "PostgreSQL $1 is not supported (supported: $PERFOPT_PG_VERSIONS_ALL)" >&2 && return 1 ;;
+	esac
+}
+# the version of the host's own Debian release (15 on Debian 12)
+perfopt_host_pg_version() {
+	local v codename
+	codename=$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}")
+	for v in $PERFOPT_PG_VERSIONS_ALL; do
+		[ "$(perfopt_pg_release "$v")" = "$codename" ] && echo "$v" && return 0
+	done
+	echo 15
+}
+
+# The version this run builds and tests: PERFOPT_PG_VERSION, else PG_CONFIG's,
+# else the host's; PG_CONFIG defaults to Debian's for that version.
+if [ -z "${PERFOPT_PG_VERSION:-}" ]; then
+	if [ -n "${PG_CONFIG:-}" ] && [ -x "$PG_CONFIG" ]; then
+		PERFOPT_PG_VERSION=$("$PG_CONFIG" --version | sed -E 's/^PostgreSQL ([0-9]+).*/\1/')
+	else
+		PERFOPT_PG_VERSION=$(perfopt_host_pg_version)
+	fi
+fi
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/$PERFOPT_PG_VERSION/bin/pg_config}
 # the server's programs and PGXS follow PG_CONFIG (a relocated copy of the
 # installation works too: each has its own extension directory)
 if [ -x "$PG_CONFIG" ]; then
@@ -14,12 +46,27 @@ else
 	PGXS_DIR=$(dirname "$PGBIN")/lib/pgxs
 fi
 
-# Debian 12 packages: server, headers, contrib (pg_stat_statements, pgbench),
-# HypoPG (only a test oracle for the advisor's costs),
-# the TAP framework's IPC::Run, promtool, and the shim's libraries.
-PERFOPT_PACKAGES="postgresql-15 postgresql-server-dev-15 postgresql-contrib postgresql-15-hypopg
-  libipc-run-perl prometheus libcjson-dev libmicrohttpd-dev libpq-dev
-  zlib1g-dev make gcc clang libclang-rt-14-dev curl openssl sqlsmith valgrind wrk"
+# Debian packages for a version: server, headers, contrib (pg_stat_statements,
+# pgbench; from 17 on postgresql-NN provides postgresql-contrib itself),
+# HypoPG (only a test oracle for the advisor's costs), the TAP framework's
+# IPC::Run, promtool, valgrind, and the shim's libraries.  Trixie's and
+# sid's server headers include ICU's without depending on libicu-dev.
+perfopt_packages() {
+	local v=$1
+	echo "postgresql-$v postgresql-server-dev-$v postgresql-$v-hypopg
+	  libipc-run-perl prometheus libcjson-dev libmicrohttpd-dev libpq-dev
+	  zlib1g-dev make gcc curl openssl valgrind"
+	if [ "$v" -le 16 ]; then echo postgresql-contrib; else echo libicu-dev; fi
+}
+# what the version-independent parts need (the fuzzers' clang and its
+# runtime (libclang-rt-dev follows the release's clang), sqlsmith, wrk for
+# the soak; they run on the host only) and test/rootfs.sh on the host
+PERFOPT_HOST_PACKAGES="clang libclang-rt-dev sqlsmith wrk debootstrap iproute2"
+# what this run needs: its version's packages, and the host's unless
+# test/run.sh runs only the version's suites (PERFOPT_VERSION_ONLY=1, as in
+# a root filesystem)
+PERFOPT_PACKAGES=$(perfopt_packages "$PERFOPT_PG_VERSION" | tr -s ' \t\n' ' ')
+[ -n "${PERFOPT_VERSION_ONLY:-}" ] || PERFOPT_PACKAGES="$PERFOPT_PACKAGES $PERFOPT_HOST_PACKAGES"
 
 perfopt_log() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }
 
@@ -47,8 +94,8 @@ perfopt_install_deps() {
 	apt-get install -y -q $missing >/dev/null
 	# Debian's package creates and starts a cluster on 5432; perfopt's
 	# throwaway clusters do not need it
-	if command -v pg_ctlcluster >/dev/null && pg_lsclusters -h 2>/dev/null | grep -q '^15 main .* online'; then
-		pg_ctlcluster 15 main stop || true
+	if command -v pg_ctlcluster >/dev/null && pg_lsclusters -h 2>/dev/null | grep -q "^$PERFOPT_PG_VERSION main .* online"; then
+		pg_ctlcluster "$PERFOPT_PG_VERSION" main stop || true
 	fi
 }
 
