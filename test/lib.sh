@@ -99,14 +99,25 @@ perfopt_install_deps() {
 	fi
 }
 
-# (one build at a time: two test runs may share a checkout)
+# (one build at a time: two test runs may share a checkout); the build
+# must be warning-free on every version: a warning fails it
 perfopt_build_install() {
-	perfopt_log "building and installing perfopt"
+	perfopt_log "building and installing perfopt (PostgreSQL $PERFOPT_PG_VERSION)"
+	local log rc
+	log=$(mktemp)
 	(
 		flock 9
-		make -C "$PERFOPT_TOP" -s PG_CONFIG="$PG_CONFIG" >/dev/null &&
-			make -C "$PERFOPT_TOP" -s PG_CONFIG="$PG_CONFIG" install >/dev/null
+		make -C "$PERFOPT_TOP" -s PG_CONFIG="$PG_CONFIG" >"$log" 2>&1 &&
+			make -C "$PERFOPT_TOP" -s PG_CONFIG="$PG_CONFIG" install >/dev/null 2>>"$log"
 	) 9>/tmp/perfopt-build.lock
+	rc=$?
+	if [ "$rc" = 0 ] && grep -q 'warning:' "$log"; then
+		echo "the build printed warnings (PostgreSQL $PERFOPT_PG_VERSION)" >&2
+		rc=1
+	fi
+	[ "$rc" = 0 ] || cat "$log" >&2
+	rm -f "$log"
+	return "$rc"
 }
 
 # perfopt_sqlcheck (test/sqlcheck), the test-only checker of perfopt's own

@@ -226,8 +226,16 @@ if [ $# = 0 ]; then
 		--temp-instance="$PERFOPT_TMP/regress/instance" \
 		--temp-config="$PERFOPT_TOP/test/regress.conf" \
 		--no-locale --dbname=contrib_regression --schedule="$PERFOPT_TOP/test/schedule" | tee "$PERFOPT_TMP"/regress.out
-	p=$(grep -cE '^(ok|test) .* ok( |$)|\.\.\. ok' "$PERFOPT_TMP"/regress.out)
-	f=$(grep -cE 'FAILED|failed \(ignored\)' "$PERFOPT_TMP"/regress.out)
+	regress_rc=${PIPESTATUS[0]}
+	# through 15 "test x ... ok" and "x ... FAILED"; from 16 TAP-like
+	# "ok 1 - x" and "not ok 1 - x"
+	p=$(grep -cE '^(ok|test) .* ok( |$)|\.\.\. ok|^ok [0-9]+ ' "$PERFOPT_TMP"/regress.out)
+	f=$(grep -cE 'FAILED|failed \(ignored\)|^not ok [0-9]+ ' "$PERFOPT_TMP"/regress.out)
+	# pg_regress failed, or ran nothing: a failure however its output reads
+	if [ "$f" = 0 ] && { [ "$regress_rc" != 0 ] || [ "$p" = 0 ]; }; then
+		echo "pg_regress exited with $regress_rc after $p passed test(s)" >&2
+		f=1
+	fi
 	passed=$((passed + p))
 	failed=$((failed + f))
 	[ -f "$PERFOPT_TMP"/regress/regression.diffs ] && cat "$PERFOPT_TMP"/regress/regression.diffs | head -100
@@ -254,6 +262,8 @@ total=$(grep -cE '^\[[0-9:]+\] test/t/' "$PERFOPT_TMP"/tap.out)
 f=$(grep -cE '^test/t/[^ ]+ +\(Wstat' "$PERFOPT_TMP"/tap.out)
 # (NOTESTS: every file skipped itself, e.g. 031_disk_full.pl when not root)
 grep -qE '^Result: (PASS|NOTESTS)' "$PERFOPT_TMP"/tap.out || [ "$f" != 0 ] || f=$((total > 0 ? total : 1))
+# (and prove ran no file at all: a failure)
+[ "$total" != 0 ] || f=1
 passed=$((passed + total - f))
 failed=$((failed + f))
 
