@@ -252,7 +252,10 @@ perfopt_log "TAP"
 mkdir -p "$PERFOPT_TMP/tap"
 tap_files=("$@")
 [ ${#tap_files[@]} = 0 ] && tap_files=(test/t/*.pl)
+# (TESTDIR through 16, TESTDATADIR and TESTLOGDIR from 17: the same places)
 TESTDIR="$PERFOPT_TMP/tap" \
+	TESTDATADIR="$PERFOPT_TMP/tap/tmp_check" \
+	TESTLOGDIR="$PERFOPT_TMP/tap/tmp_check/log" \
 	PG_REGRESS="$PGXS_DIR/src/test/regress/pg_regress" \
 	PERL5LIB="$PGXS_DIR/src/test/perl:$PERFOPT_TOP/test/perl" \
 	PERFOPT_TOP="$PERFOPT_TOP" \
