@@ -31,6 +31,7 @@ OBJS = \
 	src/jobs/runner.o \
 	src/jobs/verify.o \
 	src/optimize.o \
+	src/ownsql.o \
 	src/perfopt.o \
 	src/procstats.o \
 	src/promtext.o \

@@ -17,6 +17,7 @@
 
 #include "advisor.h"
 #include "latency.h"
+#include "ownsql.h"
 #include "perfopt.h"
 #include "shmem.h"
 #include "worker.h"
@@ -320,5 +321,6 @@ _PG_init(void)
 	perfopt_whatif_install_hook();
 	perfopt_collect_install_hook();
 	perfopt_latency_install_hooks();
+	perfopt_ownsql_install_hook();
 	perfopt_worker_register();
 }
