@@ -6,15 +6,17 @@
  * the comment PERFOPT_OWN_SQL_MARKER: the advisor leaves out the
  * pg_stat_statements entries that carry it, and a DBA sees whose they
  * are.  pg_stat_statements keeps a statement's text from the statement's
- * location on; through 17 the first statement of a string starts at 0,
- * its leading comments included, but from 18 the location is its first
- * token's, after the comments, and the marker was lost.  This
+ * location on; through 17 a statement starts at the start of its string
+ * or right after the previous statement's semicolon, its leading comments
+ * included, but from 18 the location is its first token's, after the
+ * comments, and the marker was lost.  This
  * post_parse_analyze hook moves the location of a statement that the
- * marker opens back to the start of its string, before
+ * marker opens back over its leading comments, to the end of the
+ * statement before it (its semicolon) or the start of the string, before
  * pg_stat_statements' hook sees it (perfopt comes after
  * pg_stat_statements in shared_preload_libraries, so its hook runs
- * first): as 15 and 17 store it.  Through 17 it finds the location at 0
- * already and changes nothing.
+ * first): as 15 and 17 store it.  Through 17 the location is there
+ * already and nothing changes.
  */
 #include "postgres.h"
 
@@ -34,33 +36,38 @@ own_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 	if (src != NULL && query->stmt_location > 0)
 	{
 		int			loc = query->stmt_location;
-		int			i = 0;
+		int			start = loc;
 
-		while (i < loc && isspace((unsigned char) src[i]))
-			i++;
-		if (strncmp(src + i, PERFOPT_OWN_SQL_MARKER, strlen(PERFOPT_OWN_SQL_MARKER)) == 0)
+		/*
+		 * back over white space and comments to the end of the statement
+		 * before (its semicolon) or the start of the string
+		 */
+		for (;;)
 		{
-			/* only white space and comments between the marker and it */
-			while (i < loc)
-			{
-				if (isspace((unsigned char) src[i]))
-					i++;
-				else if (src[i] == '/' && src[i + 1] == '*')
-				{
-					const char *end = strstr(src + i + 2, "*/");
+			int			open;
 
-					if (end == NULL)
-						break;
-					i = end + 2 - src;
-				}
-				else
+			while (start > 0 && isspace((unsigned char) src[start - 1]))
+				start--;
+			if (start < 4 || src[start - 1] != '/' || src[start - 2] != '*')
+				break;
+			for (open = start - 4; open >= 0; open--)
+				if (src[open] == '/' && src[open + 1] == '*')
 					break;
-			}
-			if (i == loc)
+			if (open < 0)
+				break;
+			start = open;
+		}
+		if (start < loc)
+		{
+			int			i = start;
+
+			while (i < loc && isspace((unsigned char) src[i]))
+				i++;
+			if (strncmp(src + i, PERFOPT_OWN_SQL_MARKER, strlen(PERFOPT_OWN_SQL_MARKER)) == 0)
 			{
 				if (query->stmt_len > 0)
-					query->stmt_len += loc;
-				query->stmt_location = 0;
+					query->stmt_len += loc - start;
+				query->stmt_location = start;
 			}
 		}
 	}
