@@ -30,6 +30,7 @@ OBJS = \
 	src/core/extschema.o \
 	src/core/jsonutil.o \
 	src/core/launcher.o \
+	src/core/ownsql.o \
 	src/core/perfopt.o \
 	src/core/sample.o \
 	src/core/searchpath.o \
@@ -97,6 +98,7 @@ include $(PGXS)
 
 # PGXS's prove_installcheck for perfopt's layout: the tests in test/t/, their
 # PerfoptTest.pm in test/perl/, and the TAP nodes in $(PERFOPT_TMP)/tap
+# (TESTDIR through 16, TESTDATADIR and TESTLOGDIR from 17: the same places)
 # rather than in a tmp_check/ re-created at the top (which the postgres
 # user may not be allowed to remove); PROVE_TESTS and PROVE_FLAGS as usual.
 define prove_installcheck
@@ -105,6 +107,7 @@ rm -rf '$(PERFOPT_TMP)/tap' && \
 $(MKDIR_P) '$(PERFOPT_TMP)/tap' && \
 cd $(srcdir) && \
    TESTDIR='$(PERFOPT_TMP)/tap' PATH="$(bindir):$(CURDIR):$$PATH" \
+   TESTDATADIR='$(PERFOPT_TMP)/tap/tmp_check' TESTLOGDIR='$(PERFOPT_TMP)/tap/tmp_check/log' \
    PGPORT='6$(DEF_PGPORT)' PERFOPT_TOP='$(abspath $(srcdir))' \
    PG_REGRESS='$(top_builddir)/src/test/regress/pg_regress' \
    $(PROVE) $(PG_PROVE_FLAGS) -I test/perl $(PROVE_FLAGS) $(if $(PROVE_TESTS),$(PROVE_TESTS),test/t/*.pl)

@@ -1,12 +1,17 @@
 -- The monitoring SQL surface: objects, document shapes, live samples.
 CREATE EXTENSION perfopt CASCADE;
 
--- every object the extension owns, with its kind
+-- every object the extension owns, with its kind (from 17 the row types
+-- of its tables and views and their array types are members too: they
+-- follow from the relations and are left out)
 SELECT pg_describe_object(classid, objid, 0) AS object
 FROM pg_depend
 WHERE refclassid = 'pg_extension'::regclass
   AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'perfopt')
   AND deptype = 'e'
+  AND NOT (classid = 'pg_type'::regclass AND EXISTS (
+      SELECT FROM pg_type t JOIN pg_class r ON r.oid = t.typrelid
+      WHERE r.relkind <> 'c' AND objid IN (t.oid, t.typarray)))
 ORDER BY 1;
 
 -- every function and view of the extension has a comment (none listed)

@@ -12,12 +12,16 @@ CREATE DATABASE perfopt_upgraded;
 
 -- one line per object of the extension: functions with their signature,
 -- result, language, volatility, settings, defaults and privileges; tables
--- and views with their columns and privileges; views with their query
+-- and views with their columns and privileges; views with their query (the
+-- row types of tables and views, members from 17, follow from them)
 SELECT $catalog$
 WITH member AS (
   SELECT d.classid, d.objid
   FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
   WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e' AND e.extname = 'perfopt'
+    AND NOT (d.classid = 'pg_type'::regclass AND EXISTS (
+        SELECT FROM pg_type t JOIN pg_class r ON r.oid = t.typrelid
+        WHERE r.relkind <> 'c' AND d.objid IN (t.oid, t.typarray)))
 )
 SELECT 'function ' || p.oid::regprocedure || ' returns ' || pg_get_function_result(p.oid)
        || ' language ' || l.lanname || ' volatility ' || p.provolatile::text

@@ -3,7 +3,39 @@
 # Sourced, not run.
 
 PERFOPT_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+
+# The PostgreSQL major versions perfopt supports and the Debian release
+# that carries each: the host runs the one of its own release, the others
+# run in a root filesystem of theirs (test/rootfs.sh).
+PERFOPT_PG_VERSIONS_ALL="15 17 18"
+perfopt_pg_release() {
+	case $1 in
+	15) echo bookworm ;;
+	17) echo trixie ;;
+	18) echo sid ;;
+	*) echo "PostgreSQL $1 is not supported (supported: $PERFOPT_PG_VERSIONS_ALL)" >&2 && return 1 ;;
+	esac
+}
+# the version of the host's own Debian release (15 on Debian 12)
+perfopt_host_pg_version() {
+	local v codename
+	codename=$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}")
+	for v in $PERFOPT_PG_VERSIONS_ALL; do
+		[ "$(perfopt_pg_release "$v")" = "$codename" ] && echo "$v" && return 0
+	done
+	echo 15
+}
+
+# The version this run builds and tests: PERFOPT_PG_VERSION, else PG_CONFIG's,
+# else the host's; PG_CONFIG defaults to Debian's for that version.
+if [ -z "${PERFOPT_PG_VERSION:-}" ]; then
+	if [ -n "${PG_CONFIG:-}" ] && [ -x "$PG_CONFIG" ]; then
+		PERFOPT_PG_VERSION=$("$PG_CONFIG" --version | sed -E 's/^PostgreSQL ([0-9]+).*/\1/')
+	else
+		PERFOPT_PG_VERSION=$(perfopt_host_pg_version)
+	fi
+fi
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/$PERFOPT_PG_VERSION/bin/pg_config}
 # the server's programs and PGXS follow PG_CONFIG (a relocated copy of the
 # installation works too: each has its own extension directory)
 if [ -x "$PG_CONFIG" ]; then
@@ -14,17 +46,31 @@ else
 	PGXS_DIR=$(dirname "$PGBIN")/lib/pgxs
 fi
 
-# Debian 12 packages: server, headers, contrib (pg_stat_statements, pgbench),
-# HypoPG (only a test oracle for the advisor's costs), the TAP framework
-# (perl's prove, IPC::Run), promtool, the shim's libraries, and every
-# command the scripts call (ps, bc, curl, openssl, wrk, valgrind,
-# systemd-analyze): a
-# minimal Debian 12 (debootstrap --variant=minbase) has none of them.
-PERFOPT_PACKAGES="postgresql-15 postgresql-server-dev-15 postgresql-contrib postgresql-15-hypopg
-  perl libipc-run-perl prometheus libcjson-dev libmicrohttpd-dev libpq-dev nettle-dev
-  zlib1g-dev make gcc clang libclang-rt-14-dev curl openssl sqlsmith valgrind wrk
-  procps bc systemd
-  debhelper postgresql-server-dev-all dpkg-dev fakeroot lintian debootstrap"
+# Debian packages for a version: server, headers, contrib (pg_stat_statements,
+# pgbench; from 17 on postgresql-NN provides postgresql-contrib itself),
+# HypoPG (only a test oracle for the advisor's costs), the TAP framework's
+# prove and IPC::Run, promtool, valgrind, the shim's libraries, and every
+# command the scripts call (ps, bc, curl, openssl): a minimal Debian
+# (debootstrap --variant=minbase) has none of them.  Trixie's and
+# sid's server headers include ICU's without depending on libicu-dev.
+perfopt_packages() {
+	local v=$1
+	echo "postgresql-$v postgresql-server-dev-$v postgresql-$v-hypopg
+	  perl libipc-run-perl prometheus libcjson-dev libmicrohttpd-dev libpq-dev nettle-dev
+	  zlib1g-dev make gcc curl openssl valgrind procps bc"
+	if [ "$v" -le 16 ]; then echo postgresql-contrib; else echo libicu-dev; fi
+}
+# what the version-independent parts need (the fuzzers' clang and its
+# runtime (libclang-rt-dev follows the release's clang), sqlsmith, wrk for
+# the soak, systemd-analyze for the service check, what builds the Debian
+# packages; they run on the host only) and test/rootfs.sh on the host
+PERFOPT_HOST_PACKAGES="clang libclang-rt-dev sqlsmith wrk debootstrap iproute2 systemd
+  debhelper postgresql-server-dev-all dpkg-dev fakeroot lintian"
+# what this run needs: its version's packages, and the host's unless
+# test/run.sh runs only the version's suites (PERFOPT_VERSION_ONLY=1, as in
+# a root filesystem)
+PERFOPT_PACKAGES=$(perfopt_packages "$PERFOPT_PG_VERSION" | tr -s ' \t\n' ' ')
+[ -n "${PERFOPT_VERSION_ONLY:-}" ] || PERFOPT_PACKAGES="$PERFOPT_PACKAGES $PERFOPT_HOST_PACKAGES"
 
 perfopt_log() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }
 
@@ -76,22 +122,33 @@ perfopt_install_deps() {
 	apt-get install -y -q $missing >/dev/null
 	# Debian's package creates and starts a cluster on 5432; perfopt's
 	# throwaway clusters do not need it
-	if command -v pg_ctlcluster >/dev/null && pg_lsclusters -h 2>/dev/null | grep -q '^15 main .* online'; then
-		pg_ctlcluster 15 main stop || true
+	if command -v pg_ctlcluster >/dev/null && pg_lsclusters -h 2>/dev/null | grep -q "^$PERFOPT_PG_VERSION main .* online"; then
+		pg_ctlcluster "$PERFOPT_PG_VERSION" main stop || true
 	fi
 }
 
 # (one build at a time: two test runs may share a checkout; once per run:
-# the scripts a run calls find it done)
+# the scripts a run calls find it done); the build must be warning-free on
+# every version: a warning fails it
 perfopt_build_install() {
 	[ "${PERFOPT_BUILT:-}" = "$PG_CONFIG" ] && return 0
-	perfopt_log "building and installing perfopt"
+	perfopt_log "building and installing perfopt (PostgreSQL $PERFOPT_PG_VERSION)"
+	local log rc
+	log=$(mktemp)
 	(
 		flock 9
-		make -C "$PERFOPT_TOP" -s PG_CONFIG="$PG_CONFIG" >/dev/null &&
-			make -C "$PERFOPT_TOP" -s PG_CONFIG="$PG_CONFIG" install >/dev/null
-	) 9>/tmp/perfopt-build.lock || { echo "building or installing perfopt failed" >&2; return 1; }
-	export PERFOPT_BUILT=$PG_CONFIG
+		make -C "$PERFOPT_TOP" -s PG_CONFIG="$PG_CONFIG" >"$log" 2>&1 &&
+			make -C "$PERFOPT_TOP" -s PG_CONFIG="$PG_CONFIG" install >/dev/null 2>>"$log"
+	) 9>/tmp/perfopt-build.lock
+	rc=$?
+	if [ "$rc" = 0 ] && grep -q 'warning:' "$log"; then
+		echo "the build printed warnings (PostgreSQL $PERFOPT_PG_VERSION)" >&2
+		rc=1
+	fi
+	[ "$rc" = 0 ] || cat "$log" >&2
+	rm -f "$log"
+	[ "$rc" = 0 ] && export PERFOPT_BUILT=$PG_CONFIG
+	return "$rc"
 }
 
 # perfopt_sqlcheck (test/sqlcheck), the test-only checker of perfopt's own

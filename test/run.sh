@@ -17,10 +17,108 @@
 #   bash test/run.sh               # everything
 #   bash test/run.sh regress       # unit tests, fuzzers, sqlsmith, pg_regress
 #   bash test/run.sh test/t/010_x.pl  # only these TAP files
+#
+# Every PostgreSQL version perfopt supports (15, 17, 18), or those of
+# PG_VERSIONS ("17 18", "15,18"): the host's own (15 on Debian 12) runs
+# here, the others at the same time in a root filesystem of their Debian
+# release (test/rootfs.sh; root only), each with pg_regress and TAP only
+# (PERFOPT_VERSION_ONLY=1: the unit tests, fuzzers, sqlsmith and the soak
+# do not depend on the server's version and run with the host's).  Their
+# output goes to tmp_check-NN.log and is shown when they end; a summary per
+# version comes last.  With PG_CONFIG set and no PG_VERSIONS, only that
+# installation is tested, here, as before.
 set -uo pipefail
+explicit_pg_config=${PG_CONFIG:-}
 source "$(dirname "$0")/lib.sh"
 perfopt_readable_checkout run.sh "$@" || exit 1
 cd "$PERFOPT_TOP"
+
+# --- several versions --------------------------------------------------------
+# PostgreSQL VERSION in its root filesystem: a copy of the checkout
+# without build outputs in /build/perfopt (the host may be building in the
+# checkout meanwhile), results in the checkout's tmp_check-VERSION
+run_in_rootfs() {
+	local v=$1
+	shift
+	# shellcheck disable=SC2016
+	bash test/rootfs.sh "$v" bash -c '
+		set -e
+		v=$0
+		rm -rf /build/perfopt && mkdir -p /build/perfopt
+		tar -C /perfopt --exclude-vcs --exclude="./tmp_check*" --exclude="*.o" \
+			--exclude="*.so" --exclude="*.bc" -cf - . | tar -C /build/perfopt -xf -
+		cd /build/perfopt
+		pg_config=/usr/lib/postgresql/$v/bin/pg_config
+		make -s PG_CONFIG=$pg_config clean >/dev/null
+		make -s -C test/sqlcheck PG_CONFIG=$pg_config clean >/dev/null
+		exec env PG_CONFIG=$pg_config PERFOPT_PG_VERSION=$v PERFOPT_VERSION_ONLY=1 \
+			PERFOPT_TMP=/perfopt/tmp_check-$v bash test/run.sh "$@"' "$v" "$@"
+}
+
+# the last "N passed, M failed" of a log: "N M", or "0 1" when there is none
+run_counts() {
+	local line
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$1" 2>/dev/null | tail -n 1)
+	if [ -n "$line" ]; then echo "$line" | awk '{print $1, $3}'; else echo "0 1"; fi
+}
+
+if [ "${1:-}" != --as-pg ] && [ -z "${PERFOPT_VERSION_ONLY:-}" ] &&
+	{ [ -n "${PG_VERSIONS:-}" ] || [ -z "$explicit_pg_config" ]; }; then
+	host_version=$(perfopt_host_pg_version)
+	versions=$(echo "${PG_VERSIONS:-$PERFOPT_PG_VERSIONS_ALL}" | tr ',' ' ' | xargs -n 1 | awk '!seen[$0]++' | xargs)
+	for v in $versions; do perfopt_pg_release "$v" >/dev/null || exit 2; done
+	if [ "$versions" != "$host_version" ]; then
+		if [ "$(id -u)" != 0 ]; then
+			echo "PostgreSQL $versions: all but $host_version run in root filesystems, which needs root" \
+				"(or PG_VERSIONS=$host_version)" >&2
+			exit 1
+		fi
+		t0=$SECONDS
+		declare -A pids=() secs=()
+		host_log=$PERFOPT_TOP/tmp_check-host.log
+		for v in $versions; do
+			[ "$v" = "$host_version" ] && continue
+			perfopt_log "PostgreSQL $v: in the $(perfopt_pg_release "$v") root filesystem, output in tmp_check-$v.log"
+			(
+				s=$SECONDS
+				run_in_rootfs "$v" "$@" >"$PERFOPT_TOP/tmp_check-$v.log" 2>&1
+				rc=$?
+				echo "($((SECONDS - s)) s)" >>"$PERFOPT_TOP/tmp_check-$v.log"
+				exit $rc
+			) &
+			pids[$v]=$!
+		done
+		if [[ " $versions " == *" $host_version "* ]]; then
+			perfopt_log "PostgreSQL $host_version: here"
+			s=$SECONDS
+			PG_VERSIONS=$host_version PG_CONFIG=${explicit_pg_config:-$PG_CONFIG} bash "$0" "$@" 2>&1 | tee "$host_log"
+			secs[$host_version]=$((SECONDS - s))
+		fi
+		failed_any=0
+		for v in $versions; do
+			[ "$v" = "$host_version" ] && continue
+			wait "${pids[$v]}" || failed_any=1
+			secs[$v]=$(sed -n -E 's/^\(([0-9]+) s\)$/\1/p' "$PERFOPT_TOP/tmp_check-$v.log" | tail -n 1)
+			perfopt_log "PostgreSQL $v ($(perfopt_pg_release "$v") root filesystem): tmp_check-$v.log"
+			cat "$PERFOPT_TOP/tmp_check-$v.log"
+		done
+		perfopt_log "summary ($((SECONDS - t0)) s)"
+		total_p=0 total_f=0
+		for v in $versions; do
+			if [ "$v" = "$host_version" ]; then log=$host_log where=host; else
+				log=$PERFOPT_TOP/tmp_check-$v.log where="$(perfopt_pg_release "$v") root filesystem"
+			fi
+			read -r p f < <(run_counts "$log")
+			echo "PostgreSQL $v ($where, ${secs[$v]:-?} s): $p passed, $f failed"
+			total_p=$((total_p + p))
+			total_f=$((total_f + f))
+		done
+		[ "$failed_any" = 0 ] || [ "$total_f" != 0 ] || total_f=1
+		echo "$total_p passed, $total_f failed"
+		[ "$total_f" = 0 ]
+		exit $?
+	fi
+fi
 # where clusters and results go (PERFOPT_TMP lets two runs coexist)
 export PERFOPT_TMP=${PERFOPT_TMP:-$PERFOPT_TOP/tmp_check}
 # the clusters of lib.sh (sqlsmith, soak) and of the TAP tests preload the
@@ -83,7 +181,8 @@ if [ "${1:-}" != "--as-pg" ]; then
 		fi
 	fi
 	unit_failed=0
-	if [ $# = 0 ] || [ "$1" = regress ]; then
+	# (in a root filesystem, only what depends on the server's version)
+	if [ -z "${PERFOPT_VERSION_ONLY:-}" ] && { [ $# = 0 ] || [ "$1" = regress ]; }; then
 		perfopt_log "unit tests (ASan/UBSan)"
 		make -s -C test/unit check || unit_failed=1
 		make -s -C test/unit clean >/dev/null
@@ -108,7 +207,7 @@ if [ "${1:-}" != "--as-pg" ]; then
 	fi
 	# a short soak under load (pgbench, the shim under wrk, an optimization);
 	# PERFOPT_SOAK_SECONDS=0 leaves it out
-	if [ $# = 0 ] && [ "${PERFOPT_SOAK_SECONDS:-60}" != 0 ]; then
+	if [ -z "${PERFOPT_VERSION_ONLY:-}" ] && [ $# = 0 ] && [ "${PERFOPT_SOAK_SECONDS:-60}" != 0 ]; then
 		perfopt_log "soak (test/bench/soak.sh, ${PERFOPT_SOAK_SECONDS:-60} s)"
 		bash test/bench/soak.sh "${PERFOPT_SOAK_SECONDS:-60}" || unit_failed=1
 	fi
@@ -124,7 +223,7 @@ passed=0
 failed=0
 only_regress=0
 if [ "${1:-}" = regress ]; then only_regress=1; shift; fi
-if [ "$unit_failed" = 1 ]; then failed=$((failed + 1)); else [ $# = 0 ] && passed=$((passed + 1)); fi
+if [ "$unit_failed" = 1 ]; then failed=$((failed + 1)); else [ $# = 0 ] && [ -z "${PERFOPT_VERSION_ONLY:-}" ] && passed=$((passed + 1)); fi
 
 # pg_regress and TAP through the Makefile's PGXS targets, so that their
 # lists and options are defined once (test/schedule, test/t/*.pl, the
@@ -134,11 +233,16 @@ if [ $# = 0 ]; then
 	perfopt_log "pg_regress (make installcheck TAP_TESTS=)"
 	make -s -C "$PERFOPT_TOP" PG_CONFIG="$PG_CONFIG" installcheck TAP_TESTS= 2>&1 | tee "$PERFOPT_TMP"/regress.out
 	rc=${PIPESTATUS[0]}
-	p=$(grep -cE '^(ok|test) .* ok( |$)|\.\.\. ok' "$PERFOPT_TMP"/regress.out)
-	f=$(grep -cE 'FAILED|failed \(ignored\)' "$PERFOPT_TMP"/regress.out)
-	# make failed before any test could (a missing perfopt_sqlcheck, a server
-	# that did not start): one failure
-	[ "$rc" != 0 ] && [ "$f" = 0 ] && f=1
+	# through 15 "test x ... ok" and "x ... FAILED"; from 16 TAP-like
+	# "ok 1 - x" and "not ok 1 - x"
+	p=$(grep -cE '^(ok|test) .* ok( |$)|\.\.\. ok|^ok [0-9]+ ' "$PERFOPT_TMP"/regress.out)
+	f=$(grep -cE 'FAILED|failed \(ignored\)|^not ok [0-9]+ ' "$PERFOPT_TMP"/regress.out)
+	# make or pg_regress failed (a missing perfopt_sqlcheck, a server that
+	# did not start), or ran nothing: a failure however its output reads
+	if [ "$f" = 0 ] && { [ "$rc" != 0 ] || [ "$p" = 0 ]; }; then
+		echo "pg_regress (make installcheck) exited with $rc after $p passed test(s)" >&2
+		f=1
+	fi
 	passed=$((passed + p))
 	failed=$((failed + f))
 	[ -f "$PERFOPT_TMP"/regress/regression.diffs ] && cat "$PERFOPT_TMP"/regress/regression.diffs | head -100
@@ -164,7 +268,7 @@ f=$(grep -cE '^test/t/[^ ]+ +\(Wstat' "$PERFOPT_TMP"/tap.out)
 grep -qE '^Result: (PASS|NOTESTS)' "$PERFOPT_TMP"/tap.out || [ "$f" != 0 ] || f=$((total > 0 ? total : 1))
 # a TAP run that ran no file (unreadable tests, a wrong name) fails
 if [ "$total" = 0 ]; then
-	echo "TAP: no test file ran (${tap_files[*]})" >&2
+	echo "TAP: no test file ran (${*:-test/t/*.pl})" >&2
 	f=$((f > 0 ? f : 1))
 fi
 passed=$((passed + total - f))

@@ -29,6 +29,7 @@
 #include "utils/selfuncs.h"
 
 #include "advisor.h"
+#include "compat.h"
 
 /* IN lists longer than this get no candidates (see col_clause) */
 #define COL_MAX_IN_LIST 64
@@ -280,7 +281,7 @@ col_sort_keys(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblEntry *rte)
 		/* every sort key must come from this relation */
 		if (keys[i] == NULL)
 			return;
-		desc[i] = (pk->pk_strategy == BTGreaterStrategyNumber);
+		desc[i] = perfopt_pathkey_is_desc(pk);
 		i++;
 	}
 	for (i = 0; i < n; i++)

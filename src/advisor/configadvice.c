@@ -6,8 +6,8 @@
  *
  * Evidence comes from the sample ring (connections, idle in transaction,
  * memory) and from the cumulative statistics (pg_stat_database,
- * pg_stat_bgwriter, pg_stat_user_tables), each rule with a floor of
- * activity below which it says nothing:
+ * pg_stat_bgwriter or, from 17, pg_stat_checkpointer, pg_stat_user_tables),
+ * each rule with a floor of activity below which it says nothing:
  *
  * - connections: the peak in use near max_connections with idle sessions
  *   dominating -> a pooler and fewer connections; without idle ones ->
@@ -31,6 +31,7 @@
 #include "utils/guc.h"
 
 #include "advisor.h"
+#include "compat.h"
 #include "shmem.h"
 #include "spiutil.h"
 
@@ -193,10 +194,11 @@ adv_config_advice(void)
 	}
 
 	/* checkpoints requested rather than timed */
-	if (ca_row("/* perfopt */ SELECT checkpoints_timed::pg_catalog.float8, checkpoints_req::pg_catalog.float8,"
+	if (ca_row("/* perfopt */ SELECT " PERFOPT_SQL_CHECKPOINTS_TIMED "::pg_catalog.float8, "
+			   PERFOPT_SQL_CHECKPOINTS_REQUESTED "::pg_catalog.float8,"
 			   " (SELECT setting::pg_catalog.float8 FROM pg_catalog.pg_settings"
 			   "  WHERE name OPERATOR(pg_catalog.=) 'max_wal_size')"
-			   " FROM pg_catalog.pg_stat_bgwriter", v, 3) &&
+			   " FROM " PERFOPT_SQL_CHECKPOINTS_VIEW, v, 3) &&
 		v[1] >= 5 && v[1] > v[0])
 	{
 		double		target = v[2] * 2;	/* MB */

@@ -27,6 +27,7 @@
 #include "utils/rel.h"
 
 #include "advisor.h"
+#include "compat.h"
 #include "jsonutil.h"
 #include "perfopt.h"
 
@@ -287,7 +288,7 @@ sp_analyze(AdvStatement *st)
 											quote_identifier(get_attname(use->relid, use->attnum, false)),
 											quote_identifier(get_rel_name(use->relid)),
 											quote_identifier(get_attname(use->relid, use->attnum, false)),
-											lc_collate_is_c(use->collation) ? "" : " text_pattern_ops"));
+											perfopt_collate_is_c(use->collation) ? "" : " text_pattern_ops"));
 		}
 	}
 

@@ -434,7 +434,7 @@ wl_run_step(AdvStatement *st, void (*fn) (AdvStatement *), WlStep step)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
-	Oid			role = step == WL_ANALYZE ? st->userid : st->plan_role;
+	volatile Oid role = step == WL_ANALYZE ? st->userid : st->plan_role;
 	TimestampTz started;
 	volatile bool ok = true;
 	volatile bool disarmed = false;

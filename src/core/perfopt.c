@@ -19,6 +19,7 @@
 #include "alerts.h"
 #include "control.h"
 #include "latency.h"
+#include "ownsql.h"
 #include "perfopt.h"
 #include "shmem.h"
 #include "worker.h"
@@ -326,5 +327,6 @@ _PG_init(void)
 	perfopt_whatif_install_hook();
 	perfopt_collect_install_hook();
 	perfopt_latency_install_hooks();
+	perfopt_ownsql_install_hook();
 	perfopt_worker_register();
 }

@@ -36,6 +36,7 @@
 
 #include "advisor.h"
 #include "audit.h"
+#include "compat.h"
 #include "extschema.h"
 #include "jobs.h"
 #include "jsonutil.h"
@@ -163,7 +164,7 @@ opt_may_touch(OptRun *run, const char *table, Oid *nsp)
 		opt_skip(run, table ? table : "", "the table no longer exists");
 		return false;
 	}
-	if (pg_namespace_aclcheck(*nsp, GetUserId(), ACL_USAGE) != ACLCHECK_OK)
+	if (perfopt_namespace_aclcheck(*nsp, GetUserId(), ACL_USAGE) != ACLCHECK_OK)
 	{
 		opt_skip(run, table, psprintf("%s has no USAGE privilege on schema %s",
 									  quote_identifier(GetUserNameFromId(GetUserId(), false)),

@@ -39,6 +39,7 @@
 #include "utils/memutils.h"
 #include "utils/timeout.h"
 
+#include "compat.h"
 #include "extschema.h"
 #include "jobs.h"
 #include "latency.h"

@@ -24,6 +24,7 @@
 #include "utils/portal.h"
 #include "utils/snapmgr.h"
 
+#include "compat.h"
 #include "jobs.h"
 #include "perfopt.h"
 #include "spiutil.h"
@@ -179,7 +180,7 @@ perfopt_job_execute(const char *sql, Node *stmt)
 		PortalDefineQuery(portal, NULL, sql, CreateCommandTag(parsetree->stmt), plantrees, NULL);
 		PortalStart(portal, NULL, 0, InvalidSnapshot);
 		receiver = CreateDestReceiver(DestNone);
-		(void) PortalRun(portal, FETCH_ALL, true, true, receiver, receiver, &qc);
+		(void) perfopt_PortalRun(portal, FETCH_ALL, true, receiver, receiver, &qc);
 		receiver->rDestroy(receiver);
 		PortalDrop(portal, false);
 		CommitTransactionCommand();

@@ -39,7 +39,6 @@
 #include "executor/executor.h"
 #include "miscadmin.h"
 #include "port/atomics.h"
-#include "storage/backendid.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
@@ -48,6 +47,7 @@
 #include "utils/json.h"
 #include "utils/memutils.h"
 
+#include "compat.h"
 #include "jsonutil.h"
 #include "latency.h"
 #include "perfopt.h"
@@ -211,10 +211,10 @@ lat_my_slot(void)
 	if (lat_slot != NULL)
 		return lat_slot;
 	if (lat == NULL || lat_ignored || IsParallelWorker() || proc_exit_inprogress ||
-		MyBackendId == InvalidBackendId || MyBackendId > lat->nslots ||
+		PERFOPT_MY_BACKEND_INDEX < 0 || PERFOPT_MY_BACKEND_INDEX >= lat->nslots ||
 		!OidIsValid(MyDatabaseId))
 		return NULL;
-	lat_slot = &lat_slots()[MyBackendId - 1];
+	lat_slot = &lat_slots()[PERFOPT_MY_BACKEND_INDEX];
 	lat_begin_write(lat_slot);
 	/* whatever a previous owner could not fold is not ours */
 	lat_zero(&lat_slot->c, MyDatabaseId);
@@ -275,15 +275,15 @@ lat_ExecutorStart(QueryDesc *queryDesc, int eflags)
 }
 
 static void
-lat_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count, bool execute_once)
+lat_ExecutorRun(PERFOPT_EXECUTOR_RUN_PARAMS)
 {
 	lat_nesting++;
 	PG_TRY();
 	{
 		if (prev_ExecutorRun)
-			prev_ExecutorRun(queryDesc, direction, count, execute_once);
+			prev_ExecutorRun(PERFOPT_EXECUTOR_RUN_ARGS);
 		else
-			standard_ExecutorRun(queryDesc, direction, count, execute_once);
+			standard_ExecutorRun(PERFOPT_EXECUTOR_RUN_ARGS);
 	}
 	PG_FINALLY();
 	{

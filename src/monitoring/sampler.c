@@ -26,6 +26,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "compat.h"
 #include "perfopt.h"
 #include "procstats.h"
 #include "sampler.h"
@@ -314,7 +315,7 @@ smp_connections(PerfoptSample *s)
 	s->connections_total = smp_col(0, 5);
 	s->oldest_query_age_seconds = isnan(smp_col(0, 6)) ? 0 : smp_col(0, 6);
 	s->oldest_idle_in_transaction_age_seconds = isnan(smp_col(0, 7)) ? 0 : smp_col(0, 7);
-	s->connections_available = MaxConnections - ReservedBackends;
+	s->connections_available = MaxConnections - PERFOPT_RESERVED_CONNECTIONS;
 	if (s->connections_available > 0)
 		s->pool_utilization_pct = 100.0 * s->connections_total / s->connections_available;
 }

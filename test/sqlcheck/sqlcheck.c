@@ -20,6 +20,8 @@
  */
 #include "postgres.h"
 
+#include <ctype.h>
+
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -49,6 +51,42 @@ sc_one_line(const char *text)
 	return line;
 }
 
+/*
+ * The statement with the comments and white space around it, from the end
+ * of the statement before it (a semicolon, or the start of the string) to
+ * the start of the next: from 18 a statement's location skips the
+ * comments before it, where the marker is; through 17 it starts right
+ * after the previous semicolon already, and this changes nothing.  Only
+ * block comments count: the marker is one.
+ */
+static void
+sc_widen(const char *source, int *location, int *len)
+{
+	int			start = *location;
+	int			end = *location + *len;
+
+	for (;;)
+	{
+		int			open;
+
+		while (start > 0 && isspace((unsigned char) source[start - 1]))
+			start--;
+		if (start < 4 || source[start - 1] != '/' || source[start - 2] != '*')
+			break;
+		/* the comment's opening */
+		for (open = start - 4; open >= 0; open--)
+			if (source[open] == '/' && source[open + 1] == '*')
+				break;
+		if (open < 0)
+			break;
+		start = open;
+	}
+	while (source[end] != '\0' && source[end] != ';' && isspace((unsigned char) source[end]))
+		end++;
+	*location = start;
+	*len = end - start;
+}
+
 static void
 sc_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 {
@@ -72,6 +110,7 @@ sc_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 	}
 	if (len <= 0 || location + len > strlen(source))
 		len = strlen(source + location);
+	sc_widen(source, &location, &len);
 	if (!sqlcheck_has_marker(source + location, len))
 		return;
 

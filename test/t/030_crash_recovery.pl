@@ -38,7 +38,7 @@ $node->safe_psql('postgres', q{SELECT perfopt_set_thresholds('{"cpu": {"warning"
 ok($node->poll_query_until('postgres',
 		"SELECT count(*) = 1 FROM perfopt_alerts_data WHERE metric = 'cpu' AND state = 'open'"),
 	'a cpu alert is open and written before the crash');
-my $alert = $node->safe_psql('postgres', "SELECT id || '|' || first_seen FROM perfopt_alerts WHERE metric = 'cpu'");
+my $alert = $node->safe_psql('postgres', "SELECT id || '|' || first_seen FROM perfopt_alerts WHERE metric = 'cpu' AND state = 'open'");
 my $worker = perfopt_status($node)->{worker_pid};
 ($count, $max) = split /\|/,
   $node->safe_psql('postgres', 'SELECT count(*), max(sampled_at) FROM perfopt_samples');

@@ -47,11 +47,11 @@ $standby->promote;
 ok( $standby->poll_query_until('postgres',
 		"SELECT last_seen > now() - interval '2 seconds' FROM perfopt_alerts_data WHERE id = $cpu_id"),
 	'after the promotion the replicated cpu alert is updated in place');
+# (from the primary's cpu alert on: a cpu alert the default thresholds
+# opened on a busy machine before it was resolved with the memory one)
 is($standby->safe_psql('postgres',
 		"SELECT count(*) || ' ' || min(id) || ' ' || min(first_seen) FROM perfopt_alerts WHERE metric = 'cpu' AND id >= $cpu_id"),
 	"1 $cpu_id $first_seen", 'one cpu alert, the primary\'s id and first_seen');
-# (ids below it: a busy machine's cpu past its default warning before the
-# test set it to 0, resolved with the memory alert)
 is( $standby->safe_psql('postgres',
 		"SELECT count(*) FROM (SELECT id FROM perfopt_alerts GROUP BY id HAVING count(*) > 1) d"),
 	'0', 'no id twice in perfopt_alerts');

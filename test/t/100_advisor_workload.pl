@@ -22,8 +22,9 @@ $node->safe_psql($db, 'CREATE EXTENSION perfopt CASCADE');
 $node->safe_psql($db, shop_schema_sql());
 
 # The workload: each shape `calls` times per round with other constants.
-# Every statement carries a /* shape:name */ tag, which pg_stat_statements
-# keeps in its text, so each recorded statement maps back to its shape.
+# Every statement carries a /* shape:name */ tag after its first word,
+# which pg_stat_statements keeps in its text (a leading comment it drops
+# from 18 on), so each recorded statement maps back to its shape.
 # `expect`: the indexes (index_shape() form: table(columns), no names) that
 # are best for the shape.
 my @status = qw(new paid shipped done cancelled);
@@ -171,7 +172,7 @@ sub run_workload
 	{
 		for my $s (@shapes)
 		{
-			push @stmts, "/* shape:$s->{name} */ " . $s->{sql}->($i * 10 + $_)
+			push @stmts, $s->{sql}->($i * 10 + $_) =~ s{^(\w+)}{$1 /* shape:$s->{name} */}r
 			  for 1 .. ($s->{calls} // 1);
 		}
 	}
@@ -188,11 +189,11 @@ sub recorded_shapes
 		         'calls', calls, 'mean', mean_exec_time, 'total', total_exec_time)), '[]')
 		FROM pg_stat_statements
 		WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-		  AND query LIKE '/* shape:%'});
+		  AND query LIKE '%/* shape:%'});
 	my %by;
 	for my $r (@$rows)
 	{
-		$r->{query} =~ m{^/\* shape:(\w+) \*/} or next;
+		$r->{query} =~ m{/\* shape:(\w+) \*/} or next;
 		$by{$1} = $r;
 	}
 	return %by;

@@ -104,7 +104,10 @@ eval { $su_block->quit };
 
 # an application's blocker is cancelled; its victim then goes on
 my $app_block = $node->background_psql($db, extra_params => [ '-U', 'app' ], on_error_stop => 0);
-$app_block->query_until(qr/locked/, "BEGIN;\nLOCK TABLE t;\n\\echo locked\nSELECT pg_sleep(600);\n");
+# (ROLLBACK right after the cancel: a session idle in its aborted
+# transaction past perfopt.emergency_idle_in_transaction_age would be
+# terminated next, on a slow machine before the check below)
+$app_block->query_until(qr/locked/, "BEGIN;\nLOCK TABLE t;\n\\echo locked\nSELECT pg_sleep(600);\nROLLBACK;\n");
 my $app_block_pid = $node->safe_psql($db,
 	"SELECT pid FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(600);' AND usename = 'app'");
 my $waiter2 = $node->background_psql($db, extra_params => [ '-U', 'app' ]);

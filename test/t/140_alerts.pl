@@ -12,12 +12,44 @@ use PerfoptTest;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use File::Copy qw(copy);
 use Time::HiRes qw(usleep);
 
 my $db = 'postgres';
+
+# The host's cpu is the test's own: a /proc/stat at a steady 50% busy that
+# a child process advances every 50 ms (a machine busy with other suites
+# reached 100%, past the default critical 90%, and turned the warnings this
+# test expects into critical alerts); meminfo and loadavg are copies.
+my $procfs = PostgreSQL::Test::Utils::tempdir('procfs');
+copy($_, "$procfs/" . (split m{/}, $_)[-1]) or die "copy $_: $!" for ('/proc/loadavg', '/proc/meminfo');
+chmod 0755, $procfs;
+chmod 0644, "$procfs/loadavg", "$procfs/meminfo";
+sub write_stat
+{
+	my ($busy, $idle) = @_;
+	open my $fh, '>', "$procfs/stat.tmp" or die;
+	print $fh "cpu  $busy 0 0 $idle 0 0 0 0 0 0\n";
+	close $fh;
+	chmod 0644, "$procfs/stat.tmp";
+	rename "$procfs/stat.tmp", "$procfs/stat" or die;
+}
+write_stat(1000, 1000);
+my $stat_writer = fork() // die "fork: $!";
+if ($stat_writer == 0)
+{
+	for (my $n = 1000;; $n += 5)
+	{
+		write_stat($n, $n);
+		usleep(50_000);
+	}
+}
+END { kill 'KILL', $stat_writer if $stat_writer; }
+
 # no forecast alerts here (trends.c's unit test checks the forecasts)
 my $node = perfopt_node('alerts', interval => 200,
-	conf => "perfopt.advisor_interval = 0\nperfopt.alert_forecast_horizon = 0\n"
+	conf => "perfopt.procfs_path = '$procfs'\n"
+	  . "perfopt.advisor_interval = 0\nperfopt.alert_forecast_horizon = 0\n"
 	  # hysteresis in samples only: the test counts samples
 	  . "perfopt.alert_dwell = 0\n");
 $node->start;
