@@ -142,6 +142,18 @@ al_seconds_or_null(double s, bool *isnull)
 	return *isnull ? (Datum) 0 : Float8GetDatum(s);
 }
 
+/*
+ * at + seconds as a timestamp, or NULL when there is none or it lies past
+ * the last timestamp PostgreSQL has: a nearly flat series crosses its
+ * threshold millions of years away ("timestamp out of range" before)
+ */
+static Datum
+al_at_or_null(TimestampTz at, double seconds, bool *isnull)
+{
+	*isnull = !(seconds >= 0 && seconds < (double) (END_TIMESTAMP - at) / USECS_PER_SEC);
+	return *isnull ? (Datum) 0 : TimestampTzGetDatum(at + (int64) (seconds * USECS_PER_SEC));
+}
+
 Datum
 perfopt_trends_rows(PG_FUNCTION_ARGS)
 {
@@ -166,10 +178,8 @@ perfopt_trends_rows(PG_FUNCTION_ARGS)
 		values[5] = al_seconds_or_null(t->r.slope_per_hour, &nulls[5]);
 		values[6] = al_seconds_or_null(t->r.seconds_to_warning, &nulls[6]);
 		values[7] = al_seconds_or_null(t->r.seconds_to_critical, &nulls[7]);
-		values[8] = TimestampTzGetDatum(t->at + (int64) (t->r.seconds_to_warning * USECS_PER_SEC));
-		nulls[8] = nulls[6];
-		values[9] = TimestampTzGetDatum(t->at + (int64) (t->r.seconds_to_critical * USECS_PER_SEC));
-		nulls[9] = nulls[7];
+		values[8] = al_at_or_null(t->at, t->r.seconds_to_warning, &nulls[8]);
+		values[9] = al_at_or_null(t->at, t->r.seconds_to_critical, &nulls[9]);
 		values[10] = al_seconds_or_null(t->r.ewma, &nulls[10]);
 		values[11] = Float8GetDatum(t->r.z);
 		values[12] = BoolGetDatum(t->r.anomaly);
