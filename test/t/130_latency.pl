@@ -53,11 +53,14 @@ run_statements($node, 'lat_a',
 my $a = db_stats('lat_a');
 is($a->{count}, 25, 'lat_a: 25 statements completed');
 is($a->{errors}, 0, 'lat_a: no errors');
-# the true values are a little above the sleep; a bucket is at most 5% wide
-within($a->{p50_ms}, 50 * 0.95, 50 * 1.05 + 3, 'p50 of 20 x 50 ms + 5 x 200 ms');
-within($a->{p95_ms}, 200 * 0.95, 200 * 1.05 + 3, 'p95 of 20 x 50 ms + 5 x 200 ms');
-within($a->{max_ms}, 200, 215, 'max');
-within($a->{mean_ms}, (20 * 50 + 5 * 200) / 25, (20 * 53 + 5 * 203) / 25, 'mean');
+# the true values are a little above the sleep (by up to $late ms on a
+# machine busy with other suites, where a sleeping backend waits for a
+# CPU); a bucket is at most 5% wide
+my $late = 25;
+within($a->{p50_ms}, 50 * 0.95, 50 * 1.05 + $late, 'p50 of 20 x 50 ms + 5 x 200 ms');
+within($a->{p95_ms}, 200 * 0.95, 200 * 1.05 + $late, 'p95 of 20 x 50 ms + 5 x 200 ms');
+within($a->{max_ms}, 200, 200 + $late, 'max');
+within($a->{mean_ms}, (20 * 50 + 5 * 200) / 25, (20 * 50 + 5 * 200) / 25 + $late, 'mean');
 is($a->{under_100ms_percent}, 80, '80% under 100 ms');
 is($a->{under_200ms_percent}, 80, '80% under 200 ms (a 200 ms sleep takes longer)');
 
