@@ -103,6 +103,12 @@
 #define PERFOPT_SQL_CHECKPOINTS_VIEW "pg_catalog.pg_stat_bgwriter"
 #endif
 
+/*
+ * Does a statement's location skip the comments before it (so that
+ * pg_stat_statements drops a leading marker comment)?  From 18.
+ */
+#define PERFOPT_STMT_LOCATION_SKIPS_COMMENTS (PG_VERSION_NUM >= 180000)
+
 /* Does the collation sort bytewise?  18 removed lc_collate_is_c(). */
 static inline bool
 perfopt_collate_is_c(Oid collation)

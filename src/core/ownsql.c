@@ -15,8 +15,8 @@
  * statement before it (its semicolon) or the start of the string, before
  * pg_stat_statements' hook sees it (perfopt comes after
  * pg_stat_statements in shared_preload_libraries, so its hook runs
- * first): as 15 and 17 store it.  Through 17 the location is there
- * already and nothing changes.
+ * first): as 15 and 17 store it.  perfopt.c installs it only where
+ * locations skip comments (compat.h, from 18).
  */
 #include "postgres.h"
 

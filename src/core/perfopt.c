@@ -19,6 +19,7 @@
 #include "alerts.h"
 #include "control.h"
 #include "latency.h"
+#include "compat.h"
 #include "ownsql.h"
 #include "perfopt.h"
 #include "shmem.h"
@@ -327,6 +328,8 @@ _PG_init(void)
 	perfopt_whatif_install_hook();
 	perfopt_collect_install_hook();
 	perfopt_latency_install_hooks();
-	perfopt_ownsql_install_hook();
+	/* through 17 the marker stays in place: no hook on every statement */
+	if (PERFOPT_STMT_LOCATION_SKIPS_COMMENTS)
+		perfopt_ownsql_install_hook();
 	perfopt_worker_register();
 }
