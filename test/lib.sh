@@ -250,8 +250,9 @@ perfopt_bench_stop() {
 }
 
 # perfopt_bench_shim [shim options...]: the installed perfopt-httpd against
-# the bench cluster (which must listen on 127.0.0.1), as the postgres user
-# when root, with a fresh token mapped to a pg_monitor role; sets token,
+# the bench cluster over its Unix socket (as the shim is deployed next to
+# its server: no host in --conninfo), as the postgres user when root, with
+# a fresh token mapped to a pg_monitor role; sets token,
 # http_port, shim_log (one JSON line per request, in BENCH_DIR) and
 # shim_pid, and waits for /healthz to answer 200
 perfopt_bench_shim() {
@@ -268,7 +269,7 @@ perfopt_bench_shim() {
 	# shellcheck disable=SC2016
 	shim_pid=$(perfopt_as_pg sh -c '"$@" >/dev/null 2>>"$0" & echo $!' "$shim_log" \
 		"$httpd" --listen "127.0.0.1:$http_port" --tokens "$BENCH_DIR/tokens" \
-		--conninfo "host=127.0.0.1 port=$BENCH_PORT dbname=postgres user=perfopt_api" "$@")
+		--conninfo "host=$BENCH_DIR port=$BENCH_PORT dbname=postgres user=perfopt_api" "$@")
 	for _ in $(seq 1 100); do
 		[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$http_port/healthz")" = 200 ] && return 0
 		sleep 0.1

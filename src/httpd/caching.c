@@ -3,12 +3,18 @@
  * takes gzip (Accept-Encoding with q-values), the gzip itself (zlib), the
  * strong ETag of a body and the If-None-Match comparison.
  *
+ * Each thread keeps one deflate stream and resets it for the next body:
+ * setting one up allocates and clears about 256 KiB, which cost ten times
+ * the compression of a /metrics body (about 1 ms against 0.1 ms).  The
+ * stream goes with its thread (a pthread key's destructor).
+ *
  * Every input may be hostile: no function aborts, reads past a NUL or a
  * given length, or keeps anything it allocates unless it hands it back.
  */
 #include "caching.h"
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -237,6 +243,52 @@ hd_etag_matches(const char *if_none_match, const char *etag)
 
 /* ---- gzip ---- */
 
+static pthread_key_t stream_key;
+static pthread_once_t stream_once = PTHREAD_ONCE_INIT;
+static bool stream_key_ok = false;
+
+static void
+stream_free(void *p)
+{
+	deflateEnd((z_stream *) p);
+	free(p);
+}
+
+static void
+stream_key_create(void)
+{
+	stream_key_ok = pthread_key_create(&stream_key, stream_free) == 0;
+}
+
+/* this thread's deflate stream, reset for a new body; NULL when out of memory */
+static z_stream *
+thread_stream(void)
+{
+	z_stream   *zs;
+
+	pthread_once(&stream_once, stream_key_create);
+	if (!stream_key_ok)
+		return NULL;
+	zs = pthread_getspecific(stream_key);
+	if (zs != NULL)
+		return deflateReset(zs) == Z_OK ? zs : NULL;
+	zs = calloc(1, sizeof(*zs));
+	if (zs == NULL)
+		return NULL;
+	/* level 1: a tenth of level 6's CPU for a body a sixth larger; 15 + 16: a 32K window and the gzip wrapper */
+	if (deflateInit2(zs, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+	{
+		free(zs);
+		return NULL;
+	}
+	if (pthread_setspecific(stream_key, zs) != 0)
+	{
+		stream_free(zs);
+		return NULL;
+	}
+	return zs;
+}
+
 int
 hd_gzip(const void *in, size_t len, void **out, size_t *outlen)
 {
@@ -246,7 +298,7 @@ hd_gzip(const void *in, size_t len, void **out, size_t *outlen)
 	unsigned char *buf;
 	size_t		cap;
 	size_t		done = 0;
-	z_stream	zs;
+	z_stream   *zs;
 
 	if (out == NULL || outlen == NULL)
 		return -1;
@@ -254,19 +306,14 @@ hd_gzip(const void *in, size_t len, void **out, size_t *outlen)
 	*outlen = 0;
 	if (in == NULL && len > 0)
 		return -1;
-	memset(&zs, 0, sizeof(zs));
-	/* 15 + 16: a 32K window and the gzip header and trailer */
-	if (deflateInit2(&zs, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+	if ((zs = thread_stream()) == NULL)
 		return -1;
-	cap = (size_t) deflateBound(&zs, (uLong) len);
+	cap = (size_t) deflateBound(zs, (uLong) len);
 	if (cap < 64)
 		cap = 64;
 	buf = malloc(cap);
 	if (buf == NULL)
-	{
-		deflateEnd(&zs);
 		return -1;
-	}
 
 	/* zlib counts in uInt: hand it the input and the room in pieces */
 	for (;;)
@@ -274,12 +321,12 @@ hd_gzip(const void *in, size_t len, void **out, size_t *outlen)
 		uInt		room;
 		int			rc;
 
-		if (zs.avail_in == 0 && left > 0)
+		if (zs->avail_in == 0 && left > 0)
 		{
 			uInt		chunk = left > UINT_MAX ? UINT_MAX : (uInt) left;
 
-			zs.next_in = src;
-			zs.avail_in = chunk;
+			zs->next_in = src;
+			zs->avail_in = chunk;
 			src += chunk;
 			left -= chunk;
 		}
@@ -293,13 +340,12 @@ hd_gzip(const void *in, size_t len, void **out, size_t *outlen)
 			cap *= 2;
 		}
 		room = cap - done > UINT_MAX ? UINT_MAX : (uInt) (cap - done);
-		zs.next_out = buf + done;
-		zs.avail_out = room;
-		rc = deflate(&zs, left == 0 ? Z_FINISH : Z_NO_FLUSH);
-		done += room - zs.avail_out;
+		zs->next_out = buf + done;
+		zs->avail_out = room;
+		rc = deflate(zs, left == 0 ? Z_FINISH : Z_NO_FLUSH);
+		done += room - zs->avail_out;
 		if (rc == Z_STREAM_END)
 		{
-			deflateEnd(&zs);
 			*out = buf;
 			*outlen = done;
 			return 0;
@@ -307,7 +353,6 @@ hd_gzip(const void *in, size_t len, void **out, size_t *outlen)
 		if (rc != Z_OK && rc != Z_BUF_ERROR)
 			break;
 	}
-	deflateEnd(&zs);
 	free(buf);
 	return -1;
 }

@@ -26,7 +26,7 @@ extern void hd_etag(const void *body, size_t len, char out[40]);
  */
 extern bool hd_etag_matches(const char *if_none_match, const char *etag);
 
-/* gzip (deflate level 6, gzip wrapper): 0 with *out malloc'd; -1 on failure */
+/* gzip (deflate level 1, gzip wrapper; one stream per thread): 0 with *out malloc'd; -1 on failure */
 extern int	hd_gzip(const void *in, size_t len, void **out, size_t *outlen);
 
 #endif							/* PERFOPT_HTTPD_CACHING_H */

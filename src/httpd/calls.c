@@ -1,9 +1,9 @@
 /*
  * calls.c — a request as its route's row (routes.c) says: the arguments
  * checked and made parameters, the call of perfopt's SQL function run in
- * one transaction as the token's role (SET LOCAL ROLE;
- * READ ONLY for reads; the per-request statement_timeout; search_path
- * pinned to pg_catalog, pg_temp), with the SQLSTATE of a failure mapped to
+ * one transaction as the token's role (SET LOCAL ROLE; READ ONLY for
+ * reads; statement_timeout and search_path pg_catalog, pg_temp are the
+ * session's own, pool.c), with the SQLSTATE of a failure mapped to
  * an HTTP status.  Pages of history and alerts get an opaque cursor and a
  * Link header; optimization runs answer 202 with a Location to follow.
  *
@@ -233,7 +233,7 @@ run_sql(HdResult *res, const char *role, bool read_only, const char *tmpl,
 		return false;
 	}
 	qrole = PQescapeIdentifier(c->conn, role, strlen(role));
-	text = qrole ? hd_sql_request(read_only, qrole, hd_config.statement_timeout_ms, call) : NULL;
+	text = qrole ? hd_sql_request(read_only, qrole, call) : NULL;
 	free(call);
 	if (qrole)
 		PQfreemem(qrole);

@@ -71,7 +71,7 @@ typedef struct HdConn
 	char	   *schema;			/* the extension's, quoted (PQfreemem); NULL: not installed */
 } HdConn;
 
-extern int	hd_pool_init(int size, const char *conninfo, int health_timeout_ms);
+extern int	hd_pool_init(int size, const char *conninfo, int statement_timeout_ms, int health_timeout_ms);
 /*
  * A connection that answers, idle, with the extension's schema looked up
  * (schema NULL: not installed); NULL when PostgreSQL is down (or none is

@@ -407,7 +407,8 @@ main(int argc, char **argv)
 		return 2;
 	}
 	default_sizes();
-	if (hd_pool_init(hd_config.pool_size, hd_config.conninfo, hd_config.health_timeout_ms) != 0)
+	if (hd_pool_init(hd_config.pool_size, hd_config.conninfo, hd_config.statement_timeout_ms,
+					 hd_config.health_timeout_ms) != 0)
 	{
 		fprintf(stderr, "perfopt-httpd: out of memory\n");
 		return 1;

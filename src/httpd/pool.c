@@ -9,8 +9,10 @@
  * the pool recovers by itself once it is back.
  *
  * Every session is opened the same way: application_name perfopt-httpd,
- * client_encoding UTF8 (the shim checks request text as UTF-8) and
- * search_path pg_catalog, pg_temp, all three as startup options.  Startup
+ * client_encoding UTF8 (the shim checks request text as UTF-8),
+ * search_path pg_catalog, pg_temp and statement_timeout (--statement-timeout
+ * for the pool, --health-timeout for the health check), all as startup
+ * options.  Startup
  * options outrank ALTER ROLE and ALTER DATABASE settings, so nobody who
  * may change those can put a schema of theirs on the shim's path, and
  * they are what RESET ALL returns to after each request (calls.c).
@@ -40,7 +42,7 @@ static HdConn *pool = NULL;
 static int	pool_size = 0;
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* the startup parameters of every session; the health check's add a statement_timeout */
+/* the startup parameters of every session; each kind has its statement_timeout */
 #define HD_CONN_PARAMS 5
 static const char *const conn_keys[HD_CONN_PARAMS] = {
 	"dbname", "application_name", "client_encoding", "options", NULL
@@ -91,15 +93,17 @@ session_options(const char *conninfo, const char *extra)
 }
 
 int
-hd_pool_init(int size, const char *conninfo, int health_timeout_ms)
+hd_pool_init(int size, const char *conninfo, int statement_timeout_ms, int health_timeout_ms)
 {
-	char		extra[64];
+	char		pool_extra[64];
+	char		health_extra[64];
 
-	snprintf(extra, sizeof(extra), " -c statement_timeout=%d", health_timeout_ms);
+	snprintf(pool_extra, sizeof(pool_extra), " -c statement_timeout=%d", statement_timeout_ms);
+	snprintf(health_extra, sizeof(health_extra), " -c statement_timeout=%d", health_timeout_ms);
 	pool = calloc((size_t) size, sizeof(HdConn));
 	pool_conninfo = strdup(conninfo);
-	pool_options = session_options(conninfo, "");
-	health_options = session_options(conninfo, extra);
+	pool_options = session_options(conninfo, pool_extra);
+	health_options = session_options(conninfo, health_extra);
 	if (pool == NULL || pool_conninfo == NULL || pool_options == NULL || health_options == NULL)
 		return -1;
 	pool_size = size;

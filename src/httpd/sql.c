@@ -95,13 +95,11 @@ done:
 }
 
 char *
-hd_sql_request(bool read_only, const char *role, int timeout_ms, const char *call)
+hd_sql_request(bool read_only, const char *role, const char *call)
 {
 	static const char fmt[] =
 		HD_SQL_TAG "BEGIN%s; "
-		HD_SQL_TAG "SET LOCAL search_path = pg_catalog, pg_temp; "
 		HD_SQL_TAG "SET LOCAL ROLE %s; "
-		HD_SQL_TAG "SET LOCAL statement_timeout = %d; "
 		HD_SQL_TAG "%s; "
 		HD_SQL_TAG "COMMIT; "
 		HD_SQL_RESET;
@@ -110,10 +108,10 @@ hd_sql_request(bool read_only, const char *role, int timeout_ms, const char *cal
 
 	if (role == NULL || call == NULL || role[0] == '\0' || call[0] == '\0')
 		return NULL;
-	size = sizeof(fmt) + strlen(role) + strlen(call) + 32;
+	size = sizeof(fmt) + sizeof(" READ ONLY") + strlen(role) + strlen(call);
 	sql = malloc(size);
 	if (sql == NULL)
 		return NULL;
-	snprintf(sql, size, fmt, read_only ? " READ ONLY" : "", role, timeout_ms < 0 ? 0 : timeout_ms, call);
+	snprintf(sql, size, fmt, read_only ? " READ ONLY" : "", role, call);
 	return sql;
 }

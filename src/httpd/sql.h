@@ -14,7 +14,7 @@
  * Every statement the shim sends starts with this comment (perfopt's
  * advisor and pg_stat_statements readers filter on it), and names every
  * function, operator and type with its schema: the session's search_path
- * is not trusted, even though each request pins it.
+ * is not trusted, even though each session starts with it pinned.
  */
 #define HD_SQL_TAG "/* perfopt */ "
 
@@ -71,16 +71,15 @@ extern int	hd_sql_call(const char *tmpl, const char *schema, int nparams,
 
 /*
  * One request as one simple query (one round trip), results in this order:
- *   1 BEGIN [READ ONLY]          2 SET LOCAL search_path = pg_catalog, pg_temp
- *   3 SET LOCAL ROLE role        4 SET LOCAL statement_timeout = timeout_ms
- *   5 the call                   6 COMMIT
- *   then HD_SQL_RESET.
+ *   1 BEGIN [READ ONLY]   2 SET LOCAL ROLE role   3 the call   4 COMMIT
+ *   then HD_SQL_RESET.  search_path and statement_timeout are the
+ *   session's startup options (pool.c), which the reset returns to.
  * role is a quoted identifier, call one statement without a tag or ';'.
  * malloc'd; NULL when out of memory or role or call is missing.
  */
-#define HD_STEP_CALL 5
-#define HD_STEP_COMMIT 6
+#define HD_STEP_CALL 3
+#define HD_STEP_COMMIT 4
 #define HD_REQUEST_STEPS (HD_STEP_COMMIT + HD_SQL_RESET_STEPS)
-extern char *hd_sql_request(bool read_only, const char *role, int timeout_ms, const char *call);
+extern char *hd_sql_request(bool read_only, const char *role, const char *call);
 
 #endif							/* PERFOPT_HTTPD_SQL_H */

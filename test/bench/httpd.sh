@@ -2,7 +2,8 @@
 # test/bench/httpd.sh — what perfopt-httpd costs on top of calling perfopt
 # directly, and how its /metrics compares with postgres_exporter's, in one
 # run on a throwaway cluster:
-#   1. the floors: pgbench over TCP on 127.0.0.1 as the shim's login role
+#   1. the floors: pgbench over the cluster's Unix socket, as the shim
+#      reaches it (its documented --conninfo names no host), as its login role
 #      (perfopt_api, with role = api_reader as a startup option, so the
 #      same privileges), one round trip per call, with as many connections
 #      as the shim's pool (-c POOL -j 2: the server runs as many backends
@@ -14,15 +15,17 @@
 #   2. wrk -t2 -c16 --latency against the routes that make those calls:
 #      GET /api/v1/performance/status and
 #      GET /api/v1/performance/metrics?format=prometheus, and GET /metrics
-#      (the same call and the shim's own counters) for information;
+#      (the same call and the shim's own counters) for information, with
+#      the shim's own CPU time per request (user + system, from
+#      /proc/PID/stat: what the shim adds, however busy the machine);
 #   3. scrapes one at a time, as Prometheus makes them (wrk -t1 -c1, one
 #      kept-alive connection, Accept-Encoding: gzip): the shim's /metrics
 #      and postgres_exporter's (Debian's prometheus-postgres-exporter, its
 #      default collectors, connected as postgres to the same cluster over
-#      TCP); median and p99 milliseconds of each.
+#      the same socket); median and p99 milliseconds of each.
 # The shim listens on 127.0.0.1 with its default sizes (pool CPUs + 1;
-# HTTPD_POOL and HTTPD_THREADS set --pool and --threads) and talks to the
-# same host and port; its per-token rate limit is lifted (--read-rate
+# HTTPD_POOL and HTTPD_THREADS set --pool and --threads); its per-token
+# rate limit is lifted (--read-rate
 # /--read-burst 1000000) so the benchmark measures the shim, not the
 # limiter.  Each throughput run lasts the given seconds, each scrape run a
 # quarter of them (at least 5).
@@ -63,7 +66,7 @@ perfopt_bench_shim "${pool_opt[@]}" --read-rate 1000000 --read-burst 1000000 || 
 
 # postgres_exporter on the same cluster, stopped with the rest
 exporter_port=$(perfopt_free_port $((http_port + 1)))
-exporter_pid=$(perfopt_as_pg env DATA_SOURCE_NAME="host=127.0.0.1 port=$BENCH_PORT user=postgres dbname=postgres sslmode=disable" \
+exporter_pid=$(perfopt_as_pg env DATA_SOURCE_NAME="host=$BENCH_DIR port=$BENCH_PORT user=postgres dbname=postgres sslmode=disable" \
 	sh -c '"$@" >/dev/null 2>>"$0" & echo $!' "$BENCH_DIR/exporter.log" \
 	"$exporter" --web.listen-address="127.0.0.1:$exporter_port")
 trap 'kill "$exporter_pid" 2>/dev/null || true; perfopt_bench_stop' EXIT
@@ -87,16 +90,25 @@ to_ms() {
 	}'
 }
 
-declare -A rps p50 p99 errors
+# CPU time (user + system, in clock ticks) a process has used
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+ticks_per_s=$(getconf CLK_TCK)
+
+declare -A rps p50 p99 errors shim_us
 # run_wrk NAME URL THREADS CONNECTIONS SECONDS [header...]: requests/s,
-# median, p99 and the responses that were not 2xx/3xx
+# median, p99, the responses that were not 2xx/3xx and the shim's CPU
+# microseconds per request
 run_wrk() {
-	local name=$1 url=$2 t=$3 c=$4 s=$5 out="$BENCH_DIR/wrk.$1.out"
+	local name=$1 url=$2 t=$3 c=$4 s=$5 out="$BENCH_DIR/wrk.$1.out" before requests
 	shift 5
 	local headers=()
 	for h in "$@"; do headers+=(-H "$h"); done
 	perfopt_log "wrk -t$t -c$c -d${s}s $url"
+	before=$(cpu_ticks "$shim_pid")
 	wrk -t"$t" -c"$c" -d"${s}s" --latency "${headers[@]}" "$url" >"$out"
+	requests=$(awk '/requests in/ { print $1 }' "$out")
+	shim_us[$name]=$(awk -v b="$before" -v a="$(cpu_ticks "$shim_pid")" -v n="$requests" -v hz="$ticks_per_s" \
+		'BEGIN { printf "%.1f", (n > 0) ? (a - b) * 1e6 / hz / n : 0 }')
 	rps[$name]=$(awk '/^Requests\/sec:/ { printf "%.1f", $2 }' "$out")
 	p50[$name]=$(to_ms "$(awk '$1 == "50%" { print $2 }' "$out")")
 	p99[$name]=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$out")")
@@ -110,8 +122,8 @@ run_pgbench() {
 	echo "$sql" >"$BENCH_DIR/$name.pgbench"
 	mkdir -p "$BENCH_DIR/log.$name"
 	if [ "$(id -u)" = 0 ]; then chown postgres "$BENCH_DIR/$name.pgbench" "$BENCH_DIR/log.$name"; fi
-	perfopt_log "pgbench -c $clients -j $jobs -T $seconds: $sql over TCP as perfopt_api (role api_reader)"
-	perfopt_as_pg env PGOPTIONS="-c role=api_reader" pgbench -h 127.0.0.1 -p "$BENCH_PORT" -U perfopt_api \
+	perfopt_log "pgbench -c $clients -j $jobs -T $seconds: $sql over the socket as perfopt_api (role api_reader)"
+	perfopt_as_pg env PGOPTIONS="-c role=api_reader" pgbench -h "$BENCH_DIR" -p "$BENCH_PORT" -U perfopt_api \
 		-n -c "$clients" -j "$jobs" -T "$seconds" -f "$BENCH_DIR/$name.pgbench" \
 		--log --log-prefix="$BENCH_DIR/log.$name/pgbench_log" postgres \
 		>"$BENCH_DIR/pgbench.$name.out" 2>"$BENCH_DIR/pgbench.$name.err" || {
@@ -149,16 +161,16 @@ run_wrk scrape_exporter "http://127.0.0.1:$exporter_port/metrics" 1 1 "$scrape_s
 
 echo "perfopt-httpd --pool $pool --threads $threads (per-token rate limit lifted: --read-rate 1000000 --read-burst 1000000)"
 echo "wrk -t2 -c16 and pgbench -c $pool -j $jobs, ${seconds}s each; scrapes wrk -t1 -c1, ${scrape_seconds}s each; $(nproc) CPUs, all on this machine"
-row() { printf '  %-56s %12s %9s %9s %7s\n' "$@"; }
-row target requests/s "p50 ms" "p99 ms" errors
+row() { printf '  %-56s %12s %9s %9s %7s %9s\n' "$@"; }
+row target requests/s "p50 ms" "p99 ms" errors "shim us"
 row "pgbench -c $pool SELECT perfopt_status() (floor)" "${rps[direct_status]}" "" "${p99[direct_status]}" "${errors[direct_status]}"
 row "pgbench -c 16 SELECT perfopt_status()" "${rps[direct16_status]}" "" "${p99[direct16_status]}" "${errors[direct16_status]}"
-row "GET /api/v1/performance/status" "${rps[status]}" "${p50[status]}" "${p99[status]}" "${errors[status]}"
+row "GET /api/v1/performance/status" "${rps[status]}" "${p50[status]}" "${p99[status]}" "${errors[status]}" "${shim_us[status]}"
 row "pgbench -c $pool SELECT perfopt_metrics_prometheus() (floor)" "${rps[direct_prom]}" "" "${p99[direct_prom]}" "${errors[direct_prom]}"
 row "pgbench -c 16 SELECT perfopt_metrics_prometheus()" "${rps[direct16_prom]}" "" "${p99[direct16_prom]}" "${errors[direct16_prom]}"
-row "GET /api/v1/performance/metrics?format=prometheus" "${rps[prom]}" "${p50[prom]}" "${p99[prom]}" "${errors[prom]}"
-row "GET /metrics" "${rps[metrics]}" "${p50[metrics]}" "${p99[metrics]}" "${errors[metrics]}"
-row "scrape perfopt-httpd /metrics" "${rps[scrape_shim]}" "${p50[scrape_shim]}" "${p99[scrape_shim]}" "${errors[scrape_shim]}"
+row "GET /api/v1/performance/metrics?format=prometheus" "${rps[prom]}" "${p50[prom]}" "${p99[prom]}" "${errors[prom]}" "${shim_us[prom]}"
+row "GET /metrics" "${rps[metrics]}" "${p50[metrics]}" "${p99[metrics]}" "${errors[metrics]}" "${shim_us[metrics]}"
+row "scrape perfopt-httpd /metrics" "${rps[scrape_shim]}" "${p50[scrape_shim]}" "${p99[scrape_shim]}" "${errors[scrape_shim]}" "${shim_us[scrape_shim]}"
 row "scrape postgres_exporter /metrics" "${rps[scrape_exporter]}" "${p50[scrape_exporter]}" "${p99[scrape_exporter]}" "${errors[scrape_exporter]}"
 awk -v ds="${rps[direct_status]}" -v s="${rps[status]}" -v dp="${rps[direct_prom]}" -v p="${rps[prom]}" \
 	-v m="${rps[metrics]}" -v es="${errors[status]}" -v ep="${errors[prom]}" \

@@ -467,6 +467,28 @@ $node->safe_psql($db, 'DROP TRIGGER leak ON perfopt_audit_log');
 	stop_shim('busy');
 }
 
+# ---- 5b. --statement-timeout holds for every request: it is the session's
+# startup option, which the reset after each request returns to, not a
+# per-request SET (an ALTER ROLE setting of the authenticator does not win)
+{
+	$node->safe_psql($db, 'ALTER ROLE perfopt_api SET statement_timeout = 0');
+	my $quick = start_shim('quick', conninfo($db), '--pool', '2', '--statement-timeout', '300');
+	my $holder = $node->background_psql($db);
+	$holder->query_safe('BEGIN; LOCK TABLE perfopt_audit_log IN ACCESS EXCLUSIVE MODE;');
+	for my $i (1 .. 3)
+	{
+		my $r = req($quick, 'PUT', '/api/v1/performance/thresholds', 'admin', body => '{"cpu": {"warning": 75}}');
+		is($r->{status}, 409, "a call behind a lock, request $i: 409 after --statement-timeout");
+		like($r->{content}, qr/57014/, "  with SQLSTATE 57014");
+	}
+	$holder->query_safe('COMMIT');
+	$holder->quit;
+	is(req($quick, 'PUT', '/api/v1/performance/thresholds', 'admin', body => '{"cpu": {"warning": 75}}')->{status},
+		200, 'the same connections serve the next request once the lock is gone');
+	stop_shim('quick');
+	$node->safe_psql($db, 'ALTER ROLE perfopt_api RESET statement_timeout');
+}
+
 # ---- 6. one address cannot take every connection slot
 {
 	# two HTTP threads: the count is the daemon's, not one thread's

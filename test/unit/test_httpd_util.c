@@ -1370,7 +1370,7 @@ test_sql_call(void)
 static void
 test_sql_request(void)
 {
-	char	   *sql = hd_sql_request(true, "\"api_reader\"", 5000, "SELECT \"public\".perfopt_status()::pg_catalog.text");
+	char	   *sql = hd_sql_request(true, "\"api_reader\"", "SELECT \"public\".perfopt_status()::pg_catalog.text");
 	int			n = 0;
 	bool		tagged = true;
 	char		what[256];
@@ -1393,11 +1393,7 @@ test_sql_request(void)
 		if (n == 1)
 			check(strcmp(p, "BEGIN READ ONLY") == 0, "request: BEGIN READ ONLY first");
 		if (n == 2)
-			check(strcmp(p, "SET LOCAL search_path = pg_catalog, pg_temp") == 0, "request: the path pinned second");
-		if (n == 3)
-			check(strcmp(p, "SET LOCAL ROLE \"api_reader\"") == 0, "request: the role third");
-		if (n == 4)
-			check(strcmp(p, "SET LOCAL statement_timeout = 5000") == 0, "request: the timeout fourth");
+			check(strcmp(p, "SET LOCAL ROLE \"api_reader\"") == 0, "request: the role second");
 		if (n == HD_STEP_CALL)
 			check(strcmp(p, "SELECT \"public\".perfopt_status()::pg_catalog.text") == 0, "request: the call");
 		if (n == HD_STEP_COMMIT)
@@ -1412,11 +1408,11 @@ test_sql_request(void)
 	check(tagged, "request: every statement starts with /* perfopt */");
 	free(sql);
 
-	sql = hd_sql_request(false, "\"api_admin\"", 100, "SELECT 1");
+	sql = hd_sql_request(false, "\"api_admin\"", "SELECT 1");
 	check(sql != NULL && strncmp(sql, HD_SQL_TAG "BEGIN; ", strlen(HD_SQL_TAG) + 7) == 0, "request: BEGIN for a change");
 	free(sql);
-	check(hd_sql_request(true, NULL, 1, "SELECT 1") == NULL, "request without a role");
-	check(hd_sql_request(true, "r", 1, "") == NULL, "request without a call");
+	check(hd_sql_request(true, NULL, "SELECT 1") == NULL, "request without a role");
+	check(hd_sql_request(true, "r", "") == NULL, "request without a call");
 
 	/* the rollback after a failure resets the same way */
 	check(strncmp(HD_SQL_ROLLBACK_RESET, HD_SQL_TAG "ROLLBACK; " HD_SQL_RESET,
