@@ -44,6 +44,8 @@
  */
 #include "postgres.h"
 
+#include <ctype.h>
+
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
@@ -58,6 +60,7 @@
 #include "utils/memutils.h"
 
 #include "compat.h"
+#include "ownsql.h"
 #include "latency.h"
 #include "valuecapture.h"
 #include "valuestore.h"
@@ -104,11 +107,25 @@ perfopt_value_capture_rate_assign(double newval, void *extra)
 	cap_threshold = (uint64) (newval * 4294967296.0);
 }
 
+/* a hit?  Client backends only: perfopt's workers and the like are not sampled */
 static inline bool
 cap_draw(void)
 {
-	return cap_threshold > 0 &&
+	return cap_threshold > 0 && MyBackendType == B_BACKEND &&
 		(uint64) pg_prng_uint32(&pg_global_prng_state) < cap_threshold;
+}
+
+/* perfopt's own SQL (the shim's calls, marked): never sampled */
+static bool
+cap_own_sql(const char *text, int location)
+{
+	if (text == NULL)
+		return false;
+	if (location > 0 && location < (int) strlen(text))
+		text += location;
+	while (isspace((unsigned char) *text))
+		text++;
+	return strncmp(text, PERFOPT_OWN_SQL_MARKER, strlen(PERFOPT_OWN_SQL_MARKER)) == 0;
 }
 
 static MemoryContext
@@ -502,12 +519,15 @@ cap_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 
 	if (cap_has_extern_params(jstate))
 	{
+		if (MyBackendType != B_BACKEND || cap_own_sql(pstate->p_sourcetext, query->stmt_location))
+			return;
 		/* its executions are sampled at ExecutorStart, through this shape */
 		cap_shape_remember(query, jstate, pstate->p_sourcetext);
 		return;
 	}
 	/* no $n in its pg_stat_statements text: nothing to sample */
-	if (jstate->clocations_count == 0 || !cap_draw())
+	if (jstate->clocations_count == 0 || !cap_draw() ||
+		cap_own_sql(pstate->p_sourcetext, query->stmt_location))
 		return;
 	{
 		MemoryContext old = MemoryContextSwitchTo(cap_context());
