@@ -4,8 +4,9 @@
  * handed to the store (valuestore.c) with the time the execution took.
  *
  * The decision comes first and costs one pg_prng draw against the rate
- * (0 turns sampling off): only a top-level statement with a query id is
- * considered, and only a hit does any work.
+ * (0 turns sampling off): only a top-level statement with a query id,
+ * outside background workers (perfopt's own) and not marked as perfopt's
+ * own SQL, is considered, and only a hit does any work.
  *
  * Simple protocol (no bind parameters): post_parse_analyze_hook draws;
  * on a hit it reads the constants pg_stat_statements replaces with $n,
@@ -107,11 +108,11 @@ perfopt_value_capture_rate_assign(double newval, void *extra)
 	cap_threshold = (uint64) (newval * 4294967296.0);
 }
 
-/* a hit?  Client backends only: perfopt's workers and the like are not sampled */
+/* a hit?  Not in background workers: perfopt's own are not sampled */
 static inline bool
 cap_draw(void)
 {
-	return cap_threshold > 0 && MyBackendType == B_BACKEND &&
+	return cap_threshold > 0 && MyBackendType != B_BG_WORKER &&
 		(uint64) pg_prng_uint32(&pg_global_prng_state) < cap_threshold;
 }
 
@@ -519,7 +520,7 @@ cap_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 
 	if (cap_has_extern_params(jstate))
 	{
-		if (MyBackendType != B_BACKEND || cap_own_sql(pstate->p_sourcetext, query->stmt_location))
+		if (MyBackendType == B_BG_WORKER || cap_own_sql(pstate->p_sourcetext, query->stmt_location))
 			return;
 		/* its executions are sampled at ExecutorStart, through this shape */
 		cap_shape_remember(query, jstate, pstate->p_sourcetext);
