@@ -39,6 +39,8 @@ SELECT count(*) FROM vs_t WHERE id = 1 AND s = 'one';
 SELECT count(*) FROM vs_t WHERE id = 2 AND s = 'two';
 SELECT count(*) FROM vs_t WHERE id = 2 AND s = 'two';
 SELECT count(*) FROM vs_t WHERE id = 3 AND s IS NULL;
+-- an IN list (one $n on PostgreSQL 18, which squashes it: its first value)
+SELECT count(*) FROM vs_t WHERE id IN (4, 5, 6) AND s = 'four';
 -- a statement without a constant has nothing to sample; one with a value
 -- longer than 256 bytes is skipped whole
 SELECT count(*) FROM vs_t;

@@ -445,16 +445,38 @@ cap_shape_build(Query *query, JumbleState *jstate, int *nslots, int **param, cha
 	return n > 0;
 }
 
-/* does the statement have bind parameters (then its shape is kept for ExecutorStart)? */
 static bool
-cap_has_extern_params(JumbleState *jstate)
+cap_param_walker(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Param) && ((Param *) node)->paramkind == PARAM_EXTERN)
+		return true;
+	if (IsA(node, Query))
+		return query_tree_walker((Query *) node, cap_param_walker, context, 0);
+	return expression_tree_walker(node, cap_param_walker, context);
+}
+
+/*
+ * Does the statement have bind parameters (then its shape is kept for
+ * ExecutorStart)?  highest_extern_param_id tells, but on 18 a statement
+ * with squashed lists has it at 0, and a parameter inside a squashed list
+ * is not among the locations: one analyzed with parameters (Parse, a plan
+ * revalidation: p_paramref_hook) is walked for them then.
+ */
+static bool
+cap_has_extern_params(ParseState *pstate, Query *query, JumbleState *jstate)
 {
 	if (jstate->highest_extern_param_id > 0)
 		return true;
 	if (perfopt_jumble_has_squashed(jstate))
+	{
 		for (int i = 0; i < jstate->clocations_count; i++)
 			if (perfopt_jumble_is_extern_param(jstate, i))
 				return true;
+		if (pstate->p_paramref_hook != NULL)
+			return cap_param_walker((Node *) query, NULL);
+	}
 	return false;
 }
 
@@ -518,7 +540,7 @@ cap_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 	if (jstate == NULL || query->queryId == 0 || query->commandType == CMD_UTILITY)
 		return;
 
-	if (cap_has_extern_params(jstate))
+	if (cap_has_extern_params(pstate, query, jstate))
 	{
 		if (MyBackendType == B_BG_WORKER || cap_own_sql(pstate->p_sourcetext, query->stmt_location))
 			return;
@@ -535,8 +557,12 @@ cap_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 		int			nslots;
 		int		   *param;
 		char	  **consts;
+		bool		ok = cap_shape_build(query, jstate, &nslots, &param, &consts);
 
-		if (cap_shape_build(query, jstate, &nslots, &param, &consts))
+		/* (a bind parameter here would be a shape this path cannot fill) */
+		for (int i = 0; ok && i < nslots; i++)
+			ok = param[i] == 0;
+		if (ok)
 		{
 			cap_pending.active = true;
 			cap_pending.queryid = (uint64) query->queryId;

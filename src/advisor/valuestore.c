@@ -38,7 +38,8 @@
  * Locking: one LWLock of the "perfopt" tranche guards the table; the
  * capture takes it exclusively for one insertion (a sampled execution
  * only), readers shared for one entry's copy.  Values are never logged,
- * returned by SQL or written anywhere.
+ * returned by SQL or written anywhere; a set or an entry that leaves is
+ * wiped (explicit_bzero), and so is a reader's copy once it is parsed.
  */
 #include "postgres.h"
 
@@ -209,6 +210,14 @@ vs_serialize(char *out, int nparams, char *const *values)
 
 /* ---- the table ---- */
 
+/* an entry leaves the table: its values are wiped, not left in freed memory */
+static void
+vs_remove(VsEntry *e)
+{
+	explicit_bzero(e->arena, sizeof(e->arena));
+	hash_search(vs_hash, &e->key, HASH_REMOVE, NULL);
+}
+
 static int
 vs_cmp_time(const void *a, const void *b)
 {
@@ -238,7 +247,7 @@ vs_evict(void)
 	qsort(all, n, sizeof(VsEntry *), vs_cmp_time);
 	nevict = Max(1, n * VS_EVICT_PERCENT / 100);
 	for (int i = 0; i < Min(nevict, n); i++)
-		hash_search(vs_hash, &all[i]->key, HASH_REMOVE, NULL);
+		vs_remove(all[i]);
 	vs->evicted += Min(nevict, n);
 }
 
@@ -250,6 +259,7 @@ vs_free_set(VsEntry *e, int s)
 	int			end = set->offset + set->length;
 
 	memmove(e->arena + set->offset, e->arena + end, e->used - end);
+	explicit_bzero(e->arena + e->used - set->length, set->length);
 	for (int i = 0; i < PERFOPT_VALUE_SETS; i++)
 		if (e->sets[i].weight > 0 && e->sets[i].offset >= end)
 			e->sets[i].offset -= set->length;
@@ -511,7 +521,7 @@ vs_remove_where(bool (*drop) (VsEntry *e, void *arg), void *arg)
 	hash_seq_init(&seq, vs_hash);
 	while ((e = hash_seq_search(&seq)) != NULL)
 		if (drop(e, arg))
-			hash_search(vs_hash, &e->key, HASH_REMOVE, NULL);
+			vs_remove(e);
 	LWLockRelease(vs->lock);
 }
 
