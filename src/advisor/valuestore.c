@@ -31,7 +31,9 @@
  * which the advisor calls before it reads the workload, drops every entry
  * created before pg_stat_statements_info.stats_reset (a full reset) and
  * this database's entries whose statement pg_stat_statements no longer
- * has (a reset of single entries, or its own eviction).  With sampling off
+ * has (a reset of single entries, or its own eviction; only the caller's
+ * own when it may not read all statistics: pg_stat_statements hides the
+ * other roles' query ids from it).  With sampling off
  * in the calling session (perfopt.value_sample_rate = 0) it drops
  * everything, and perfopt_value_samples() returns nothing.
  *
@@ -43,6 +45,7 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "common/pg_prng.h"
@@ -50,6 +53,7 @@
 #include "miscadmin.h"
 #include "port/atomics.h"
 #include "storage/shmem.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
@@ -537,14 +541,22 @@ vs_drop_before(VsEntry *e, void *arg)
 	return e->created < *(TimestampTz *) arg;
 }
 
+typedef struct VsLive
+{
+	HTAB	   *keys;			/* the statements pg_stat_statements has */
+	Oid			only_user;		/* the caller sees only its own: InvalidOid: all */
+} VsLive;
+
 static bool
 vs_drop_gone(VsEntry *e, void *arg)
 {
+	VsLive	   *live = arg;
 	bool		found;
 
-	if (e->key.dbid != MyDatabaseId)
+	if (e->key.dbid != MyDatabaseId ||
+		(OidIsValid(live->only_user) && e->key.userid != live->only_user))
 		return false;
-	hash_search((HTAB *) arg, &e->key, HASH_FIND, &found);
+	hash_search(live->keys, &e->key, HASH_FIND, &found);
 	return !found;
 }
 
@@ -553,7 +565,7 @@ perfopt_value_samples_sync(void)
 {
 	Oid			pgss_schema;
 	const char *schema;
-	HTAB	   *live;
+	VsLive		live;
 	HASHCTL		info;
 	TimestampTz reset_at = 0;
 	Oid			types[1] = {OIDOID};
@@ -576,7 +588,9 @@ perfopt_value_samples_sync(void)
 	info.keysize = sizeof(VsKey);
 	info.entrysize = sizeof(VsKey);
 	info.hcxt = CurrentMemoryContext;
-	live = hash_create("perfopt live statements", 1024, &info, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	live.keys = hash_create("perfopt live statements", 1024, &info, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	/* pg_stat_statements hides other roles' query ids from who may not read all statistics */
+	live.only_user = has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS) ? InvalidOid : GetUserId();
 
 	perfopt_spi_connect();
 	initStringInfo(&sql);
@@ -607,12 +621,12 @@ perfopt_value_samples_sync(void)
 		key.userid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
 		key.queryid = (uint64) DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
 		if (!isnull)
-			hash_search(live, &key, HASH_ENTER, NULL);
+			hash_search(live.keys, &key, HASH_ENTER, NULL);
 	}
 	SPI_finish();
 
 	if (reset_at != 0)
 		vs_remove_where(vs_drop_before, &reset_at);
-	vs_remove_where(vs_drop_gone, live);
-	hash_destroy(live);
+	vs_remove_where(vs_drop_gone, &live);
+	hash_destroy(live.keys);
 }
