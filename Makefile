@@ -12,6 +12,8 @@ OBJS = \
 	src/advisor/refresh.o \
 	src/advisor/select.o \
 	src/advisor/slowplan.o \
+	src/advisor/valuecapture.o \
+	src/advisor/valuestore.o \
 	src/advisor/whatif.o \
 	src/advisor/workload.o \
 	src/alerts/alerts.o \

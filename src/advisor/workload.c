@@ -47,6 +47,7 @@
 #include "spiutil.h"
 #include "sqlrepair.h"
 #include "usercode.h"
+#include "valuestore.h"
 
 static Query *wl_analyze(AdvStatement *st);
 
@@ -112,6 +113,8 @@ wl_load(const char *filter_and_order, int limit)
 List *
 adv_workload_load(void)
 {
+	/* the value samples forget what pg_stat_statements forgot */
+	perfopt_value_samples_sync();
 	return wl_load("ORDER BY mean_exec_time OPERATOR(pg_catalog.>=) $2 DESC, total_exec_time DESC",
 				   perfopt_advisor_max_statements);
 }

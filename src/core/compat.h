@@ -16,6 +16,11 @@
 #else
 #include "storage/backendid.h"
 #endif
+#if PG_VERSION_NUM >= 160000
+#include "nodes/queryjumble.h"
+#else
+#include "utils/queryjumble.h"
+#endif
 
 /*
  * May member SET ROLE to role?  PostgreSQL 16 made that a grant option of
@@ -108,6 +113,29 @@
  * pg_stat_statements drops a leading marker comment)?  From 18.
  */
 #define PERFOPT_STMT_LOCATION_SKIPS_COMMENTS (PG_VERSION_NUM >= 180000)
+
+/*
+ * The constants pg_stat_statements replaces with $n (JumbleState,
+ * nodes/queryjumble.h; utils/ through 15).  18 records PARAM_EXTERN
+ * parameters among them (extern_param: pg_stat_statements keeps their own
+ * $n, unless the statement has squashed lists, when it numbers every
+ * location from $1, highest_extern_param_id being 0 then), and squashes a
+ * list of constants (an ArrayExpr's elements, IN (...)) into one location
+ * just after the list's opening parenthesis (ArrayExpr.list_start + 1).
+ */
+#if PG_VERSION_NUM >= 180000
+#define PERFOPT_JUMBLE_SQUASHES 1
+#define perfopt_jumble_has_squashed(jstate) ((jstate)->has_squashed_lists)
+#define perfopt_jumble_is_extern_param(jstate, i) ((jstate)->clocations[i].extern_param)
+#define perfopt_jumble_is_squashed(jstate, i) ((jstate)->clocations[i].squashed)
+#define perfopt_arrayexpr_list_location(a) ((a)->list_start > 0 ? (a)->list_start + 1 : -1)
+#else
+#define PERFOPT_JUMBLE_SQUASHES 0
+#define perfopt_jumble_has_squashed(jstate) false
+#define perfopt_jumble_is_extern_param(jstate, i) false
+#define perfopt_jumble_is_squashed(jstate, i) false
+#define perfopt_arrayexpr_list_location(a) (-1)
+#endif
 
 /* Does the collation sort bytewise?  18 removed lc_collate_is_c(). */
 static inline bool

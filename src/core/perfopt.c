@@ -23,6 +23,8 @@
 #include "ownsql.h"
 #include "perfopt.h"
 #include "shmem.h"
+#include "valuecapture.h"
+#include "valuestore.h"
 #include "worker.h"
 
 PG_MODULE_MAGIC;
@@ -307,6 +309,17 @@ perfopt_define_gucs(void)
 							 NULL, &perfopt_track, PERFOPT_TRACK_TOP, track_options,
 							 PGC_SUSET, 0, NULL, NULL, NULL);
 
+	DefineCustomIntVariable("perfopt.value_sample_statements",
+							"Statements whose parameter values perfopt samples for the advisor, in shared memory (about 2.3 kB each).",
+							"0 turns value sampling off and leaves out its shared memory and hooks.",
+							&perfopt_value_sample_statements, 1000, 0, 100000,
+							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomRealVariable("perfopt.value_sample_rate",
+							 "Fraction of top-level statement executions whose parameter values perfopt samples (0: none).",
+							 "At 0 the advisor also ignores the values kept, and its next run forgets them.",
+							 &perfopt_value_sample_rate, 0.01, 0.0, 1.0,
+							 PGC_SUSET, 0, NULL, perfopt_value_capture_rate_assign, NULL);
+
 	MarkGUCPrefixReserved("perfopt");
 }
 
@@ -325,9 +338,11 @@ _PG_init(void)
 	perfopt_control_shmem_register();
 	perfopt_latency_shmem_register();
 	perfopt_alerts_shmem_register();
+	perfopt_value_store_shmem_register();
 	perfopt_whatif_install_hook();
 	perfopt_collect_install_hook();
 	perfopt_latency_install_hooks();
+	perfopt_value_capture_install_hooks();
 	/* through 17 the marker stays in place: no hook on every statement */
 	if (PERFOPT_STMT_LOCATION_SKIPS_COMMENTS)
 		perfopt_ownsql_install_hook();

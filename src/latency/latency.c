@@ -99,7 +99,8 @@ static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 static emit_log_hook_type prev_emit_log_hook = NULL;
 
 /* this backend */
-static int	lat_nesting = 0;
+/* executor runs and utility commands under way: 0 between top-level statements */
+int			perfopt_statement_nesting = 0;
 static bool lat_top_active = false;	/* a top-level statement is running */
 static bool lat_error_counted = false;	/* its error was counted already */
 static bool lat_ignored = false;
@@ -261,13 +262,13 @@ lat_start_of(int nesting)
 static void
 lat_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
-	if (lat_nesting == 0)
+	if (perfopt_statement_nesting == 0)
 	{
 		lat_top_active = true;
 		lat_error_counted = false;
 	}
-	else if (lat_nesting < LAT_MAX_NESTING && perfopt_track == PERFOPT_TRACK_ALL)
-		lat_nested_start[lat_nesting] = GetCurrentTimestamp();
+	else if (perfopt_statement_nesting < LAT_MAX_NESTING && perfopt_track == PERFOPT_TRACK_ALL)
+		lat_nested_start[perfopt_statement_nesting] = GetCurrentTimestamp();
 	if (prev_ExecutorStart)
 		prev_ExecutorStart(queryDesc, eflags);
 	else
@@ -277,7 +278,7 @@ lat_ExecutorStart(QueryDesc *queryDesc, int eflags)
 static void
 lat_ExecutorRun(PERFOPT_EXECUTOR_RUN_PARAMS)
 {
-	lat_nesting++;
+	perfopt_statement_nesting++;
 	PG_TRY();
 	{
 		if (prev_ExecutorRun)
@@ -287,7 +288,7 @@ lat_ExecutorRun(PERFOPT_EXECUTOR_RUN_PARAMS)
 	}
 	PG_FINALLY();
 	{
-		lat_nesting--;
+		perfopt_statement_nesting--;
 	}
 	PG_END_TRY();
 }
@@ -295,7 +296,7 @@ lat_ExecutorRun(PERFOPT_EXECUTOR_RUN_PARAMS)
 static void
 lat_ExecutorFinish(QueryDesc *queryDesc)
 {
-	lat_nesting++;
+	perfopt_statement_nesting++;
 	PG_TRY();
 	{
 		if (prev_ExecutorFinish)
@@ -305,7 +306,7 @@ lat_ExecutorFinish(QueryDesc *queryDesc)
 	}
 	PG_FINALLY();
 	{
-		lat_nesting--;
+		perfopt_statement_nesting--;
 	}
 	PG_END_TRY();
 }
@@ -313,10 +314,10 @@ lat_ExecutorFinish(QueryDesc *queryDesc)
 static void
 lat_ExecutorEnd(QueryDesc *queryDesc)
 {
-	if (lat_measured(lat_nesting, queryDesc->sourceText) &&
+	if (lat_measured(perfopt_statement_nesting, queryDesc->sourceText) &&
 		!(queryDesc->estate && (queryDesc->estate->es_top_eflags & EXEC_FLAG_EXPLAIN_ONLY)))
-		lat_record(lat_start_of(lat_nesting));
-	if (lat_nesting == 0)
+		lat_record(lat_start_of(perfopt_statement_nesting));
+	if (perfopt_statement_nesting == 0)
 		lat_top_active = false;
 	if (prev_ExecutorEnd)
 		prev_ExecutorEnd(queryDesc);
@@ -329,7 +330,7 @@ lat_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTre
 				   ProcessUtilityContext context, ParamListInfo params,
 				   QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
 {
-	int			nesting = lat_nesting;
+	int			nesting = perfopt_statement_nesting;
 	volatile TimestampTz start = 0;
 
 	if (nesting == 0)
@@ -340,7 +341,7 @@ lat_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTre
 	else if (perfopt_track == PERFOPT_TRACK_ALL)
 		start = GetCurrentTimestamp();
 
-	lat_nesting++;
+	perfopt_statement_nesting++;
 	PG_TRY();
 	{
 		if (prev_ProcessUtility)
@@ -353,11 +354,11 @@ lat_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTre
 	PG_CATCH();
 	{
 		/* the abort that follows counts the error (lat_top_active stays) */
-		lat_nesting--;
+		perfopt_statement_nesting--;
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	lat_nesting--;
+	perfopt_statement_nesting--;
 
 	if (lat_measured(nesting, queryString))
 		lat_record(nesting == 0 ? GetCurrentStatementStartTimestamp() : start);
@@ -384,7 +385,7 @@ lat_emit_log(ErrorData *edata)
 {
 	if (prev_emit_log_hook)
 		prev_emit_log_hook(edata);
-	if (edata->elevel == ERROR && lat_nesting == 0 && MyBackendType == B_BACKEND &&
+	if (edata->elevel == ERROR && perfopt_statement_nesting == 0 && MyBackendType == B_BACKEND &&
 		!lat_error_counted)
 	{
 		lat_count(true, false);
@@ -397,7 +398,7 @@ lat_emit_log(ErrorData *edata)
 static void
 lat_count_abort(bool rollback)
 {
-	bool		error = lat_top_active && lat_nesting == 0 && !lat_error_counted;
+	bool		error = lat_top_active && perfopt_statement_nesting == 0 && !lat_error_counted;
 
 	if (error || rollback)
 		lat_top_active = false;

@@ -22,6 +22,12 @@ typedef enum PerfoptTrack
 
 extern int	perfopt_track;
 
+/*
+ * Executor runs and utility commands under way in this backend (latency.c
+ * counts them): 0 while a top-level statement is parsed, starts or ends.
+ */
+extern int	perfopt_statement_nesting;
+
 /* counters of one database (or all of them, or the "other" row) */
 typedef struct LatCounters
 {

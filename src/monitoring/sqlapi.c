@@ -31,6 +31,7 @@
 #include "perfopt.h"
 #include "score.h"
 #include "shmem.h"
+#include "valuestore.h"
 
 PG_FUNCTION_INFO_V1(perfopt_status);
 PG_FUNCTION_INFO_V1(perfopt_metrics);
@@ -66,6 +67,25 @@ api_monitoring_json(StringInfo buf, bool enabled, int override_ms)
 					 perfopt_enable_performance_monitoring ? "true" : "false",
 					 interval,
 					 override_ms > 0 ? "perfopt_start_monitoring" : "perfopt.monitoring_interval");
+}
+
+/* the advisor's value samples: counts only, never a value */
+static void
+api_value_samples_json(StringInfo buf)
+{
+	PerfoptValueCounts c;
+
+	perfopt_value_store_counts(&c);
+	appendStringInfo(buf,
+					 "{\"enabled\": %s, \"sample_rate\": ",
+					 perfopt_value_store_ready() && perfopt_value_sample_rate > 0 ? "true" : "false");
+	perfopt_json_number(buf, perfopt_value_sample_rate);
+	appendStringInfo(buf,
+					 ", \"capacity\": %d, \"statements\": %d, \"value_sets\": %d, \"observations\": %d,"
+					 " \"offered\": " UINT64_FORMAT ", \"dropped\": " UINT64_FORMAT
+					 ", \"skipped\": " UINT64_FORMAT ", \"evicted\": " UINT64_FORMAT "}",
+					 c.capacity, c.statements, c.value_sets, c.observations,
+					 c.offered, c.dropped, c.skipped, c.evicted);
 }
 
 Datum
@@ -109,6 +129,8 @@ perfopt_status(PG_FUNCTION_ARGS)
 	perfopt_alerts_status_json(&buf);
 	appendStringInfoString(&buf, ", \"score\": ");
 	perfopt_score_json(&buf);
+	appendStringInfoString(&buf, ", \"value_samples\": ");
+	api_value_samples_json(&buf);
 	appendStringInfoChar(&buf, '}');
 
 	PG_RETURN_DATUM(perfopt_jsonb_from_text(buf.data));

@@ -14,7 +14,11 @@
 # each configuration, alternating the configurations in the same run.
 # In single-user mode the perfopt background worker does not start: this
 # measures the hooks alone, which shared_preload_libraries installs.
-# It measures the perfopt that is installed (make install first).
+# It measures the perfopt that is installed (make install first), with its
+# defaults (value samples at perfopt.value_sample_rate = 0.01: about one
+# statement in a hundred has its constants taken); PERFOPT_OVERHEAD_CONF
+# adds a postgresql.conf line to every configuration, for example
+# PERFOPT_OVERHEAD_CONF="perfopt.value_sample_rate = 0".
 #   bash test/bench/overhead.sh [tps_seconds, default 10] [tps_rounds, default 5]
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
@@ -34,7 +38,9 @@ fi
 configs=(none pgss pgss+perfopt)
 declare -A libs=([none]="" [pgss]="pg_stat_statements" [pgss+perfopt]="pg_stat_statements,perfopt")
 
-perfopt_bench_cluster 57432 "pg_stat_statements.track = top" "perfopt.track = top"
+extra_conf=()
+[ -n "${PERFOPT_OVERHEAD_CONF:-}" ] && extra_conf=("$PERFOPT_OVERHEAD_CONF")
+perfopt_bench_cluster 57432 "pg_stat_statements.track = top" "perfopt.track = top" "${extra_conf[@]}"
 perfopt_log "creating the pgbench tables (scale 1)"
 perfopt_as_pg pgbench -h "$BENCH_DIR" -p "$BENCH_PORT" -U postgres -i -s 1 -q postgres >/dev/null 2>&1
 perfopt_as_pg pg_ctl -D "$BENCH_DIR/data" -m fast -w stop >/dev/null

@@ -9,7 +9,11 @@
 #     statement, whose text pg_stat_statements 15 keeps as it was run) and
 #     passed to perfopt-httpd in --conninfo (scram-sha-256 in pg_hba), a
 #     wrong password given to a second shim, a config file with a typo;
-#   - bearer tokens, valid and wrong, sent to the shim.
+#   - bearer tokens, valid and wrong, sent to the shim;
+#   - the value samples: the node samples every execution
+#     (perfopt.value_sample_rate = 1), so the literals and bind values
+#     above sit in perfopt's shared memory; counts in perfopt_status()
+#     show that they were taken, and no output below may carry one.
 # Then every output is read and none may carry a secret: each perfopt
 # relation (found through pg_depend, dumped with t::text), each perfopt
 # function callable without arguments, the shim's GET routes (bodies and
@@ -80,7 +84,8 @@ my $node = perfopt_node(
 	  . "log_statement = none\n"
 	  . "perfopt.enable_emergency_optimization = on\n"
 	  . "perfopt.emergency_idle_in_transaction_age = '2s'\n"
-	  . "perfopt.emergency_blocker_age = '1s'\n");
+	  . "perfopt.emergency_blocker_age = '1s'\n"
+	  . "perfopt.value_sample_rate = 1\n");
 $node->start;
 $node->safe_psql($db, 'CREATE EXTENSION perfopt CASCADE');
 $node->safe_psql(
@@ -220,6 +225,14 @@ is( $node->safe_psql(
 	like($err, qr/invalid input syntax for type integer: "$s{fail}"/, 'the failing statement failed');
 	like($err, qr/duplicate key value/, 'the duplicate key failed');
 }
+
+# the value samples took them: every execution offered, sets kept (counts only)
+my $vs = perfopt_status($node, $db)->{value_samples};
+ok($vs->{enabled}, 'value sampling is on (perfopt.value_sample_rate = 1)');
+cmp_ok($vs->{offered}, '>=', 51,
+	"the executions with secret literals and bind values were sampled ($vs->{offered} offered to the store)");
+cmp_ok($vs->{value_sets}, '>=', 2,
+	"value sets are kept in shared memory ($vs->{value_sets} sets, $vs->{statements} statements)");
 
 note "pg_stat_statements:\n" . $node->safe_psql($db, "SELECT calls || E'\\t' || query FROM pg_stat_statements ORDER BY query");
 cmp_ok( $node->safe_psql($db,
