@@ -25,12 +25,12 @@
 # killed (and a trap unmounts them when it ends), no process of it
 # survives it, and its servers have a loopback of their own, so their
 # ports cannot collide with the host's or another root filesystem's.
-# Exits with COMMAND's status.  One run per root filesystem at a time.
-# For COMMAND only:
+# Exits with COMMAND's status.  One run per root filesystem at a time
+# (with PERFOPT_ROOTFS_COPY=1, one copy at a time).  For COMMAND only:
 #   PERFOPT_ROOTFS_NET=host  COMMAND keeps the host's network (no loopback
 #                            of its own: it reaches the Debian mirror)
 #   PERFOPT_ROOTFS_COPY=1    COMMAND runs in a throwaway copy of the root
-#                            filesystem (<root>.run.XXXXXX, removed after
+#                            filesystem (<root>.run.<pid>, removed after
 #                            it): the kept one stays as built
 #   PERFOPT_ROOTFS_TOP=DIR   bind DIR at /perfopt instead of the checkout
 #   PERFOPT_ROOTFS_BIND="SRC:DEST ..."  more directories bound read-write
@@ -240,17 +240,21 @@ if [ "${PERFOPT_ROOTFS_COPY:-}" != 1 ]; then
 	run_in "$root" "$top" "$net" "$@"
 	exit $?
 fi
-# a throwaway copy; the copies an interrupted run left go first (the lock
-# is ours: no other run uses them)
+# a throwaway copy, <root>.run.<pid of this script>: the lock is held only
+# while copying, so several runs may work at once; the copies of runs that
+# are gone (interrupted) go first
 for old in "$root".run.*; do
-	[ -e "$old" ] || continue
+	pid=${old##*.}
+	case $pid in '' | *[!0-9]*) continue ;; esac
+	[ "$pid" != $$ ] && kill -0 "$pid" 2>/dev/null && continue
 	if mounted_below "$old"; then
 		echo "something is still mounted below $old: not removing it" >&2
-		exit 1
+		continue
 	fi
 	rm -rf "$old"
 done
-copy=$(mktemp -d "$root.run.XXXXXX")
+copy=$root.run.$$
+mkdir "$copy"
 remove_copy() {
 	if mounted_below "$copy"; then
 		echo "something is still mounted below $copy: left in place" >&2
@@ -265,6 +269,8 @@ cp -a "$root/." "$copy/" || {
 	exit 1
 }
 chmod 755 "$copy"
+flock -u 9
+exec 9>&-
 rc=0
 run_in "$copy" "$top" "$net" "$@" || rc=$?
 exit "$rc"
