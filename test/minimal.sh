@@ -45,24 +45,17 @@ if [ "${1:-}" = --inside ]; then
 	}
 	# run_step NAME COMMAND...: in /root/perfopt, output shown and kept
 	run_step() {
-		local name=$1 rc
+		local name=$1 rc=0 stages missing why=
 		shift
 		step "$name"
-		(cd /root/perfopt && "$@") 2>&1 | tee "$log_dir/step.log"
-		rc=${PIPESTATUS[0]}
-		not_found_check
-		[ "$rc" = 0 ] || fail "exited with $rc$(failed_stages)"
-	}
-	# test/run.sh names each failed stage
-	failed_stages() {
-		local s
-		s=$(sed -n 's/^test\/run.sh: FAILED: //p' "$log_dir/step.log" | paste -sd ';' | sed 's/;/; /g')
-		[ -z "$s" ] || echo " ($s)"
-	}
-	not_found_check() {
-		local missing
-		missing=$(sort -u "$log_dir/not-found" 2>/dev/null | paste -sd ' ')
-		[ -z "$missing" ] || fail "commands not found (not installed by test/lib.sh's PERFOPT_PACKAGES?): $missing"
+		# (pipefail: the command's status, tee's is 0)
+		(cd /root/perfopt && "$@") 2>&1 | tee "$log_dir/step.log" || rc=$?
+		# test/run.sh names each failed stage; bash, each missing command
+		stages=$(sed -n 's/^test\/run.sh: FAILED: //p' "$log_dir/step.log" | paste -sd ';' | sed 's/;/; /g')
+		missing=$({ sort -u "$log_dir/not-found" 2>/dev/null || true; } | paste -sd ' ')
+		[ "$rc" = 0 ] || why="exited with $rc${stages:+ ($stages)}"
+		[ -z "$missing" ] || why="${why:+$why; }commands not found (missing from test/lib.sh's PERFOPT_PACKAGES?): $missing"
+		[ -z "$why" ] || fail "$why"
 	}
 
 	step "a pristine minimal Debian 12"
@@ -101,7 +94,7 @@ if [ "${1:-}" = --inside ]; then
 		grep -qF "== $stage" "$log_dir/step.log" || grep -qF "($stage)" "$log_dir/step.log" ||
 			fail "the $stage stage did not run"
 	done
-	summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log_dir/step.log" | tail -n 1)
+	summary=$({ grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log_dir/step.log" || true; } | tail -n 1)
 	[ -n "$summary" ] || fail "no \"N passed, M failed\" summary"
 	read -r p _ f _ <<<"$summary"
 	if [ "$f" != 0 ] || [ "$p" -lt 4 ]; then
@@ -130,6 +123,7 @@ rootfs_dir=${PERFOPT_ROOTFS_DIR:-/var/cache/perfopt-rootfs}
 start=$SECONDS
 work=$(mktemp -d /var/tmp/perfopt-minimal.XXXXXX)
 trap 'rm -rf "$work"' EXIT
+trap 'exit 130' INT TERM
 chmod 755 "$work"
 # what the copy clones: REV alone, in a bare repository
 git init -q --bare "$work/perfopt.git"
