@@ -28,7 +28,8 @@
 #    2>/dev/null).
 # The packaging stage's own root filesystem (bookworm-pkg) is the host's:
 # its cache directory is bound in.  Output: the steps', then "minimal:
-# passed" or "minimal: FAILED: <step>: <why>"; the exit status follows.
+# passed ..." or, last, "minimal: FAILED: <step>: <why>"; the exit status
+# follows.
 set -euo pipefail
 
 # --- inside the throwaway copy (test/rootfs.sh runs this) --------------------
@@ -39,8 +40,9 @@ if [ "${1:-}" = --inside ]; then
 		current=$1
 		printf '\033[1m== minimal: %s\033[0m\n' "$1"
 	}
+	# (the host prints the line last)
 	fail() {
-		echo "minimal: FAILED: $current: $*" | tee /perfopt/failed >&2
+		echo "minimal: FAILED: $current: $*" >/perfopt/failed
 		exit 1
 	}
 	# run_step NAME COMMAND...: in /root/perfopt, output shown and kept
