@@ -62,6 +62,9 @@ if [ "${1:-}" = --inside ]; then
 		mounted+=("$target")
 	}
 	[ "$net" = new ] && ip link set lo up
+	# the root a mount point, as on a machine (unshare --propagation and
+	# pivot_root inside need one)
+	mnt "$root" --bind "$root"
 	mnt "$root/proc" -t proc proc
 	mnt "$root/sys" -t sysfs -o ro sysfs
 	mnt "$root/dev" -t tmpfs -o mode=0755,nosuid tmpfs
