@@ -63,9 +63,11 @@ perfopt_packages() {
 # what the version-independent parts need (the fuzzers' clang and its
 # runtime (libclang-rt-dev follows the release's clang), sqlsmith, wrk for
 # the soak, systemd-analyze for the service check, what builds the Debian
-# packages; they run on the host only) and test/rootfs.sh on the host
+# packages (dpkg-buildpackage requires build-essential besides the
+# Build-Depends); they run on the host only), test/rootfs.sh on the host and
+# test/minimal.sh (git)
 PERFOPT_HOST_PACKAGES="clang libclang-rt-dev sqlsmith wrk debootstrap iproute2 systemd
-  debhelper postgresql-server-dev-all dpkg-dev fakeroot lintian"
+  debhelper postgresql-server-dev-all dpkg-dev build-essential fakeroot lintian git"
 # what this run needs: its version's packages, and the host's unless
 # test/run.sh runs only the version's suites (PERFOPT_VERSION_ONLY=1, as in
 # a root filesystem)

@@ -17,6 +17,12 @@
 #   bash test/run.sh               # everything
 #   bash test/run.sh regress       # unit tests, fuzzers, sqlsmith, pg_regress
 #   bash test/run.sh test/t/010_x.pl  # only these TAP files
+# A smaller whole run (test/minimal.sh's): PERFOPT_REGRESS_TESTS="surface"
+# and PERFOPT_TAP_TESTS="test/t/060_prometheus.pl" keep every stage but run
+# only these pg_regress tests and TAP files; PERFOPT_FUZZ_SECONDS,
+# PERFOPT_SQLSMITH_QUERIES and PERFOPT_SOAK_SECONDS (0: none) size the
+# fuzzers, sqlsmith and the soak.  A failed stage is named
+# ("test/run.sh: FAILED: soak (test/bench/soak.sh)").
 #
 # Every PostgreSQL version perfopt supports (15, 17, 18), or those of
 # PG_VERSIONS ("17 18", "15,18"): the host's own (15 on Debian 12) runs
@@ -38,10 +44,13 @@ cd "$PERFOPT_TOP"
 # without build outputs in /build/perfopt (the host may be building in the
 # checkout meanwhile), results in the checkout's tmp_check-VERSION
 run_in_rootfs() {
-	local v=$1
+	local v=$1 sel=()
 	shift
+	# (the root filesystem starts COMMAND with a clean environment)
+	[ -z "${PERFOPT_REGRESS_TESTS:-}" ] || sel+=("PERFOPT_REGRESS_TESTS=$PERFOPT_REGRESS_TESTS")
+	[ -z "${PERFOPT_TAP_TESTS:-}" ] || sel+=("PERFOPT_TAP_TESTS=$PERFOPT_TAP_TESTS")
 	# shellcheck disable=SC2016
-	bash test/rootfs.sh "$v" bash -c '
+	bash test/rootfs.sh "$v" env "${sel[@]}" bash -c '
 		set -e
 		v=$0
 		rm -rf /build/perfopt && mkdir -p /build/perfopt
@@ -154,6 +163,12 @@ sqlcheck_scan() {
 	[ -z "$hits" ] && [ "$unchecked" = 0 ]
 }
 
+# a stage that failed: said at once, counted in the summary
+stage_failed() {
+	echo "test/run.sh: FAILED: $*" >&2
+	unit_failed=1
+}
+
 if [ "${1:-}" != "--as-pg" ]; then
 	perfopt_install_deps || exit 1
 	if [ "$(id -u)" = 0 ]; then
@@ -184,32 +199,31 @@ if [ "${1:-}" != "--as-pg" ]; then
 	# (in a root filesystem, only what depends on the server's version)
 	if [ -z "${PERFOPT_VERSION_ONLY:-}" ] && { [ $# = 0 ] || [ "$1" = regress ]; }; then
 		perfopt_log "unit tests (ASan/UBSan)"
-		make -s -C test/unit check || unit_failed=1
+		make -s -C test/unit check || stage_failed "unit tests (make -C test/unit check)"
 		make -s -C test/unit clean >/dev/null
 		perfopt_log "fuzzers (libFuzzer, ${PERFOPT_FUZZ_SECONDS:-60} s each)"
-		bash test/fuzz/run.sh "${PERFOPT_FUZZ_SECONDS:-60}" || unit_failed=1
+		bash test/fuzz/run.sh "${PERFOPT_FUZZ_SECONDS:-60}" || stage_failed "fuzzers (test/fuzz/run.sh)"
 		perfopt_log "every SPI call passes SQL marked /* perfopt */ (test/sqlcheck/spi_marker.pl)"
-		perl test/sqlcheck/spi_marker.pl src || unit_failed=1
+		perl test/sqlcheck/spi_marker.pl src || stage_failed "SPI markers (test/sqlcheck/spi_marker.pl)"
 		# and the script still finds unmarked SQL: as many reports as its fixture expects
 		fixture=test/sqlcheck/fixtures/spi_unmarked.c
 		if [ "$(perl test/sqlcheck/spi_marker.pl "$fixture" | grep -c '^FAIL')" != "$(grep -c '/\* FAIL' "$fixture")" ]; then
-			echo "spi_marker.pl no longer reports every unmarked call of $fixture" >&2
-			unit_failed=1
+			stage_failed "spi_marker.pl no longer reports every unmarked call of $fixture"
 		fi
 		perfopt_log "perfopt.so exports only PostgreSQL's names and perfopt_* (test/exports.sh)"
-		bash test/exports.sh || unit_failed=1
+		bash test/exports.sh || stage_failed "exports (test/exports.sh)"
 		perfopt_log "the shim's systemd service (test/service/check.sh)"
-		bash test/service/check.sh || unit_failed=1
+		bash test/service/check.sh || stage_failed "service (test/service/check.sh)"
 		perfopt_log "the Debian packages, built and installed in a clean Debian 12 (test/packaging/check.sh)"
-		bash test/packaging/check.sh || unit_failed=1
+		bash test/packaging/check.sh || stage_failed "packaging (test/packaging/check.sh)"
 		perfopt_log "random SQL (sqlsmith, ${PERFOPT_SQLSMITH_QUERIES:-2000} queries)"
-		bash test/fuzz/sqlsmith.sh "${PERFOPT_SQLSMITH_QUERIES:-2000}" || unit_failed=1
+		bash test/fuzz/sqlsmith.sh "${PERFOPT_SQLSMITH_QUERIES:-2000}" || stage_failed "random SQL (test/fuzz/sqlsmith.sh)"
 	fi
 	# a short soak under load (pgbench, the shim under wrk, an optimization);
 	# PERFOPT_SOAK_SECONDS=0 leaves it out
 	if [ -z "${PERFOPT_VERSION_ONLY:-}" ] && [ $# = 0 ] && [ "${PERFOPT_SOAK_SECONDS:-60}" != 0 ]; then
 		perfopt_log "soak (test/bench/soak.sh, ${PERFOPT_SOAK_SECONDS:-60} s)"
-		bash test/bench/soak.sh "${PERFOPT_SOAK_SECONDS:-60}" || unit_failed=1
+		bash test/bench/soak.sh "${PERFOPT_SOAK_SECONDS:-60}" || stage_failed "soak (test/bench/soak.sh)"
 	fi
 	[ "$(id -u)" = 0 ] && chown -R postgres "$PERFOPT_TMP"
 	perfopt_as_pg bash "$0" --as-pg "$unit_failed" "$@"
@@ -230,8 +244,11 @@ if [ "$unit_failed" = 1 ]; then failed=$((failed + 1)); else [ $# = 0 ] && [ -z 
 # Makefile); both write under PERFOPT_TMP, which make reads from the
 # environment
 if [ $# = 0 ]; then
-	perfopt_log "pg_regress (make installcheck TAP_TESTS=)"
-	make -s -C "$PERFOPT_TOP" PG_CONFIG="$PG_CONFIG" installcheck TAP_TESTS= 2>&1 | tee "$PERFOPT_TMP"/regress.out
+	# (test/schedule's tests, or PERFOPT_REGRESS_TESTS)
+	regress_tests=()
+	[ -z "${PERFOPT_REGRESS_TESTS:-}" ] || regress_tests=(REGRESS="$PERFOPT_REGRESS_TESTS")
+	perfopt_log "pg_regress (make installcheck TAP_TESTS= ${regress_tests[*]})"
+	make -s -C "$PERFOPT_TOP" PG_CONFIG="$PG_CONFIG" installcheck TAP_TESTS= "${regress_tests[@]}" 2>&1 | tee "$PERFOPT_TMP"/regress.out
 	rc=${PIPESTATUS[0]}
 	# through 15 "test x ... ok" and "x ... FAILED"; from 16 TAP-like
 	# "ok 1 - x" and "not ok 1 - x"
@@ -243,22 +260,32 @@ if [ $# = 0 ]; then
 		echo "pg_regress (make installcheck) exited with $rc after $p passed test(s)" >&2
 		f=1
 	fi
+	if [ "$f" != 0 ]; then
+		echo "test/run.sh: FAILED: pg_regress ($f test(s))" >&2
+	fi
 	passed=$((passed + p))
 	failed=$((failed + f))
 	[ -f "$PERFOPT_TMP"/regress/regression.diffs ] && cat "$PERFOPT_TMP"/regress/regression.diffs | head -100
 fi
 
 if [ "$only_regress" = 1 ]; then
-	if sqlcheck_scan; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+	if sqlcheck_scan; then passed=$((passed + 1)); else
+		failed=$((failed + 1))
+		echo "test/run.sh: FAILED: sqlcheck (unqualified names in perfopt's SQL)" >&2
+	fi
 	echo "$passed passed, $failed failed"
 	[ "$failed" = 0 ]
 	exit $?
 fi
 
-perfopt_log "TAP (make prove_installcheck)"
-# the files named, or the Makefile's default: test/t/*.pl
+# the files named, PERFOPT_TAP_TESTS, or the Makefile's default: test/t/*.pl
 prove_tests=()
-[ $# -gt 0 ] && prove_tests=(PROVE_TESTS="$*")
+if [ $# -gt 0 ]; then
+	prove_tests=(PROVE_TESTS="$*")
+elif [ -n "${PERFOPT_TAP_TESTS:-}" ]; then
+	prove_tests=(PROVE_TESTS="$PERFOPT_TAP_TESTS")
+fi
+perfopt_log "TAP (make prove_installcheck ${prove_tests[*]})"
 make -s -C "$PERFOPT_TOP" PG_CONFIG="$PG_CONFIG" prove_installcheck PROVE_FLAGS=--timer \
 	"${prove_tests[@]}" 2>&1 | tee "$PERFOPT_TMP"/tap.out
 # prove's summary report names each failed file once, "(Wstat: ...)"
@@ -268,12 +295,16 @@ f=$(grep -cE '^test/t/[^ ]+ +\(Wstat' "$PERFOPT_TMP"/tap.out)
 grep -qE '^Result: (PASS|NOTESTS)' "$PERFOPT_TMP"/tap.out || [ "$f" != 0 ] || f=$((total > 0 ? total : 1))
 # a TAP run that ran no file (unreadable tests, a wrong name) fails
 if [ "$total" = 0 ]; then
-	echo "TAP: no test file ran (${*:-test/t/*.pl})" >&2
+	echo "TAP: no test file ran (${*:-${PERFOPT_TAP_TESTS:-test/t/*.pl}})" >&2
 	f=$((f > 0 ? f : 1))
 fi
+[ "$f" = 0 ] || echo "test/run.sh: FAILED: TAP ($f file(s))" >&2
 passed=$((passed + total - f))
 failed=$((failed + f))
 
-if sqlcheck_scan; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+if sqlcheck_scan; then passed=$((passed + 1)); else
+	failed=$((failed + 1))
+	echo "test/run.sh: FAILED: sqlcheck (unqualified names in perfopt's SQL)" >&2
+fi
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
