@@ -39,7 +39,9 @@
 #define CAND_MAX_INCLUDE_WIDTH 32
 /*
  * An index led by a column with fewer distinct values than this finds a
- * large share of the table per value: it leads a composite only
+ * large share of the table per value: it leads a composite only, unless
+ * the statement has sampled values (the value asked for may be a rare
+ * one, and the costing over them tells)
  */
 #define CAND_MIN_LEADING_NDISTINCT 10
 #define CAND_MAX_INCLUDE 3
@@ -359,7 +361,7 @@ cand_for_relation(AdvStatement *st, Oid relid)
 
 	/* single columns */
 	foreach(lc, eq)
-		if (((AdvUse *) lfirst(lc))->ndistinct >= CAND_MIN_LEADING_NDISTINCT)
+		if (((AdvUse *) lfirst(lc))->ndistinct >= CAND_MIN_LEADING_NDISTINCT || st->value_sets != NIL)
 			cand_add(st, relid, BTREE_AM_OID, (AdvUse **) &lfirst(lc), 1, NULL, 0);
 	foreach(lc, range)
 		cand_add(st, relid, BTREE_AM_OID, (AdvUse **) &lfirst(lc), 1, NULL, 0);
@@ -420,7 +422,7 @@ cand_for_relation(AdvStatement *st, Oid relid)
 		}
 		inc[ninc++] = lfirst(lc);
 	}
-	if (n > 0 && ninc > 0 && keys[0]->ndistinct >= CAND_MIN_LEADING_NDISTINCT)
+	if (n > 0 && ninc > 0 && (keys[0]->ndistinct >= CAND_MIN_LEADING_NDISTINCT || st->value_sets != NIL))
 		cand_add(st, relid, BTREE_AM_OID, keys, n, inc, ninc);
 
 	/* full-text and containment */
