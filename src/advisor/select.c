@@ -16,15 +16,15 @@
  * and configuration of hypothetical indexes on its tables.
  *
  * Then each chosen index may be traded for a candidate on the same table
- * with more key columns, its own among them, that serves every statement
- * it serves at least as well and one of them much better
- * (perfopt.min_cost_reduction of its cost then), at most twice its size,
- * for a net gain: (created_at) for (status, created_at) when the
- * queue that reads one status in created_at order is all it serves.  The
- * greedy rounds prefer the smaller of two indexes that both end a
- * sequential scan, and measured against that scan the composite's edge
- * (20 entries read instead of 100) looks like nothing; measured against
- * the index it replaces, it is the difference an expert would make.
+ * with more key columns, its own among them, that serves one of its
+ * statements much better (perfopt.min_cost_reduction of its cost then),
+ * regresses none (the greedy rounds' rule), is at most twice its size and
+ * gains the workload more time than it costs: (parent, at) for (parent)
+ * when a feed reads a parent's newest rows.  The greedy rounds prefer the
+ * smaller of two indexes that both end a sequential scan, and measured
+ * against that scan the composite's edge (20 entries read instead of a
+ * parent's rows and a sort) looks like nothing; measured against the
+ * index it replaces, it is the difference an expert would make.
  */
 #include "postgres.h"
 
@@ -541,7 +541,7 @@ sel_upgrade(List *chosen, List *statements, List *candidates, double budget_left
 						continue;
 					now = adv_cost_under(st, chosen);
 					then = adv_cost_under(st, config);
-					if (now < 0 || then < 0 || st->cost_base <= 0 || then > now * 1.001)
+					if (now < 0 || then < 0 || st->cost_base <= 0 || then > st->cost_base * SEL_MAX_REGRESSION)
 					{
 						worse = true;
 						break;
