@@ -13,6 +13,7 @@ OBJS = \
 	src/advisor/select.o \
 	src/advisor/slowplan.o \
 	src/advisor/valuecapture.o \
+	src/advisor/valuecost.o \
 	src/advisor/valuestore.o \
 	src/advisor/whatif.o \
 	src/advisor/workload.o \

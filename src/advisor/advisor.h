@@ -8,6 +8,7 @@
 #ifndef PERFOPT_ADVISOR_H
 #define PERFOPT_ADVISOR_H
 
+#include "nodes/params.h"
 #include "nodes/parsenodes.h"
 #include "nodes/plannodes.h"
 #include "nodes/pathnodes.h"
@@ -56,6 +57,13 @@ typedef struct AdvUse
 	bool		descending;		/* for SORT */
 } AdvUse;
 
+/* a sampled set of the values a statement ran with, bound for custom plans */
+typedef struct AdvValueSet
+{
+	double		weight;			/* how often it was seen among the samples kept */
+	ParamListInfo params;		/* PARAM_FLAG_CONST, the analysis's types */
+} AdvValueSet;
+
 typedef struct AdvStatement
 {
 	int64		queryid;
@@ -69,6 +77,9 @@ typedef struct AdvStatement
 	double		rows;
 	bool		is_write;		/* UPDATE / DELETE */
 	Query	   *query;			/* analyzed, rewritten; NULL when skipped */
+	int			nparams;		/* $1..$nparams, as the analysis inferred them */
+	Oid		   *param_types;
+	List	   *value_sets;		/* AdvValueSet (valuecost.c); NIL: generic plans */
 	Oid			plan_role;		/* planned as (planrole.c), once analyzed */
 	char	   *skip_reason;
 	double		budget_used_ms; /* analysis and planning time this run */
@@ -129,6 +140,7 @@ extern void perfopt_whatif_install_hook(void);
 extern void adv_index_estimate(AdvIndex *idx);
 extern char *adv_index_key(AdvIndex *idx);
 extern double adv_plan_cost(AdvStatement *st, List *indexes, List *hidden);
+extern double adv_plan_cost_generic(AdvStatement *st, List *indexes, List *hidden);
 extern double adv_plan_cost_safely(AdvStatement *st, List *indexes);
 extern double adv_plan_cost_hiding(AdvStatement *st, Oid indexoid);
 extern PlannedStmt *adv_plan(AdvStatement *st, List *indexes, List *hidden);
@@ -142,6 +154,9 @@ extern void adv_statement_prepare(AdvStatement *st);
 extern void adv_budget_begin_run(void);
 extern bool adv_analyze_as_statement_role(AdvStatement *st, void (*fn) (AdvStatement *));
 extern bool adv_plan_as_statement_role(AdvStatement *st, void (*fn) (AdvStatement *));
+
+/* valuecost.c: the sampled values a statement is costed with */
+extern void adv_value_sets_load(AdvStatement *st);
 
 /* planrole.c: as whom a statement may be planned */
 extern Oid	adv_plan_role(Oid statement_role, Query *query, char **reason);

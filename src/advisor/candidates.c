@@ -19,6 +19,7 @@
 #include "catalog/index.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_index.h"
+#include "catalog/pg_statistic.h"
 #include "commands/defrem.h"
 #include "nodes/nodeFuncs.h"
 #include "nodes/readfuncs.h"
@@ -39,7 +40,10 @@
 #define CAND_MAX_INCLUDE_WIDTH 32
 /*
  * An index led by a column with fewer distinct values than this finds a
- * large share of the table per value: it leads a composite only
+ * large share of the table per value: it leads a composite only, unless
+ * the statement has sampled values and the column a rare value (less
+ * than a tenth of the rows, cand_has_rare_value): the value asked for
+ * may be that one, and the costing over the samples tells
  */
 #define CAND_MIN_LEADING_NDISTINCT 10
 #define CAND_MAX_INCLUDE 3
@@ -267,6 +271,53 @@ cand_add(AdvStatement *st, Oid relid, Oid amoid, AdvUse **keys, int nkeys,
 	cand.candidates = lappend(cand.candidates, idx);
 }
 
+/*
+ * Does the column hold a value of less than 1 / CAND_MIN_LEADING_NDISTINCT
+ * of the rows, by its statistics: one of its most common values, or the
+ * values outside that list on average?
+ */
+static bool
+cand_has_rare_value(Oid relid, AttrNumber attnum, double ndistinct)
+{
+	HeapTuple	tuple;
+	AttStatsSlot sslot;
+	bool		rare = false;
+
+	if (attnum <= 0)
+		return false;
+	tuple = SearchSysCache3(STATRELATTINH, ObjectIdGetDatum(relid), Int16GetDatum(attnum),
+							BoolGetDatum(false));
+	if (!HeapTupleIsValid(tuple))
+		return false;
+	if (get_attstatsslot(&sslot, tuple, STATISTIC_KIND_MCV, InvalidOid, ATTSTATSSLOT_NUMBERS))
+	{
+		double		sum = 0;
+
+		for (int i = 0; i < sslot.nnumbers; i++)
+		{
+			sum += sslot.numbers[i];
+			if (sslot.numbers[i] < 1.0 / CAND_MIN_LEADING_NDISTINCT)
+				rare = true;
+		}
+		if (ndistinct > sslot.nnumbers && sum < 1.0 &&
+			(1.0 - sum) / (ndistinct - sslot.nnumbers) < 1.0 / CAND_MIN_LEADING_NDISTINCT)
+			rare = true;
+		free_attstatsslot(&sslot);
+	}
+	ReleaseSysCache(tuple);
+	return rare;
+}
+
+/* may this equality column lead an index (alone or with INCLUDE)? */
+static bool
+cand_may_lead(AdvStatement *st, AdvUse *use)
+{
+	if (use->ndistinct >= CAND_MIN_LEADING_NDISTINCT)
+		return true;
+	return st->value_sets != NIL && use->expr == NULL &&
+		cand_has_rare_value(use->relid, use->attnum, use->ndistinct);
+}
+
 static int
 cand_by_ndistinct(const ListCell *a, const ListCell *b)
 {
@@ -359,7 +410,7 @@ cand_for_relation(AdvStatement *st, Oid relid)
 
 	/* single columns */
 	foreach(lc, eq)
-		if (((AdvUse *) lfirst(lc))->ndistinct >= CAND_MIN_LEADING_NDISTINCT)
+		if (cand_may_lead(st, lfirst(lc)))
 			cand_add(st, relid, BTREE_AM_OID, (AdvUse **) &lfirst(lc), 1, NULL, 0);
 	foreach(lc, range)
 		cand_add(st, relid, BTREE_AM_OID, (AdvUse **) &lfirst(lc), 1, NULL, 0);
@@ -420,7 +471,7 @@ cand_for_relation(AdvStatement *st, Oid relid)
 		}
 		inc[ninc++] = lfirst(lc);
 	}
-	if (n > 0 && ninc > 0 && keys[0]->ndistinct >= CAND_MIN_LEADING_NDISTINCT)
+	if (n > 0 && ninc > 0 && cand_may_lead(st, keys[0]))
 		cand_add(st, relid, BTREE_AM_OID, keys, n, inc, ninc);
 
 	/* full-text and containment */

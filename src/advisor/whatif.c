@@ -336,8 +336,9 @@ adv_index_key(AdvIndex *idx)
 	return buf.data;
 }
 
-PlannedStmt *
-adv_plan(AdvStatement *st, List *indexes, List *hidden)
+/* plan st under indexes (and without hidden), with bound values or generically */
+static PlannedStmt *
+wi_plan(AdvStatement *st, List *indexes, List *hidden, ParamListInfo bound)
 {
 	PlannedStmt *volatile result = NULL;
 	Query	   *query = copyObject(st->query);
@@ -349,7 +350,7 @@ adv_plan(AdvStatement *st, List *indexes, List *hidden)
 	PG_TRY();
 	{
 		/* serial plans: costs compare like with like */
-		result = planner(query, st->parsed_text, 0, NULL);
+		result = planner(query, st->parsed_text, 0, bound);
 	}
 	PG_FINALLY();
 	{
@@ -363,9 +364,16 @@ adv_plan(AdvStatement *st, List *indexes, List *hidden)
 	return result;
 }
 
-/* the plan's cost; the plan itself is freed at once */
-double
-adv_plan_cost(AdvStatement *st, List *indexes, List *hidden)
+/* the generic plan: every $n unknown (what slow plans and verification show) */
+PlannedStmt *
+adv_plan(AdvStatement *st, List *indexes, List *hidden)
+{
+	return wi_plan(st, indexes, hidden, NULL);
+}
+
+/* one plan's cost; the plan itself is freed at once */
+static double
+wi_plan_cost(AdvStatement *st, List *indexes, List *hidden, ParamListInfo bound)
 {
 	MemoryContext tmp = AllocSetContextCreate(CurrentMemoryContext, "perfopt what-if plan",
 											  ALLOCSET_DEFAULT_SIZES);
@@ -374,7 +382,7 @@ adv_plan_cost(AdvStatement *st, List *indexes, List *hidden)
 
 	PG_TRY();
 	{
-		cost = adv_plan(st, indexes, hidden)->planTree->total_cost;
+		cost = wi_plan(st, indexes, hidden, bound)->planTree->total_cost;
 	}
 	PG_FINALLY();
 	{
@@ -383,4 +391,35 @@ adv_plan_cost(AdvStatement *st, List *indexes, List *hidden)
 	}
 	PG_END_TRY();
 	return cost;
+}
+
+/* the generic plan's cost */
+double
+adv_plan_cost_generic(AdvStatement *st, List *indexes, List *hidden)
+{
+	return wi_plan_cost(st, indexes, hidden, NULL);
+}
+
+/*
+ * The statement's cost under indexes: over its sampled value sets, the
+ * mean of their custom plans' costs weighted by how often each set ran;
+ * without samples, the generic plan's.
+ */
+double
+adv_plan_cost(AdvStatement *st, List *indexes, List *hidden)
+{
+	double		sum = 0;
+	double		weights = 0;
+	ListCell   *lc;
+
+	if (st->value_sets == NIL)
+		return wi_plan_cost(st, indexes, hidden, NULL);
+	foreach(lc, st->value_sets)
+	{
+		AdvValueSet *vs = lfirst(lc);
+
+		sum += vs->weight * wi_plan_cost(st, indexes, hidden, vs->params);
+		weights += vs->weight;
+	}
+	return sum / weights;
 }

@@ -236,6 +236,8 @@ wl_analyze(AdvStatement *st)
 					 errmsg("could not determine data type of parameter $%d", i + 1)));
 	/* our planning must not show up in pg_stat_statements */
 	query->queryId = UINT64CONST(0);
+	st->nparams = nparams;
+	st->param_types = param_types;
 	return query;
 }
 
@@ -530,6 +532,11 @@ wl_analyze_compact(AdvStatement *st)
 		query = wl_analyze(st);
 		MemoryContextSwitchTo(outer);
 		query = copyObject(query);
+		if (st->nparams > 0)
+			st->param_types = memcpy(palloc(st->nparams * sizeof(Oid)), st->param_types,
+									 st->nparams * sizeof(Oid));
+		else
+			st->param_types = NULL;
 	}
 	PG_FINALLY();
 	{
@@ -566,20 +573,25 @@ wl_prepare(AdvStatement *st)
 	st->is_write = (query->commandType != CMD_SELECT);
 }
 
-/* the baseline plan (as st->plan_role), with the collect hook on */
+/*
+ * The baseline (as st->plan_role): the generic plan with the collect hook
+ * on, for the column uses; then, with sampled values, the cost over them.
+ */
 static void
 wl_baseline(AdvStatement *st)
 {
 	adv_collect_begin(st);
 	PG_TRY();
 	{
-		st->cost_base = adv_plan_cost(st, NIL, NIL);
+		st->cost_base = adv_plan_cost_generic(st, NIL, NIL);
 	}
 	PG_FINALLY();
 	{
 		adv_collect_end();
 	}
 	PG_END_TRY();
+	if (st->value_sets != NIL)
+		st->cost_base = adv_plan_cost(st, NIL, NIL);
 	st->cost_best = st->cost_base;
 }
 
@@ -711,8 +723,10 @@ adv_statement_prepare(AdvStatement *st)
 		st->skip_reason = pstrdup("could not repair the normalized text");
 		return;
 	}
-	if (!adv_analyze_as_statement_role(st, wl_prepare) ||
-		(st->query && !adv_plan_as_statement_role(st, wl_baseline)))
+	if (adv_analyze_as_statement_role(st, wl_prepare))
+		adv_value_sets_load(st);
+	if (st->query == NULL || st->over_budget ||
+		!adv_plan_as_statement_role(st, wl_baseline))
 	{
 		st->query = NULL;
 		st->relids = NIL;

@@ -1,0 +1,127 @@
+# 104_advisor_value_costing.pl — the advisor costs a statement over the
+# values the application sent (src/advisor/valuecost.c), not only over its
+# generic plan:
+#   - items.kind has four values, three of them common and one (9) rare;
+#     the application asks only for the rare one.  A generic plan sees
+#     "kind = $1" as a quarter of the table (a sequential scan is better
+#     than an index); sampled, the statement reads 0.1% of it, and an
+#     index on kind is the answer.  With sampling off the advisor does not
+#     recommend it, with sampling on it does, over bind parameters
+#     (pgbench -M extended) and over constants (the simple protocol);
+#   - a queue reads the rare status 'review' in created_at order: sampled,
+#     (status, created_at) reads 20 entries where created_at alone walks
+#     a hundred times as many;
+#   - the values reach no table: the recommendations and the skipped
+#     statements of perfopt's tables never hold them.
+use strict;
+use warnings;
+
+use IPC::Run;
+use PerfoptTest;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $db = 'postgres';
+my $node = perfopt_node(
+	'value_costing',
+	conf => "perfopt.value_sample_rate = 0\n"
+	  . "perfopt.advisor_interval = 0\n"
+	  . "max_parallel_workers_per_gather = 0\n"
+	  . "pg_stat_statements.track = top\n");
+$node->start;
+$node->safe_psql($db, 'CREATE EXTENSION perfopt CASCADE');
+$node->safe_psql(
+	$db, q{
+CREATE TABLE items (
+	id bigint PRIMARY KEY,
+	kind int NOT NULL,
+	status text NOT NULL,
+	created_at timestamptz NOT NULL,
+	payload text NOT NULL
+);
+INSERT INTO items
+SELECT i,
+	CASE WHEN i % 1000 = 0 THEN 9 ELSE i % 3 END,
+	CASE WHEN i % 100 = 7 THEN 'review' ELSE 'done' END,
+	timestamptz '2026-01-01' + i * interval '1 minute',
+	repeat('p', 60)
+FROM generate_series(1, 200000) i;
+VACUUM ANALYZE items;
+});
+
+my $rare = $node->basedir . '/rare.sql';
+open(my $fh, '>', $rare) or die;
+print $fh "\\set k 9\nSELECT * FROM items WHERE kind = :k;\n";
+close $fh;
+my $queue = $node->basedir . '/queue.sql';
+open($fh, '>', $queue) or die;
+print $fh "SELECT id, payload FROM items WHERE status = 'review' ORDER BY created_at LIMIT 20;\n";
+close $fh;
+
+sub bench
+{
+	my ($mode, $script, $n) = @_;
+	my ($out, $err);
+	my $ok = IPC::Run::run(
+		[ 'pgbench', '-n', '-M', $mode, '-c', '1', '-t', $n, '-f', $script,
+		  '-h', $node->host, '-p', $node->port, $db ],
+		'>', \$out, '2>', \$err);
+	ok($ok && $out =~ m{number of transactions actually processed: $n/$n}, "pgbench -M $mode $script: $n runs")
+	  or diag "$out\n$err";
+}
+
+sub set_rate
+{
+	my ($rate) = @_;
+	$node->safe_psql($db, "ALTER SYSTEM SET perfopt.value_sample_rate = $rate; SELECT pg_reload_conf()");
+	poll_until(sub { $node->safe_psql($db, 'SHOW perfopt.value_sample_rate') eq $rate }, 30)
+	  or die "perfopt.value_sample_rate did not become $rate";
+}
+
+# the shapes of the create_index recommendations, after a fresh workload
+sub advise
+{
+	my (@runs) = @_;
+	$node->safe_psql($db, 'SELECT pg_stat_statements_reset()');
+	bench(@$_) for @runs;
+	$node->safe_psql($db, 'SELECT perfopt_advise()');
+	return map { index_shape($_->{ddl}) } advisor_recommendations($node, $db, 'create_index');
+}
+
+# ---- sampling off: the generic plan alone
+my @generic = advise([ 'extended', $rare, 30 ], [ 'simple', $queue, 30 ]);
+note "sampling off: @generic";
+ok(!(grep { /^items\(kind\b/ } @generic), 'sampling off: no index led by kind (a quarter of the table, as the generic plan sees it)');
+ok(!(grep { $_ eq 'items(status, created_at)' } @generic), '  and no (status, created_at) for the queue');
+
+# ---- sampling on: bind parameters
+set_rate(1);
+my @bound = advise([ 'extended', $rare, 30 ]);
+note "sampling on, bind parameters: @bound";
+ok((grep { /^items\(kind\b/ } @bound), 'sampled over bind parameters: an index led by kind');
+my ($rec) = grep { index_shape($_->{ddl}) =~ /^items\(kind\b/ } advisor_recommendations($node, $db, 'create_index');
+cmp_ok($rec->{benefit_ms} // 0, '>', 0, '  with a benefit');
+
+# ---- sampling on: constants of the simple protocol
+my @constants = advise([ 'simple', $queue, 30 ]);
+note "sampling on, constants: @constants";
+ok((grep { $_ eq 'items(status, created_at)' || $_ =~ /^items\(status, created_at\) INCLUDE/ } @constants),
+	'sampled over constants: (status, created_at) for the rare status the queue reads');
+
+# ---- the values stay in memory: no table of perfopt's holds them
+my $tables = $node->safe_psql(
+	$db, q{
+SELECT string_agg(format('%I.%I', n.nspname, c.relname), ' ' ORDER BY c.relname)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_depend d ON d.objid = c.oid AND d.classid = 'pg_class'::regclass AND d.deptype = 'e'
+JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'perfopt'
+WHERE c.relkind = 'r'});
+for my $t (split / /, $tables)
+{
+	is($node->safe_psql($db, "SELECT count(*) FROM $t x WHERE x::text ~ '''review''|= 9\\M'"),
+		'0', "$t holds no sampled value");
+}
+
+$node->stop;
+done_testing();
