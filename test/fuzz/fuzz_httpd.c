@@ -253,9 +253,10 @@ fuzz_sql(const char *s)
 	else if (rc != -1 || out != NULL)
 		abort();
 
-	out = hd_sql_request(s[0] & 1, "\"role\"", 5000, s);
+	out = hd_sql_request(s[0] & 1, "\"role\"", s);
 	if (s[0] == '\0' ? out != NULL : out == NULL || strncmp(out, HD_SQL_TAG, strlen(HD_SQL_TAG)) != 0 ||
-		strstr(out, s) == NULL)
+		strstr(out, s) == NULL || strlen(out) < strlen("DISCARD SEQUENCES") ||
+		strcmp(out + strlen(out) - strlen("DISCARD SEQUENCES"), "DISCARD SEQUENCES") != 0)
 		abort();
 	free(out);
 
