@@ -5,6 +5,8 @@
 SET perfopt.min_table_size = '512kB';
 SET perfopt.slow_query_ms = 0;
 SET max_parallel_workers_per_gather = 0;
+-- generic plans: a statement a 1% draw sampled would be costed over its values
+SET perfopt.value_sample_rate = 0;
 
 CREATE TABLE adv_people (
     id int PRIMARY KEY,

@@ -3,6 +3,8 @@
 \getenv abs_srcdir PG_ABS_SRCDIR
 \i :abs_srcdir/sql/include/setup.sql
 SET perfopt.min_table_size = '256kB';
+-- generic plans: a statement a 1% draw sampled would be costed over its values
+SET perfopt.value_sample_rate = 0;
 
 CREATE TABLE opt_t (id int PRIMARY KEY, k int NOT NULL, v text) WITH (autovacuum_enabled = false);
 INSERT INTO opt_t SELECT g, g % 5000, 'value ' || g FROM generate_series(1, 20000) g;

@@ -79,6 +79,10 @@ sub perfopt_node
 		# alerts in samples, not minutes: a test that needs the dwell time
 		# sets it (145)
 		$conf .= "perfopt.alert_dwell = " . ($p{alert_dwell} // 0) . "\n";
+		# no value samples unless a test asks (its conf comes later and
+		# wins): the advisor's answers must not depend on which executions
+		# a 1% draw took (100, 104, 170 and 171 sample on purpose)
+		$conf .= "perfopt.value_sample_rate = 0\n";
 	}
 	$conf .= $p{conf} if defined $p{conf};
 	$node->append_conf('postgresql.conf', $conf);
