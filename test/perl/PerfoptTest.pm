@@ -27,6 +27,7 @@ our @EXPORT = qw(
   perfopt_status
   samples_taken
   poll_until
+  wait_until_accepting
   wait_for_samples
   wait_until_flat
   log_since
@@ -112,6 +113,20 @@ sub samples_taken
 
 # Call $check every 100 ms until it returns true or $timeout seconds pass.
 # Returns the elapsed seconds on success, undef on timeout.
+# After a crash restart: wait until the server accepts connections, asking
+# pg_isready (no stdin).  poll_query_until writes its query to psql's stdin,
+# and a psql refused while the server still recovers exits before reading
+# it: IPC::Run then dies of the broken pipe (121 did, on a busy machine).
+sub wait_until_accepting
+{
+	my ($node, $timeout) = @_;
+	return poll_until(
+		sub {
+			system('pg_isready', '-q', '-h', $node->host, '-p', $node->port) == 0;
+		},
+		$timeout);
+}
+
 sub poll_until
 {
 	my ($check, $timeout) = @_;

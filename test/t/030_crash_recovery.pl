@@ -48,6 +48,7 @@ $node->wait_for_log(qr/all server processes terminated; reinitializing/, $offset
 like(log_since($node, $offset),
 	qr/background worker "perfopt worker" \(PID $worker\) was terminated by signal 9/,
 	'the postmaster saw the worker die');
+ok(defined wait_until_accepting($node), 'the server accepts connections again');
 
 ok( $node->poll_query_until('postgres',
 		"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'perfopt worker' AND pid <> $worker"

@@ -124,7 +124,8 @@ my $worker = perfopt_status($node)->{worker_pid};
 is(kill('KILL', $worker), 1, "kill -9: the worker ($worker) is killed mid-build");
 $node->wait_for_log(qr/all server processes terminated; reinitializing/, $log_offset);
 eval { $old->quit };
-ok($node->poll_query_until($db, 'SELECT true'), 'kill -9: the server accepts connections again');
+ok(defined wait_until_accepting($node) && $node->poll_query_until($db, 'SELECT true'),
+	'kill -9: the server accepts connections again');
 ok(wait_for_job($node, $db, $job, "state = 'failed'"), 'kill -9: after the reinitialization the job is failed');
 ($j) = job_rows($node, $db, "j.id = $job");
 like($j->{last_error} // '', qr/^interrupted: /, "kill -9: last_error: $j->{last_error}");
