@@ -93,8 +93,35 @@ to_ms() {
 # CPU time (user + system, in clock ticks) a process has used
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 ticks_per_s=$(getconf CLK_TCK)
+# the server's CPU time: the postmaster's own and its reaped children's,
+# and its live children's (backends that are still connected)
+server_ticks() {
+	local pm
+	pm=$(head -n 1 "$BENCH_DIR/data/postmaster.pid")
+	{
+		awk '{ print $14 + $15 + $16 + $17 }' "/proc/$pm/stat"
+		for c in $(ps -o pid= --ppid "$pm"); do
+			awk '{ print $14 + $15 }' "/proc/$c/stat" 2>/dev/null || true
+		done
+	} | awk '{ n += $1 } END { print n + 0 }'
+}
+# us_per NAME TICKS REQUESTS: CPU microseconds per request
+us_per() { awk -v t="$1" -v n="$2" -v hz="$ticks_per_s" 'BEGIN { printf "%.1f", (n > 0) ? t * 1e6 / hz / n : 0 }'; }
+# client_ticks OUT ERR COMMAND...: run COMMAND in a subshell, its output
+# in OUT and ERR, and print the CPU ticks of the subshell's waited-for
+# children (the client: wrk, or pgbench under runuser); COMMAND's status
+client_ticks() {
+	local o=$1 e=$2
+	shift 2
+	(
+		"$@" >"$o" 2>"$e"
+		rc=$?
+		awk '{ print $16 + $17 }' "/proc/$BASHPID/stat"
+		exit $rc
+	)
+}
 
-declare -A rps p50 p99 errors shim_us
+declare -A rps p50 p99 errors shim_us server_us client_us
 # run_wrk NAME URL THREADS CONNECTIONS SECONDS [header...]: requests/s,
 # median, p99, the responses that were not 2xx/3xx and the shim's CPU
 # microseconds per request
@@ -104,11 +131,14 @@ run_wrk() {
 	local headers=()
 	for h in "$@"; do headers+=(-H "$h"); done
 	perfopt_log "wrk -t$t -c$c -d${s}s $url"
+	local before server_before client
 	before=$(cpu_ticks "$shim_pid")
-	wrk -t"$t" -c"$c" -d"${s}s" --latency "${headers[@]}" "$url" >"$out"
+	server_before=$(server_ticks)
+	client=$(client_ticks "$out" /dev/null wrk -t"$t" -c"$c" -d"${s}s" --latency "${headers[@]}" "$url")
 	requests=$(awk '/requests in/ { print $1 }' "$out")
-	shim_us[$name]=$(awk -v b="$before" -v a="$(cpu_ticks "$shim_pid")" -v n="$requests" -v hz="$ticks_per_s" \
-		'BEGIN { printf "%.1f", (n > 0) ? (a - b) * 1e6 / hz / n : 0 }')
+	shim_us[$name]=$(us_per $(($(cpu_ticks "$shim_pid") - before)) "$requests")
+	server_us[$name]=$(us_per $(($(server_ticks) - server_before)) "$requests")
+	client_us[$name]=$(us_per "$client" "$requests")
 	rps[$name]=$(awk '/^Requests\/sec:/ { printf "%.1f", $2 }' "$out")
 	p50[$name]=$(to_ms "$(awk '$1 == "50%" { print $2 }' "$out")")
 	p99[$name]=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$out")")
@@ -123,14 +153,25 @@ run_pgbench() {
 	mkdir -p "$BENCH_DIR/log.$name"
 	if [ "$(id -u)" = 0 ]; then chown postgres "$BENCH_DIR/$name.pgbench" "$BENCH_DIR/log.$name"; fi
 	perfopt_log "pgbench -c $clients -j $jobs -T $seconds: $sql over the socket as perfopt_api (role api_reader)"
-	perfopt_as_pg env PGOPTIONS="-c role=api_reader" pgbench -h "$BENCH_DIR" -p "$BENCH_PORT" -U perfopt_api \
+	local server_before client requests
+	server_before=$(server_ticks)
+	client=$(client_ticks "$BENCH_DIR/pgbench.$name.out" "$BENCH_DIR/pgbench.$name.err" perfopt_as_pg env PGOPTIONS="-c role=api_reader" pgbench -h "$BENCH_DIR" -p "$BENCH_PORT" -U perfopt_api \
 		-n -c "$clients" -j "$jobs" -T "$seconds" -f "$BENCH_DIR/$name.pgbench" \
-		--log --log-prefix="$BENCH_DIR/log.$name/pgbench_log" postgres \
-		>"$BENCH_DIR/pgbench.$name.out" 2>"$BENCH_DIR/pgbench.$name.err" || {
+		--log --log-prefix="$BENCH_DIR/log.$name/pgbench_log" postgres) || {
 		echo "pgbench failed:" >&2
 		cat "$BENCH_DIR/pgbench.$name.err" >&2
 		exit 1
 	}
+	# (the server's CPU counts pgbench's backends once they have exited)
+	for _ in $(seq 1 50); do
+		[ "$(perfopt_as_pg psql -h "$BENCH_DIR" -p "$BENCH_PORT" -U postgres -XAtc \
+			"SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgbench'" postgres)" = 0 ] && break
+		sleep 0.1
+	done
+	sleep 0.2
+	requests=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$BENCH_DIR/pgbench.$name.out")
+	server_us[$name]=$(us_per $(($(server_ticks) - server_before)) "$requests")
+	client_us[$name]=$(us_per "$client" "$requests")
 	rps[$name]=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' "$BENCH_DIR/pgbench.$name.out" |
 		awk '{ printf "%.1f", $1 }')
 	p99[$name]=$(cat "$BENCH_DIR/log.$name"/pgbench_log.* | awk '{ print $3 }' | sort -n |
@@ -161,21 +202,30 @@ run_wrk scrape_exporter "http://127.0.0.1:$exporter_port/metrics" 1 1 "$scrape_s
 
 echo "perfopt-httpd --pool $pool --threads $threads (per-token rate limit lifted: --read-rate 1000000 --read-burst 1000000)"
 echo "wrk -t2 -c16 and pgbench -c $pool -j $jobs, ${seconds}s each; scrapes wrk -t1 -c1, ${scrape_seconds}s each; $(nproc) CPUs, all on this machine"
-row() { printf '  %-56s %12s %9s %9s %7s %9s\n' "$@"; }
-row target requests/s "p50 ms" "p99 ms" errors "shim us"
-row "pgbench -c $pool SELECT perfopt_status() (floor)" "${rps[direct_status]}" "" "${p99[direct_status]}" "${errors[direct_status]}"
-row "pgbench -c 16 SELECT perfopt_status()" "${rps[direct16_status]}" "" "${p99[direct16_status]}" "${errors[direct16_status]}"
-row "GET /api/v1/performance/status" "${rps[status]}" "${p50[status]}" "${p99[status]}" "${errors[status]}" "${shim_us[status]}"
-row "pgbench -c $pool SELECT perfopt_metrics_prometheus() (floor)" "${rps[direct_prom]}" "" "${p99[direct_prom]}" "${errors[direct_prom]}"
-row "pgbench -c 16 SELECT perfopt_metrics_prometheus()" "${rps[direct16_prom]}" "" "${p99[direct16_prom]}" "${errors[direct16_prom]}"
-row "GET /api/v1/performance/metrics?format=prometheus" "${rps[prom]}" "${p50[prom]}" "${p99[prom]}" "${errors[prom]}" "${shim_us[prom]}"
-row "GET /metrics" "${rps[metrics]}" "${p50[metrics]}" "${p99[metrics]}" "${errors[metrics]}" "${shim_us[metrics]}"
-row "scrape perfopt-httpd /metrics" "${rps[scrape_shim]}" "${p50[scrape_shim]}" "${p99[scrape_shim]}" "${errors[scrape_shim]}" "${shim_us[scrape_shim]}"
-row "scrape postgres_exporter /metrics" "${rps[scrape_exporter]}" "${p50[scrape_exporter]}" "${p99[scrape_exporter]}" "${errors[scrape_exporter]}"
+row() { printf '  %-56s %12s %9s %9s %7s %9s %9s %9s\n' "$@"; }
+row target requests/s "p50 ms" "p99 ms" errors "shim us" "server us" "client us"
+row "pgbench -c $pool SELECT perfopt_status() (floor)" "${rps[direct_status]}" "" "${p99[direct_status]}" "${errors[direct_status]}" "" "${server_us[direct_status]}" "${client_us[direct_status]}"
+row "pgbench -c 16 SELECT perfopt_status()" "${rps[direct16_status]}" "" "${p99[direct16_status]}" "${errors[direct16_status]}" "" "${server_us[direct16_status]}" "${client_us[direct16_status]}"
+row "GET /api/v1/performance/status" "${rps[status]}" "${p50[status]}" "${p99[status]}" "${errors[status]}" "${shim_us[status]}" "${server_us[status]}" "${client_us[status]}"
+row "pgbench -c $pool SELECT perfopt_metrics_prometheus() (floor)" "${rps[direct_prom]}" "" "${p99[direct_prom]}" "${errors[direct_prom]}" "" "${server_us[direct_prom]}" "${client_us[direct_prom]}"
+row "pgbench -c 16 SELECT perfopt_metrics_prometheus()" "${rps[direct16_prom]}" "" "${p99[direct16_prom]}" "${errors[direct16_prom]}" "" "${server_us[direct16_prom]}" "${client_us[direct16_prom]}"
+row "GET /api/v1/performance/metrics?format=prometheus" "${rps[prom]}" "${p50[prom]}" "${p99[prom]}" "${errors[prom]}" "${shim_us[prom]}" "${server_us[prom]}" "${client_us[prom]}"
+row "GET /metrics" "${rps[metrics]}" "${p50[metrics]}" "${p99[metrics]}" "${errors[metrics]}" "${shim_us[metrics]}" "${server_us[metrics]}" "${client_us[metrics]}"
+row "scrape perfopt-httpd /metrics" "${rps[scrape_shim]}" "${p50[scrape_shim]}" "${p99[scrape_shim]}" "${errors[scrape_shim]}" "${shim_us[scrape_shim]}" "${server_us[scrape_shim]}" "${client_us[scrape_shim]}"
+row "scrape postgres_exporter /metrics" "${rps[scrape_exporter]}" "${p50[scrape_exporter]}" "${p99[scrape_exporter]}" "${errors[scrape_exporter]}" "" "${server_us[scrape_exporter]}" "${client_us[scrape_exporter]}"
 awk -v ds="${rps[direct_status]}" -v s="${rps[status]}" -v dp="${rps[direct_prom]}" -v p="${rps[prom]}" \
 	-v m="${rps[metrics]}" -v es="${errors[status]}" -v ep="${errors[prom]}" \
 	-v ds16="${rps[direct16_status]}" -v dp16="${rps[direct16_prom]}" \
-	-v sm="${p50[scrape_shim]}" -v em="${p50[scrape_exporter]}" 'BEGIN {
+	-v sm="${p50[scrape_shim]}" -v em="${p50[scrape_exporter]}" \
+	-v fs="${server_us[direct_status]}+${client_us[direct_status]}" \
+	-v hs="${server_us[status]}+${client_us[status]}+${shim_us[status]}" \
+	-v fp="${server_us[direct_prom]}+${client_us[direct_prom]}" \
+	-v hp="${server_us[prom]}+${client_us[prom]}+${shim_us[prom]}" 'BEGIN {
+	# CPU microseconds per request of every part, summed
+	split(fs, a, "+"); cfs = a[1] + a[2]
+	split(hs, a, "+"); chs = a[1] + a[2] + a[3]
+	split(fp, a, "+"); cfp = a[1] + a[2]
+	split(hp, a, "+"); chp = a[1] + a[2] + a[3]
 	rs = (ds > 0) ? s / ds : 0
 	rp = (dp > 0) ? p / dp : 0
 	rx = (sm > 0) ? em / sm : 0
@@ -185,6 +235,10 @@ awk -v ds="${rps[direct_status]}" -v s="${rps[status]}" -v dp="${rps[direct_prom
 	printf "  the same against pgbench -c 16 (information):      status %.3f, metrics?format=prometheus %.3f\n",
 		(ds16 > 0) ? s / ds16 : 0, (dp16 > 0) ? p / dp16 : 0
 	printf "  ratio postgres_exporter / shim scrape (median):    %.1f\n", rx
+	printf "  CPU us per request, server + client (+ shim): status floor %.0f, route %.0f; prometheus floor %.0f, route %.0f\n",
+		cfs, chs, cfp, chp
+	printf "  ratio the CPU time allows when every CPU is busy (floor CPU / route CPU): status %.3f, metrics?format=prometheus %.3f\n",
+		(chs > 0) ? cfs / chs : 0, (chp > 0) ? cfp / chp : 0
 	printf "  goal status >= 0.85 x floor, no errors:                      %s\n", (rs >= 0.85 && es == 0 ? "PASS" : "FAIL")
 	printf "  goal metrics?format=prometheus >= 0.85 x floor, no errors:   %s\n", (rp >= 0.85 && ep == 0 ? "PASS" : "FAIL")
 	printf "  goal shim /metrics scrape >= 10x faster than postgres_exporter: %s\n", (rx >= 10 ? "PASS" : "FAIL")
