@@ -63,8 +63,11 @@ my $exposition;
 ok( defined poll_until(
 		sub {
 			$exposition = $node->safe_psql($db, 'SELECT perfopt_metrics_prometheus()');
+			# the rates and ratios over an interval come with the second sample
 			return $exposition =~ /^perfopt_statement_duration_seconds_bucket\{/m
-			  && $exposition =~ /^perfopt_system_cpu_usage_ratio /m;
+			  && $exposition =~ /^perfopt_system_cpu_usage_ratio /m
+			  && $exposition =~ /^perfopt_system_network_bytes_per_second\{/m
+			  && $exposition =~ /^perfopt_database_cache_hit_ratio\{/m;
 		}),
 	'the exposition has statement latency and a sample');
 my %exported;
