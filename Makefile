@@ -20,10 +20,12 @@ OBJS = \
 	src/alerts/alerts.o \
 	src/alerts/alerts_sql.o \
 	src/alerts/emergency.o \
+	src/alerts/promrules_sql.o \
 	src/alerts/score.o \
 	src/alerts/thresholds.o \
 	src/common/latency_hist.o \
 	src/common/procstats.o \
+	src/common/promrules.o \
 	src/common/promtext.o \
 	src/common/sqlrepair.o \
 	src/common/thresholds_doc.o \

@@ -97,3 +97,15 @@ COMMENT ON FUNCTION @extschema@.perfopt_history(bigint, integer) IS
     'perfopt: keyset pages of the optimization reports: {"items": [...], "next_after": id or null}';
 COMMENT ON VIEW @extschema@.perfopt_jobs_progress IS
     'perfopt: running jobs with the server''s progress reports: phase, blocks done and total, percent';
+
+-- The thresholds in effect as Prometheus alerting rules (YAML): whoever
+-- may read the thresholds may read them.
+CREATE FUNCTION @extschema@.perfopt_prometheus_rules()
+RETURNS pg_catalog.text
+AS 'MODULE_PATHNAME', 'perfopt_prometheus_rules'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION @extschema@.perfopt_prometheus_rules() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.perfopt_prometheus_rules() TO pg_monitor;
+COMMENT ON FUNCTION @extschema@.perfopt_prometheus_rules() IS
+    'perfopt: the alert thresholds in effect as a Prometheus rules file (YAML): a warning and a critical rule per threshold';

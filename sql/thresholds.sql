@@ -84,9 +84,26 @@ RESET ROLE;
 SELECT perfopt_thresholds() -> 'cpu' AS cpu;
 SELECT updated_by FROM perfopt_thresholds;
 
+-- the thresholds as Prometheus rules: whoever reads the thresholds reads
+-- them (pg_monitor), nobody else; a rule per threshold and level, with the
+-- thresholds in effect (cpu warning 55 now), in the exported units
+SET ROLE perfopt_thr_reader;
+SELECT pg_temp.outcome('SELECT perfopt_prometheus_rules()') AS reader_rules;
+SET ROLE perfopt_thr_admin;
+SELECT pg_temp.outcome('SELECT perfopt_prometheus_rules()') AS admin_rules;
+RESET ROLE;
+SELECT m[1] AS alert, m[4] AS severity, m[3] AS "for", m[2] AS expr
+FROM regexp_matches(perfopt_prometheus_rules(),
+                    '- alert: (\S+)\n +expr: ''([^'']*)''\n +for: (\S+)\n +labels:\n +severity: (\S+)\n', 'g') AS m;
+SELECT perfopt_prometheus_rules() ~ '^# Prometheus alerting rules' AS has_header,
+       perfopt_prometheus_rules() ~ '\ngroups:\n  - name: perfopt\n    rules:\n' AS has_group,
+       perfopt_prometheus_rules() ~ '# network.receiveBytesPerSecond: off' AS network_off;
+
 -- the network rates: off (null) by default, set in pairs, off again with nulls
 SELECT perfopt_thresholds()->'network' AS network_default;
 SELECT perfopt_set_thresholds('{"network": {"receiveBytesPerSecond": {"warning": 1000000, "critical": 50000000}}}')->'network' AS network_set;
+SELECT m[1] AS alert, m[2] AS expr
+FROM regexp_matches(perfopt_prometheus_rules(), '- alert: (PerfoptNetwork\S+)\n +expr: ''([^'']*)''', 'g') AS m;
 SELECT perfopt_set_thresholds('{"network": {"receiveBytesPerSecond": {"warning": null, "critical": null}}}')->'network' AS network_off;
 
 -- a rolled-back savepoint takes its thresholds back with it: what is

@@ -2,7 +2,8 @@
  * alerts_sql.c — the SQL surface of the alerts and trends: the shared
  * memory rows behind perfopt_alerts (those not written yet) and
  * perfopt_trends, keyset pages of perfopt_alerts, manual resolution (one,
- * or many with an outcome per id), and the summary in perfopt_status().
+ * or many with an outcome per id), the summary in perfopt_status() and
+ * the open alerts by severity in the Prometheus exposition.
  *
  * A resolution is written in the caller's transaction (as the extension's
  * owner, audited, with NOTIFY perfopt_alerts) and leaves shared memory at
@@ -229,6 +230,25 @@ perfopt_alerts_status_json(StringInfo buf)
 		first = false;
 	}
 	appendStringInfoString(buf, "]}");
+}
+
+/* the open alerts per severity, every severity (0 too), as a gauge */
+void
+perfopt_alerts_prometheus(StringInfo buf)
+{
+	PerfoptAlert *rows;
+	int			n = perfopt_alerts_copy(&rows);
+	int			counts[ALERT_CRITICAL + 1] = {0};
+
+	for (int i = 0; i < n; i++)
+		if (rows[i].open && rows[i].severity >= ALERT_LOW && rows[i].severity <= ALERT_CRITICAL)
+			counts[rows[i].severity]++;
+	appendStringInfoString(buf,
+						   "# HELP perfopt_alerts_open Open alerts against the thresholds, by severity (perfopt_alerts).\n"
+						   "# TYPE perfopt_alerts_open gauge\n");
+	for (int sv = ALERT_LOW; sv <= ALERT_CRITICAL; sv++)
+		appendStringInfo(buf, "perfopt_alerts_open{severity=\"%s\"} %d\n",
+						 perfopt_alert_severity_name(sv), counts[sv]);
 }
 
 /* ---- resolution ---- */

@@ -9,4 +9,7 @@
 /* {"open": n, "low": n, ..., "trends": [series with a forecast or an anomaly]} */
 extern void perfopt_alerts_status_json(StringInfo buf);
 
+/* perfopt_alerts_open{severity=...}: the open alerts, for the exposition */
+extern void perfopt_alerts_prometheus(StringInfo buf);
+
 #endif							/* PERFOPT_ALERTS_SQL_H */

@@ -15,7 +15,8 @@
  * critical, and linearly in between.  A component without data (no
  * pg_stat_statements, no statement in the interval) is left out and its
  * part's other components share its weight; so do the parts.
- * perfopt_score() returns every component with the value it came from.
+ * perfopt_score() returns every component with the value it came from;
+ * perfopt_metrics_prometheus() the score and its parts as gauges.
  */
 #include "postgres.h"
 
@@ -277,13 +278,13 @@ sc_monitoring(ScorePart *p)
 				 "100 without an open critical alert");
 }
 
-double
-perfopt_score_json(StringInfo buf)
+/* the three parts, computed; returns the overall score (NaN: none) */
+static double
+sc_compute(ScorePart parts[3])
 {
 	PerfoptThresholds th;
 	LatReading	interval;
 	bool		have_interval;
-	ScorePart	parts[3];
 	double		total = 0;
 	double		weights = 0;
 
@@ -306,7 +307,15 @@ perfopt_score_json(StringInfo buf)
 			weights += parts[i].weight;
 		}
 	}
-	total = weights > 0 ? round(total / weights * 10) / 10 : NAN;
+	return weights > 0 ? round(total / weights * 10) / 10 : NAN;
+}
+
+double
+perfopt_score_json(StringInfo buf)
+{
+	ScorePart	parts[3];
+	double		total = sc_compute(parts);
+
 	appendStringInfoString(buf, "{\"score\": ");
 	perfopt_json_number(buf, total);
 	for (int i = 0; i < 3; i++)
@@ -320,6 +329,34 @@ perfopt_score_json(StringInfo buf)
 	}
 	appendStringInfoChar(buf, '}');
 	return total;
+}
+
+/*
+ * The score and its parts as Prometheus gauges (in
+ * perfopt_metrics_prometheus()); a score without data is left out.
+ */
+void
+perfopt_score_prometheus(StringInfo buf)
+{
+	ScorePart	parts[3];
+	double		total = sc_compute(parts);
+
+	appendStringInfoString(buf,
+						   "# HELP perfopt_score The performance score, 0 to 100 (perfopt_score()).\n"
+						   "# TYPE perfopt_score gauge\n");
+	if (!isnan(total))
+		appendStringInfo(buf, "perfopt_score %.1f\n", total);
+	appendStringInfoString(buf,
+						   "# HELP perfopt_score_part The parts of the performance score, 0 to 100, by part (weights 40, 35, 25).\n"
+						   "# TYPE perfopt_score_part gauge\n");
+	for (int i = 0; i < 3; i++)
+	{
+		double		s = sc_part_score(&parts[i]);
+
+		if (!isnan(s))
+			appendStringInfo(buf, "perfopt_score_part{part=\"%s\"} %.1f\n",
+							 parts[i].name, round(s * 10) / 10);
+	}
 }
 
 Datum

@@ -31,6 +31,7 @@ typedef enum HdRoute
 	HD_API,						/* GET  /api/v1/performance/api */
 	HD_MONITORING_START,		/* POST /api/v1/performance/monitoring/start */
 	HD_MONITORING_STOP,			/* POST /api/v1/performance/monitoring/stop */
+	HD_PROMETHEUS_RULES,		/* GET  /api/v1/performance/prometheus-rules */
 	HD_PROMETHEUS,				/* GET  /metrics */
 	HD_HEALTHZ,					/* GET  /healthz */
 	HD_NROUTES
@@ -92,6 +93,7 @@ typedef struct HdRouteDef
 
 #define HD_TYPE_JSON "application/json"
 #define HD_TYPE_EXPOSITION "text/plain; version=0.0.4; charset=utf-8"
+#define HD_TYPE_YAML "application/yaml; charset=utf-8"
 #define HD_CACHE_LIVE "no-cache"
 #define HD_CACHE_CHANGE "no-store"
 

@@ -174,6 +174,8 @@ perfopt_metrics_prometheus(PG_FUNCTION_ARGS)
 	initStringInfo(&buf);
 	perfopt_prometheus(&buf, latest, &st);
 	perfopt_latency_prometheus(&buf);
+	perfopt_alerts_prometheus(&buf);
+	perfopt_score_prometheus(&buf);
 	PG_RETURN_TEXT_P(cstring_to_text_with_len(buf.data, buf.len));
 }
 

@@ -15,14 +15,14 @@ trap 'rm -rf "$out"' EXIT
 
 # target: its sources and libraries
 declare -A sources=(
-	[thresholds]="test/fuzz/fuzz_thresholds.c src/common/thresholds_doc.c"
+	[thresholds]="test/fuzz/fuzz_thresholds.c src/common/thresholds_doc.c src/common/promrules.c"
 	[httpd]="test/fuzz/fuzz_httpd.c src/httpd/routes.c src/httpd/tokens.c src/httpd/caching.c
 	  src/httpd/params.c src/httpd/text.c src/httpd/body.c src/httpd/bucket.c src/httpd/errors.c
 	  src/httpd/sql.c"
 	[promtext]="test/fuzz/fuzz_promtext.c src/common/promtext.c"
 )
 declare -A libs=(
-	[thresholds]="-lcjson"
+	[thresholds]="-lcjson -lm"
 	[httpd]="-lcjson -lz -lnettle"
 	[promtext]=""
 )

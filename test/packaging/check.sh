@@ -91,7 +91,8 @@ if [ "$inside" = 1 ]; then
 	in_root apt-get install -y -q --no-install-recommends $(cd "$root" && ls tmp/debs/*.deb | sed 's|^|/|') curl \
 		>>"$work/apt.log" 2>&1 || { tail -n 30 "$work/apt.log" >&2; fail "apt-get install of the packages failed ($work/apt.log)"; }
 	for f in /usr/bin/perfopt-httpd /lib/systemd/system/perfopt-httpd.service /usr/lib/sysusers.d/perfopt-httpd.conf \
-		/etc/perfopt/httpd.conf.example /usr/lib/postgresql/15/lib/perfopt.so /usr/share/postgresql/15/extension/perfopt.control; do
+		/etc/perfopt/httpd.conf.example /usr/share/perfopt/grafana/perfopt.json \
+		/usr/lib/postgresql/15/lib/perfopt.so /usr/share/postgresql/15/extension/perfopt.control; do
 		[ -e "$root$f" ] || fail "$f is not installed"
 	done
 	grep -q '^ExecStart=/usr/bin/perfopt-httpd ' "$root/lib/systemd/system/perfopt-httpd.service" ||

@@ -728,6 +728,7 @@ test_routes(void)
 		{"/api/v1/performance/api", HD_API, HD_METHOD_GET | HD_METHOD_HEAD},
 		{"/api/v1/performance/monitoring/start", HD_MONITORING_START, HD_METHOD_POST},
 		{"/api/v1/performance/monitoring/stop", HD_MONITORING_STOP, HD_METHOD_POST},
+		{"/api/v1/performance/prometheus-rules", HD_PROMETHEUS_RULES, HD_METHOD_GET | HD_METHOD_HEAD},
 		{"/metrics", HD_PROMETHEUS, HD_METHOD_GET | HD_METHOD_HEAD},
 		{"/healthz", HD_HEALTHZ, HD_METHOD_GET | HD_METHOD_HEAD},
 	};
@@ -889,6 +890,10 @@ test_routes(void)
 	check(strstr(hd_route_def(HD_METRICS, HD_METHOD_GET)->sql_alt, "perfopt_metrics_prometheus") != NULL &&
 		  strncmp(hd_route_def(HD_METRICS, HD_METHOD_GET)->content_type_alt, "text/plain", 10) == 0,
 		  "metrics?format=prometheus: the exposition");
+	check(strstr(hd_route_def(HD_PROMETHEUS_RULES, HD_METHOD_GET)->sql, "perfopt_prometheus_rules()") != NULL &&
+		  strncmp(hd_route_def(HD_PROMETHEUS_RULES, HD_METHOD_GET)->content_type, "application/yaml", 16) == 0 &&
+		  strcmp(hd_route_def(HD_PROMETHEUS_RULES, HD_METHOD_HEAD)->cache_control, "no-cache") == 0,
+		  "prometheus-rules: the rules file as YAML, revalidated");
 }
 
 /* ---- request bodies ---- */

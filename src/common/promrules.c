@@ -1,0 +1,214 @@
+/*
+ * promrules.c — renders the alert thresholds as Prometheus alerting rules
+ * (YAML): for every threshold of the document a "warning" and a
+ * "critical" rule over the series perfopt exports (export.c, sample.c,
+ * latency.c), in the direction perfopt compares it (alerts.c), held for
+ * as long as perfopt waits before it opens or escalates an alert.
+ *
+ * The percentages are exported as ratios (x 0.01, "%.10g"): a threshold
+ * is written the same way, so a value exactly at it compares equal as in
+ * the server.  Statement latency and the error rate come from the
+ * counters, summed over the databases as perfopt's own alert does: the
+ * 90th percentile for database.queryTime, the 95th for api.responseTime.
+ *
+ * Pure C; the caller owns the buffer (snprintf-style sizing).
+ */
+#include "promrules.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum PrKind
+{
+	PR_GAUGE_PERCENT,			/* an exported ratio against a percentage */
+	PR_GAUGE_RATE,				/* an exported rate against bytes per second */
+	PR_QUANTILE,				/* a latency percentile against milliseconds */
+	PR_ERROR_RATE				/* errors / statements against a percentage */
+} PrKind;
+
+typedef struct PrDef
+{
+	const char *alert;			/* the rules' name: Perfopt<alert><Level> */
+	const char *metric;			/* perfopt's metric (perfopt_alerts.metric) */
+	const char *subject;		/* perfopt's subject: a word or a label template */
+	size_t		offset;			/* of the ThresholdPair in PerfoptThresholds */
+	PrKind		kind;
+	const char *series;			/* the selector, for the gauges */
+	double		quantile;		/* PR_QUANTILE */
+	bool		lower_is_worse;
+} PrDef;
+
+#define PR_OFF(f) offsetof(PerfoptThresholds, f)
+
+/* in the order perfopt_alerts_evaluate() feeds them */
+static const PrDef pr_defs[] = {
+	{"Cpu", "cpu", "host", PR_OFF(cpu), PR_GAUGE_PERCENT,
+	"perfopt_system_cpu_usage_ratio", 0, false},
+	{"Memory", "memory", "host", PR_OFF(memory), PR_GAUGE_PERCENT,
+	"perfopt_system_memory_utilization_ratio", 0, false},
+	{"DiskUtilization", "disk.utilization", "{{ $labels.filesystem }}", PR_OFF(disk_utilization),
+		PR_GAUGE_PERCENT, "perfopt_system_disk_utilization_ratio", 0, false},
+	{"ConnectionUtilization", "database.connectionUtilization", "server",
+		PR_OFF(connection_utilization), PR_GAUGE_PERCENT,
+	"perfopt_database_pool_utilization_ratio", 0, false},
+	{"QueryTime", "database.queryTime", "server", PR_OFF(query_time), PR_QUANTILE,
+	"perfopt_statement_duration_seconds_bucket", 0.90, false},
+	{"ApiResponseTime", "api.responseTime", "server", PR_OFF(response_time), PR_QUANTILE,
+	"perfopt_statement_duration_seconds_bucket", 0.95, false},
+	{"ApiErrorRate", "api.errorRate", "server", PR_OFF(error_rate), PR_ERROR_RATE,
+	"perfopt_statement_errors_total", 0, false},
+	{"NetworkReceive", "network.receiveBytesPerSecond", "host", PR_OFF(network_rx), PR_GAUGE_RATE,
+	"perfopt_system_network_bytes_per_second{direction=\"receive\"}", 0, false},
+	{"NetworkTransmit", "network.transmitBytesPerSecond", "host", PR_OFF(network_tx), PR_GAUGE_RATE,
+	"perfopt_system_network_bytes_per_second{direction=\"transmit\"}", 0, false},
+	{"CacheHitRatio", "database.cacheHitRatio", "{{ $labels.datname }}", PR_OFF(cache_hit_ratio),
+		PR_GAUGE_PERCENT, "perfopt_database_cache_hit_ratio", 0, true},
+};
+
+#define PR_NDEFS (sizeof(pr_defs) / sizeof(pr_defs[0]))
+
+int64_t
+promrules_for_ms(const PromRulesTiming *t)
+{
+	int64_t		samples = (int64_t) (t->sustained_samples > 1 ? t->sustained_samples - 1 : 0) *
+		t->interval_ms;
+	int64_t		dwell = (int64_t) t->dwell_seconds * 1000 / 5;
+
+	return samples > dwell ? samples : dwell;
+}
+
+int64_t
+promrules_rate_window_ms(const PromRulesTiming *t)
+{
+	int64_t		w = 4 * t->interval_ms;
+
+	return w > 60000 ? w : 60000;
+}
+
+/* a Prometheus duration: "2m", "90s", "1500ms" */
+static void
+pr_duration(int64_t ms, char *buf, size_t size)
+{
+	if (ms % 1000 != 0)
+		snprintf(buf, size, "%" PRId64 "ms", ms);
+	else if (ms > 0 && ms % 60000 == 0)
+		snprintf(buf, size, "%" PRId64 "m", ms / 60000);
+	else
+		snprintf(buf, size, "%" PRId64 "s", ms / 1000);
+}
+
+size_t
+promrules_render(const PerfoptThresholds *th, const PromRulesTiming *t, char *buf, size_t size)
+{
+	size_t		need = 0;
+	size_t		doclen = thresholds_render(th, NULL, 0);
+	char	   *doc = malloc(doclen + 1);
+	char		for_d[32];
+	char		window[32];
+	char		interval[32];
+
+#define PR_APPEND(...) \
+	do { \
+		int			n_ = snprintf(need < size ? buf + need : NULL, \
+								  need < size ? size - need : 0, __VA_ARGS__); \
+		if (n_ > 0) \
+			need += (size_t) n_; \
+	} while (0)
+
+	if (doc != NULL)
+		thresholds_render(th, doc, doclen + 1);
+	pr_duration(promrules_for_ms(t), for_d, sizeof(for_d));
+	pr_duration(promrules_rate_window_ms(t), window, sizeof(window));
+	pr_duration(t->interval_ms, interval, sizeof(interval));
+
+	PR_APPEND("# Prometheus alerting rules for perfopt, generated by perfopt_prometheus_rules()\n"
+			  "# from the thresholds in effect (perfopt_thresholds()):\n"
+			  "#   %s\n"
+			  "# Sampling interval %s, perfopt.alert_sustained_samples %d, perfopt.alert_dwell %ds:\n"
+			  "# a rule fires once its condition held for %s, as perfopt's own alert\n"
+			  "# opens or escalates.  severity=warning: perfopt's medium and high;\n"
+			  "# severity=critical: perfopt's critical.\n"
+			  "groups:\n"
+			  "  - name: perfopt\n"
+			  "    rules:\n",
+			  doc ? doc : "(out of memory)", interval, t->sustained_samples, t->dwell_seconds, for_d);
+	free(doc);
+
+	for (size_t i = 0; i < PR_NDEFS; i++)
+	{
+		const PrDef *d = &pr_defs[i];
+		const ThresholdPair *p = (const ThresholdPair *) ((const char *) th + d->offset);
+
+		if (isnan(p->warning) || isnan(p->critical))
+		{
+			PR_APPEND("      # %s: off (null) in the thresholds document, no rule\n", d->metric);
+			continue;
+		}
+		for (int level = 0; level < 2; level++)
+		{
+			const char *severity = level == 0 ? "warning" : "critical";
+			double		v = level == 0 ? p->warning : p->critical;
+			const char *op = d->lower_is_worse ? "<=" : ">=";
+			const char *unit;
+			const char *series_name;
+			char		expr[512];
+
+			switch (d->kind)
+			{
+				case PR_GAUGE_PERCENT:
+					snprintf(expr, sizeof(expr), "%s %s %.10g", d->series, op, v * 0.01);
+					unit = "%";
+					series_name = d->series;
+					break;
+				case PR_GAUGE_RATE:
+					snprintf(expr, sizeof(expr), "%s %s %.10g", d->series, op, v);
+					unit = " B/s";
+					series_name = d->series;
+					break;
+				case PR_QUANTILE:
+					snprintf(expr, sizeof(expr),
+							 "histogram_quantile(%.2f, sum without (datname) (rate(%s[%s]))) %s %.10g",
+							 d->quantile, d->series, window, op, v * 0.001);
+					unit = " ms";
+					series_name = "perfopt_statement_duration_seconds";
+					break;
+				case PR_ERROR_RATE:
+				default:
+					snprintf(expr, sizeof(expr),
+							 "sum without (datname) (rate(perfopt_statement_errors_total[%s]))"
+							 " / (sum without (datname) (rate(perfopt_statement_duration_seconds_count[%s]))"
+							 " + sum without (datname) (rate(perfopt_statement_errors_total[%s]))) %s %.10g",
+							 window, window, window, op, v * 0.01);
+					unit = "%";
+					series_name = "perfopt_statement_errors_total";
+					break;
+			}
+			PR_APPEND("      - alert: Perfopt%s%s\n"
+					  "        expr: '%s'\n"
+					  "        for: %s\n"
+					  "        labels:\n"
+					  "          severity: %s\n"
+					  "          perfopt_metric: \"%s\"\n"
+					  "          perfopt_subject: \"%s\"\n"
+					  "        annotations:\n"
+					  "          summary: \"%s of %s on {{ $labels.instance }} is %s its %s threshold %.10g%s\"\n"
+					  "          description: \"perfopt's alert %s (subject %s) on {{ $labels.instance }}"
+					  " reaches %s here: %s held %s %.10g%s (%s in perfopt_thresholds()) for %s."
+					  " Series %.*s.\"\n",
+					  d->alert, level == 0 ? "Warning" : "Critical",
+					  expr, for_d, severity, d->metric, d->subject,
+					  d->metric, d->subject,
+					  d->lower_is_worse ? "at or below" : "at or above", severity, v, unit,
+					  d->metric, d->subject, severity, d->metric,
+					  d->lower_is_worse ? "at or below" : "at or above", v, unit,
+					  level == 0 ? "warning" : "critical", for_d,
+					  (int) strcspn(series_name, "{"), series_name);
+		}
+	}
+#undef PR_APPEND
+	return need;
+}
