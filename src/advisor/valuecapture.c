@@ -22,10 +22,14 @@
  * pg_stat_statements text each bind parameter is, and the constants of a
  * statement that has both, come from its parse analysis (Parse, or a plan
  * revalidation): for a statement with bind parameters, the hook keeps that
- * "shape" in a small per-backend cache keyed by query id and a hash of the
- * text (CAP_SHAPES, oldest out first).  A sampled execution whose shape is
- * not in the cache (parsed before sampling was turned on, or evicted) is
- * not sampled.  SQL-level PREPARE/EXECUTE runs nested and is not sampled.
+ * "shape" in a small per-backend cache, set-associative by query id (two
+ * ways in each of 32 sets) and checked against a copy of the text.  A parse
+ * whose shape is cached costs a comparison; one whose set is full takes a
+ * way only once in CAP_SHAPE_REPLACE parses, so that a driver parsing
+ * more statements than the cache holds at every execution does not build
+ * a shape at every parse.  A sampled execution whose shape is not in the
+ * cache (parsed before sampling was turned on, or not admitted) is not
+ * sampled.  SQL-level PREPARE/EXECUTE runs nested and is not sampled.
  *
  * The set is stored at the statement's ExecutorEnd with the time since the
  * statement started (the store weighs statements by it); an execution that
@@ -49,7 +53,6 @@
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
-#include "common/hashfn.h"
 #include "common/pg_prng.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
@@ -66,14 +69,17 @@
 #include "valuecapture.h"
 #include "valuestore.h"
 
-/* statement shapes kept per backend */
-#define CAP_SHAPES 16
+/* statement shapes kept per backend: sets chosen by query id, ways in each */
+#define CAP_SHAPE_SETS 32
+#define CAP_SHAPE_WAYS 2
+/* a statement whose set is full takes a way once in this many parses */
+#define CAP_SHAPE_REPLACE 32
 
 /* where each $n of a statement's pg_stat_statements text comes from */
 typedef struct CapShape
 {
 	uint64		queryid;
-	uint32		texthash;
+	char	   *text;			/* the statement's text, as parsed */
 	int			nslots;
 	int		   *param;			/* per $n: bind parameter number, or 0: a constant */
 	char	  **consts;			/* per $n: the constant's text (NULL: SQL NULL) */
@@ -99,8 +105,7 @@ static ExecutorEnd_hook_type prev_ExecutorEnd = NULL;
 
 static MemoryContext cap_cxt = NULL;	/* the pending execution's values */
 static CapPending cap_pending;
-static CapShape *cap_shapes[CAP_SHAPES];
-static int	cap_next_shape = 0;
+static CapShape *cap_shapes[CAP_SHAPE_SETS][CAP_SHAPE_WAYS];
 
 void
 perfopt_value_capture_rate_assign(double newval, void *extra)
@@ -480,18 +485,14 @@ cap_has_extern_params(ParseState *pstate, Query *query, JumbleState *jstate)
 	return false;
 }
 
-static uint32
-cap_text_hash(const char *text)
-{
-	return text ? hash_bytes((const unsigned char *) text, (int) strlen(text)) : 0;
-}
-
 static CapShape *
-cap_shape_lookup(uint64 queryid, uint32 texthash)
+cap_shape_lookup(uint64 queryid, const char *text)
 {
-	for (int i = 0; i < CAP_SHAPES; i++)
-		if (cap_shapes[i] && cap_shapes[i]->queryid == queryid && cap_shapes[i]->texthash == texthash)
-			return cap_shapes[i];
+	CapShape  **set = cap_shapes[queryid % CAP_SHAPE_SETS];
+
+	for (int w = 0; w < CAP_SHAPE_WAYS; w++)
+		if (set[w] && set[w]->queryid == queryid && strcmp(set[w]->text, text) == 0)
+			return set[w];
 	return NULL;
 }
 
@@ -500,28 +501,40 @@ static void
 cap_shape_remember(Query *query, JumbleState *jstate, const char *text)
 {
 	uint64		queryid = (uint64) query->queryId;
-	uint32		texthash = cap_text_hash(text);
+	CapShape  **set = cap_shapes[queryid % CAP_SHAPE_SETS];
+	int			way = -1;
 	MemoryContext cxt;
 	MemoryContext old;
 	CapShape   *shape;
 
-	if (cap_shape_lookup(queryid, texthash) != NULL)
+	if (text == NULL || cap_shape_lookup(queryid, text) != NULL)
 		return;
+	for (int w = 0; w < CAP_SHAPE_WAYS && way < 0; w++)
+		if (set[w] == NULL)
+			way = w;
+	if (way < 0)
+	{
+		uint32		r = pg_prng_uint32(&pg_global_prng_state);
+
+		if (r % CAP_SHAPE_REPLACE != 0)
+			return;
+		way = (int) ((r / CAP_SHAPE_REPLACE) % CAP_SHAPE_WAYS);
+	}
+
 	cxt = AllocSetContextCreate(TopMemoryContext, "perfopt value capture shape",
 								ALLOCSET_SMALL_SIZES);
 	old = MemoryContextSwitchTo(cxt);
 	shape = palloc0(sizeof(CapShape));
 	shape->cxt = cxt;
 	shape->queryid = queryid;
-	shape->texthash = texthash;
+	shape->text = pstrdup(text);
 	if (!cap_shape_build(query, jstate, &shape->nslots, &shape->param, &shape->consts))
 		shape->nslots = 0;		/* known, and not sampled */
 	MemoryContextSwitchTo(old);
 
-	if (cap_shapes[cap_next_shape] != NULL)
-		MemoryContextDelete(cap_shapes[cap_next_shape]->cxt);
-	cap_shapes[cap_next_shape] = shape;
-	cap_next_shape = (cap_next_shape + 1) % CAP_SHAPES;
+	if (set[way] != NULL)
+		MemoryContextDelete(set[way]->cxt);
+	set[way] = shape;
 }
 
 /* ---- hooks ---- */
@@ -584,7 +597,7 @@ cap_sample_params(QueryDesc *queryDesc)
 {
 	ParamListInfo params = queryDesc->params;
 	uint64		queryid = (uint64) queryDesc->plannedstmt->queryId;
-	CapShape   *shape = cap_shape_lookup(queryid, cap_text_hash(queryDesc->sourceText));
+	CapShape   *shape = queryDesc->sourceText ? cap_shape_lookup(queryid, queryDesc->sourceText) : NULL;
 	MemoryContext old;
 	char	  **values;
 	bool		ok = true;

@@ -9,10 +9,14 @@
 #      parameters), the others over the simple one (constants);
 #   2. the training workload runs once with no index but the keys, then
 #      perfopt_advise();
-#   3. each template is timed (pgbench -c 1, the same random seed) with
-#      perfopt's recommendations built, then with the answer key's indexes
-#      instead (found by hand: the fastest index for each template), and
-#      with neither (for information);
+#   3. two copies of the children's table, in the same physical order,
+#      one with perfopt's recommendations built and one with the answer
+#      key's indexes (found by hand: the fastest index for each
+#      template), in schemas of their own; each template is timed
+#      (pgbench -c 1, the same random seed, search_path naming the copy)
+#      on both in turn, in rounds, so that what else runs on the machine
+#      meets both alike; and on the original with neither (for
+#      information);
 #   4. printed: recall (each key index recommended as it is, or its template
 #      as fast with perfopt's: ratio <= 1.10), useless recommendations (built,
 #      never scanned by the timed templates), per-template latency with
@@ -50,10 +54,12 @@ nchildren=$((1000000 * scale))
 cp "$wl"/*.pgbench "$BENCH_DIR/"
 [ "$(id -u)" = 0 ] && chown postgres "$BENCH_DIR"/*.pgbench
 
-# pgbench_template NAME TRANSACTIONS: the mean latency in ms
+# pgbench_template NAME TRANSACTIONS [SCHEMA]: the mean latency in ms, with
+# the children's table of SCHEMA (default public)
 pgbench_template() {
-	local name=$1 n=$2 out
-	out=$(perfopt_as_pg pgbench -n -h "$BENCH_DIR" -p "$BENCH_PORT" -U postgres -c 1 -t "$n" \
+	local name=$1 n=$2 schema=${3:-public} out
+	out=$(perfopt_as_pg env PGOPTIONS="-c search_path=$schema" \
+		pgbench -n -h "$BENCH_DIR" -p "$BENCH_PORT" -U postgres -c 1 -t "$n" \
 		-M "${protocol[$name]}" --random-seed=7 -D nparents="$nparents" -D nchildren="$nchildren" \
 		-f "$BENCH_DIR/$name.pgbench" postgres 2>&1) || {
 		echo "pgbench $name failed:" >&2
@@ -63,15 +69,29 @@ pgbench_template() {
 	sed -n 's/^latency average = \([0-9.]*\) ms$/\1/p' <<<"$out"
 }
 
-# time_all LABEL: every template's latency into lat_LABEL[template]
+# time_all LABEL...: every template's mean latency with each LABEL's copy
+# of the table (schema skew_LABEL; none: public) into lat_LABEL[template],
+# the labels in turn over $rounds rounds
+rounds=4
 time_all() {
-	local label=$1 t
-	sql "ANALYZE skew_children" >/dev/null
-	for t in "${templates[@]}"; do
-		pgbench_template "$t" 20 >/dev/null # warm
-		eval "lat_$label[$t]=$(pgbench_template "$t" "${timed[$t]}")"
+	local label t r v
+	for label in "$@"; do
+		sql "ANALYZE $(schema_of "$label").skew_children" >/dev/null
+		for t in "${templates[@]}"; do
+			pgbench_template "$t" 20 "$(schema_of "$label")" >/dev/null # warm
+			eval "lat_$label[$t]=0"
+		done
+	done
+	for r in $(seq 1 "$rounds"); do
+		for t in "${templates[@]}"; do
+			for label in "$@"; do
+				v=$(pgbench_template "$t" $(((timed[$t] + rounds - 1) / rounds)) "$(schema_of "$label")")
+				eval "lat_$label[$t]=$(awk -v a="$(eval "echo \${lat_$label[$t]}")" -v b="$v" -v r="$rounds" 'BEGIN { printf "%.3f", a + b / r }')"
+			done
+		done
 	done
 }
+schema_of() { if [ "$1" = none ]; then echo public; else echo "skew_$1"; fi; }
 declare -A lat_none lat_perfopt lat_key
 
 echo "training workload"
@@ -86,32 +106,34 @@ mapfile -t ddls < <(sql "SELECT ddl FROM perfopt_recommendations WHERE kind = 'c
 mapfile -t names < <(sql "SELECT index_name FROM perfopt_recommendations WHERE kind = 'create_index' ORDER BY id")
 for d in "${defs[@]}"; do echo "  recommended: $d"; done
 
+# the two copies, as the original is laid out
+for label in perfopt key; do
+	psql_b -c "CREATE SCHEMA skew_$label" \
+		-c "CREATE TABLE skew_$label.skew_children (LIKE public.skew_children INCLUDING ALL)" \
+		-c "INSERT INTO skew_$label.skew_children SELECT * FROM public.skew_children ORDER BY id" >/dev/null
+done
 echo "perfopt's ${#ddls[@]} indexes"
-for ddl in "${ddls[@]}"; do psql_b -c "$ddl" >/dev/null; done
+for ddl in "${ddls[@]}"; do
+	psql_b -c "${ddl/ ON public.skew_children / ON skew_perfopt.skew_children }" >/dev/null
+done
+echo "the key's indexes"
+i=0
+for t in "${templates[@]}"; do
+	i=$((i + 1))
+	psql_b -c "CREATE INDEX skew_key_$i ${key[$t]/ON public.skew_children /ON skew_key.skew_children }" >/dev/null
+done
+sql "VACUUM ANALYZE skew_perfopt.skew_children, skew_key.skew_children" >/dev/null
 sql "SELECT pg_stat_reset()" >/dev/null
-time_all perfopt
+time_all perfopt key
 useless=0
 for n in "${names[@]}"; do
-	scans=$(echo "SELECT coalesce(sum(idx_scan), 0) FROM pg_stat_user_indexes WHERE indexrelname = :'n'" | psql_b -At -v n="$n")
+	scans=$(echo "SELECT coalesce(sum(idx_scan), 0) FROM pg_stat_user_indexes
+		WHERE schemaname = 'skew_perfopt' AND indexrelname = :'n'" | psql_b -At -v n="$n")
 	if [ "$scans" = 0 ]; then
 		useless=$((useless + 1))
 		echo "  useless (never scanned): $n"
 	fi
 done
-drop_indexes() {
-	sql "DO \$\$ DECLARE i regclass; BEGIN
-	       FOR i IN SELECT indexrelid::regclass FROM pg_index WHERE indrelid = 'public.skew_children'::regclass AND NOT indisprimary
-	       LOOP EXECUTE format('DROP INDEX %s', i); END LOOP; END \$\$" >/dev/null
-}
-drop_indexes
-
-echo "the key's indexes"
-i=0
-for t in "${templates[@]}"; do
-	i=$((i + 1))
-	psql_b -c "CREATE INDEX skew_key_$i ${key[$t]}" >/dev/null
-done
-time_all key
 
 row() { printf '  %-8s %12s %12s %12s %8s  %s\n' "$@"; }
 row template "none ms" "perfopt ms" "key ms" ratio "key index (recommended?)"

@@ -95,6 +95,76 @@ awk -v none="${ipc[none]}" -v pgss="${ipc[pgss]}" -v both="${ipc[pgss+perfopt]}"
 	printf "  goal (pgss+perfopt) / pgss <= 1.01: %s\n", (r <= 1.01 ? "PASS" : "FAIL")
 }'
 
+# The extended protocol (Parse, Bind, Execute for every statement, as
+# drivers without server-side prepared statements send them): the value
+# samples keep each statement's shape at Parse and sample its bind
+# parameters at ExecutorStart.  The server runs under callgrind (pg_ctl -p
+# a wrapper; each backend writes its own file when it exits), autovacuum
+# off; one pgbench connection of N and one of 2N transactions; the
+# backend's instructions per statement are (Ir(2N) - Ir(N)) / N.  Two
+# scripts: a primary-key SELECT (pgbench's select-only) and 32 that
+# differ by a constant (one query id, 32 texts: more than a backend keeps
+# shapes of).
+cat >"$BENCH_DIR/valgrind-postgres" <<WRAP
+#!/bin/sh
+exec valgrind --tool=callgrind --callgrind-out-file=$BENCH_DIR/cg-ext.%p --dump-instr=no \\
+	--collect-atstart=yes --trace-children=no $PGBIN/postgres "\$@"
+WRAP
+chmod 755 "$BENCH_DIR/valgrind-postgres"
+awk 'BEGIN { print "\\set aid random(1, 100000)"
+	for (i = 1; i <= 32; i++) printf "SELECT abalance FROM pgbench_accounts WHERE aid = :aid + %d - %d;\n", i, i }' \
+	>"$BENCH_DIR/many.pgbench"
+printf '%s\n' '\set aid random(1, 100000)' 'SELECT abalance FROM pgbench_accounts WHERE aid = :aid;' \
+	>"$BENCH_DIR/select.pgbench"
+[ "$(id -u)" = 0 ] && chown postgres "$BENCH_DIR/many.pgbench" "$BENCH_DIR/select.pgbench"
+ext_n=4096
+# ext_ir CONFIG SCRIPT: instructions per statement of one backend
+ext_ir() {
+	local cfg=$1 script=$2 per files ir=() n
+	per=$([ "$script" = select ] && echo 1 || echo 32)
+	perfopt_as_pg pg_ctl -D "$BENCH_DIR/data" -l "$BENCH_DIR/server.log" -w -t 300 \
+		-p "$BENCH_DIR/valgrind-postgres" \
+		-o "-c shared_preload_libraries='${libs[$cfg]}' -c autovacuum=off" start >/dev/null
+	for n in $ext_n $((ext_n * 2)); do
+		ls "$BENCH_DIR"/cg-ext.* 2>/dev/null >"$BENCH_DIR/cg-ext.list" || true
+		perfopt_as_pg pgbench -h "$BENCH_DIR" -p "$BENCH_PORT" -U postgres -n -M extended -c 1 \
+			-t $((n / per)) -f "$BENCH_DIR/$script.pgbench" postgres >/dev/null 2>&1
+		# a backend's file appears, complete, when it has exited: of the new
+		# ones, the backend that ran the statements is the one with the most
+		# instructions (pgbench's first connection only looks around)
+		sleep 2
+		for _ in $(seq 1 300); do
+			files=$(ls "$BENCH_DIR"/cg-ext.* | grep -vxF -f "$BENCH_DIR/cg-ext.list" |
+				xargs -r grep -l 'PostgresMain' || true)
+			[ -n "$files" ] && ! grep -L '^totals:\|^summary:' $files | grep -q . && break
+			sleep 0.2
+		done
+		if [ -z "$files" ]; then
+			echo "no callgrind file of a backend appeared (pgbench -c 1, $script)" >&2
+			exit 1
+		fi
+		# shellcheck disable=SC2086
+		ir+=("$(awk '/^summary:/ || /^totals:/ { if ($2 > max) max = $2 } END { print max }' $files)")
+	done
+	perfopt_as_pg pg_ctl -D "$BENCH_DIR/data" -m fast -w -t 300 stop >/dev/null
+	rm -f "$BENCH_DIR"/cg-ext.*
+	awk -v a="${ir[0]}" -v b="${ir[1]}" -v n="$ext_n" 'BEGIN { printf "%.1f", (b - a) / n }'
+}
+declare -A ext
+echo "extended protocol, instructions per statement of the backend (callgrind, pgbench -M extended -c 1, (Ir(2N) - Ir(N)) / N, N = $ext_n):"
+for script in select many; do
+	for cfg in pgss pgss+perfopt; do
+		perfopt_log "callgrind, extended protocol: $cfg, $script"
+		ext[$cfg.$script]=$(ext_ir "$cfg" "$script")
+		printf '  %-14s %-34s %10.1f\n' "$cfg" "$([ $script = select ] && echo "one statement" || echo "32 statements, one query id")" "${ext[$cfg.$script]}"
+	done
+	awk -v pgss="${ext[pgss.$script]}" -v both="${ext[pgss+perfopt.$script]}" -v s="$script" 'BEGIN {
+		r = both / pgss
+		printf "  ratio (pgss+perfopt) / pgss, %-11s %.4f  (%+.1f instructions per statement)\n", s ":", r, both - pgss
+		printf "  goal <= 1.01:                            %s\n", (r <= 1.01 ? "PASS" : "FAIL")
+	}'
+done
+
 # TPS, for information: every round starts the cluster once per configuration
 declare -A tps
 for round in $(seq 1 "$tps_rounds"); do
