@@ -97,3 +97,46 @@ COMMENT ON FUNCTION @extschema@.perfopt_history(bigint, integer) IS
     'perfopt: keyset pages of the optimization reports: {"items": [...], "next_after": id or null}';
 COMMENT ON VIEW @extschema@.perfopt_jobs_progress IS
     'perfopt: running jobs with the server''s progress reports: phase, blocks done and total, percent';
+
+-- Replica workloads (src/advisor/replica*.c, docs/security.md).  A
+-- standby's statements and their value samples, read by a primary's
+-- advisor through libpq.  The value samples are user data: only members of
+-- perfopt_replica_reader (NOLOGIN, granted to nobody here; a role is
+-- global, so an earlier installation's is kept) may call the function.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles
+                   WHERE rolname OPERATOR(pg_catalog.=) 'perfopt_replica_reader') THEN
+        CREATE ROLE perfopt_replica_reader NOLOGIN;
+    END IF;
+END
+$$;
+
+CREATE FUNCTION @extschema@.perfopt_replica_workload(
+    OUT datname pg_catalog.name, OUT rolname pg_catalog.name, OUT queryid bigint,
+    OUT query pg_catalog.text, OUT calls double precision, OUT total_exec_time double precision,
+    OUT mean_exec_time double precision, OUT rows double precision,
+    OUT value_weights integer[], OUT value_sets pg_catalog.text[])
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'perfopt_replica_workload'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION @extschema@.perfopt_replica_workload() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.perfopt_replica_workload() TO perfopt_replica_reader;
+COMMENT ON FUNCTION @extschema@.perfopt_replica_workload() IS
+    'perfopt: this server''s pg_stat_statements entries with their value samples, for a primary''s advisor (perfopt.advisor_standbys); members of perfopt_replica_reader only';
+
+-- What the advisor's last attempts on each standby of
+-- perfopt.advisor_standbys gave: names and counts, no connection string.
+CREATE FUNCTION @extschema@.perfopt_advisor_standbys(
+    OUT standby pg_catalog.text, OUT database pg_catalog.name,
+    OUT last_attempt timestamp with time zone, OUT last_success timestamp with time zone,
+    OUT attempts bigint, OUT failures bigint, OUT statements integer, OUT last_error pg_catalog.text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'perfopt_advisor_standbys'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION @extschema@.perfopt_advisor_standbys() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.perfopt_advisor_standbys() TO pg_monitor;
+COMMENT ON FUNCTION @extschema@.perfopt_advisor_standbys() IS
+    'perfopt: per standby of perfopt.advisor_standbys and database, the advisor''s last attempt to read its workload, its last success, counts and last error';
