@@ -103,21 +103,21 @@ COMMENT ON VIEW @extschema@.perfopt_jobs_progress IS
 -- advisor through libpq.  The value samples are user data: only members of
 -- perfopt_replica_reader (NOLOGIN, granted to nobody here; a role is
 -- global, so an earlier installation's is kept) may call the function.
-DO $$
-BEGIN
-    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles
-                   WHERE rolname OPERATOR(pg_catalog.=) 'perfopt_replica_reader') THEN
-        CREATE ROLE perfopt_replica_reader NOLOGIN;
-    END IF;
-END
-$$;
+-- The helper that makes the role is dropped once it ran.
+CREATE FUNCTION @extschema@.perfopt_replica_reader_ensure()
+RETURNS pg_catalog.void
+AS 'MODULE_PATHNAME', 'perfopt_replica_reader_ensure'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+SELECT @extschema@.perfopt_replica_reader_ensure();
+DROP FUNCTION @extschema@.perfopt_replica_reader_ensure();
 
 CREATE FUNCTION @extschema@.perfopt_replica_workload(
     OUT datname pg_catalog.name, OUT rolname pg_catalog.name, OUT queryid bigint,
     OUT query pg_catalog.text, OUT calls double precision, OUT total_exec_time double precision,
     OUT mean_exec_time double precision, OUT rows double precision,
     OUT value_weights integer[], OUT value_sets pg_catalog.text[])
-RETURNS SETOF record
+RETURNS SETOF pg_catalog.record
 AS 'MODULE_PATHNAME', 'perfopt_replica_workload'
 LANGUAGE C VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;
@@ -132,7 +132,7 @@ CREATE FUNCTION @extschema@.perfopt_advisor_standbys(
     OUT standby pg_catalog.text, OUT database pg_catalog.name,
     OUT last_attempt timestamp with time zone, OUT last_success timestamp with time zone,
     OUT attempts bigint, OUT failures bigint, OUT statements integer, OUT last_error pg_catalog.text)
-RETURNS SETOF record
+RETURNS SETOF pg_catalog.record
 AS 'MODULE_PATHNAME', 'perfopt_advisor_standbys'
 LANGUAGE C VOLATILE
 SET search_path = pg_catalog, pg_temp;

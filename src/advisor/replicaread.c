@@ -19,6 +19,7 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -29,6 +30,7 @@
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
+#include "utils/syscache.h"
 
 #include "extschema.h"
 #include "replica.h"
@@ -158,4 +160,40 @@ perfopt_replica_workload(PG_FUNCTION_ARGS)
 	}
 	SPI_finish();
 	return (Datum) 0;
+}
+
+/*
+ * The extension script's helper, created, called and dropped there:
+ * perfopt_replica_reader exists, NOLOGIN.  A role is global, so an earlier
+ * installation's (in another database, or before a DROP EXTENSION) is kept
+ * with its members; one that can log in or is a superuser is not what
+ * this script made, and the installation stops.
+ */
+PG_FUNCTION_INFO_V1(perfopt_replica_reader_ensure);
+
+Datum
+perfopt_replica_reader_ensure(PG_FUNCTION_ARGS)
+{
+	HeapTuple	tup = SearchSysCache1(AUTHNAME, CStringGetDatum(RR_READER_ROLE));
+
+	if (HeapTupleIsValid(tup))
+	{
+		Form_pg_authid role = (Form_pg_authid) GETSTRUCT(tup);
+		bool		unsafe = role->rolcanlogin || role->rolsuper;
+
+		ReleaseSysCache(tup);
+		if (unsafe)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("role \"%s\" exists and can log in or is a superuser", RR_READER_ROLE),
+					 errdetail("perfopt makes it a NOLOGIN role that may read value samples (user data)."),
+					 errhint("ALTER ROLE %s NOLOGIN NOSUPERUSER, or drop it, then create the extension again.",
+							 RR_READER_ROLE)));
+		PG_RETURN_VOID();
+	}
+	perfopt_spi_connect();
+	if (SPI_execute("CREATE ROLE " RR_READER_ROLE " NOLOGIN", false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "perfopt: could not create role %s", RR_READER_ROLE);
+	SPI_finish();
+	PG_RETURN_VOID();
 }
