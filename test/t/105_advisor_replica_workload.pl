@@ -7,8 +7,9 @@
 #   - a read workload runs on the standby only: without
 #     perfopt.advisor_standbys the primary's advisor recommends nothing for
 #     it; with the standby listed, it recommends the index on the column
-#     the reads filter on, perfopt_optimize() builds it on the primary, and
-#     after replay the standby's plan uses it;
+#     the reads filter on (the statement's calls on both servers summed),
+#     perfopt_optimize() builds it on the primary, and after replay the
+#     standby's plan uses it (it did not before);
 #   - a standby that refuses connections and one that accepts and never
 #     answers (perfopt.advisor_standby_timeout) do not stop the advice on
 #     the primary's own workload: a WARNING names each (never its
@@ -91,6 +92,10 @@ sub readings_recs
 $primary->safe_psql($db, 'SELECT perfopt_advise()');
 is(scalar(readings_recs()), 0, 'without perfopt.advisor_standbys: no recommendation for readings');
 
+# the same statement, 10 times on the primary too: merged by text and role
+run_statements($primary, $db, [ map { "SELECT * FROM readings WHERE k = " . ($_ * 41 % 10000) } 1 .. 10 ],
+	"SET ROLE app;\n");
+
 # ---- the standby listed
 my $sconn = 'host=' . $standby->host . ' port=' . $standby->port . ' user=replica_login';
 $primary->append_conf('postgresql.conf', "perfopt.advisor_standbys = '$sconn'\n");
@@ -103,9 +108,9 @@ unlike($err, qr/WARNING/, '  no warning') or diag $err;
 my @recs = readings_recs();
 is(scalar(@recs), 1, 'one recommendation for readings, from the standby\'s reads');
 like(index_shape($recs[0]{definition} // ''), qr/^readings\(k\)/, "  on readings(k) ($recs[0]{definition})");
-ok(grep({ /FROM readings WHERE k = \$1/ } map { $_->{query} // '' } @{ $recs[0]{statements} // [] }),
-	'  serving the standby\'s statement')
-  or diag explain $recs[0];
+my ($served) = grep { ($_->{query} // '') eq 'SELECT * FROM readings WHERE k = $1' } @{ $recs[0]{statements} // [] };
+ok($served, '  serving the standby\'s statement') or diag explain $recs[0];
+is($served->{calls}, 70, '  its calls are the standby\'s 60 and the primary\'s 10');
 my $status = $primary->safe_psql($db,
 	"SELECT standby || '|' || database || '|' || attempts || '|' || failures || '|' || statements || '|' || (last_success IS NOT NULL)"
 	  . " FROM perfopt_advisor_standbys()");
@@ -114,6 +119,8 @@ like($status, qr/^1 \(host=\S+ port=$port\)\|$db\|1\|0\|[1-9]\d*\|true$/,
 	"perfopt_advisor_standbys(): one success, statements read ($status)");
 
 # ---- built once on the primary, replayed, used on the standby
+my @before = plan_index_names(query_json($standby, $db, 'EXPLAIN (FORMAT JSON) SELECT * FROM readings WHERE k = 4242'));
+is(scalar(@before), 0, "before the build the standby's read uses no index (@before)");
 my $report = query_json($primary, $db, 'SELECT perfopt_optimize()');
 my ($build) = job_rows($primary, $db, "j.kind = 'create_index' AND j.target_table LIKE '%readings'");
 ok($build, 'perfopt_optimize() queued the build of the readings index') or diag explain $report;
