@@ -726,7 +726,8 @@ adv_replica_value_samples(AdvStatement *st, List *local)
 	List	   *result = NIL;
 	ListCell   *lc;
 
-	if (st->replica_parts == NIL)
+	/* sampling off here: the advisor ignores every server's values */
+	if (st->replica_parts == NIL || perfopt_value_sample_rate <= 0)
 		return local;
 	foreach(lc, st->replica_parts)
 	{

@@ -48,7 +48,8 @@ extern List *adv_replica_merge(List *statements);
 /*
  * valuecost.c: the value sets a statement is costed with.  local: the
  * primary's own (PerfoptValueSet).  For a statement some standby also
- * ran, every server's sets weighted by its share of the calls; else local.
+ * ran, every server's sets weighted by its share of the calls; else local
+ * (and with perfopt.value_sample_rate = 0 here, whatever the standbys sent).
  */
 struct AdvStatement;
 extern List *adv_replica_value_samples(struct AdvStatement *st, List *local);

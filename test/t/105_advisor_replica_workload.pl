@@ -10,6 +10,8 @@
 #     the reads filter on (the statement's calls on both servers summed),
 #     perfopt_optimize() builds it on the primary, and after replay the
 #     standby's plan uses it (it did not before);
+#   - a statement costed over the standby's value samples (a rare value of
+#     a skewed column) gets the index a generic plan would not;
 #   - a standby that refuses connections and one that accepts and never
 #     answers (perfopt.advisor_standby_timeout) do not stop the advice on
 #     the primary's own workload: a WARNING names each (never its
@@ -134,6 +136,33 @@ is( $standby->safe_psql($db,
 		"SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
 		  . " WHERE i.indrelid = 'readings'::regclass AND c.relname LIKE 'perfopt%' AND i.indisvalid"),
 	'1', 'the standby has the one valid index the primary built');
+
+# ---- the standby's value samples are what the primary costs with
+# items.kind: three common values and a rare one (9), which the standby's
+# application alone asks for.  A generic plan sees "kind = $1" as a third
+# of the table (no index); over the standby's samples it reads 0.1%.
+$primary->safe_psql(
+	$db, q{
+CREATE TABLE items (id bigint PRIMARY KEY, kind int NOT NULL, payload text NOT NULL);
+INSERT INTO items SELECT i, CASE WHEN i % 1000 = 0 THEN 9 ELSE i % 3 END, repeat('p', 60)
+FROM generate_series(1, 200000) i;
+SELECT pg_stat_force_next_flush();
+VACUUM ANALYZE items;
+GRANT SELECT ON items TO app;
+});
+$primary->wait_for_catchup($standby);
+run_statements($standby, $db, [ ("SELECT * FROM items WHERE kind = 9") x 40 ], "SET ROLE app;\n");
+sub items_recs
+{
+	return grep { $_->{table_name} =~ /\bitems$/ } advisor_recommendations($primary, $db, 'create_index');
+}
+$primary->safe_psql($db, "SET perfopt.value_sample_rate = 0;\nSELECT perfopt_advise();");
+is(scalar(items_recs()), 0,
+	'with sampling off on the primary (generic plans): no recommendation for the rare kind');
+$primary->safe_psql($db, 'SELECT perfopt_advise()');
+my @items = items_recs();
+is(scalar(@items), 1, "costed over the standby's value samples: the rare kind gets its index");
+like(index_shape($items[0]{definition} // ''), qr/^items\(kind\b/, "  on items(kind ...) ($items[0]{definition})");
 
 # ---- standbys that fail: refused, and silent (accepts, never answers)
 my $silent = IO::Socket::INET->new(Listen => 5, LocalAddr => '127.0.0.1', LocalPort => 0, Proto => 'tcp')
