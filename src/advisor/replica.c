@@ -217,6 +217,11 @@ rp_wait(RpConn *rc, int events, int *ready)
 	int			r;
 
 	*ready = 0;
+	if (PQsocket(rc->conn) < 0)
+	{
+		rc->error = rp_pq_error(rc->conn, "the connection has no socket");
+		return false;
+	}
 	if (left <= 0)
 	{
 		rc->error = psprintf("no answer within perfopt.advisor_standby_timeout (%d ms)",
