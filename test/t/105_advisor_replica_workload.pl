@@ -12,16 +12,19 @@
 #     standby's plan uses it (it did not before);
 #   - a statement costed over the standby's value samples (a rare value of
 #     a skewed column) gets the index a generic plan would not;
-#   - a standby that refuses connections and one that accepts and never
-#     answers (perfopt.advisor_standby_timeout) do not stop the advice on
-#     the primary's own workload: a WARNING names each (never its
-#     password) and perfopt_advisor_standbys() counts the failures;
+#   - a standby that refuses connections, one that accepts and never
+#     answers (perfopt.advisor_standby_timeout) and one reached as a role
+#     without the grant do not stop the advice on the primary's own
+#     workload: a WARNING names each (never its password) and
+#     perfopt_advisor_standbys() counts the failures; a run waiting on the
+#     silent one ends at once on pg_cancel_backend();
 #   - bad values of perfopt.advisor_standbys are refused without repeating
 #     them; non-superusers cannot read it.
 use strict;
 use warnings;
 
 use IO::Socket::INET;
+use IPC::Run;
 use PerfoptTest;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
@@ -164,7 +167,8 @@ my @items = items_recs();
 is(scalar(@items), 1, "costed over the standby's value samples: the rare kind gets its index");
 like(index_shape($items[0]{definition} // ''), qr/^items\(kind\b/, "  on items(kind ...) ($items[0]{definition})");
 
-# ---- standbys that fail: refused, and silent (accepts, never answers)
+# ---- standbys that fail: refused, silent (accepts, never answers), and
+# the real standby as a role without the grant
 my $silent = IO::Socket::INET->new(Listen => 5, LocalAddr => '127.0.0.1', LocalPort => 0, Proto => 'tcp')
   or die "cannot listen: $!";
 my $silent_port = $silent->sockport;
@@ -174,17 +178,20 @@ run_statements($primary, $db, [ map { "SELECT * FROM local_reads WHERE k = " . (
 	"SET ROLE app;\n");
 $primary->append_conf('postgresql.conf',
 	"perfopt.advisor_standbys = 'host=127.0.0.1 port=$refused_port user=replica_login password=$secret;"
-	  . " host=127.0.0.1 port=$silent_port user=replica_login password=$secret'\n");
+	  . " host=127.0.0.1 port=$silent_port user=replica_login password=$secret;"
+	  . " host=" . $standby->host . " port=$port user=monitor'\n");
 $primary->reload;
 ok($primary->poll_query_until($db, "SELECT current_setting('perfopt.advisor_standbys') LIKE '%$silent_port%'"),
-	'perfopt.advisor_standbys now lists a refusing and a silent standby');
+	'perfopt.advisor_standbys now lists a refusing, a silent and a forbidden standby');
 my $log_offset = -s $primary->logfile;
 ($ret, $out, $err) = $primary->psql($db, 'SELECT perfopt_advise()');
-is($ret, 0, 'perfopt_advise() succeeds with both standbys failing') or diag $err;
+is($ret, 0, 'perfopt_advise() succeeds with every standby failing') or diag $err;
 like($err, qr/WARNING:  could not read the workload of standby 1 \(host=127\.0\.0\.1 port=$refused_port\): could not connect/,
 	'a WARNING names the refusing standby');
 like($err, qr/WARNING:  could not read the workload of standby 2 \(host=127\.0\.0\.1 port=$silent_port\): no answer within perfopt\.advisor_standby_timeout/,
 	'a WARNING names the silent one, after the timeout');
+like($err, qr/WARNING:  could not read the workload of standby 3 \(host=\S+ port=$port\): perfopt_replica_workload\(\) failed \(SQLSTATE 42501\)/,
+	'a WARNING names the standby that refuses the role without the grant (42501)');
 ok(scalar(grep { $_->{table_name} =~ /\blocal_reads$/ } advisor_recommendations($primary, $db, 'create_index')),
 	"the advice on the primary's own workload goes on: local_reads gets its recommendation");
 my %failed = map { my @f = split /\|/; ($f[0] => \@f) } split /\n/, $primary->safe_psql($db,
@@ -196,6 +203,25 @@ like($failed{"2 (host=127.0.0.1 port=$silent_port)"}[2] // '', qr/perfopt\.advis
 	'  and shows why the silent one failed');
 unlike($err . join("\n", map { join('|', @$_) } values %failed) . slurp_file($primary->logfile, $log_offset),
 	qr/$secret/, 'the password is in no warning, status row or log line');
+
+# ---- a run waiting on the silent standby is cancelled at once, not after the timeout
+$primary->append_conf('postgresql.conf', "perfopt.advisor_standby_timeout = '10min'\n");
+$primary->reload;
+ok($primary->poll_query_until($db, "SELECT setting = '600000' FROM pg_settings WHERE name = 'perfopt.advisor_standby_timeout'"),
+	'perfopt.advisor_standby_timeout is 10 minutes');
+my ($bg_out, $bg_err) = ('', '');
+my $bg = IPC::Run::start([ 'psql', '-XAtq', '-d', $primary->connstr($db), '-c', 'SELECT perfopt_advise() /* waits */' ],
+	'>', \$bg_out, '2>', \$bg_err);
+my $waiting = "SELECT pid FROM pg_stat_activity WHERE query LIKE 'SELECT perfopt_advise() /* waits */%'"
+  . " AND wait_event_type = 'Extension'";
+ok($primary->poll_query_until($db, "SELECT count(*) = 1 FROM ($waiting) w"),
+	'perfopt_advise() waits on the silent standby\'s socket (wait event Extension)');
+$primary->safe_psql($db, "SELECT pg_cancel_backend(pid) FROM ($waiting) w");
+ok(defined poll_until(sub { $bg->pump_nb if $bg->pumpable; !$bg->pumpable }, 30), 'pg_cancel_backend() ends it within seconds');
+$bg->finish;
+like($bg_err, qr/canceling statement due to user request/, "  with the cancel's error ($bg_err)");
+is($primary->safe_psql($db, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT perfopt_advise() /* waits */%'"),
+	'0', '  and nothing of it is left running');
 close $silent;
 
 # ---- bad values are refused without being repeated; the setting is the superuser's
