@@ -8,7 +8,9 @@
  * PQconnectPoll, then PQsendQueryParams in non-blocking mode, each wait in
  * WaitLatchOrSocket with CHECK_FOR_INTERRUPTS, the whole exchange bounded
  * by perfopt.advisor_standby_timeout (the standby's statement_timeout is
- * set to it too).  A standby that fails is skipped with a WARNING naming it
+ * set to it too).  The session takes the role perfopt_replica_reader
+ * before it calls the function: the login role needs only the membership
+ * (NOINHERIT will do), and a superuser login reads as the reader.  A standby that fails is skipped with a WARNING naming it
  * by host and port (never its password) and recorded for
  * perfopt_advisor_standbys() (replicastatus.c); the advice goes on with
  * what the other servers ran.
@@ -266,9 +268,9 @@ rp_connect(RpConn *rc, const char *const *keywords, const char *const *values)
 	return true;
 }
 
-/* send the query and wait for its one result; NULL with rc->error set */
+/* send the query and wait for its one result; NULL with rc->error set (what: for it) */
 static PGresult *
-rp_query(RpConn *rc, const char *sql, int nparams, const char *const *params)
+rp_query(RpConn *rc, const char *what, const char *sql, int nparams, const char *const *params)
 {
 	PGresult   *result = NULL;
 	PGresult   *res;
@@ -328,7 +330,7 @@ rp_query(RpConn *rc, const char *sql, int nparams, const char *const *params)
 		char	   *msg = result ? PQresultErrorMessage(result) : "no result";
 		const char *state = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : NULL;
 
-		rc->error = psprintf("perfopt_replica_workload() failed%s%s%s: %s",
+		rc->error = psprintf("%s failed%s%s%s: %s", what,
 							 state ? " (SQLSTATE " : "", state ? state : "", state ? ")" : "",
 							 pnstrdup(msg, strcspn(msg, "\n")));
 		PQclear(result);
@@ -422,7 +424,7 @@ rp_parse(PGresult *res, char **error)
 
 		CHECK_FOR_INTERRUPTS();
 		r->rolname = pstrdup(PQgetvalue(res, i, 0));
-		r->queryid = strtoi64(PQgetvalue(res, i, 1), NULL, 10);
+		r->queryid = (int64) strtoll(PQgetvalue(res, i, 1), NULL, 10);
 		r->query = pstrdup(PQgetvalue(res, i, 2));
 		r->calls = strtod(PQgetvalue(res, i, 3), NULL);
 		r->total_time_ms = strtod(PQgetvalue(res, i, 4), NULL);
@@ -512,8 +514,17 @@ rp_fetch(const char *entry, const char *dbname, char **error)
 
 	PG_TRY();
 	{
+		/* as the reader itself: the login role needs only the membership */
 		if (rp_connect(&rc, keywords, values))
-			res = rp_query(&rc, sql, 3, params);
+			res = rp_query(&rc, "SET ROLE perfopt_replica_reader",
+						   "/* perfopt */ SELECT pg_catalog.set_config('role', 'perfopt_replica_reader', false)",
+						   0, NULL);
+		if (res != NULL)
+		{
+			PQclear(res);
+			res = NULL;
+			res = rp_query(&rc, "perfopt_replica_workload()", sql, 3, params);
+		}
 		if (res != NULL)
 			rows = rp_parse(res, &rc.error);
 	}

@@ -45,7 +45,7 @@ $primary->safe_psql(
 CREATE ROLE app LOGIN;
 CREATE ROLE monitor LOGIN IN ROLE pg_monitor;
 CREATE ROLE sloppy LOGIN;
-CREATE ROLE replica_login LOGIN;
+CREATE ROLE replica_login LOGIN NOINHERIT;
 GRANT perfopt_replica_reader TO replica_login;
 } . lookup_table_sql('readings', 200000) . lookup_table_sql('local_reads', 200000) . q{
 GRANT SELECT ON readings, local_reads TO app;
@@ -82,8 +82,11 @@ my ($state, $msg) = sql_error_state($primary, $db, "SET ROLE sloppy;\nSELECT cou
 is($state, '42501', 'a role granted EXECUTE by mistake still gets 42501 (only perfopt_replica_reader members)');
 like($msg, qr/permission denied for function perfopt_replica_workload/, "  ($msg)");
 $primary->safe_psql($db, 'REVOKE EXECUTE ON FUNCTION perfopt_replica_workload() FROM sloppy');
+# replica_login is NOINHERIT: it reads after SET ROLE, as the advisor does
+my ($nstate) = sql_error_state($standby, $db, "SET ROLE replica_login;\nSELECT count(*) FROM perfopt_replica_workload();");
+is($nstate, '42501', 'a NOINHERIT member that has not taken the role gets 42501 too');
 my $mine = $standby->safe_psql($db,
-	"SELECT calls || ' ' || coalesce(array_length(value_sets, 1), 0) || ' ' || (value_sets[1] ~ '^\\{[0-9]+\\}\$')"
+	"SET ROLE perfopt_replica_reader;\nSELECT calls || ' ' || coalesce(array_length(value_sets, 1), 0) || ' ' || (value_sets[1] ~ '^\\{[0-9]+\\}\$')"
 	  . " FROM perfopt_replica_workload() WHERE query = 'SELECT * FROM readings WHERE k = \$1' AND rolname = 'app'",
 	extra_params => [ '-U', 'replica_login' ]);
 like($mine, qr/^60 [1-9]\d* true$/,
@@ -190,7 +193,7 @@ like($err, qr/WARNING:  could not read the workload of standby 1 \(host=127\.0\.
 	'a WARNING names the refusing standby');
 like($err, qr/WARNING:  could not read the workload of standby 2 \(host=127\.0\.0\.1 port=$silent_port\): no answer within perfopt\.advisor_standby_timeout/,
 	'a WARNING names the silent one, after the timeout');
-like($err, qr/WARNING:  could not read the workload of standby 3 \(host=\S+ port=$port\): perfopt_replica_workload\(\) failed \(SQLSTATE 42501\)/,
+like($err, qr/WARNING:  could not read the workload of standby 3 \(host=\S+ port=$port\): SET ROLE perfopt_replica_reader failed \(SQLSTATE 42501\)/,
 	'a WARNING names the standby that refuses the role without the grant (42501)');
 ok(scalar(grep { $_->{table_name} =~ /\blocal_reads$/ } advisor_recommendations($primary, $db, 'create_index')),
 	"the advice on the primary's own workload goes on: local_reads gets its recommendation");
