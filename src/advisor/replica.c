@@ -493,7 +493,7 @@ rp_fetch(const char *entry, const char *dbname, char **error)
 		values[n++] = dbname;
 	}
 	keywords[n] = "fallback_application_name";
-	values[n++] = "perfopt advisor";
+	values[n++] = "perfopt replica workload";
 	keywords[n] = "options";
 	values[n++] = psprintf("%s%s-c statement_timeout=%d", user_options ? user_options : "",
 						   user_options ? " " : "", perfopt_advisor_standby_timeout);
