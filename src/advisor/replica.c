@@ -453,7 +453,7 @@ rp_fetch(const char *entry, const char *dbname, char **error)
 	int			n = 0;
 	bool		has_dbname = false;
 	const char *user_options = NULL;
-	RpConn		rc;
+	RpConn	   *rc = palloc0(sizeof(RpConn));
 	PGresult   *volatile res = NULL;
 	List	   *volatile rows = NIL;
 	Oid			schema = perfopt_extension_schema(false);
@@ -498,8 +498,7 @@ rp_fetch(const char *entry, const char *dbname, char **error)
 	values[n++] = psprintf("%s%s-c statement_timeout=%d", user_options ? user_options : "",
 						   user_options ? " " : "", perfopt_advisor_standby_timeout);
 
-	memset(&rc, 0, sizeof(rc));
-	rc.deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), perfopt_advisor_standby_timeout);
+	rc->deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), perfopt_advisor_standby_timeout);
 
 	sql = psprintf("/* perfopt */ SELECT w.rolname, w.queryid, w.query, w.calls, w.total_exec_time,"
 				   " w.mean_exec_time, w.rows, w.value_weights, w.value_sets"
@@ -515,27 +514,27 @@ rp_fetch(const char *entry, const char *dbname, char **error)
 	PG_TRY();
 	{
 		/* as the reader itself: the login role needs only the membership */
-		if (rp_connect(&rc, keywords, values))
-			res = rp_query(&rc, "SET ROLE perfopt_replica_reader",
+		if (rp_connect(rc, keywords, values))
+			res = rp_query(rc, "SET ROLE perfopt_replica_reader",
 						   "/* perfopt */ SELECT pg_catalog.set_config('role', 'perfopt_replica_reader', false)",
 						   0, NULL);
 		if (res != NULL)
 		{
 			PQclear(res);
 			res = NULL;
-			res = rp_query(&rc, "perfopt_replica_workload()", sql, 3, params);
+			res = rp_query(rc, "perfopt_replica_workload()", sql, 3, params);
 		}
 		if (res != NULL)
-			rows = rp_parse(res, &rc.error);
+			rows = rp_parse(res, &rc->error);
 	}
 	PG_FINALLY();
 	{
 		PQclear(res);
-		PQfinish(rc.conn);
+		PQfinish(rc->conn);
 		PQconninfoFree(opts);
 	}
 	PG_END_TRY();
-	*error = rc.error;
+	*error = rc->error;
 	return rows;
 }
 
