@@ -384,7 +384,8 @@ rp_parse_sets(const char *weights_text, const char *sets_text)
 	int			ns = rp_array_elements(sets_text, TEXTOID, &s, &snull);
 	List	   *result = NIL;
 
-	for (int i = 0; i < Min(nw, ns); i++)
+	/* no more sets than a store keeps per statement, whatever was sent */
+	for (int i = 0; i < Min(Min(nw, ns), PERFOPT_VALUE_SETS); i++)
 	{
 		PerfoptValueSet *set;
 		Datum	   *v;
@@ -407,7 +408,7 @@ rp_parse_sets(const char *weights_text, const char *sets_text)
 
 #define RP_NCOLS 9
 
-/* the rows of the answer; libpq's copy of the values is wiped as they are parsed */
+/* the rows of the answer (rp_clear wipes libpq's copy of the values) */
 static List *
 rp_parse(PGresult *res, char **error)
 {
@@ -418,7 +419,8 @@ rp_parse(PGresult *res, char **error)
 		*error = psprintf("perfopt_replica_workload() returned %d columns, not %d", PQnfields(res), RP_NCOLS);
 		return NIL;
 	}
-	for (int i = 0; i < PQntuples(res); i++)
+	/* the query asked for at most perfopt.advisor_max_statements */
+	for (int i = 0; i < Min(PQntuples(res), perfopt_advisor_max_statements); i++)
 	{
 		RpRemote   *r = palloc0(sizeof(RpRemote));
 
@@ -432,11 +434,20 @@ rp_parse(PGresult *res, char **error)
 		r->rows = strtod(PQgetvalue(res, i, 6), NULL);
 		if (!PQgetisnull(res, i, 7) && !PQgetisnull(res, i, 8))
 			r->sets = rp_parse_sets(PQgetvalue(res, i, 7), PQgetvalue(res, i, 8));
-		explicit_bzero(PQgetvalue(res, i, 8), PQgetlength(res, i, 8));
 		if (r->calls > 0)
 			rows = lappend(rows, r);
 	}
 	return rows;
+}
+
+/* free an answer, its value samples wiped first (however rp_parse ended) */
+static void
+rp_clear(PGresult *res)
+{
+	if (res != NULL && PQnfields(res) == RP_NCOLS)
+		for (int i = 0; i < PQntuples(res); i++)
+			explicit_bzero(PQgetvalue(res, i, 8), PQgetlength(res, i, 8));
+	PQclear(res);
 }
 
 /*
@@ -529,7 +540,7 @@ rp_fetch(const char *entry, const char *dbname, char **error)
 	}
 	PG_FINALLY();
 	{
-		PQclear(res);
+		rp_clear(res);
 		PQfinish(rc->conn);
 		PQconninfoFree(opts);
 	}
