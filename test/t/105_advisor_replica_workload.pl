@@ -20,7 +20,9 @@
 #     perfopt_advisor_standbys() counts the failures; a run waiting on the
 #     silent one ends at once on pg_cancel_backend();
 #   - bad values of perfopt.advisor_standbys are refused without repeating
-#     them; non-superusers cannot read it.
+#     them; non-superusers cannot read it;
+#   - a second database's CREATE EXTENSION keeps the role, and stops when
+#     someone made it able to log in.
 use strict;
 use warnings;
 
@@ -257,5 +259,17 @@ $primary->safe_psql($db, 'ALTER SYSTEM RESET perfopt.advisor_standbys');
 is($state, '55P02', 'it cannot be SET in a session (reload only)');
 ($state) = sql_error_state($primary, $db, "SET ROLE app;\nSHOW perfopt.advisor_standbys;");
 is($state, '42501', 'a non-superuser cannot read it');
+
+# ---- the role is global: a second database keeps it, a tampered one stops the installation
+$primary->safe_psql($db, 'CREATE DATABASE second; ALTER ROLE perfopt_replica_reader LOGIN');
+($state, $msg) = sql_error_state($primary, 'second', 'CREATE EXTENSION perfopt CASCADE');
+is($state, '55000', 'CREATE EXTENSION stops when perfopt_replica_reader can log in');
+like($msg, qr/role "perfopt_replica_reader" exists and can log in or is a superuser/, "  ($msg)");
+$primary->safe_psql($db, 'ALTER ROLE perfopt_replica_reader NOLOGIN');
+$primary->safe_psql('second', 'CREATE EXTENSION perfopt CASCADE');
+is( $primary->safe_psql('second',
+		"SELECT count(*) FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid"
+		  . " WHERE r.rolname = 'perfopt_replica_reader' AND m.member = 'replica_login'::regrole"),
+	'1', 'a second database\'s installation keeps the role and its member');
 
 done_testing();
