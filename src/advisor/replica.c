@@ -157,6 +157,12 @@ perfopt_replica_define_gucs(void)
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 }
 
+bool
+adv_replica_standbys_listed(void)
+{
+	return perfopt_standby_conninfos != NULL && rp_split(perfopt_standby_conninfos) != NIL;
+}
+
 /* ---- one standby ---- */
 
 /* a standby's name for messages and the status: its position, host and port only */

@@ -54,6 +54,9 @@ extern List *adv_replica_merge(List *statements);
 struct AdvStatement;
 extern List *adv_replica_value_samples(struct AdvStatement *st, List *local);
 
+/* does perfopt.advisor_standbys list a standby? (jobs/verify.c: their scans are not counted) */
+extern bool adv_replica_standbys_listed(void);
+
 /* workload.c: is the text one pg_stat_statements normalizes (no literal kept)? */
 extern bool adv_surely_normalized(const char *text);
 

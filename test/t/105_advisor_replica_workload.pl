@@ -21,6 +21,8 @@
 #     silent one ends at once on pg_cancel_backend();
 #   - bad values of perfopt.advisor_standbys are refused without repeating
 #     them; non-superusers cannot read it;
+#   - the built index, unscanned on the primary, is kept by its
+#     verification although perfopt.auto_rollback is on;
 #   - a second database's CREATE EXTENSION keeps the role, and stops when
 #     someone made it able to log in.
 use strict;
@@ -40,7 +42,10 @@ my $primary = perfopt_node(
 	conf => "perfopt.advisor_interval = 0\n"
 	  . "perfopt.value_sample_rate = 1\n"
 	  . "max_parallel_workers_per_gather = 0\n"
-	  . "perfopt.advisor_standby_timeout = '3s'\n");
+	  . "perfopt.advisor_standby_timeout = '3s'\n"
+	  # the verification of the built index, and what it may take back
+	  . "perfopt.verification_window = '3s'\n"
+	  . "perfopt.auto_rollback = on\n");
 $primary->start;
 $primary->safe_psql($db, 'CREATE EXTENSION perfopt CASCADE');
 $primary->safe_psql(
@@ -259,6 +264,18 @@ $primary->safe_psql($db, 'ALTER SYSTEM RESET perfopt.advisor_standbys');
 is($state, '55P02', 'it cannot be SET in a session (reload only)');
 ($state) = sql_error_state($primary, $db, "SET ROLE app;\nSHOW perfopt.advisor_standbys;");
 is($state, '42501', 'a non-superuser cannot read it');
+
+# ---- the verification: no scan on the primary is no proof while standbys are listed
+my $verdict_sql = "SELECT state || '|' || verdict FROM perfopt_verifications"
+  . " WHERE index_name LIKE '%readings%' AND state <> 'observing'";
+ok(defined poll_until(sub { $primary->safe_psql($db, $verdict_sql) ne '' }, 90),
+	'the built index got its verdict after perfopt.verification_window');
+like($primary->safe_psql($db, $verdict_sql),
+	qr/^failed_kept\|no scan of the index on the primary .*standbys of perfopt\.advisor_standbys/,
+	'no scan on the primary, standbys listed: kept despite perfopt.auto_rollback = on');
+is( $primary->safe_psql($db,
+		"SELECT count(*) FROM perfopt_jobs WHERE kind = 'drop_index' AND statement LIKE '%readings%'"),
+	'0', '  no drop job was queued');
 
 # ---- the role is global: a second database keeps it, a tampered one stops the installation
 $primary->safe_psql($db, 'CREATE DATABASE second; ALTER ROLE perfopt_replica_reader LOGIN');
