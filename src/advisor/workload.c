@@ -118,7 +118,7 @@ adv_workload_load(void)
 	perfopt_value_samples_sync();
 	/* and the standbys' statements of perfopt.advisor_standbys join them */
 	return adv_replica_merge(wl_load("ORDER BY mean_exec_time OPERATOR(pg_catalog.>=) $2 DESC, total_exec_time DESC",
-				   perfopt_advisor_max_statements));
+									 perfopt_advisor_max_statements));
 }
 
 static void
