@@ -10,10 +10,10 @@
  * by perfopt.advisor_standby_timeout (the standby's statement_timeout is
  * set to it too).  The session takes the role perfopt_replica_reader
  * before it calls the function: the login role needs only the membership
- * (NOINHERIT will do), and a superuser login reads as the reader.  A standby that fails is skipped with a WARNING naming it
- * by host and port (never its password) and recorded for
- * perfopt_advisor_standbys() (replicastatus.c); the advice goes on with
- * what the other servers ran.
+ * (NOINHERIT will do), and a superuser login reads as the reader.  A
+ * standby that fails is skipped with a WARNING naming it by host and port
+ * (never its password) and recorded for perfopt_advisor_standbys()
+ * (replicastatus.c); the advice goes on with what the other servers ran.
  *
  * Merging: a standby's statement of this database is matched with the
  * primary's of the same text and role (the role by name: a physical
@@ -31,6 +31,7 @@
 #include <math.h>
 
 #include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
 #include "common/hashfn.h"
 #include "libpq-fe.h"
 #include "miscadmin.h"
@@ -40,7 +41,6 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
-#include "commands/dbcommands.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"

@@ -13,12 +13,12 @@
  */
 #include "postgres.h"
 
+#include "commands/dbcommands.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "storage/shmem.h"
 #include "utils/builtins.h"
-#include "commands/dbcommands.h"
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
