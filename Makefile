@@ -10,6 +10,9 @@ OBJS = \
 	src/advisor/hygiene.o \
 	src/advisor/planrole.o \
 	src/advisor/refresh.o \
+	src/advisor/replica.o \
+	src/advisor/replicaread.o \
+	src/advisor/replicastatus.o \
 	src/advisor/select.o \
 	src/advisor/slowplan.o \
 	src/advisor/valuecapture.o \
@@ -71,6 +74,10 @@ PG_CPPFLAGS = $(addprefix -I$(srcdir)/src/,$(PARTS))
 # cJSON: the thresholds document; perfopt.exports: the library exports
 # only what PostgreSQL looks up by name (test/exports.sh checks it)
 SHLIB_LINK = -lcjson -Wl,--version-script=$(srcdir)/perfopt.exports
+# libpq, as contrib/dblink links it: the advisor reads the workload of
+# the standbys in perfopt.advisor_standbys (src/advisor/replica.c)
+PG_CPPFLAGS += -I$(libpq_srcdir)
+SHLIB_LINK_INTERNAL = $(libpq)
 # -Wall -Wextra on top of PGXS, and a missing prototype is an error (it
 # truncates returned pointers); the fmgr calling convention leaves
 # parameters unused and PostgreSQL's own headers compare signed/unsigned.

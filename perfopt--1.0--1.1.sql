@@ -109,3 +109,46 @@ REVOKE ALL ON FUNCTION @extschema@.perfopt_prometheus_rules() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.perfopt_prometheus_rules() TO pg_monitor;
 COMMENT ON FUNCTION @extschema@.perfopt_prometheus_rules() IS
     'perfopt: the alert thresholds in effect as a Prometheus rules file (YAML): a warning and a critical rule per threshold';
+
+-- Replica workloads (src/advisor/replica*.c, docs/security.md).  A
+-- standby's statements and their value samples, read by a primary's
+-- advisor through libpq.  The value samples are user data: only members of
+-- perfopt_replica_reader (NOLOGIN, granted to nobody here; a role is
+-- global, so an earlier installation's is kept) may call the function.
+-- The helper that makes the role is dropped once it ran.
+CREATE FUNCTION @extschema@.perfopt_replica_reader_ensure()
+RETURNS pg_catalog.void
+AS 'MODULE_PATHNAME', 'perfopt_replica_reader_ensure'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+SELECT @extschema@.perfopt_replica_reader_ensure();
+DROP FUNCTION @extschema@.perfopt_replica_reader_ensure();
+
+CREATE FUNCTION @extschema@.perfopt_replica_workload(
+    OUT datname pg_catalog.name, OUT rolname pg_catalog.name, OUT queryid bigint,
+    OUT query pg_catalog.text, OUT calls double precision, OUT total_exec_time double precision,
+    OUT mean_exec_time double precision, OUT rows double precision,
+    OUT value_weights integer[], OUT value_sets pg_catalog.text[])
+RETURNS SETOF pg_catalog.record
+AS 'MODULE_PATHNAME', 'perfopt_replica_workload'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION @extschema@.perfopt_replica_workload() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.perfopt_replica_workload() TO perfopt_replica_reader;
+COMMENT ON FUNCTION @extschema@.perfopt_replica_workload() IS
+    'perfopt: this server''s pg_stat_statements entries with their value samples, for a primary''s advisor (perfopt.advisor_standbys); members of perfopt_replica_reader only';
+
+-- What the advisor's last attempts on each standby of
+-- perfopt.advisor_standbys gave: names and counts, no connection string.
+CREATE FUNCTION @extschema@.perfopt_advisor_standbys(
+    OUT standby pg_catalog.text, OUT database pg_catalog.name,
+    OUT last_attempt timestamp with time zone, OUT last_success timestamp with time zone,
+    OUT attempts bigint, OUT failures bigint, OUT statements integer, OUT last_error pg_catalog.text)
+RETURNS SETOF pg_catalog.record
+AS 'MODULE_PATHNAME', 'perfopt_advisor_standbys'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION @extschema@.perfopt_advisor_standbys() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.perfopt_advisor_standbys() TO pg_monitor;
+COMMENT ON FUNCTION @extschema@.perfopt_advisor_standbys() IS
+    'perfopt: per standby of perfopt.advisor_standbys and database, the advisor''s last attempt to read its workload, its last success, counts and last error';

@@ -18,6 +18,11 @@ ALTER SYSTEM SET perfopt.maintenance_window = '25:00-01:00';
 ALTER SYSTEM SET perfopt.maintenance_window = '01:00';
 ALTER SYSTEM SET perfopt.maintenance_window = '01:00-01:00';
 ALTER SYSTEM SET perfopt.maintenance_window = '99999999999999:00-01:00';
+-- standbys: libpq connection strings separated by ';' (not inside a
+-- quoted value); a bad entry is refused without repeating the value
+ALTER SYSTEM SET perfopt.advisor_standbys = 'host=a port=5432; host=b password=pw oops';
+ALTER SYSTEM SET perfopt.advisor_standbys = 'port=1;port=2;port=3;port=4;port=5;port=6;port=7;port=8;port=9;port=10;port=11;port=12;port=13;port=14;port=15;port=16;port=17';
+SET perfopt.advisor_standbys = 'host=a';
 SET perfopt.monitoring_interval = 1000;
 SET perfopt.sample_ring_size = 10;
 -- a good value with a unit is accepted, then reset
@@ -25,4 +30,6 @@ ALTER SYSTEM SET perfopt.monitoring_interval = '2s';
 ALTER SYSTEM RESET perfopt.monitoring_interval;
 ALTER SYSTEM SET perfopt.maintenance_window = '22:30-05:00';
 ALTER SYSTEM RESET perfopt.maintenance_window;
+ALTER SYSTEM SET perfopt.advisor_standbys = 'host=a password=''x;y''; postgresql://b:5433/db?sslmode=verify-full';
+ALTER SYSTEM RESET perfopt.advisor_standbys;
 SELECT pg_read_file('postgresql.auto.conf') ~ 'perfopt' AS auto_conf_mentions_perfopt;

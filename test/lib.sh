@@ -49,7 +49,8 @@ fi
 # Debian packages for a version: server, headers, contrib (pg_stat_statements,
 # pgbench; from 17 on postgresql-NN provides postgresql-contrib itself),
 # HypoPG (only a test oracle for the advisor's costs), the TAP framework's
-# prove and IPC::Run, promtool, valgrind, the shim's libraries, and every
+# prove and IPC::Run, promtool, valgrind, the shim's libraries (libpq-dev:
+# the extension links libpq too, for replica workloads), and every
 # command the scripts call (ps, bc, curl, openssl): a minimal Debian
 # (debootstrap --variant=minbase) has none of them.  Trixie's and
 # sid's server headers include ICU's without depending on libicu-dev.

@@ -80,6 +80,7 @@ typedef struct AdvStatement
 	int			nparams;		/* $1..$nparams, as the analysis inferred them */
 	Oid		   *param_types;
 	List	   *value_sets;		/* AdvValueSet (valuecost.c); NIL: generic plans */
+	List	   *replica_parts;	/* AdvReplicaPart per server, when a standby ran it too (replica.c) */
 	Oid			plan_role;		/* planned as (planrole.c), once analyzed */
 	char	   *skip_reason;
 	double		budget_used_ms; /* analysis and planning time this run */

@@ -24,6 +24,7 @@
 #include "utils/lsyscache.h"
 
 #include "advisor.h"
+#include "replica.h"
 #include "valuestore.h"
 
 /* the heaviest sets a statement is costed with: planning cost grows with them */
@@ -83,7 +84,9 @@ adv_value_sets_load(AdvStatement *st)
 	st->value_sets = NIL;
 	if (st->query == NULL || st->nparams == 0 || st->queryid == 0)
 		return;
-	sets = perfopt_value_samples(MyDatabaseId, st->userid, (uint64) st->queryid);
+	/* this server's, and with what standbys ran, theirs (replica.c) */
+	sets = adv_replica_value_samples(st, perfopt_value_samples(MyDatabaseId, st->userid,
+																(uint64) st->queryid));
 	list_sort(sets, vc_heavier_first);
 	foreach(lc, sets)
 	{

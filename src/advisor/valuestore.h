@@ -4,10 +4,12 @@
  * shared memory only (valuestore.c; captured by valuecapture.c).
  *
  * These values are user data.  They never leave the server's memory: no
- * SQL function returns them, no message quotes them, nothing writes them
- * to a table or a file.  The advisor reads them through
- * perfopt_value_samples() inside its own process; status documents carry
- * counts only.
+ * message quotes them, nothing writes them to a table or a file, and one
+ * SQL function only returns them, perfopt_replica_workload()
+ * (replicaread.c), to members of perfopt_replica_reader, for a primary's
+ * advisor, which keeps them in its memory as its own (docs/security.md).
+ * The advisor reads them through perfopt_value_samples() inside its own
+ * process; status documents carry counts only.
  */
 #ifndef PERFOPT_VALUESTORE_H
 #define PERFOPT_VALUESTORE_H

@@ -42,6 +42,7 @@
 #include "advisor.h"
 #include "extschema.h"
 #include "perfopt.h"
+#include "replica.h"
 #include "searchpath.h"
 #include "shmem.h"
 #include "spiutil.h"
@@ -115,8 +116,9 @@ adv_workload_load(void)
 {
 	/* the value samples forget what pg_stat_statements forgot */
 	perfopt_value_samples_sync();
-	return wl_load("ORDER BY mean_exec_time OPERATOR(pg_catalog.>=) $2 DESC, total_exec_time DESC",
-				   perfopt_advisor_max_statements);
+	/* and the standbys' statements of perfopt.advisor_standbys join them */
+	return adv_replica_merge(wl_load("ORDER BY mean_exec_time OPERATOR(pg_catalog.>=) $2 DESC, total_exec_time DESC",
+									 perfopt_advisor_max_statements));
 }
 
 static void
@@ -793,4 +795,11 @@ adv_plan_cost_hiding(AdvStatement *st, Oid indexoid)
 		return -1;
 	}
 	return wl_cost;
+}
+
+/* replicaread.c: only statements whose text keeps no literal leave the server */
+bool
+adv_surely_normalized(const char *text)
+{
+	return wl_surely_normalized(text);
 }

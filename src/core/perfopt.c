@@ -22,6 +22,7 @@
 #include "compat.h"
 #include "ownsql.h"
 #include "perfopt.h"
+#include "replica.h"
 #include "shmem.h"
 #include "valuecapture.h"
 #include "valuestore.h"
@@ -320,6 +321,9 @@ perfopt_define_gucs(void)
 							 &perfopt_value_sample_rate, 0.01, 0.0, 1.0,
 							 PGC_SUSET, 0, NULL, perfopt_value_capture_rate_assign, NULL);
 
+	/* perfopt.advisor_standbys, perfopt.advisor_standby_timeout */
+	perfopt_replica_define_gucs();
+
 	MarkGUCPrefixReserved("perfopt");
 }
 
@@ -339,6 +343,7 @@ _PG_init(void)
 	perfopt_latency_shmem_register();
 	perfopt_alerts_shmem_register();
 	perfopt_value_store_shmem_register();
+	perfopt_replica_shmem_register();
 	perfopt_whatif_install_hook();
 	perfopt_collect_install_hook();
 	perfopt_latency_install_hooks();

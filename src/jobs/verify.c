@@ -10,7 +10,9 @@
  * call since the build with the recommendation's "before", and the
  * index's idx_scan (the runner tells the main worker when the next
  * window ends, so a runner comes back then).  An unused index, or a statement more than 10%
- * slower, is a failed verification: with perfopt.auto_rollback on, the
+ * slower, is a failed verification (but for "no scan" while
+ * perfopt.advisor_standbys lists standbys, whose scans are not counted:
+ * that index is kept, failed_kept): with perfopt.auto_rollback on, the
  * index is dropped (DROP INDEX CONCURRENTLY, a job; a partitioned index
  * cannot be, runner.c drops it plainly) and the recommendation
  * dismissed, so it is never recommended again.  Only indexes perfopt built
@@ -41,6 +43,7 @@
 #include "jobs.h"
 #include "jsonutil.h"
 #include "perfopt.h"
+#include "replica.h"
 #include "shmem.h"
 #include "spiutil.h"
 
@@ -219,8 +222,8 @@ void
 perfopt_verify_due(const char *schema)
 {
 	Oid			pgss;
-	Oid			types[2] = {INT4OID, BOOLOID};
-	Datum		values[2];
+	Oid			types[3] = {INT4OID, BOOLOID, BOOLOID};
+	Datum		values[3];
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -235,6 +238,8 @@ perfopt_verify_due(const char *schema)
 	perfopt_spi_connect();
 	values[0] = Int32GetDatum(perfopt_verification_window);
 	values[1] = BoolGetDatum(perfopt_auto_rollback);
+	/* standbys listed: their scans are not counted, "no scan" is not proof */
+	values[2] = BoolGetDatum(adv_replica_standbys_listed());
 
 	/*
 	 * One statement computes every verdict: per statement of the baseline,
@@ -305,12 +310,16 @@ perfopt_verify_due(const char *schema)
 									   "  FROM due d LEFT JOIN per_statement p ON p.id OPERATOR(pg_catalog.=) d.id"
 									   "  GROUP BY d.id, d.recommendation_id, d.index_name)"
 									   " UPDATE %s.perfopt_verifications v SET"
-									   "  state = CASE WHEN t.scans OPERATOR(pg_catalog.=) 0 OR t.regressed THEN"
+									   "  state = CASE WHEN t.regressed OR (t.scans OPERATOR(pg_catalog.=) 0 AND NOT $3) THEN"
 									   "            CASE WHEN $2 THEN 'rolled_back' ELSE 'failed_kept' END"
+									   "          WHEN t.scans OPERATOR(pg_catalog.=) 0 THEN 'failed_kept'"
 									   "          ELSE 'confirmed' END,"
 									   "  checked_at = pg_catalog.now(), index_scans = t.scans,"
 									   "  realized_improvement_ms = t.realized_ms,"
-									   "  verdict = CASE WHEN t.scans OPERATOR(pg_catalog.=) 0"
+									   "  verdict = CASE WHEN t.scans OPERATOR(pg_catalog.=) 0 AND $3 AND NOT t.regressed"
+									   "                 THEN 'no scan of the index on the primary during the observation window;"
+									   " kept: the standbys of perfopt.advisor_standbys may read through it'"
+									   "                 WHEN t.scans OPERATOR(pg_catalog.=) 0"
 									   "                 THEN 'no scan of the index during the observation window'"
 									   "                 WHEN t.regressed THEN 'a statement it serves became more than 10%% slower'"
 									   "                 ELSE 'the index is used and its statements are faster' END,"
@@ -321,7 +330,7 @@ perfopt_verify_due(const char *schema)
 									   schema, schema, quote_identifier(get_namespace_name(pgss)),
 									   quote_identifier(get_namespace_name(pgss)),
 									   VF_MAX_REGRESSION, schema),
-							  2, types, values, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
+							  3, types, values, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "perfopt: could not verify the built indexes");
 
 	/* copy the verdicts out: the statements below replace SPI_tuptable */

@@ -14,6 +14,12 @@
 #     (perfopt.value_sample_rate = 1), so the literals and bind values
 #     above sit in perfopt's shared memory; counts in perfopt_status()
 #     show that they were taken, and no output below may carry one.
+#     Their one exit is perfopt_replica_workload(), for members of
+#     perfopt_replica_reader only: every other role gets 42501, a member
+#     gets them (the positive control), and the advisor reads them through
+#     it with perfopt.advisor_standbys pointing at this node itself (the
+#     path a primary takes to a standby), after which no output carries
+#     them either.
 # Then every output is read and none may carry a secret: each perfopt
 # relation (found through pg_depend, dumped with t::text), each perfopt
 # function callable without arguments, the shim's GET routes (bodies and
@@ -94,6 +100,7 @@ CREATE ROLE app LOGIN;
 CREATE ROLE perfopt_api LOGIN NOINHERIT;
 CREATE ROLE api_reader NOLOGIN IN ROLE pg_monitor;
 CREATE ROLE api_admin NOLOGIN IN ROLE pg_monitor;
+CREATE ROLE replica_login LOGIN IN ROLE perfopt_replica_reader;
 GRANT EXECUTE ON FUNCTION perfopt_optimize(boolean) TO api_admin;
 GRANT api_reader, api_admin TO perfopt_api;
 CREATE TABLE people (id int PRIMARY KEY, email text NOT NULL, note text);
@@ -319,8 +326,31 @@ for (1 .. 3)
 	is(req('GET', "$base/api/v1/performance/status", $s{wrong_token})->{status}, 401, 'a wrong token: 401');
 }
 
+# ---- the value samples' one exit: perfopt_replica_workload(), for replica readers only
+my $replica_fn = 'SELECT coalesce(string_agg(x::text, E\'\\n\'), \'\') FROM perfopt_replica_workload() x';
+for my $role (qw(app perfopt_api api_reader api_admin))
+{
+	my ($ret, $out, $err) = $node->psql($db, "\\set VERBOSITY verbose\nSET ROLE $role;\n$replica_fn;");
+	like($err, qr/ERROR:  42501: permission denied for function perfopt_replica_workload/,
+		"$role (no replica reader) gets 42501 from perfopt_replica_workload()");
+	no_secret("perfopt_replica_workload() as $role", "$out\n$err");
+}
+my $replica_out = $node->safe_psql($db, $replica_fn, extra_params => [ '-U', 'replica_login' ]);
+like($replica_out, qr/$s{param}/,
+	'a member of perfopt_replica_reader reads the value samples there (the bind value)');
+unlike($replica_out, qr/$s{password}|$s{into}/,
+	'  but no statement kept verbatim (ALTER ROLE ... PASSWORD, SELECT INTO) is returned');
+# the advisor reads this node as its standby: the samples travel through libpq
+$node->append_conf('postgresql.conf',
+	"perfopt.advisor_standbys = 'host=" . $node->host . ' port=' . $node->port . " user=replica_login'\n");
+$node->reload;
+ok($node->poll_query_until($db, "SELECT current_setting('perfopt.advisor_standbys') <> ''"),
+	'perfopt.advisor_standbys lists this node');
+
 # ---- the advisor and an optimization run see the workload
 $node->safe_psql($db, 'SELECT perfopt_advise()');
+is($node->safe_psql($db, 'SELECT failures || \' \' || (statements > 0) FROM perfopt_advisor_standbys()'),
+	'0 true', 'the advisor read the workload and value samples of its "standby"');
 ok( $node->safe_psql($db,
 		"SELECT count(*) FROM perfopt_advisor_skipped s JOIN pg_stat_statements p USING (queryid, userid)"
 		  . " WHERE p.query LIKE 'ALTER ROLE perfopt_api PASSWORD %'") == 1,
@@ -359,7 +389,8 @@ cmp_ok($rel_rows{$_} // 0, '>', 0, "$_ has rows to check")
   perfopt_alerts_data perfopt_jobs perfopt_slow_queries);
 
 # ---- every function that needs no argument (but those that stop or reset), and the paged ones
-my %skip_fn = map { $_ => 1 } qw(perfopt_stop_monitoring perfopt_reset_api_metrics);
+# perfopt_replica_workload(): the value samples' one exit, checked above
+my %skip_fn = map { $_ => 1 } qw(perfopt_stop_monitoring perfopt_reset_api_metrics perfopt_replica_workload);
 my @fns = grep { !$skip_fn{$_} } split /\n/, $node->safe_psql(
 	$db, q{
 SELECT p.proname FROM pg_depend d JOIN pg_proc p ON p.oid = d.objid
