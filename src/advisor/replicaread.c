@@ -192,7 +192,7 @@ perfopt_replica_reader_ensure(PG_FUNCTION_ARGS)
 		PG_RETURN_VOID();
 	}
 	perfopt_spi_connect();
-	if (SPI_execute("CREATE ROLE " RR_READER_ROLE " NOLOGIN", false, 0) != SPI_OK_UTILITY)
+	if (SPI_execute("/* perfopt */ CREATE ROLE " RR_READER_ROLE " NOLOGIN", false, 0) != SPI_OK_UTILITY)
 		elog(ERROR, "perfopt: could not create role %s", RR_READER_ROLE);
 	SPI_finish();
 	PG_RETURN_VOID();
