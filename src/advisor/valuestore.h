@@ -7,7 +7,10 @@
  * SQL function returns them, no message quotes them, nothing writes them
  * to a table or a file.  The advisor reads them through
  * perfopt_value_samples() inside its own process; status documents carry
- * counts only.
+ * counts only.  The one exception is the advisor's: a value nearly every
+ * sampled execution of a statement shares (an application constant) may
+ * become a partial index's predicate in a recommendation (valuecost.c,
+ * docs/security.md).
  */
 #ifndef PERFOPT_VALUESTORE_H
 #define PERFOPT_VALUESTORE_H
