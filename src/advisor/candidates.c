@@ -308,6 +308,10 @@ cand_add(AdvStatement *st, Oid relid, Oid amoid, AdvUse **keys, int nkeys,
 	idx->id = ++cand.next_id;
 	adv_index_estimate(idx);
 	cand.candidates = lappend(cand.candidates, idx);
+	/* no predicate text: its value stays out of the log */
+	elog(DEBUG2, "perfopt: candidate %d on %u: %d of %d column(s) led by attribute %d%s, %u pages",
+		 idx->id, relid, idx->nkeycols, idx->ncols, idx->attnums[0],
+		 idx->pred != NIL ? ", partial" : "", idx->pages);
 }
 
 /*
