@@ -13,7 +13,11 @@
 #   - with sampling off, no partial index;
 #   - a value that differs per execution (kind = $2 for many kinds) gives
 #     no partial index: only an application constant becomes a predicate;
-#   - a constant shaped like an injection stays one quoted literal.
+#   - a constant shaped like an injection stays one quoted literal;
+#   - "archived_at IS NULL" (10% of the rows), with samples: the partial
+#     (parent_id) WHERE (archived_at IS NULL);
+#   - a column of a user-defined type (an enum) gets no predicate: the
+#     DDL would print its value with that type's code.
 use strict;
 use warnings;
 
@@ -44,13 +48,24 @@ CREATE TABLE children (
 	parent_id int NOT NULL,
 	status text NOT NULL,
 	kind int NOT NULL,
+	archived_at timestamptz,
 	payload text NOT NULL
 );
 INSERT INTO children
 SELECT i, i % 2000,
 	CASE WHEN (i / 2000) % 10 = 3 THEN 'open' ELSE 'done' END,
 	CASE WHEN (i / 2000) % 10 = 5 THEN 1 + i % 50 ELSE 0 END,
+	CASE WHEN (i / 2000) % 10 = 7 THEN NULL ELSE timestamptz '2026-01-01' END,
 	repeat('p', 40)
+FROM generate_series(1, 200000) i;
+CREATE TYPE state AS ENUM ('done', 'open');
+CREATE TABLE enum_children (
+	id bigint PRIMARY KEY,
+	parent_id int NOT NULL,
+	status state NOT NULL
+);
+INSERT INTO enum_children
+SELECT i, i % 2000, CASE WHEN (i / 2000) % 10 = 3 THEN 'open' ELSE 'done' END::state
 FROM generate_series(1, 200000) i;
 CREATE TABLE tricky (
 	id bigint PRIMARY KEY,
@@ -61,7 +76,7 @@ INSERT INTO tricky
 SELECT i, i % 2000,
 	CASE WHEN (i / 2000) % 10 = 3 THEN 'open' ELSE $x$x'); DROP TABLE tricky; --$x$ END
 FROM generate_series(1, 200000) i;
-VACUUM ANALYZE children, tricky;
+VACUUM ANALYZE children, tricky, enum_children;
 });
 
 my $open_sql = "\\set p random(1, 1999)\nSELECT count(*) FROM children WHERE parent_id = :p AND status <> 'done';\n";
@@ -78,6 +93,10 @@ sub script
 }
 my $open = script('open', $open_sql);
 my $kinds = script('kinds', $kind_sql);
+my $live = script('live',
+	"\\set p random(1, 1999)\nSELECT count(*) FROM children WHERE parent_id = :p AND archived_at IS NULL;\n");
+my $enum = script('enum',
+	"\\set p random(1, 1999)\nSELECT count(*) FROM enum_children WHERE parent_id = :p AND status <> 'done';\n");
 
 sub bench
 {
@@ -145,6 +164,18 @@ like($rec->{reason} // '', qr/partial index/, '  and the reason says it is parti
 note "differing values: @defs";
 ok(!(grep { /\bWHERE\b/ } @defs), 'a value that differs per execution: no partial index');
 ok(!(grep { /kind = \d/ } @defs), '  and no sampled kind in any definition');
+
+# ---- IS NULL: a predicate without a value
+@defs = advise([ 'extended', $live, 40 ]);
+note "IS NULL: @defs";
+ok((grep { $_ eq 'ON public.children USING btree (parent_id) WHERE (archived_at IS NULL)' } @defs),
+	'IS NULL on 10% of the rows: (parent_id) WHERE (archived_at IS NULL)');
+
+# ---- a user-defined type: no predicate
+@defs = advise([ 'simple', $enum, 40 ]);
+note "enum column: @defs";
+ok((grep { /enum_children/ } @defs), 'an enum column\'s lookups get an index');
+ok(!(grep { /\bWHERE\b/ } @defs), '  but no partial one: the type is not built in');
 
 # ---- a constant shaped like an injection stays a literal
 my $tricky_want =
