@@ -44,6 +44,14 @@
  * it the partial index saves too little over a full one.
  */
 #define COL_MAX_PREDICATE_SELECTIVITY 0.25
+/*
+ * ... and only on a column with at most this many distinct values (a
+ * status, a kind, a flag): a value shared by nearly every sampled
+ * execution of a lookup on a column of many values (an e-mail, an id, a
+ * token) may be one user's who dominated the samples, never an
+ * application constant to print in a recommendation.
+ */
+#define COL_MAX_PREDICATE_NDISTINCT 100
 
 static set_rel_pathlist_hook_type col_prev_hook = NULL;
 static AdvStatement *col_statement = NULL;
@@ -273,7 +281,8 @@ col_predicate_operator(Oid opno, Oid type)
 
 /*
  * A restriction "column op $k" whose $k has one value in nearly every
- * sampled execution (valuecost.c), or "column IS [NOT] NULL", of a
+ * sampled execution (valuecost.c) and whose column has few distinct
+ * values (COL_MAX_PREDICATE_NDISTINCT), or "column IS [NOT] NULL", of a
  * statement with value samples: with that value as a constant, the
  * predicate of a partial index, when it keeps a small share of the rows
  * (the planner's own selectivity, here where the statement is planned, as
@@ -326,6 +335,18 @@ col_predicate(PlannerInfo *root, Index rti, RangeTblEntry *rte, Node *clause)
 			!col_builtin_type(exprType(var)) || !col_builtin_type(param->paramtype) ||
 			!col_predicate_operator(opno, exprType(column)))
 			return;
+		/* few distinct values, by the column's statistics */
+		{
+			VariableStatData vardata;
+			bool		isdefault;
+			double		ndistinct;
+
+			examine_variable(root, var, 0, &vardata);
+			ndistinct = get_variable_numdistinct(&vardata, &isdefault);
+			ReleaseVariableStats(vardata);
+			if (isdefault || ndistinct > COL_MAX_PREDICATE_NDISTINCT)
+				return;
+		}
 		get_typlenbyval(param->paramtype, &typlen, &typbyval);
 		/* the Const custom plans make of the value (eval_const_expressions) */
 		value = makeConst(param->paramtype, param->paramtypmod, param->paramcollid, typlen,
