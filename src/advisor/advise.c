@@ -109,6 +109,9 @@ adv_evidence(AdvRecommendation *rec, List *chosen, List *statements)
 							   rec->penalty_ms, rec->size_bytes / (1024 * 1024));
 	else
 		rec->reason = pstrdup("no statement gains from it in the final set");
+	if (rec->idx->pred != NIL)
+		rec->reason = psprintf("%s; a partial index: its predicate's value is the one nearly every sampled execution of its statements shares, and it keeps %.0f%% of the rows",
+							   rec->reason, 100.0 * rec->idx->pred_selectivity);
 	if (rec->assumes_ts_config)
 		rec->reason = psprintf("%s; pg_stat_statements hides the statement's text search configuration, so the index uses default_text_search_config (%s): check that the application uses it",
 							   rec->reason, get_ts_config_name_quoted());

@@ -25,6 +25,9 @@ typedef struct AdvIndex
 	AttrNumber	attnums[INDEX_MAX_KEYS];	/* 0: the next of exprs */
 	Oid			opclasses[INDEX_MAX_KEYS];	/* key columns only */
 	List	   *exprs;			/* expressions with varno 1 */
+	List	   *pred;			/* partial index: implicitly ANDed boolean
+								 * expressions with varno 1; NIL: full */
+	double		pred_selectivity;	/* share of the rows pred keeps (1: full) */
 	/* estimates, filled by adv_index_estimate() */
 	BlockNumber pages;
 	int			tree_height;
@@ -42,7 +45,9 @@ typedef enum AdvUseKind
 	ADV_USE_SORT,				/* ORDER BY / GROUP BY that a LIMIT cuts */
 	ADV_USE_GIN,				/* @@ on a tsvector expression, jsonb @> */
 	ADV_USE_OUTPUT,				/* only read: a candidate for INCLUDE */
-	ADV_USE_LIKE				/* LIKE with a hidden pattern: a finding only */
+	ADV_USE_LIKE,				/* LIKE with a hidden pattern: a finding only */
+	ADV_USE_PREDICATE			/* expr: a restriction with its sampled shared
+								 * value, a partial index's predicate */
 } AdvUseKind;
 
 typedef struct AdvUse
@@ -55,6 +60,7 @@ typedef struct AdvUse
 	Oid			collation;
 	double		ndistinct;		/* for ordering equality columns */
 	bool		descending;		/* for SORT */
+	double		selectivity;	/* for PREDICATE: share of the rows it keeps */
 } AdvUse;
 
 /* a sampled set of the values a statement ran with, bound for custom plans */
@@ -81,6 +87,9 @@ typedef struct AdvStatement
 	Oid		   *param_types;
 	List	   *value_sets;		/* AdvValueSet (valuecost.c); NIL: generic plans */
 	List	   *replica_parts;	/* AdvReplicaPart per server, when a standby ran it too (replica.c) */
+	bool	   *param_shared;	/* per $n: one value in nearly every sampled
+								 * execution (valuecost.c); NULL: none */
+	Datum	   *param_shared_value; /* that value, of the $n's type */
 	Oid			plan_role;		/* planned as (planrole.c), once analyzed */
 	char	   *skip_reason;
 	double		budget_used_ms; /* analysis and planning time this run */
@@ -145,6 +154,7 @@ extern double adv_plan_cost_generic(AdvStatement *st, List *indexes, List *hidde
 extern double adv_plan_cost_safely(AdvStatement *st, List *indexes);
 extern double adv_plan_cost_hiding(AdvStatement *st, Oid indexoid);
 extern PlannedStmt *adv_plan(AdvStatement *st, List *indexes, List *hidden);
+extern PlannedStmt *adv_plan_custom(AdvStatement *st, ParamListInfo bound);
 extern bool adv_planning_our_statement(PlannerInfo *root);
 extern int64 adv_planner_calls;
 

@@ -6,6 +6,10 @@
  * with INCLUDE for index-only scans, and GIN indexes for full-text and
  * containment searches.  Leaves out tables below perfopt.min_table_size
  * and definitions an existing valid index already covers as a prefix;
+ * partial variants of a statement's candidates on a table where it
+ * restricts a column by a value nearly all its sampled executions share
+ * (collect.c's predicate uses): the column leaves the keys and becomes
+ * the predicate ("(parent_id) WHERE status <> 'done'");
  * tables of extensions (perfopt's own among them) never get advice, and
  * an expression goes into an index only when its code's owners may act as
  * the table's owner (the build runs it as that owner).
@@ -21,6 +25,7 @@
 #include "catalog/pg_index.h"
 #include "catalog/pg_statistic.h"
 #include "commands/defrem.h"
+#include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "nodes/readfuncs.h"
 #include "optimizer/optimizer.h"
@@ -57,11 +62,14 @@ typedef struct CandState
 } CandState;
 
 static CandState cand;
+/* the predicate the candidates being added get (a PREDICATE use), or NULL */
+static AdvUse *cand_pred = NULL;
 
 void
 adv_candidates_reset(void)
 {
 	memset(&cand, 0, sizeof(cand));
+	cand_pred = NULL;
 }
 
 List *
@@ -128,7 +136,28 @@ cand_stored_index_exprs(Relation irel)
 	return exprs;
 }
 
-/* does an existing valid index of the same kind start with idx's columns? */
+/*
+ * An index's predicate as stored, as an implicit-AND list with varno 1
+ * (not the relcache's, folded: see above); NIL for a full index.
+ */
+static List *
+cand_stored_index_pred(Relation irel)
+{
+	bool		isnull;
+	Datum		d = SysCacheGetAttr(INDEXRELID, irel->rd_indextuple, Anum_pg_index_indpred, &isnull);
+	Node	   *pred;
+
+	if (isnull)
+		return NIL;
+	pred = stringToNode(TextDatumGetCString(d));
+	fix_opfuncids(pred);
+	return make_ands_implicit((Expr *) pred);
+}
+
+/*
+ * does an existing valid index of the same kind, with the same predicate
+ * (none for a full index), start with idx's columns?
+ */
 static bool
 cand_covered_by_existing(AdvIndex *idx)
 {
@@ -147,7 +176,8 @@ cand_covered_by_existing(AdvIndex *idx)
 		bool		match = true;
 
 		if (!form->indisvalid || !form->indisready ||
-			!heap_attisnull(irel->rd_indextuple, Anum_pg_index_indpred, NULL) ||
+			heap_attisnull(irel->rd_indextuple, Anum_pg_index_indpred, NULL) != (idx->pred == NIL) ||
+			(idx->pred != NIL && !equal(cand_stored_index_pred(irel), idx->pred)) ||
 			irel->rd_rel->relam != idx->amoid ||
 			form->indnkeyatts < idx->nkeycols || form->indnatts < idx->ncols)
 		{
@@ -228,6 +258,15 @@ cand_add(AdvStatement *st, Oid relid, Oid amoid, AdvUse **keys, int nkeys,
 	idx = palloc0(sizeof(AdvIndex));
 	idx->relid = relid;
 	idx->amoid = amoid;
+	idx->pred_selectivity = 1.0;
+	if (cand_pred != NULL)
+	{
+		/* built-in operators and types only (collect.c), still: the owner's rule */
+		if (!adv_code_may_run_as(cand_pred->expr, cand_owner(relid)))
+			return;
+		idx->pred = list_make1(copyObject(cand_pred->expr));
+		idx->pred_selectivity = cand_pred->selectivity;
+	}
 	idx->nkeycols = nkeys;
 	idx->ncols = nkeys + ninclude;
 	for (int i = 0; i < idx->ncols; i++)
@@ -269,6 +308,10 @@ cand_add(AdvStatement *st, Oid relid, Oid amoid, AdvUse **keys, int nkeys,
 	idx->id = ++cand.next_id;
 	adv_index_estimate(idx);
 	cand.candidates = lappend(cand.candidates, idx);
+	/* no predicate text: its value stays out of the log */
+	elog(DEBUG2, "perfopt: candidate %d on %u: %d of %d column(s) led by attribute %d%s, %u pages",
+		 idx->id, relid, idx->nkeycols, idx->ncols, idx->attnums[0],
+		 idx->pred != NIL ? ", partial" : "", idx->pages);
 }
 
 /*
@@ -361,52 +404,17 @@ cand_narrow(AdvUse *use)
 	return width <= CAND_MAX_INCLUDE_WIDTH;
 }
 
+/* the candidates of these uses (of one table), with cand_pred's predicate if set */
 static void
-cand_for_relation(AdvStatement *st, Oid relid)
+cand_from_uses(AdvStatement *st, Oid relid, List *eq, List *range, List *sort,
+			   List *outputs, List *gin)
 {
-	List	   *eq = NIL;
-	List	   *range = NIL;
-	List	   *sort = NIL;
-	List	   *outputs = NIL;
-	List	   *gin = NIL;
 	AdvUse	   *keys[INDEX_MAX_KEYS];
 	AdvUse	   *inc[CAND_MAX_INCLUDE];
 	int			n = 0;
 	int			ninc = 0;
 	bool		sort_uniform = true;
 	ListCell   *lc;
-
-	foreach(lc, st->uses)
-	{
-		AdvUse	   *use = lfirst(lc);
-
-		if (use->relid != relid)
-			continue;
-		switch (use->kind)
-		{
-			case ADV_USE_EQ:
-			case ADV_USE_JOIN:
-				eq = cand_add_unique(eq, use);
-				break;
-			case ADV_USE_RANGE:
-				range = cand_add_unique(range, use);
-				break;
-			case ADV_USE_SORT:
-				/* a statement planned twice (min/max) reports its sort twice */
-				sort = cand_add_unique(sort, use);
-				break;
-			case ADV_USE_GIN:
-				gin = cand_add_unique(gin, use);
-				break;
-			case ADV_USE_LIKE:
-				break;
-			case ADV_USE_OUTPUT:
-				outputs = cand_add_unique(outputs, use);
-				break;
-		}
-	}
-	list_sort(eq, cand_by_ndistinct);
-	list_sort(range, cand_by_ndistinct);
 
 	/* single columns */
 	foreach(lc, eq)
@@ -477,6 +485,85 @@ cand_for_relation(AdvStatement *st, Oid relid)
 	/* full-text and containment */
 	foreach(lc, gin)
 		cand_add(st, relid, GIN_AM_OID, (AdvUse **) &lfirst(lc), 1, NULL, 0);
+}
+
+/* uses without those of the predicate's column (it leaves the keys) */
+static List *
+cand_without_column(List *uses, AttrNumber attnum)
+{
+	List	   *result = NIL;
+	ListCell   *lc;
+
+	foreach(lc, uses)
+		if (((AdvUse *) lfirst(lc))->attnum != attnum)
+			result = lappend(result, lfirst(lc));
+	return result;
+}
+
+static void
+cand_for_relation(AdvStatement *st, Oid relid)
+{
+	List	   *eq = NIL;
+	List	   *range = NIL;
+	List	   *sort = NIL;
+	List	   *outputs = NIL;
+	List	   *gin = NIL;
+	List	   *preds = NIL;
+	ListCell   *lc;
+
+	foreach(lc, st->uses)
+	{
+		AdvUse	   *use = lfirst(lc);
+
+		if (use->relid != relid)
+			continue;
+		switch (use->kind)
+		{
+			case ADV_USE_EQ:
+			case ADV_USE_JOIN:
+				eq = cand_add_unique(eq, use);
+				break;
+			case ADV_USE_RANGE:
+				range = cand_add_unique(range, use);
+				break;
+			case ADV_USE_SORT:
+				/* a statement planned twice (min/max) reports its sort twice */
+				sort = cand_add_unique(sort, use);
+				break;
+			case ADV_USE_GIN:
+				gin = cand_add_unique(gin, use);
+				break;
+			case ADV_USE_LIKE:
+				break;
+			case ADV_USE_OUTPUT:
+				outputs = cand_add_unique(outputs, use);
+				break;
+			case ADV_USE_PREDICATE:
+				preds = lappend(preds, use);
+				break;
+		}
+	}
+	list_sort(eq, cand_by_ndistinct);
+	list_sort(range, cand_by_ndistinct);
+
+	cand_from_uses(st, relid, eq, range, sort, outputs, gin);
+
+	/* partial variants: the predicate's column leaves the keys */
+	foreach(lc, preds)
+	{
+		AdvUse	   *pred = lfirst(lc);
+
+		List	   *psort = sort;
+
+		/* an order on the predicate's column no longer comes from the keys */
+		if (list_length(cand_without_column(sort, pred->attnum)) != list_length(sort))
+			psort = NIL;
+		/* an error ends the run; adv_candidates_reset() clears it then */
+		cand_pred = pred;
+		cand_from_uses(st, relid, cand_without_column(eq, pred->attnum),
+					   cand_without_column(range, pred->attnum), psort, outputs, NIL);
+		cand_pred = NULL;
+	}
 }
 
 /* add the candidates a prepared statement suggests */

@@ -10,7 +10,9 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "access/stratnum.h"
+#include "access/transam.h"
 #include "catalog/catalog.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_am.h"
@@ -18,21 +20,38 @@
 #include "catalog/pg_operator.h"
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
+#include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/clauses.h"
 #include "optimizer/optimizer.h"
 #include "optimizer/paths.h"
 #include "optimizer/restrictinfo.h"
 #include "rewrite/rewriteManip.h"
+#include "utils/datum.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/selfuncs.h"
+#include "utils/syscache.h"
 
 #include "advisor.h"
 #include "compat.h"
 
 /* IN lists longer than this get no candidates (see col_clause) */
 #define COL_MAX_IN_LIST 64
+/*
+ * A restriction on a shared sampled value becomes a partial index's
+ * predicate when it keeps at most this share of the table's rows: beyond
+ * it the partial index saves too little over a full one.
+ */
+#define COL_MAX_PREDICATE_SELECTIVITY 0.25
+/*
+ * ... and only on a column with at most this many distinct values (a
+ * status, a kind, a flag): a value shared by nearly every sampled
+ * execution of a lookup on a column of many values (an e-mail, an id, a
+ * token) may be one user's who dominated the samples, never an
+ * application constant to print in a recommendation.
+ */
+#define COL_MAX_PREDICATE_NDISTINCT 100
 
 static set_rel_pathlist_hook_type col_prev_hook = NULL;
 static AdvStatement *col_statement = NULL;
@@ -218,6 +237,165 @@ col_clause(PlannerInfo *root, Index rti, RangeTblEntry *rte, Node *clause)
 	}
 }
 
+/* is the type's text form made by built-in code only (no user code in the DDL)? */
+static bool
+col_builtin_type(Oid type)
+{
+	HeapTuple	tup;
+	Form_pg_type form;
+	bool		builtin;
+
+	if (type >= FirstNormalObjectId)
+		return false;
+	tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(type));
+	if (!HeapTupleIsValid(tup))
+		return false;
+	form = (Form_pg_type) GETSTRUCT(tup);
+	builtin = form->typtype == TYPTYPE_BASE &&
+		form->typinput < FirstNormalObjectId && form->typoutput < FirstNormalObjectId;
+	ReleaseSysCache(tup);
+	return builtin;
+}
+
+/*
+ * opno, with a column of this type on its left: a btree comparison of the
+ * type's default opclass (=, <, <=, >, >=) or the negator of its equality
+ * (<>), built in?
+ */
+static bool
+col_predicate_operator(Oid opno, Oid type)
+{
+	Oid			opclass = GetDefaultOpClass(type, BTREE_AM_OID);
+	Oid			opfamily;
+	Oid			negator;
+
+	if (!OidIsValid(opno) || opno >= FirstNormalObjectId || !OidIsValid(opclass))
+		return false;
+	opfamily = get_opclass_family(opclass);
+	if (get_op_opfamily_strategy(opno, opfamily) > 0)
+		return true;
+	negator = get_negator(opno);
+	return OidIsValid(negator) &&
+		get_op_opfamily_strategy(negator, opfamily) == BTEqualStrategyNumber;
+}
+
+/*
+ * A restriction "column op $k" whose $k has one value in nearly every
+ * sampled execution (valuecost.c) and whose column has few distinct
+ * values (COL_MAX_PREDICATE_NDISTINCT), or "column IS [NOT] NULL", of a
+ * statement with value samples: with that value as a constant, the
+ * predicate of a partial index, when it keeps a small share of the rows
+ * (the planner's own selectivity, here where the statement is planned, as
+ * its planning role).  Built-in types and operators only: the constant's
+ * text goes into the DDL, and the build evaluates the predicate.
+ */
+static void
+col_predicate(PlannerInfo *root, Index rti, RangeTblEntry *rte, Node *clause)
+{
+	AdvStatement *st = col_statement;
+	Expr	   *pred = NULL;
+	Node	   *column = NULL;
+	Selectivity sel;
+	MemoryContext old;
+	AdvUse	   *use;
+	ListCell   *lc;
+
+	if (st->value_sets == NIL)
+		return;
+	if (IsA(clause, OpExpr) && list_length(((OpExpr *) clause)->args) == 2)
+	{
+		OpExpr	   *op = (OpExpr *) clause;
+		Node	   *left = linitial(op->args);
+		Node	   *right = lsecond(op->args);
+		Oid			opno = op->opno;
+		Param	   *param;
+		Node	   *var;
+		int16		typlen;
+		bool		typbyval;
+		Const	   *value;
+
+		if (IsA(right, Param) && !IsA(left, Param))
+			column = left;
+		else if (IsA(left, Param) && !IsA(right, Param))
+		{
+			column = right;
+			right = left;
+			opno = get_commutator(opno);
+		}
+		else
+			return;
+		param = (Param *) right;
+		var = IsA(column, RelabelType) ? (Node *) ((RelabelType *) column)->arg : column;
+		if (!IsA(var, Var) || ((Var *) var)->varno != (int) rti ||
+			((Var *) var)->varlevelsup != 0 || ((Var *) var)->varattno <= 0 ||
+			param->paramkind != PARAM_EXTERN || param->paramid < 1 ||
+			param->paramid > st->nparams || st->param_shared == NULL ||
+			!st->param_shared[param->paramid - 1] ||
+			param->paramtype != st->param_types[param->paramid - 1] ||
+			!col_builtin_type(exprType(var)) || !col_builtin_type(param->paramtype) ||
+			!col_predicate_operator(opno, exprType(column)))
+			return;
+		/* few distinct values, by the column's statistics */
+		{
+			VariableStatData vardata;
+			bool		isdefault;
+			double		ndistinct;
+
+			examine_variable(root, var, 0, &vardata);
+			ndistinct = get_variable_numdistinct(&vardata, &isdefault);
+			ReleaseVariableStats(vardata);
+			if (isdefault || ndistinct > COL_MAX_PREDICATE_NDISTINCT)
+				return;
+		}
+		get_typlenbyval(param->paramtype, &typlen, &typbyval);
+		/* the Const custom plans make of the value (eval_const_expressions) */
+		value = makeConst(param->paramtype, param->paramtypmod, param->paramcollid, typlen,
+						  datumCopy(st->param_shared_value[param->paramid - 1], typbyval, typlen),
+						  false, typbyval);
+		pred = make_opclause(opno, BOOLOID, false, (Expr *) copyObject(column), (Expr *) value,
+							 InvalidOid, op->inputcollid);
+		set_opfuncid((OpExpr *) pred);
+		column = var;
+	}
+	else if (IsA(clause, NullTest) && !((NullTest *) clause)->argisrow &&
+			 IsA(((NullTest *) clause)->arg, Var))
+	{
+		Var		   *var = (Var *) ((NullTest *) clause)->arg;
+
+		if (var->varno != (int) rti || var->varlevelsup != 0 || var->varattno <= 0 ||
+			!col_builtin_type(var->vartype))
+			return;
+		pred = (Expr *) copyObject(clause);
+		column = (Node *) var;
+	}
+	else
+		return;
+
+	sel = clause_selectivity(root, (Node *) pred, 0, JOIN_INNER, NULL);
+	if (sel > COL_MAX_PREDICATE_SELECTIVITY)
+		return;
+	if (rti != 1)
+		ChangeVarNodes((Node *) pred, rti, 1, 0);
+	foreach(lc, st->uses)
+	{
+		AdvUse	   *other = lfirst(lc);
+
+		if (other->kind == ADV_USE_PREDICATE && other->relid == rte->relid &&
+			equal(other->expr, pred))
+			return;
+	}
+	old = MemoryContextSwitchTo(col_cxt);
+	use = palloc0(sizeof(AdvUse));
+	use->kind = ADV_USE_PREDICATE;
+	use->relid = rte->relid;
+	use->attnum = ((Var *) column)->varattno;
+	use->expr = copyObject((Node *) pred);
+	use->type = BOOLOID;
+	use->selectivity = sel;
+	st->uses = lappend(st->uses, use);
+	MemoryContextSwitchTo(old);
+}
+
 /* equality with another relation, from the planner's equivalence classes */
 static void
 col_join_keys(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblEntry *rte)
@@ -346,7 +524,10 @@ col_set_rel_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblEntr
 					col_clause(root, rti, rte, (Node *) ((RestrictInfo *) lfirst(la))->clause);
 		}
 		else
+		{
 			col_clause(root, rti, rte, (Node *) rinfo->clause);
+			col_predicate(root, rti, rte, (Node *) rinfo->clause);
+		}
 	}
 	col_join_keys(root, rel, rti, rte);
 	col_sort_keys(root, rel, rti, rte);

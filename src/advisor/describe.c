@@ -1,8 +1,12 @@
 /*
  * describe.c — how a recommended index is written down: its definition
- * ("ON table USING method (columns) INCLUDE (...)", which identifies it
- * across runs), its name (perfopt_<table>_<columns>, unique within
- * NAMEDATALEN by a hash) and its CREATE INDEX CONCURRENTLY statement.
+ * ("ON table USING method (columns) INCLUDE (...) WHERE predicate", which
+ * identifies it across runs, the predicate printed as pg_get_indexdef
+ * prints it back, its constants quoted by the server's deparser), its
+ * name (perfopt_<table>_<columns>[_partial], unique within NAMEDATALEN by
+ * a hash; a partial index's always carries the hash of its definition, so
+ * two predicates never share a name) and its CREATE INDEX CONCURRENTLY
+ * statement.
  * For the workload's recommendations (advise.c) and the foreign keys'
  * (hygiene.c) alike.
  */
@@ -96,9 +100,11 @@ adv_index_name(AdvIndex *idx, const char *definition, List *dpcontext)
 		appendStringInfoString(&name, "_gin");
 	if (idx->ncols > idx->nkeycols)
 		appendStringInfoString(&name, "_incl");
+	if (idx->pred != NIL)
+		appendStringInfoString(&name, "_partial");
 
-	/* too long, or taken: cut on a character boundary, add a hash */
-	if (name.len >= NAMEDATALEN ||
+	/* too long, taken or partial: cut on a character boundary, add a hash */
+	if (name.len >= NAMEDATALEN || idx->pred != NIL ||
 		OidIsValid(get_relname_relid(name.data, get_rel_namespace(idx->relid))))
 	{
 		uint32		hash = hash_bytes((const unsigned char *) definition, strlen(definition));
@@ -135,6 +141,13 @@ adv_describe(AdvRecommendation *rec)
 													  &rec->assumes_ts_config));
 	}
 	appendStringInfoChar(&def, ')');
+	if (idx->pred != NIL)
+	{
+		/* as pg_get_indexdef: " WHERE " and the deparsed expression, its own parentheses */
+		Node	   *pred = (Node *) make_ands_explicit(idx->pred);
+
+		appendStringInfo(&def, " WHERE %s", deparse_expression(pred, dpcontext, false, false));
+	}
 	rec->definition = def.data;
 	rec->index_name = adv_index_name(idx, def.data, dpcontext);
 	rec->ddl = psprintf("CREATE INDEX CONCURRENTLY %s %s",

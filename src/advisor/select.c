@@ -261,7 +261,8 @@ sel_uses_column(AdvIndex *idx, int col, AdvStatement *st)
 	{
 		AdvUse	   *use = lfirst(lc);
 
-		if (use->relid != idx->relid || use->kind == ADV_USE_OUTPUT || use->kind == ADV_USE_LIKE)
+		if (use->relid != idx->relid || use->kind == ADV_USE_OUTPUT || use->kind == ADV_USE_LIKE ||
+			use->kind == ADV_USE_PREDICATE)
 			continue;
 		if (expr == NULL ? use->attnum == idx->attnums[col] :
 			(use->attnum == 0 && equal(use->expr, expr)))
@@ -299,6 +300,18 @@ sel_covers_outputs(AdvIndex *idx, AdvStatement *st)
 	return true;
 }
 
+/* a partial index whose predicate only a custom plan (a sampled value) proves */
+static bool
+sel_needs_values(AdvIndex *idx)
+{
+	ListCell   *lc;
+
+	foreach(lc, idx->pred)
+		if (!IsA(lfirst(lc), NullTest))
+			return true;
+	return false;
+}
+
 /*
  * Is st worth planning when idx is the candidate?  A composite can only
  * beat its own leading column alone (a candidate too) for statements that
@@ -310,16 +323,23 @@ sel_relevant(AdvIndex *idx, AdvStatement *st)
 {
 	if (!sel_usable(idx, st))
 		return false;
+	if (st->value_sets == NIL && sel_needs_values(idx))
+		return false;
 	if (idx->nkeycols >= 2 && !sel_uses_column(idx, 1, st))
 		return false;
 	return idx->ncols == idx->nkeycols || sel_covers_outputs(idx, st);
 }
 
-/* does big start with all of small's key columns (same table, same kind)? */
+/*
+ * does big start with all of small's key columns (same table, same kind,
+ * same predicate: a wider full index never replaces a partial one, nor
+ * the other way round)?
+ */
 static bool
 sel_extends(AdvIndex *big, AdvIndex *small)
 {
 	if (big->relid != small->relid || big->amoid != small->amoid ||
+		!equal(big->pred, small->pred) ||
 		big->nkeycols < small->nkeycols || small->ncols > small->nkeycols ||
 		small->exprs != NIL || big == small)
 		return false;
@@ -472,13 +492,15 @@ sel_prune(List *chosen, List *statements, double floor_ms)
 
 /*
  * Does big have more key columns than small, among them all of small's
- * (same table and kind, no INCLUDE on either)?  Only such a candidate may
- * replace a chosen index: it can serve whatever small served.
+ * (same table, kind and predicate, no INCLUDE on either)?  Only such a
+ * candidate may replace a chosen index: it can serve whatever small
+ * served.
  */
 static bool
 sel_widens(AdvIndex *big, AdvIndex *small)
 {
 	if (big->relid != small->relid || big->amoid != small->amoid ||
+		!equal(big->pred, small->pred) ||
 		big->nkeycols <= small->nkeycols || big->ncols > big->nkeycols ||
 		small->ncols > small->nkeycols || small->exprs != NIL || big->exprs != NIL)
 		return false;

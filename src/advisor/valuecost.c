@@ -15,7 +15,14 @@
  *
  * The values stay in this backend's memory for the advise run: they are
  * not written to any table, log line or plan kept by the advisor (slow
- * plans and verification plan generically: whatif.c's adv_plan).
+ * plans plan generically: whatif.c's adv_plan).  One exception, on
+ * purpose: a value that nearly every sampled execution shares
+ * (VC_SHARED_SHARE of the weight, at least VC_SHARED_MIN_OBSERVATIONS
+ * observations) is an application constant, not a user's value
+ * ("status <> 'done'" sent as a bind parameter or normalized by
+ * pg_stat_statements), and may become the predicate of a partial index
+ * in a recommendation's DDL (st->param_shared; collect.c,
+ * docs/security.md).
  */
 #include "postgres.h"
 
@@ -29,6 +36,14 @@
 
 /* the heaviest sets a statement is costed with: planning cost grows with them */
 #define VC_MAX_SETS 8
+/*
+ * A $n's value is shared when it is the same in this share of the sampled
+ * executions' weight, over at least this many observations: with the
+ * store's 16 slots, at most one execution in ten may differ, and a
+ * statement seen a handful of times proves nothing.
+ */
+#define VC_SHARED_SHARE 0.90
+#define VC_SHARED_MIN_OBSERVATIONS 5
 
 static PerfoptValueSet *vc_set;
 static ParamListInfo vc_params;
@@ -69,6 +84,64 @@ vc_heavier_first(const ListCell *a, const ListCell *b)
 	return (x->weight < y->weight) - (x->weight > y->weight);
 }
 
+/* a NULL-safe equality of two values' texts */
+static bool
+vc_same_text(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+/*
+ * For each $n, the text most of the sets' weight carries, when it carries
+ * at least VC_SHARED_SHARE of it over VC_SHARED_MIN_OBSERVATIONS; NULL
+ * otherwise (and for a shared SQL NULL: no predicate compares with it).
+ */
+static char **
+vc_shared_texts(AdvStatement *st, List *sets)
+{
+	char	  **shared = palloc0(sizeof(char *) * st->nparams);
+	double		total = 0;
+	ListCell   *lc;
+
+	foreach(lc, sets)
+	{
+		PerfoptValueSet *set = lfirst(lc);
+
+		if (set->nparams >= st->nparams && set->weight > 0)
+			total += set->weight;
+	}
+	if (total < VC_SHARED_MIN_OBSERVATIONS)
+		return shared;
+	for (int i = 0; i < st->nparams; i++)
+	{
+		foreach(lc, sets)
+		{
+			PerfoptValueSet *set = lfirst(lc);
+			double		same = 0;
+			ListCell   *lo;
+
+			if (set->nparams < st->nparams || set->weight <= 0 || set->values[i] == NULL)
+				continue;
+			foreach(lo, sets)
+			{
+				PerfoptValueSet *other = lfirst(lo);
+
+				if (other->nparams >= st->nparams && other->weight > 0 &&
+					vc_same_text(other->values[i], set->values[i]))
+					same += other->weight;
+			}
+			if (same >= VC_SHARED_SHARE * total)
+			{
+				shared[i] = set->values[i];
+				break;
+			}
+		}
+	}
+	return shared;
+}
+
 /*
  * st->value_sets: the heaviest VC_MAX_SETS sampled sets that cover every
  * parameter of the analyzed statement and convert to its types, each with
@@ -80,14 +153,18 @@ adv_value_sets_load(AdvStatement *st)
 	List	   *sets;
 	ListCell   *lc;
 	char	   *saved = st->skip_reason;
+	char	  **shared;
 
 	st->value_sets = NIL;
+	st->param_shared = NULL;
+	st->param_shared_value = NULL;
 	if (st->query == NULL || st->nparams == 0 || st->queryid == 0)
 		return;
 	/* this server's, and with what standbys ran, theirs (replica.c) */
 	sets = adv_replica_value_samples(st, perfopt_value_samples(MyDatabaseId, st->userid,
 																(uint64) st->queryid));
 	list_sort(sets, vc_heavier_first);
+	shared = vc_shared_texts(st, sets);
 	foreach(lc, sets)
 	{
 		AdvValueSet *vs;
@@ -108,6 +185,22 @@ adv_value_sets_load(AdvStatement *st)
 		vs->weight = vc_set->weight;
 		vs->params = vc_params;
 		st->value_sets = lappend(st->value_sets, vs);
+		/* a shared value, as the set that carries it converted it */
+		for (int i = 0; i < st->nparams; i++)
+		{
+			if (shared[i] == NULL || !vc_same_text(vc_set->values[i], shared[i]))
+				continue;
+			if (st->param_shared == NULL)
+			{
+				st->param_shared = palloc0(sizeof(bool) * st->nparams);
+				st->param_shared_value = palloc0(sizeof(Datum) * st->nparams);
+			}
+			if (!st->param_shared[i])
+			{
+				st->param_shared[i] = true;
+				st->param_shared_value[i] = vc_params->params[i].value;
+			}
+		}
 		if (list_length(st->value_sets) >= VC_MAX_SETS)
 			break;
 	}

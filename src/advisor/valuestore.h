@@ -9,7 +9,10 @@
  * (replicaread.c), to members of perfopt_replica_reader, for a primary's
  * advisor, which keeps them in its memory as its own (docs/security.md).
  * The advisor reads them through perfopt_value_samples() inside its own
- * process; status documents carry counts only.
+ * process; status documents carry counts only.  One more exception is the
+ * advisor's: a value nearly every sampled execution of a statement shares
+ * (an application constant) may become a partial index's predicate in a
+ * recommendation (valuecost.c, docs/security.md).
  */
 #ifndef PERFOPT_VALUESTORE_H
 #define PERFOPT_VALUESTORE_H

@@ -10,7 +10,12 @@
  * IndexOptInfo it builds is marked hypothetical, which tells the planner
  * and the AMs' cost functions not to open the index (get_actual_variable_range
  * and gincostestimate honour it).  Sizes and tree heights are estimated
- * from the table's size and the columns' average widths.
+ * from the table's size and the columns' average widths, times the share
+ * of the rows a partial index's predicate keeps.  A partial index carries
+ * its predicate as get_relation_info would (indpred on the relation's
+ * varno); the planner proves it per plan (check_index_predicates), which
+ * a custom plan over sampled values can and a generic plan with a $n
+ * cannot.
  */
 #include "postgres.h"
 
@@ -96,15 +101,20 @@ wi_build(RelOptInfo *rel, Relation heap, AdvIndex *idx)
 	int			nkey = idx->nkeycols;
 	ListCell   *expr_cell;
 	List	   *exprs = copyObject(idx->exprs);
+	List	   *pred = copyObject(idx->pred);
 
 	if (rel->relid != 1)
+	{
 		ChangeVarNodes((Node *) exprs, 1, rel->relid, 0);
+		ChangeVarNodes((Node *) pred, 1, rel->relid, 0);
+	}
 
 	info->indexoid = WI_FAKE_OID_BASE + (Oid) idx->id;
 	info->reltablespace = heap->rd_rel->reltablespace;
 	info->rel = rel;
 	info->pages = idx->pages;
-	info->tuples = rel->tuples;
+	/* get_relation_info: a partial index's own tuples, at most the table's */
+	info->tuples = pred == NIL ? rel->tuples : Min(idx->tuples, rel->tuples);
 	info->tree_height = idx->amoid == BTREE_AM_OID ? idx->tree_height : -1;
 	info->ncolumns = ncols;
 	info->nkeycolumns = nkey;
@@ -156,8 +166,8 @@ wi_build(RelOptInfo *rel, Relation heap, AdvIndex *idx)
 		info->nulls_first = palloc0(sizeof(bool) * nkey);
 	}
 	info->indexprs = exprs;
-	info->indpred = NIL;
-	info->predOK = false;
+	info->indpred = pred;
+	info->predOK = false;		/* check_index_predicates() decides */
 	info->unique = false;
 	info->immediate = true;
 	info->hypothetical = true;
@@ -294,6 +304,8 @@ adv_index_estimate(AdvIndex *idx)
 	else
 		estimate_rel_size(heap, NULL, &heap_pages, &tuples, &allvisfrac);
 	table_close(heap, AccessShareLock);
+	if (idx->pred != NIL)
+		tuples = ceil(tuples * Max(0.0, Min(idx->pred_selectivity, 1.0)));
 
 	for (int i = 0; i < idx->ncols; i++)
 	{
@@ -333,6 +345,8 @@ adv_index_key(AdvIndex *idx)
 						 i < idx->nkeycols ? idx->opclasses[i] : InvalidOid);
 	if (idx->exprs)
 		appendStringInfo(&buf, ":%s", nodeToString(idx->exprs));
+	if (idx->pred)
+		appendStringInfo(&buf, ":where:%s", nodeToString(idx->pred));
 	return buf.data;
 }
 
@@ -369,6 +383,17 @@ PlannedStmt *
 adv_plan(AdvStatement *st, List *indexes, List *hidden)
 {
 	return wi_plan(st, indexes, hidden, NULL);
+}
+
+/*
+ * A custom plan with bound values (PARAM_FLAG_CONST), no hypothetical
+ * index: verification's, over a statement's value samples.  The plan
+ * holds the values: the caller keeps nothing of it but what it used.
+ */
+PlannedStmt *
+adv_plan_custom(AdvStatement *st, ParamListInfo bound)
+{
+	return wi_plan(st, NIL, NIL, bound);
 }
 
 /* one plan's cost; the plan itself is freed at once */

@@ -3,7 +3,10 @@
  *
  * Right after a build the job runner ANALYZEs the table, re-plans the
  * statements the recommendation serves (as their roles, with the advisor's
- * machinery) to see whether the planner now chooses the index, and keeps a
+ * machinery, costed the advisor's way: custom plans over a statement's
+ * value samples when it has some, so that a partial index whose predicate
+ * only a sampled value proves is seen chosen; the generic plan otherwise)
+ * to see whether the planner now chooses the index, and keeps a
  * baseline of each statement's pg_stat_statements counters.  Once
  * perfopt.verification_window has passed (checked each time a runner
  * starts in the database), it compares mean time and shared blocks per
@@ -72,15 +75,50 @@ vf_plan_uses(Plan *plan, List *indexes)
 static List *vf_indexes;
 static bool vf_uses;
 
+static bool
+vf_stmt_uses(PlannedStmt *ps)
+{
+	ListCell   *lc;
+	bool		uses = vf_plan_uses(ps->planTree, vf_indexes);
+
+	foreach(lc, ps->subplans)
+		uses |= vf_plan_uses(lfirst(lc), vf_indexes);
+	return uses;
+}
+
+/*
+ * Does the planner choose the index: for the generic plan, or, with value
+ * samples, for the custom plan of the sampled value sets that carry most
+ * of their weight?  Each custom plan holds the values: only the answer is
+ * kept.
+ */
 static void
 vf_plan_fn(AdvStatement *st)
 {
-	PlannedStmt *ps = adv_plan(st, NIL, NIL);
+	double		used = 0;
+	double		total = 0;
 	ListCell   *lc;
 
-	vf_uses = vf_plan_uses(ps->planTree, vf_indexes);
-	foreach(lc, ps->subplans)
-		vf_uses |= vf_plan_uses(lfirst(lc), vf_indexes);
+	if (st->value_sets == NIL)
+	{
+		vf_uses = vf_stmt_uses(adv_plan(st, NIL, NIL));
+		return;
+	}
+	foreach(lc, st->value_sets)
+	{
+		AdvValueSet *vs = lfirst(lc);
+		MemoryContext tmp = AllocSetContextCreate(CurrentMemoryContext, "perfopt verify plan",
+												  ALLOCSET_DEFAULT_SIZES);
+		MemoryContext old = MemoryContextSwitchTo(tmp);
+		bool		uses = vf_stmt_uses(adv_plan_custom(st, vs->params));
+
+		MemoryContextSwitchTo(old);
+		MemoryContextDelete(tmp);
+		total += vs->weight;
+		if (uses)
+			used += vs->weight;
+	}
+	vf_uses = total > 0 && used * 2 >= total;
 }
 
 /*

@@ -298,14 +298,18 @@ sub _balanced
 # What an index definition indexes, without names or schema:
 # "ON public.orders USING btree (status, created_at)" -> "orders(status, created_at)";
 # "... USING gin ((to_tsvector(...)))" -> "t USING gin(to_tsvector(...))";
-# INCLUDE columns follow as " INCLUDE (a, b)".  Accepts a definition, a
-# CREATE INDEX statement or pg_get_indexdef() output.
+# INCLUDE columns follow as " INCLUDE (a, b)", a partial index's predicate
+# as " WHERE (...)" as written.  Accepts a definition, a CREATE INDEX
+# statement or pg_get_indexdef() output.
 sub index_shape
 {
 	my ($def) = @_;
+	my $where = '';
 	$def =~ s/^\s*CREATE\s+(?:UNIQUE\s+)?INDEX\s+(?:CONCURRENTLY\s+)?(?:\S+\s+)?(?=ON\s)//i;
+	# the predicate follows the last column list's ")" (a quoted ")" aside)
+	$where = $1 if $def =~ s/\)(\s+WHERE\s+.*)$/)/si;
 	$def =~ /^ON\s+(?:ONLY\s+)?(?:\S+\.)?("?[^\s"]+"?)\s+USING\s+(\w+)\s*\((.*)$/si
-	  or return $def;
+	  or return $def . $where;
 	my ($table, $am, $rest) = ($1, lc $2, $3);
 	my ($keys, $include) = ($rest, undef);
 	if ($rest =~ /^(.*)\)\s+INCLUDE\s+\((.*)\)\s*$/si)
@@ -321,7 +325,7 @@ sub index_shape
 	$shape .= ' INCLUDE (' . join(', ', _split_columns($include)) . ')'
 	  if defined $include;
 	$shape =~ s/\s+/ /g;
-	return $shape;
+	return $shape . $where;
 }
 
 # every "Index Name" in an EXPLAIN (FORMAT JSON) plan (decoded)

@@ -10,9 +10,13 @@
 #     (pgbench -M extended) and over constants (the simple protocol);
 #   - a queue reads the rare status 'review' in created_at order: sampled,
 #     (status, created_at) reads 20 entries where created_at alone walks
-#     a hundred times as many;
+#     a hundred times as many; 'review' is the same in every execution
+#     (an application constant), so the partial (created_at) WHERE
+#     status = 'review' does as well at a hundredth of the size, and
+#     either is the answer (107 tests partial indexes);
 #   - the values reach no table: the recommendations and the skipped
-#     statements of perfopt's tables never hold them.
+#     statements of perfopt's tables never hold them, but for that
+#     partial index's predicate (docs/security.md).
 use strict;
 use warnings;
 
@@ -106,8 +110,12 @@ cmp_ok($rec->{benefit_ms} // 0, '>', 0, '  with a benefit');
 # ---- sampling on: constants of the simple protocol
 my @constants = advise([ 'simple', $queue, 30 ]);
 note "sampling on, constants: @constants";
-ok((grep { $_ eq 'items(status, created_at)' || $_ =~ /^items\(status, created_at\) INCLUDE/ } @constants),
-	'sampled over constants: (status, created_at) for the rare status the queue reads');
+ok( (grep {
+			$_ eq 'items(status, created_at)'
+			  || $_ =~ /^items\(status, created_at\) INCLUDE/
+			  || $_ eq q{items(created_at) WHERE (status = 'review'::text)}
+		} @constants),
+	'sampled over constants: (status, created_at), or (created_at) WHERE status = \'review\', for the rare status the queue reads');
 
 # ---- the values stay in memory: no table of perfopt's holds them
 my $tables = $node->safe_psql(
@@ -119,7 +127,10 @@ JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'perfopt'
 WHERE c.relkind = 'r'});
 for my $t (split / /, $tables)
 {
-	is($node->safe_psql($db, "SELECT count(*) FROM $t x WHERE x::text ~ '''review''|= 9\\M'"),
+	# the partial index's predicate aside: a constant every execution shares
+	is( $node->safe_psql($db,
+			"SELECT count(*) FROM $t x WHERE regexp_replace(x::text, 'WHERE \\(status = ''review''::text\\)', '', 'g')"
+			  . " ~ '''review''|= 9\\M'"),
 		'0', "$t holds no sampled value");
 }
 
