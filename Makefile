@@ -12,6 +12,7 @@ OBJS = \
 	src/advisor/refresh.o \
 	src/advisor/select.o \
 	src/advisor/slowplan.o \
+	src/advisor/statsadvice.o \
 	src/advisor/valuecapture.o \
 	src/advisor/valuecost.o \
 	src/advisor/valuestore.o \
@@ -46,6 +47,7 @@ OBJS = \
 	src/jobs/queue.o \
 	src/jobs/runner.o \
 	src/jobs/statement.o \
+	src/jobs/statistics.o \
 	src/jobs/verify.o \
 	src/latency/apimetrics.o \
 	src/latency/latency.o \

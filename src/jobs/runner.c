@@ -12,7 +12,8 @@
  * backoff (waiting on the latch, holding no transaction), other errors
  * fail the job with the error kept, and a cancel (pg_cancel_backend)
  * cancels it.  After a build: ANALYZE and the first verification
- * (verify.c).  At start it fails jobs that a crash or a shutdown left
+ * (verify.c); a create_statistics job runs CREATE STATISTICS and ANALYZE
+ * as the table's owner and is verified at once (statistics.c).  At start it fails jobs that a crash or a shutdown left
  * "running", drops INVALID indexes named perfopt_* that no build is
  * working on and what failed builds on partitioned tables left
  * (partitioned.c), and judges the builds whose observation window has
@@ -271,6 +272,23 @@ rn_verify_after_build(RnJob *job)
 	PG_END_TRY();
 }
 
+/* statistics: the verdict at once; its own failures are logged */
+static void
+rn_verify_statistics(RnJob *job)
+{
+	PG_TRY();
+	{
+		perfopt_statistics_verify(rn_schema, job->id, job->recommendation_id, job->index_name,
+								  job->target_table);
+	}
+	PG_CATCH();
+	{
+		perfopt_job_log_and_abort();
+	}
+	PG_END_TRY();
+	SetConfigOption("lock_timeout", "0", PGC_SUSET, PGC_S_SESSION);
+}
+
 static void
 rn_verify_due(void)
 {
@@ -339,6 +357,8 @@ rn_run(RnJob *job)
 			enable_timeout_after(STATEMENT_TIMEOUT, perfopt_job_statement_timeout);
 		if (partitioned)
 			perfopt_partitioned_build(job->statement, job->target_table);
+		else if (strcmp(job->kind, "create_statistics") == 0 && job->target_table)
+			perfopt_statistics_build(job->statement, job->target_table);
 		else
 			perfopt_job_execute(job->statement, NULL);
 		disable_timeout(STATEMENT_TIMEOUT, false);
@@ -362,6 +382,9 @@ rn_run(RnJob *job)
 		if (strcmp(job->kind, "create_index") == 0 && job->recommendation_id > 0 &&
 			job->index_name && job->target_table)
 			rn_verify_after_build(job);
+		else if (strcmp(job->kind, "create_statistics") == 0 && job->recommendation_id > 0 &&
+				 job->index_name && job->target_table)
+			rn_verify_statistics(job);
 		return;
 	}
 
