@@ -12,8 +12,8 @@
  * backoff (waiting on the latch, holding no transaction), other errors
  * fail the job with the error kept, and a cancel (pg_cancel_backend)
  * cancels it.  After a build: ANALYZE and the first verification
- * (verify.c); a create_statistics job runs CREATE STATISTICS and ANALYZE
- * as the table's owner and is verified at once (statistics.c).  At start it fails jobs that a crash or a shutdown left
+ * (verify.c); a create_statistics job runs CREATE STATISTICS (for the
+ * table's owner) and ANALYZE (as it) and is verified at once (statistics.c).  At start it fails jobs that a crash or a shutdown left
  * "running", drops INVALID indexes named perfopt_* that no build is
  * working on and what failed builds on partitioned tables left
  * (partitioned.c), and judges the builds whose observation window has
@@ -357,8 +357,9 @@ rn_run(RnJob *job)
 			enable_timeout_after(STATEMENT_TIMEOUT, perfopt_job_statement_timeout);
 		if (partitioned)
 			perfopt_partitioned_build(job->statement, job->target_table);
-		else if (strcmp(job->kind, "create_statistics") == 0 && job->target_table)
-			perfopt_statistics_build(job->statement, job->target_table);
+		else if (strcmp(job->kind, "create_statistics") == 0 && job->target_table &&
+				 job->index_name)
+			perfopt_statistics_build(job->statement, job->target_table, job->index_name);
 		else
 			perfopt_job_execute(job->statement, NULL);
 		disable_timeout(STATEMENT_TIMEOUT, false);
@@ -415,6 +416,10 @@ rn_run(RnJob *job)
 		rn_finish(job, retry ? "queued" : cancelled ? "cancelled" : "failed",
 				  rn_error_text(edata, cancelled), sqlstate,
 				  retry ? RN_RETRY_BASE_SECONDS * (1 << Min(job->attempts - 1, 10)) : 0);
+		/* a statistics object whose ANALYZE failed for good goes again */
+		if (!retry && strcmp(job->kind, "create_statistics") == 0 && job->index_name &&
+			job->target_table)
+			perfopt_statistics_cleanup(job->index_name, job->target_table);
 	}
 	FreeErrorData(edata);
 }

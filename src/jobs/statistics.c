@@ -1,8 +1,8 @@
 /*
  * statistics.c — the jobs of extended statistics advice: a
- * create_statistics job runs CREATE STATISTICS and then ANALYZE of the
- * table, both as the table's owner (the object is the owner's, and the
- * owner's types' code is what ANALYZE runs), under the runner's
+ * create_statistics job runs CREATE STATISTICS (the object then given to
+ * the table's owner) and ANALYZE of the table (whose user code core runs
+ * as the table's owner), under the runner's
  * lock_timeout, statement_timeout and retries like every job; then the
  * verification: each statement of the recommendation is planned again as
  * its role (advisor machinery) and its estimate compared with the rows per
@@ -18,8 +18,12 @@
 
 #include "access/htup_details.h"
 #include "access/xact.h"
+#include "access/table.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_statistic_ext.h"
 #include "catalog/pg_type.h"
+#include "commands/alter.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
@@ -27,6 +31,7 @@
 #include "utils/json.h"
 #include "utils/memutils.h"
 #include "utils/regproc.h"
+#include "utils/varlena.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
@@ -36,14 +41,14 @@
 #include "perfopt.h"
 #include "spiutil.h"
 
-/* the owner of a table (a quoted, qualified name), in a transaction of its own */
+/* a table (a quoted, qualified name) and its owner, in a transaction of its own */
 static Oid
-st_table_owner(const char *table)
+st_table(const char *table, Oid *owner)
 {
-	Oid			owner = InvalidOid;
 	Oid			relid;
 	HeapTuple	tup;
 
+	*owner = InvalidOid;
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	relid = DatumGetObjectId(DirectFunctionCall1(to_regclass, CStringGetTextDatum(table)));
@@ -52,45 +57,77 @@ st_table_owner(const char *table)
 		tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
 		if (HeapTupleIsValid(tup))
 		{
-			owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+			*owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
 			ReleaseSysCache(tup);
 		}
 	}
 	CommitTransactionCommand();
-	return owner;
+	return OidIsValid(*owner) ? relid : InvalidOid;
+}
+
+/*
+ * The object the job created (owned by the runner's role, on relid) goes
+ * to the table's owner, as an index would belong to it.  An object of
+ * that name that is another's, or on another table (IF NOT EXISTS kept
+ * it), is left alone.
+ */
+static void
+st_give_to_owner(const char *stats_name, Oid relid, Oid owner)
+{
+	Oid			statoid;
+	HeapTuple	tup;
+	bool		ours = false;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	statoid = get_statistics_object_oid(stringToQualifiedNameList(stats_name), true);
+	tup = OidIsValid(statoid) ? SearchSysCache1(STATEXTOID, ObjectIdGetDatum(statoid)) : NULL;
+	if (HeapTupleIsValid(tup))
+	{
+		Form_pg_statistic_ext form = (Form_pg_statistic_ext) GETSTRUCT(tup);
+
+		ours = form->stxrelid == relid && form->stxowner == GetUserId();
+		ReleaseSysCache(tup);
+	}
+	if (ours && owner != GetUserId())
+	{
+		Relation	catalog = table_open(StatisticExtRelationId, RowExclusiveLock);
+
+		AlterObjectOwner_internal(catalog, statoid, owner);
+		table_close(catalog, RowExclusiveLock);
+	}
+	CommitTransactionCommand();
 }
 
 /*
  * The job: statement (CREATE STATISTICS IF NOT EXISTS, so a retry after a
- * lock timeout in the ANALYZE goes on), then ANALYZE of the table, as the
- * table's owner under SECURITY_RESTRICTED_OPERATION, each at top level.
+ * lock timeout in the ANALYZE goes on), then ANALYZE of the table, each
+ * at top level.  The statistics object is created by the runner (the
+ * table's owner may lack CREATE on the table's schema, which CREATE
+ * STATISTICS asks for and CREATE INDEX does not; the command runs no
+ * user code) and then given to the table's owner.  The ANALYZE is the
+ * one the index jobs run: core runs all of its user code (the types'
+ * analyze and comparison functions, index expressions) as the table's
+ * owner under SECURITY_RESTRICTED_OPERATION.  The user id is never
+ * switched across the statements' transactions here: an abort would
+ * restore the one the transaction started with.
  */
 void
-perfopt_statistics_build(const char *statement, const char *table)
+perfopt_statistics_build(const char *statement, const char *table, const char *stats_name)
 {
 	MemoryContext cxt = CurrentMemoryContext;
-	Oid			owner = st_table_owner(table);
-	Oid			saved_userid;
-	int			saved_sec_context;
+	Oid			owner;
+	Oid			relid = st_table(table, &owner);
 
 	MemoryContextSwitchTo(cxt);
-	if (!OidIsValid(owner))
+	if (!OidIsValid(relid))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("table %s no longer exists", table)));
-	GetUserIdAndSecContext(&saved_userid, &saved_sec_context);
-	SetUserIdAndSecContext(owner, saved_sec_context | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-	PG_TRY();
-	{
-		perfopt_job_execute(statement, NULL);
-		perfopt_job_execute(psprintf("ANALYZE %s", table), NULL);
-	}
-	PG_FINALLY();
-	{
-		SetUserIdAndSecContext(saved_userid, saved_sec_context);
-	}
-	PG_END_TRY();
+	perfopt_job_execute(statement, NULL);
+	st_give_to_owner(stats_name, relid, owner);
+	MemoryContextSwitchTo(cxt);
+	perfopt_job_execute(psprintf("ANALYZE %s", table), NULL);
 }
 
 typedef struct StStatement
@@ -285,4 +322,49 @@ perfopt_statistics_verify(const char *schema, int64 job_id, int64 recommendation
 	MemoryContextSwitchTo(outer);
 	ereport(LOG,
 			(errmsg("perfopt: verification of statistics %s: %s (%s)", stats_name, verdict, state)));
+}
+
+/*
+ * A create_statistics job that failed for good may have created the
+ * object before its ANALYZE failed: drop it again, if it is on the job's
+ * table.  A failure here is logged, not raised.
+ */
+void
+perfopt_statistics_cleanup(const char *stats_name, const char *table)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	Oid			owner;
+	Oid			relid = st_table(table, &owner);
+	bool		exists = false;
+
+	MemoryContextSwitchTo(cxt);
+	if (!OidIsValid(relid))
+		return;
+	SetConfigOption("lock_timeout", psprintf("%d", perfopt_job_lock_timeout), PGC_SUSET, PGC_S_SESSION);
+	PG_TRY();
+	{
+		Oid			statoid;
+		HeapTuple	tup;
+
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		statoid = get_statistics_object_oid(stringToQualifiedNameList(stats_name), true);
+		tup = OidIsValid(statoid) ? SearchSysCache1(STATEXTOID, ObjectIdGetDatum(statoid)) : NULL;
+		if (HeapTupleIsValid(tup))
+		{
+			exists = ((Form_pg_statistic_ext) GETSTRUCT(tup))->stxrelid == relid;
+			ReleaseSysCache(tup);
+		}
+		CommitTransactionCommand();
+		MemoryContextSwitchTo(cxt);
+		if (exists)
+			perfopt_job_execute(psprintf("DROP STATISTICS IF EXISTS %s", stats_name), NULL);
+	}
+	PG_CATCH();
+	{
+		perfopt_job_log_and_abort();
+	}
+	PG_END_TRY();
+	SetConfigOption("lock_timeout", "0", PGC_SUSET, PGC_S_SESSION);
+	MemoryContextSwitchTo(cxt);
 }

@@ -5,7 +5,8 @@
 # close to the actual rows, and the verification confirms it.  GROUP BY on
 # correlated columns gets one too.  Independent columns, a covering
 # statistics object, a table the advisor skips and a recommendation whose
-# statistics do not help (rolled back) are checked as well.
+# statistics do not help (rolled back, after a retry on a lock) are
+# checked as well.
 use strict;
 use warnings;
 
@@ -17,7 +18,8 @@ use Test::More;
 my $node = perfopt_node('extstats',
 	conf => "perfopt.advisor_interval = 0\n"
 	  . "perfopt.auto_rollback = on\n"
-	  . "perfopt.min_table_size = '256kB'\n");
+	  . "perfopt.min_table_size = '256kB'\n"
+	  . "perfopt.job_lock_timeout = '500ms'\n");
 $node->start;
 my $log_offset = -s $node->logfile;
 $node->safe_psql('postgres', 'CREATE EXTENSION perfopt CASCADE');
@@ -38,15 +40,19 @@ CREATE TABLE "Shop".indep_t AS
 CREATE TABLE "Shop".covered_t AS
   SELECT g AS id, g % 100 AS a, g % 100 AS b, repeat('x', 20) AS pad FROM generate_series(1, 100000) g;
 CREATE STATISTICS "Shop".mine (dependencies) ON a, b FROM "Shop".covered_t;
-CREATE TABLE "Shop".grp_t AS
-  SELECT g AS id, g % 50 AS c, (g % 50) * 7 AS d FROM generate_series(1, 100000) g;
 CREATE TABLE "Shop".small_t AS
   SELECT g AS id, g % 10 AS a, g % 10 AS b FROM generate_series(1, 1000) g;
 RESET ROLE;
 GRANT USAGE ON SCHEMA "Shop" TO PUBLIC;
+-- app owns grp_t but may not create in public (15's default): CREATE
+-- STATISTICS as app would fail there
+CREATE TABLE public.grp_t AS
+  SELECT g AS id, g % 50 AS c, (g % 50) * 7 AS d FROM generate_series(1, 100000) g;
+ALTER TABLE public.grp_t OWNER TO app;
+REVOKE CREATE ON SCHEMA public FROM PUBLIC;
 });
 $node->safe_psql('postgres',
-	'SELECT pg_stat_force_next_flush(); ANALYZE "Shop"."Corr T", "Shop".indep_t, "Shop".covered_t, "Shop".grp_t, "Shop".small_t');
+	'SELECT pg_stat_force_next_flush(); ANALYZE "Shop"."Corr T", "Shop".indep_t, "Shop".covered_t, public.grp_t, "Shop".small_t');
 
 # the generic estimate of a statement, and its actual rows
 sub estimate
@@ -65,7 +71,7 @@ run_statements(
 		(map { my $v = $_ % 100; "SELECT id FROM \"Shop\".indep_t WHERE a = $v AND b = $v" } 1 .. 12),
 		(map { my $v = $_ % 100; "SELECT id FROM \"Shop\".covered_t WHERE a = $v AND b = $v" } 1 .. 12),
 		(map { my $v = $_ % 10; "SELECT id FROM \"Shop\".small_t WHERE a = $v AND b = $v" } 1 .. 12),
-		(map { "SELECT c, d, count(*) FROM \"Shop\".grp_t WHERE id > $_ GROUP BY c, d" } 1 .. 12),
+		(map { "SELECT c, d, count(*) FROM public.grp_t WHERE id > $_ GROUP BY c, d" } 1 .. 12),
 	],
 	'SET ROLE app;');
 
@@ -90,9 +96,9 @@ ok(!grep({ $_->{table_name} eq '"Shop".covered_t' } @stats),
 	'columns an existing statistics object covers: no recommendation');
 ok(!grep({ $_->{table_name} eq '"Shop".small_t' } @stats),
 	'a table below perfopt.min_table_size: no recommendation');
-my ($grp) = grep { $_->{table_name} eq '"Shop".grp_t' } @stats;
+my ($grp) = grep { $_->{table_name} eq 'public.grp_t' } @stats;
 ok($grp, 'GROUP BY on correlated columns gets one');
-like($grp->{reason}, qr/groups by c, d of "Shop"\.grp_t.*estimates \d+ groups per call where pg_stat_statements measured 50\.0/,
+like($grp->{reason}, qr/groups by c, d of public\.grp_t.*estimates \d+ groups per call where pg_stat_statements measured 50\.0/,
 	'with the estimated and the actual groups');
 is(scalar(@stats), 2, 'exactly these two');
 
@@ -145,8 +151,11 @@ is( $node->safe_psql(
 		  WHERE h.id = $report->{run_id} AND v->>'statistics' LIKE '%perfopt_Corr T_a_B_stat%'}),
 	'confirmed', 'the verdict is in the report of the run that queued it');
 is( $node->safe_psql('postgres',
-		"SELECT state FROM perfopt_verifications WHERE index_name = '\"Shop\".perfopt_grp_t_c_d_stat'"),
+		"SELECT state FROM perfopt_verifications WHERE index_name = 'public.perfopt_grp_t_c_d_stat'"),
 	'confirmed', 'the GROUP BY statistics are confirmed too');
+is( $node->safe_psql('postgres',
+		"SELECT stxowner::regrole FROM pg_statistic_ext WHERE stxname = 'perfopt_grp_t_c_d_stat'"),
+	'app', 'owned by the table\'s owner, who may not create in its schema');
 
 # a new run does not recommend what it applied (the object covers the columns)
 $node->safe_psql('postgres', 'SELECT perfopt_advise()');
@@ -172,9 +181,25 @@ SELECT pg_stat_statements_reset();
 });
 run_statements($node, 'postgres',
 	[ map { "SELECT id FROM \"Shop\".skew_t WHERE a = 0 AND b = 0" } 1 .. 5 ], 'SET ROLE app;');
+# another session holds SHARE UPDATE EXCLUSIVE (as a running VACUUM
+# would): the job gives up after perfopt.job_lock_timeout and is retried;
+# the application's reads and writes go on meanwhile
+my $holder = $node->background_psql('postgres');
+$holder->query_safe('BEGIN; LOCK TABLE "Shop".skew_t IN SHARE UPDATE EXCLUSIVE MODE');
 $report = query_json($node, 'postgres', 'SELECT perfopt_optimize()');
 my ($skew) = grep { $_->{kind} eq 'create_statistics' && $_->{statement} =~ /skew_t/ } @{ $report->{actions} };
 ok($skew, 'the skewed statement gets statistics queued') or diag explain $report->{advisor};
+ok( wait_for_job(
+		$node, 'postgres', $skew->{job_id}, "state = 'queued' AND attempts >= 1 AND last_sqlstate = '55P03'"),
+	'the statistics job times out on the lock and is queued again');
+$node->safe_psql('postgres',
+	'SET lock_timeout = \'5s\'; INSERT INTO "Shop".skew_t VALUES (0, 1, 1); SELECT count(*) FROM "Shop".skew_t WHERE a = 1');
+pass('the application reads and writes the table meanwhile');
+is($node->safe_psql('postgres', "SELECT count(*) FROM pg_statistic_ext WHERE stxname = 'perfopt_skew_t_a_b_stat'"),
+	'0', 'the attempt left no statistics object behind');
+$holder->query_safe('COMMIT');
+$holder->quit;
+ok(wait_for_job($node, 'postgres', $skew->{job_id}, "state = 'succeeded'"), 'once the lock is free it succeeds');
 ok( $node->poll_query_until(
 		'postgres',
 		"SELECT state = 'rolled_back' FROM perfopt_verifications WHERE index_name = '\"Shop\".perfopt_skew_t_a_b_stat'"),
@@ -195,6 +220,38 @@ like( $node->safe_psql('postgres',
 $report = query_json($node, 'postgres', 'SELECT perfopt_optimize()');
 ok(!grep({ $_->{statement} =~ /perfopt_skew_t_a_b_stat/ } @{ $report->{actions} }),
 	'a new run does not apply the rolled-back statistics again');
+
+# a job whose ANALYZE fails for good (an index expression of the owner's
+# that refuses the runner's search_path) leaves no statistics object
+$node->safe_psql(
+	'postgres', q{
+SET ROLE app;
+CREATE FUNCTION "Shop".picky(int) RETURNS int IMMUTABLE LANGUAGE plpgsql AS $$
+BEGIN
+  IF pg_catalog.current_setting('search_path') NOT LIKE '%public%' THEN
+    RAISE EXCEPTION 'picky refuses this search_path';
+  END IF;
+  RETURN $1;
+END $$;
+CREATE TABLE "Shop".fail_t AS
+  SELECT g AS id, g % 100 AS a, g % 100 AS b FROM generate_series(1, 100000) g;
+CREATE INDEX ON "Shop".fail_t ("Shop".picky(id));
+ANALYZE "Shop".fail_t;
+RESET ROLE;
+SELECT pg_stat_statements_reset();
+});
+run_statements($node, 'postgres',
+	[ map { "SELECT id FROM \"Shop\".fail_t WHERE a = $_ AND b = $_" } 1 .. 5 ], 'SET ROLE app;');
+$report = query_json($node, 'postgres', 'SELECT perfopt_optimize()');
+my ($fail) = grep { $_->{kind} eq 'create_statistics' && $_->{statement} =~ /fail_t/ } @{ $report->{actions} };
+ok($fail, 'statistics are queued for fail_t');
+ok(wait_for_job($node, 'postgres', $fail->{job_id}, "state = 'failed' AND last_sqlstate = 'P0001'"),
+	'its job fails in the ANALYZE with the SQLSTATE of the error');
+is($node->safe_psql('postgres', "SELECT count(*) FROM pg_statistic_ext WHERE stxname = 'perfopt_fail_t_a_b_stat'"),
+	'0', 'and the statistics object it created is dropped again');
+is( $node->safe_psql('postgres',
+		"SELECT count(*) FROM perfopt_verifications WHERE index_name LIKE '%perfopt_fail_t_a_b_stat'"),
+	'0', 'nothing is verified');
 
 # the job table refuses a statistics job kind it does not know
 my ($state) = sql_error_state($node, 'postgres',
