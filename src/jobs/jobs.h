@@ -27,6 +27,7 @@ extern void perfopt_verify_schedule(const char *schema);
 /* statistics.c: extended statistics jobs and their verification */
 extern void perfopt_statistics_build(const char *statement, const char *table,
 									 const char *stats_name);
+extern void perfopt_statistics_drop(const char *stats_name, const char *table);
 extern void perfopt_statistics_cleanup(const char *stats_name, const char *table);
 extern void perfopt_statistics_verify(const char *schema, int64 job_id, int64 recommendation_id,
 									  const char *stats_name, const char *table);

@@ -360,6 +360,9 @@ rn_run(RnJob *job)
 		else if (strcmp(job->kind, "create_statistics") == 0 && job->target_table &&
 				 job->index_name)
 			perfopt_statistics_build(job->statement, job->target_table, job->index_name);
+		else if (strcmp(job->kind, "drop_statistics") == 0 && job->target_table &&
+				 job->index_name)
+			perfopt_statistics_drop(job->index_name, job->target_table);
 		else
 			perfopt_job_execute(job->statement, NULL);
 		disable_timeout(STATEMENT_TIMEOUT, false);

@@ -65,31 +65,47 @@ st_table(const char *table, Oid *owner)
 	return OidIsValid(*owner) ? relid : InvalidOid;
 }
 
+/* the statistics object of that (quoted, qualified) name, if it is on relid */
+static Oid
+st_object_on(const char *stats_name, Oid relid, Oid *owner)
+{
+	Oid			statoid = get_statistics_object_oid(stringToQualifiedNameList(stats_name), true);
+	HeapTuple	tup;
+	bool		on = false;
+
+	if (!OidIsValid(statoid))
+		return InvalidOid;
+	tup = SearchSysCache1(STATEXTOID, ObjectIdGetDatum(statoid));
+	if (HeapTupleIsValid(tup))
+	{
+		on = ((Form_pg_statistic_ext) GETSTRUCT(tup))->stxrelid == relid;
+		*owner = ((Form_pg_statistic_ext) GETSTRUCT(tup))->stxowner;
+		ReleaseSysCache(tup);
+	}
+	return on ? statoid : InvalidOid;
+}
+
 /*
  * The object the job created (owned by the runner's role, on relid) goes
  * to the table's owner, as an index would belong to it.  An object of
- * that name that is another's, or on another table (IF NOT EXISTS kept
- * it), is left alone.
+ * that name on another table (IF NOT EXISTS kept it: it appeared after
+ * the advice) fails the job; one on this table that is not the runner's
+ * keeps its owner.
  */
 static void
 st_give_to_owner(const char *stats_name, Oid relid, Oid owner)
 {
 	Oid			statoid;
-	HeapTuple	tup;
-	bool		ours = false;
+	Oid			current = InvalidOid;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
-	statoid = get_statistics_object_oid(stringToQualifiedNameList(stats_name), true);
-	tup = OidIsValid(statoid) ? SearchSysCache1(STATEXTOID, ObjectIdGetDatum(statoid)) : NULL;
-	if (HeapTupleIsValid(tup))
-	{
-		Form_pg_statistic_ext form = (Form_pg_statistic_ext) GETSTRUCT(tup);
-
-		ours = form->stxrelid == relid && form->stxowner == GetUserId();
-		ReleaseSysCache(tup);
-	}
-	if (ours && owner != GetUserId())
+	statoid = st_object_on(stats_name, relid, &current);
+	if (!OidIsValid(statoid))
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("statistics object %s exists on another table", stats_name)));
+	if (current == GetUserId() && owner != GetUserId())
 	{
 		Relation	catalog = table_open(StatisticExtRelationId, RowExclusiveLock);
 
@@ -325,12 +341,11 @@ perfopt_statistics_verify(const char *schema, int64 job_id, int64 recommendation
 }
 
 /*
- * A create_statistics job that failed for good may have created the
- * object before its ANALYZE failed: drop it again, if it is on the job's
- * table.  A failure here is logged, not raised.
+ * A drop_statistics job: DROP STATISTICS, only of the object of that name
+ * on the job's table (never another table's object that took the name).
  */
 void
-perfopt_statistics_cleanup(const char *stats_name, const char *table)
+perfopt_statistics_drop(const char *stats_name, const char *table)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	Oid			owner;
@@ -339,26 +354,30 @@ perfopt_statistics_cleanup(const char *stats_name, const char *table)
 
 	MemoryContextSwitchTo(cxt);
 	if (!OidIsValid(relid))
-		return;
+		return;					/* the table went, and its statistics with it */
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	exists = OidIsValid(st_object_on(stats_name, relid, &owner));
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(cxt);
+	if (exists)
+		perfopt_job_execute(psprintf("DROP STATISTICS IF EXISTS %s", stats_name), NULL);
+}
+
+/*
+ * A create_statistics job that failed for good may have created the
+ * object before its ANALYZE failed: drop it again.  A failure here is
+ * logged, not raised.
+ */
+void
+perfopt_statistics_cleanup(const char *stats_name, const char *table)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+
 	SetConfigOption("lock_timeout", psprintf("%d", perfopt_job_lock_timeout), PGC_SUSET, PGC_S_SESSION);
 	PG_TRY();
 	{
-		Oid			statoid;
-		HeapTuple	tup;
-
-		SetCurrentStatementStartTimestamp();
-		StartTransactionCommand();
-		statoid = get_statistics_object_oid(stringToQualifiedNameList(stats_name), true);
-		tup = OidIsValid(statoid) ? SearchSysCache1(STATEXTOID, ObjectIdGetDatum(statoid)) : NULL;
-		if (HeapTupleIsValid(tup))
-		{
-			exists = ((Form_pg_statistic_ext) GETSTRUCT(tup))->stxrelid == relid;
-			ReleaseSysCache(tup);
-		}
-		CommitTransactionCommand();
-		MemoryContextSwitchTo(cxt);
-		if (exists)
-			perfopt_job_execute(psprintf("DROP STATISTICS IF EXISTS %s", stats_name), NULL);
+		perfopt_statistics_drop(stats_name, table);
 	}
 	PG_CATCH();
 	{

@@ -253,6 +253,36 @@ is( $node->safe_psql('postgres',
 		"SELECT count(*) FROM perfopt_verifications WHERE index_name LIKE '%perfopt_fail_t_a_b_stat'"),
 	'0', 'nothing is verified');
 
+# another table's statistics object takes the name while the job waits
+# for a lock: the job fails and leaves that object alone
+$node->safe_psql(
+	'postgres', q{
+SET ROLE app;
+CREATE TABLE "Shop".race_t AS
+  SELECT g AS id, g % 100 AS a, g % 100 AS b FROM generate_series(1, 100000) g;
+ANALYZE "Shop".race_t;
+RESET ROLE;
+SELECT pg_stat_statements_reset();
+});
+run_statements($node, 'postgres',
+	[ map { "SELECT id FROM \"Shop\".race_t WHERE a = $_ AND b = $_" } 1 .. 5 ], 'SET ROLE app;');
+$holder = $node->background_psql('postgres');
+$holder->query_safe('BEGIN; LOCK TABLE "Shop".race_t IN SHARE UPDATE EXCLUSIVE MODE');
+$report = query_json($node, 'postgres', 'SELECT perfopt_optimize()');
+my ($race) = grep { $_->{kind} eq 'create_statistics' && $_->{statement} =~ /race_t/ } @{ $report->{actions} };
+ok($race, 'statistics are queued for race_t');
+ok(wait_for_job($node, 'postgres', $race->{job_id}, "state = 'queued' AND attempts >= 1"),
+	'its job waits for the lock');
+$node->safe_psql('postgres',
+	'SET ROLE app; CREATE STATISTICS "Shop".perfopt_race_t_a_b_stat (ndistinct) ON a, b FROM "Shop".indep_t');
+$holder->query_safe('COMMIT');
+$holder->quit;
+ok(wait_for_job($node, 'postgres', $race->{job_id}, "state = 'failed' AND last_sqlstate = '42710'"),
+	'the job fails: the name is another table\'s object');
+is( $node->safe_psql('postgres',
+		"SELECT stxrelid::regclass || ' ' || stxowner::regrole FROM pg_statistic_ext WHERE stxname = 'perfopt_race_t_a_b_stat'"),
+	'"Shop".indep_t app', 'that object is left as it was');
+
 # the job table refuses a statistics job kind it does not know
 my ($state) = sql_error_state($node, 'postgres',
 	"INSERT INTO perfopt_jobs (kind, statement) VALUES ('create_statistic', 'x')");
