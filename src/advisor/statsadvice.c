@@ -486,6 +486,9 @@ sa_candidate(AdvStatement *st, Oid *relid, Bitmapset **cols, bool *grouping,
 	}
 	else
 		return false;
+	/* the estimate is at least one row: ten times that is needed first */
+	if (!*grouping && actual <= ADV_STATS_FACTOR)
+		return false;
 	if (!sa_table_ok(st, *relid, *cols) || adv_stats_covered(*relid, *cols, *grouping) ||
 		!adv_stats_estimate(st, estimate))
 		return false;
