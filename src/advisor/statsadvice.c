@@ -62,6 +62,7 @@
 #include "utils/syscache.h"
 
 #include "advisor.h"
+#include "compat.h"
 #include "jsonutil.h"
 #include "perfopt.h"
 
@@ -87,10 +88,17 @@ typedef struct SaRec
 
 /* the column of a clause side: a plain Var of the statement's table */
 static AttrNumber
-sa_column(Node *node)
+sa_column(Node *node, Query *query)
 {
 	while (node && IsA(node, RelabelType))
 		node = (Node *) ((RelabelType *) node)->arg;
+	/* from 18, a grouped column is a Var of the group RTE */
+	if (node && IsA(node, Var) && ((Var *) node)->varno > 1 &&
+		((Var *) node)->varno <= list_length(query->rtable) &&
+		((Var *) node)->varlevelsup == 0 && ((Var *) node)->varattno > 0 &&
+		perfopt_rte_is_group(rt_fetch(((Var *) node)->varno, query->rtable)))
+		return sa_column(perfopt_group_expr(rt_fetch(((Var *) node)->varno, query->rtable),
+											((Var *) node)->varattno), query);
 	if (node && IsA(node, Var) && ((Var *) node)->varno == 1 &&
 		((Var *) node)->varlevelsup == 0 && ((Var *) node)->varattno > 0)
 		return ((Var *) node)->varattno;
@@ -112,7 +120,7 @@ sa_equality_operator(Oid opno)
 
 /* the columns of one conjunct, col = value or col IN (...), into *eq */
 static void
-sa_clause(Node *clause, Bitmapset **eq)
+sa_clause(Node *clause, Query *query, Bitmapset **eq)
 {
 	AttrNumber	col = InvalidAttrNumber;
 
@@ -121,7 +129,7 @@ sa_clause(Node *clause, Bitmapset **eq)
 		ListCell   *lc;
 
 		foreach(lc, ((BoolExpr *) clause)->args)
-			sa_clause(lfirst(lc), eq);
+			sa_clause(lfirst(lc), query, eq);
 		return;
 	}
 	if (IsA(clause, OpExpr) && list_length(((OpExpr *) clause)->args) == 2 &&
@@ -130,10 +138,10 @@ sa_clause(Node *clause, Bitmapset **eq)
 		Node	   *l = linitial(((OpExpr *) clause)->args);
 		Node	   *r = lsecond(((OpExpr *) clause)->args);
 
-		if (sa_column(l) != InvalidAttrNumber && sa_value(r))
-			col = sa_column(l);
-		else if (sa_column(r) != InvalidAttrNumber && sa_value(l))
-			col = sa_column(r);
+		if (sa_column(l, query) != InvalidAttrNumber && sa_value(r))
+			col = sa_column(l, query);
+		else if (sa_column(r, query) != InvalidAttrNumber && sa_value(l))
+			col = sa_column(r, query);
 	}
 	else if (IsA(clause, ScalarArrayOpExpr) && ((ScalarArrayOpExpr *) clause)->useOr &&
 			 sa_equality_operator(((ScalarArrayOpExpr *) clause)->opno))
@@ -141,8 +149,8 @@ sa_clause(Node *clause, Bitmapset **eq)
 		Node	   *l = linitial(((ScalarArrayOpExpr *) clause)->args);
 		Node	   *r = lsecond(((ScalarArrayOpExpr *) clause)->args);
 
-		if (sa_column(l) != InvalidAttrNumber && sa_value(r))
-			col = sa_column(l);
+		if (sa_column(l, query) != InvalidAttrNumber && sa_value(r))
+			col = sa_column(l, query);
 	}
 	if (col != InvalidAttrNumber)
 		*eq = bms_add_member(*eq, col);
@@ -157,7 +165,12 @@ sa_shape(Query *query, SaShape *shape)
 	ListCell   *lc;
 
 	memset(shape, 0, sizeof(SaShape));
-	if (list_length(query->rtable) != 1 || query->setOperations || query->cteList ||
+	/* one table (from 18, with GROUP BY, and the group RTE after it) */
+	if (list_length(query->rtable) == 2 && perfopt_rte_is_group(lsecond(query->rtable)))
+		;
+	else if (list_length(query->rtable) != 1)
+		return false;
+	if (query->setOperations || query->cteList ||
 		query->hasSubLinks || query->hasRecursive || query->rowMarks ||
 		jt == NULL || list_length(jt->fromlist) != 1 ||
 		!IsA(linitial(jt->fromlist), RangeTblRef) ||
@@ -168,11 +181,11 @@ sa_shape(Query *query, SaShape *shape)
 		return false;
 	shape->relid = rte->relid;
 	if (jt->quals)
-		sa_clause(jt->quals, &shape->eq);
+		sa_clause(jt->quals, query, &shape->eq);
 	foreach(lc, query->groupClause)
 	{
 		Node	   *expr = get_sortgroupclause_expr(lfirst(lc), query->targetList);
-		AttrNumber	col = sa_column(expr);
+		AttrNumber	col = sa_column(expr, query);
 
 		if (col != InvalidAttrNumber)
 			shape->group = bms_add_member(shape->group, col);

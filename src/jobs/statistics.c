@@ -18,7 +18,6 @@
 
 #include "access/htup_details.h"
 #include "access/xact.h"
-#include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_statistic_ext.h"
@@ -31,9 +30,9 @@
 #include "utils/json.h"
 #include "utils/memutils.h"
 #include "utils/regproc.h"
-#include "utils/varlena.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
+#include "utils/varlena.h"
 
 #include "advisor.h"
 #include "jobs.h"
@@ -69,7 +68,7 @@ st_table(const char *table, Oid *owner)
 static Oid
 st_object_on(const char *stats_name, Oid relid, Oid *owner)
 {
-	Oid			statoid = get_statistics_object_oid(stringToQualifiedNameList(stats_name), true);
+	Oid			statoid = get_statistics_object_oid(textToQualifiedNameList(cstring_to_text(stats_name)), true);
 	HeapTuple	tup;
 	bool		on = false;
 
@@ -107,10 +106,15 @@ st_give_to_owner(const char *stats_name, Oid relid, Oid owner)
 				 errmsg("statistics object %s exists on another table", stats_name)));
 	if (current == GetUserId() && owner != GetUserId())
 	{
-		Relation	catalog = table_open(StatisticExtRelationId, RowExclusiveLock);
+		AlterOwnerStmt *alter = makeNode(AlterOwnerStmt);
 
-		AlterObjectOwner_internal(catalog, statoid, owner);
-		table_close(catalog, RowExclusiveLock);
+		alter->objectType = OBJECT_STATISTIC_EXT;
+		alter->object = (Node *) textToQualifiedNameList(cstring_to_text(stats_name));
+		alter->newowner = makeNode(RoleSpec);
+		alter->newowner->roletype = ROLESPEC_CSTRING;
+		alter->newowner->rolename = GetUserNameFromId(owner, false);
+		alter->newowner->location = -1;
+		(void) ExecAlterOwnerStmt(alter);
 	}
 	CommitTransactionCommand();
 }
