@@ -68,6 +68,7 @@ run_statements(
 	$node, 'postgres',
 	[
 		(map { my $v = $_ % 100; qq{SELECT id FROM "Shop"."Corr T" WHERE a = $v AND "B" = $v} } 1 .. 12),
+		(map { qq{UPDATE "Shop"."Corr T" SET pad = pad WHERE "B" = $_ AND a IN ($_, $_)} } 1 .. 3),
 		(map { my $v = $_ % 100; "SELECT id FROM \"Shop\".indep_t WHERE a = $v AND b = $v" } 1 .. 12),
 		(map { my $v = $_ % 100; "SELECT id FROM \"Shop\".covered_t WHERE a = $v AND b = $v" } 1 .. 12),
 		(map { my $v = $_ % 10; "SELECT id FROM \"Shop\".small_t WHERE a = $v AND b = $v" } 1 .. 12),
@@ -88,6 +89,12 @@ is($corr->{index_name}, 'perfopt_Corr T_a_B_stat', 'index_name holds the statist
 like($corr->{reason}, qr/restricts by equality a, "B" of "Shop"\."Corr T".*estimates 10 rows per call where pg_stat_statements measured 1000\.0 \(100x off\)/,
 	'the reason gives the estimate and the actual rows');
 is($corr->{statements}[0]{rows_per_call}, 1000, 'the evidence has the rows per call');
+is_deeply(
+	[ sort map { $_->{query} =~ /^(\w+)/ ? $1 : '?' } @{ $corr->{statements} } ],
+	[ 'SELECT', 'UPDATE' ],
+	'an UPDATE on the same columns (= and IN) joins the same recommendation');
+is_deeply([ map { $_->{rows_per_call} } @{ $corr->{statements} } ], [ 1000, 1000 ],
+	'each with its rows per call');
 ok(grep({ $_->{kind} eq 'create_statistics' } @{ $summary->{actions} }),
 	'the advisor\'s summary lists it among its actions');
 
