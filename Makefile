@@ -15,6 +15,7 @@ OBJS = \
 	src/advisor/replicastatus.o \
 	src/advisor/select.o \
 	src/advisor/slowplan.o \
+	src/advisor/statsadvice.o \
 	src/advisor/valuecapture.o \
 	src/advisor/valuecost.o \
 	src/advisor/valuestore.o \
@@ -51,6 +52,7 @@ OBJS = \
 	src/jobs/queue.o \
 	src/jobs/runner.o \
 	src/jobs/statement.o \
+	src/jobs/statistics.o \
 	src/jobs/verify.o \
 	src/latency/apimetrics.o \
 	src/latency/latency.o \

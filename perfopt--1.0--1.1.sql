@@ -152,3 +152,25 @@ REVOKE ALL ON FUNCTION @extschema@.perfopt_advisor_standbys() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.perfopt_advisor_standbys() TO pg_monitor;
 COMMENT ON FUNCTION @extschema@.perfopt_advisor_standbys() IS
     'perfopt: per standby of perfopt.advisor_standbys and database, the advisor''s last attempt to read its workload, its last success, counts and last error';
+
+-- Extended statistics advice: a recommendation kind of its own
+-- (create_statistics: index_name holds the statistics object's name), the
+-- jobs that apply it (CREATE STATISTICS, then ANALYZE of the table) and
+-- take it back, and its verification (object_kind 'statistics': judged
+-- at once, from the planner's estimate after the ANALYZE).
+ALTER TABLE @extschema@.perfopt_recommendations
+    DROP CONSTRAINT perfopt_recommendations_kind_check,
+    ADD CONSTRAINT perfopt_recommendations_kind_check
+        CHECK (kind OPERATOR(pg_catalog.=) ANY (ARRAY['create_index', 'drop_index', 'reindex',
+                                                      'configuration', 'create_statistics']::pg_catalog.text[]));
+ALTER TABLE @extschema@.perfopt_jobs
+    DROP CONSTRAINT perfopt_jobs_kind_check,
+    ADD CONSTRAINT perfopt_jobs_kind_check
+        CHECK (kind OPERATOR(pg_catalog.=) ANY (ARRAY['create_index', 'drop_index', 'vacuum_analyze', 'analyze',
+                                                      'reindex', 'create_statistics',
+                                                      'drop_statistics']::pg_catalog.text[]));
+ALTER TABLE @extschema@.perfopt_verifications
+    ADD COLUMN object_kind pg_catalog.text NOT NULL DEFAULT 'index'
+        CHECK (object_kind OPERATOR(pg_catalog.=) ANY (ARRAY['index', 'statistics']::pg_catalog.text[]));
+COMMENT ON COLUMN @extschema@.perfopt_verifications.object_kind IS
+    'perfopt: index (index_name is an index) or statistics (index_name is an extended statistics object)';

@@ -48,3 +48,13 @@ SELECT perfopt_optimize(NULL);
 SELECT perfopt_optimize_database(NULL);
 \set VERBOSITY default
 DROP TABLE opt_t, opt_never_analyzed;
+
+-- the kinds of recommendations, jobs and verified objects (extended
+-- statistics: create_statistics, drop_statistics, object_kind statistics)
+SELECT conrelid::regclass AS tab, pg_get_constraintdef(oid) AS accepts
+FROM pg_constraint
+WHERE conname IN ('perfopt_recommendations_kind_check', 'perfopt_jobs_kind_check',
+                  'perfopt_verifications_object_kind_check')
+ORDER BY 1;
+SELECT column_default, is_nullable FROM information_schema.columns
+WHERE table_name = 'perfopt_verifications' AND column_name = 'object_kind';

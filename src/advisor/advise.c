@@ -341,6 +341,7 @@ perfopt_advise_run(bool persist, bool kept)
 		recs = lappend(recs, rec);
 	}
 	recs = list_concat(recs, adv_hygiene(statements, recs));
+	recs = list_concat(recs, adv_stats_advice(statements));
 	config = adv_config_advice();
 	if (persist)
 		adv_persist(list_concat_copy(recs, config), statements);

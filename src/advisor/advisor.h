@@ -109,11 +109,12 @@ typedef struct AdvStatement
 /* one row of perfopt_recommendations */
 typedef struct AdvRecommendation
 {
-	const char *kind;			/* create_index, drop_index, reindex, configuration */
+	const char *kind;			/* create_index, drop_index, reindex, configuration,
+								 * create_statistics */
 	char	   *setting;		/* configuration only: the parameter */
 	AdvIndex   *idx;			/* create_index only */
 	char	   *table_name;
-	char	   *index_name;
+	char	   *index_name;		/* create_statistics: the statistics object's */
 	char	   *definition;		/* identifies it across runs */
 	char	   *ddl;
 	char	   *statements_json;
@@ -144,6 +145,13 @@ extern List *adv_config_advice(void);
 
 /* hygiene.c: existing indexes and foreign keys */
 extern List *adv_hygiene(List *statements, List *recs);
+
+/* statsadvice.c: CREATE STATISTICS where estimates are ADV_STATS_FACTOR off */
+#define ADV_STATS_FACTOR 10.0
+extern List *adv_stats_advice(List *statements);
+extern bool adv_stats_estimate(AdvStatement *st, double *rows);
+extern bool adv_stats_covered(Oid relid, Bitmapset *cols, bool grouping);
+extern double adv_stats_misestimate(double estimate, double actual);
 
 /* whatif.c */
 extern void perfopt_whatif_install_hook(void);

@@ -2,7 +2,7 @@
  * configadvice.c — configuration advice beside the index advice: rows of
  * perfopt_recommendations of kind 'configuration', each with the
  * ALTER SYSTEM it suggests and its evidence in words.  Nothing is applied:
- * perfopt_optimize() acts on create_index rows only.
+ * perfopt_optimize() acts on create_index and create_statistics rows only.
  *
  * Evidence comes from the sample ring (connections, idle in transaction,
  * memory) and from the cumulative statistics (pg_stat_database,

@@ -148,4 +148,18 @@ perfopt_collate_is_c(Oid collation)
 #endif
 }
 
+/*
+ * From 18 a query with GROUP BY has an RTE_GROUP range table entry, and
+ * its target list names the grouped expressions through Vars of it
+ * (statsadvice.c): is rte one, and the expression behind its column.
+ */
+#if PG_VERSION_NUM >= 180000
+#define perfopt_rte_is_group(rte) ((rte)->rtekind == RTE_GROUP)
+#define perfopt_group_expr(rte, attno) \
+	((Node *) list_nth((rte)->groupexprs, (attno) - 1))
+#else
+#define perfopt_rte_is_group(rte) false
+#define perfopt_group_expr(rte, attno) ((Node *) NULL)
+#endif
+
 #endif							/* PERFOPT_COMPAT_H */

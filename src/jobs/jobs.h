@@ -1,7 +1,7 @@
 /*
  * jobs.h — the maintenance job runner: DDL and VACUUM that must run at top
  * level (CREATE INDEX CONCURRENTLY, DROP INDEX CONCURRENTLY, REINDEX
- * CONCURRENTLY, VACUUM, ANALYZE), queued in perfopt_jobs by SQL calls and
+ * CONCURRENTLY, VACUUM, ANALYZE, CREATE / DROP STATISTICS), queued in perfopt_jobs by SQL calls and
  * run by a dynamic background worker in the job's database.
  */
 #ifndef PERFOPT_JOBS_H
@@ -23,6 +23,14 @@ extern void perfopt_verify_after_build(const char *schema, int64 job_id,
 									   int64 recommendation_id, const char *index_name);
 extern void perfopt_verify_due(const char *schema);
 extern void perfopt_verify_schedule(const char *schema);
+
+/* statistics.c: extended statistics jobs and their verification */
+extern void perfopt_statistics_build(const char *statement, const char *table,
+									 const char *stats_name);
+extern void perfopt_statistics_drop(const char *stats_name, const char *table);
+extern void perfopt_statistics_cleanup(const char *stats_name, const char *table);
+extern void perfopt_statistics_verify(const char *schema, int64 job_id, int64 recommendation_id,
+									  const char *stats_name, const char *table);
 
 /* runner.c: the dynamic worker */
 extern PGDLLEXPORT void perfopt_job_runner_main(Datum main_arg);

@@ -1,7 +1,8 @@
 /*
  * optimize.c — perfopt_optimize(): the full optimization of this database.
  * It refreshes the advisor, queues a CREATE INDEX CONCURRENTLY job for
- * each create-index recommendation not dismissed, queues VACUUM (ANALYZE)
+ * each create-index recommendation not dismissed (a create_statistics job
+ * for each extended statistics one), queues VACUUM (ANALYZE)
  * or ANALYZE for tables past the dead-tuple or stale-statistics
  * thresholds, and reports all of it (also kept in perfopt_history).
  * perfopt_optimize_database() does the maintenance part only;
@@ -174,7 +175,7 @@ opt_may_touch(OptRun *run, const char *table, Oid *nsp)
 	return true;
 }
 
-/* create-index recommendations not dismissed, not applied, not queued */
+/* create-index and -statistics recommendations not dismissed, applied or queued */
 static List *
 opt_pending_recommendations(OptRun *run)
 {
@@ -182,9 +183,9 @@ opt_pending_recommendations(OptRun *run)
 
 	perfopt_spi_connect();
 	if (SPI_execute(psprintf("/* perfopt */ SELECT r.id, r.ddl, r.reason, r.benefit_ms,"
-							 " r.estimated_size_bytes, r.table_name, r.index_name"
+							 " r.estimated_size_bytes, r.table_name, r.index_name, r.kind"
 							 " FROM %s.perfopt_recommendations r"
-							 " WHERE r.kind OPERATOR(pg_catalog.=) 'create_index'"
+							 " WHERE r.kind OPERATOR(pg_catalog.=) ANY (ARRAY['create_index', 'create_statistics'])"
 							 " AND r.status OPERATOR(pg_catalog.=) 'new'"
 							 " AND NOT EXISTS (SELECT 1 FROM %s.perfopt_jobs j"
 							 "   WHERE j.recommendation_id OPERATOR(pg_catalog.=) r.id"
@@ -192,7 +193,7 @@ opt_pending_recommendations(OptRun *run)
 							 " ORDER BY r.benefit_ms DESC, r.id", run->schema, run->schema),
 					false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "perfopt: could not read perfopt_recommendations");
-	rows = opt_rows(run, 7);
+	rows = opt_rows(run, 8);
 	SPI_finish();
 	return rows;
 }
@@ -276,19 +277,21 @@ opt_indexes(OptRun *run, List *rows)
 	{
 		List	   *row = lfirst(lc);
 		char	   *table = list_nth(row, 5);
+		char	   *kind = list_nth(row, 7);
 		Oid			nsp;
 		int64		job = 0;
 
 		if (!opt_may_touch(run, table, &nsp))
 			continue;
+		/* create_statistics: CREATE STATISTICS, then ANALYZE (jobs/statistics.c) */
 		if (!run->dry_run)
-			job = perfopt_job_queue("create_index", list_nth(row, 1), table,
+			job = perfopt_job_queue(kind, list_nth(row, 1), table,
 									psprintf("%s.%s", quote_identifier(get_namespace_name(nsp)),
 											 quote_identifier(list_nth(row, 6))),
 									strtod(list_nth(row, 4), NULL),
 									strtoll(list_nth(row, 0), NULL, 10), opt_run_id(run));
 		run->improvement_ms += strtod(list_nth(row, 3), NULL);
-		opt_action(run, "create_index", list_nth(row, 1), job, list_nth(row, 2));
+		opt_action(run, kind, list_nth(row, 1), job, list_nth(row, 2));
 	}
 }
 

@@ -12,7 +12,8 @@
  * backoff (waiting on the latch, holding no transaction), other errors
  * fail the job with the error kept, and a cancel (pg_cancel_backend)
  * cancels it.  After a build: ANALYZE and the first verification
- * (verify.c).  At start it fails jobs that a crash or a shutdown left
+ * (verify.c); a create_statistics job runs CREATE STATISTICS (for the
+ * table's owner) and ANALYZE (as it) and is verified at once (statistics.c).  At start it fails jobs that a crash or a shutdown left
  * "running", drops INVALID indexes named perfopt_* that no build is
  * working on and what failed builds on partitioned tables left
  * (partitioned.c), and judges the builds whose observation window has
@@ -271,6 +272,23 @@ rn_verify_after_build(RnJob *job)
 	PG_END_TRY();
 }
 
+/* statistics: the verdict at once; its own failures are logged */
+static void
+rn_verify_statistics(RnJob *job)
+{
+	PG_TRY();
+	{
+		perfopt_statistics_verify(rn_schema, job->id, job->recommendation_id, job->index_name,
+								  job->target_table);
+	}
+	PG_CATCH();
+	{
+		perfopt_job_log_and_abort();
+	}
+	PG_END_TRY();
+	SetConfigOption("lock_timeout", "0", PGC_SUSET, PGC_S_SESSION);
+}
+
 static void
 rn_verify_due(void)
 {
@@ -339,6 +357,12 @@ rn_run(RnJob *job)
 			enable_timeout_after(STATEMENT_TIMEOUT, perfopt_job_statement_timeout);
 		if (partitioned)
 			perfopt_partitioned_build(job->statement, job->target_table);
+		else if (strcmp(job->kind, "create_statistics") == 0 && job->target_table &&
+				 job->index_name)
+			perfopt_statistics_build(job->statement, job->target_table, job->index_name);
+		else if (strcmp(job->kind, "drop_statistics") == 0 && job->target_table &&
+				 job->index_name)
+			perfopt_statistics_drop(job->index_name, job->target_table);
 		else
 			perfopt_job_execute(job->statement, NULL);
 		disable_timeout(STATEMENT_TIMEOUT, false);
@@ -362,6 +386,9 @@ rn_run(RnJob *job)
 		if (strcmp(job->kind, "create_index") == 0 && job->recommendation_id > 0 &&
 			job->index_name && job->target_table)
 			rn_verify_after_build(job);
+		else if (strcmp(job->kind, "create_statistics") == 0 && job->recommendation_id > 0 &&
+				 job->index_name && job->target_table)
+			rn_verify_statistics(job);
 		return;
 	}
 
@@ -392,6 +419,10 @@ rn_run(RnJob *job)
 		rn_finish(job, retry ? "queued" : cancelled ? "cancelled" : "failed",
 				  rn_error_text(edata, cancelled), sqlstate,
 				  retry ? RN_RETRY_BASE_SECONDS * (1 << Min(job->attempts - 1, 10)) : 0);
+		/* a statistics object whose ANALYZE failed for good goes again */
+		if (!retry && strcmp(job->kind, "create_statistics") == 0 && job->index_name &&
+			job->target_table)
+			perfopt_statistics_cleanup(job->index_name, job->target_table);
 	}
 	FreeErrorData(edata);
 }

@@ -96,7 +96,8 @@ js_drops_partitioned_index(DropStmt *drop)
 /*
  * Only the statements perfopt queues, each a single one, and none that
  * takes a lock the application would wait on: no plain CREATE INDEX or
- * REINDEX, no VACUUM FULL.
+ * REINDEX, no VACUUM FULL (CREATE and DROP STATISTICS take SHARE UPDATE
+ * EXCLUSIVE, which reads and writes do not wait for).
  */
 static void
 js_check_statement(Node *stmt)
@@ -112,7 +113,12 @@ js_check_statement(Node *stmt)
 		allowed = drop->removeType == OBJECT_INDEX && drop->concurrent;
 		if (allowed && js_drops_partitioned_index(drop))
 			drop->concurrent = false;
+		/* DROP STATISTICS: a SHARE UPDATE EXCLUSIVE lock, like ANALYZE's */
+		if (drop->removeType == OBJECT_STATISTIC_EXT)
+			allowed = true;
 	}
+	else if (IsA(stmt, CreateStatsStmt))
+		allowed = ((CreateStatsStmt *) stmt)->if_not_exists;
 	else if (IsA(stmt, ReindexStmt))
 		allowed = js_has_option(((ReindexStmt *) stmt)->params, "concurrently");
 	else if (IsA(stmt, VacuumStmt))
@@ -120,7 +126,7 @@ js_check_statement(Node *stmt)
 	if (!allowed)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("a job runs only CREATE/DROP INDEX CONCURRENTLY, REINDEX CONCURRENTLY, VACUUM (not FULL) or ANALYZE")));
+				 errmsg("a job runs only CREATE/DROP INDEX CONCURRENTLY, REINDEX CONCURRENTLY, VACUUM (not FULL), ANALYZE, CREATE STATISTICS IF NOT EXISTS or DROP STATISTICS")));
 }
 
 /*
