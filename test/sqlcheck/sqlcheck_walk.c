@@ -661,8 +661,9 @@ sc_statement(Node *stmt, ScWalk *w)
 		case T_ConstraintsSetStmt:
 		case T_CreateExtensionStmt:
 		case T_AlterExtensionStmt:
+		case T_CreateRoleStmt:
 			/* settings, channels, transaction modes, prepared statements and
-			 * cursors by name: nothing on search_path */
+			 * cursors by name, roles (global): nothing on search_path */
 			break;
 		default:
 			sc_report(w, -1, "statement %s: not understood by the checker", CreateCommandName(stmt));
