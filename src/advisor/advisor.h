@@ -176,6 +176,7 @@ extern bool adv_plan_as_statement_role(AdvStatement *st, void (*fn) (AdvStatemen
 
 /* valuecost.c: the sampled values a statement is costed with */
 extern void adv_value_sets_load(AdvStatement *st);
+extern Oid *adv_value_literal_types(AdvStatement *st, int *n);
 
 /* planrole.c: as whom a statement may be planned */
 extern Oid	adv_plan_role(Oid statement_role, Query *query, char **reason);

@@ -26,6 +26,9 @@
  */
 #include "postgres.h"
 
+#include <ctype.h>
+
+#include "catalog/pg_type.h"
 #include "miscadmin.h"
 #include "nodes/params.h"
 #include "utils/lsyscache.h"
@@ -206,4 +209,107 @@ adv_value_sets_load(AdvStatement *st)
 	}
 	vc_set = NULL;
 	vc_params = NULL;
+}
+
+/*
+ * The type the parser gives a numeric literal written as TEXT (make_const's
+ * rules: an integer that fits int4, then int8, else numeric; a decimal or
+ * an exponent: numeric), or InvalidOid when TEXT is not one.
+ */
+static Oid
+vc_numeric_literal_type(const char *text)
+{
+	const char *p = text;
+	bool		digits = false;
+	bool		integer = true;
+	char	   *end;
+	long long	v;
+
+	if (*p == '-')
+		p++;
+	for (; *p; p++)
+	{
+		if (isdigit((unsigned char) *p))
+			digits = true;
+		else if (*p == '.' || *p == 'e' || *p == 'E' ||
+				 ((*p == '+' || *p == '-') && (p[-1] == 'e' || p[-1] == 'E')))
+			integer = false;
+		else
+			return InvalidOid;
+	}
+	if (!digits)
+		return InvalidOid;
+	if (!integer)
+		return NUMERICOID;
+	errno = 0;
+	v = strtoll(text, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return NUMERICOID;
+	return (v >= PG_INT32_MIN && v <= PG_INT32_MAX) ? INT4OID : INT8OID;
+}
+
+/*
+ * For a second analysis of a statement whose first failed: pg_stat_statements
+ * turned its literals into $n, and a $n has no type where a numeric literal
+ * had one ("($5 + $6) * interval '1 second'": unknown + unknown is
+ * ambiguous, integer + integer is not).  Where every sampled value of a $n
+ * reads as a numeric literal, that $n gets the literal's type; the others
+ * stay to be inferred.  The types (palloc'd, *n of them), or NULL when the
+ * samples type none.  Only a retry uses them: a bind parameter that merely
+ * looks numeric ('123' for a text column) would fail there.
+ */
+Oid *
+adv_value_literal_types(AdvStatement *st, int *n)
+{
+	List	   *sets;
+	ListCell   *lc;
+	int			nparams = 0;
+	Oid		   *types;
+	bool		any = false;
+
+	*n = 0;
+	if (st->queryid == 0)
+		return NULL;
+	sets = adv_replica_value_samples(st, perfopt_value_samples(MyDatabaseId, st->userid,
+																(uint64) st->queryid));
+	foreach(lc, sets)
+		nparams = Max(nparams, ((PerfoptValueSet *) lfirst(lc))->nparams);
+	if (nparams == 0)
+		return NULL;
+	types = palloc0(sizeof(Oid) * nparams);
+	for (int i = 0; i < nparams; i++)
+	{
+		Oid			type = InvalidOid;
+		bool		ok = true;
+
+		foreach(lc, sets)
+		{
+			PerfoptValueSet *set = lfirst(lc);
+			Oid			t;
+
+			if (i >= set->nparams || set->values[i] == NULL)
+				continue;
+			t = vc_numeric_literal_type(set->values[i]);
+			if (!OidIsValid(t))
+			{
+				ok = false;
+				break;
+			}
+			/* the widest of the values' types */
+			if (type == InvalidOid || t == NUMERICOID || (t == INT8OID && type == INT4OID))
+				type = t;
+		}
+		if (ok && OidIsValid(type))
+		{
+			types[i] = type;
+			any = true;
+		}
+	}
+	if (!any)
+	{
+		pfree(types);
+		return NULL;
+	}
+	*n = nparams;
+	return types;
 }

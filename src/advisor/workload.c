@@ -209,6 +209,10 @@ wl_unsupported(Query *query)
 	return "INSERT or MERGE: no index can speed it up";
 }
 
+/* types the $n start with, for a second analysis (adv_value_literal_types) */
+static Oid *wl_seed_types = NULL;
+static int	wl_nseed = 0;
+
 /* parse, analyze and rewrite the repaired text; the one Query, or an error */
 static Query *
 wl_analyze(AdvStatement *st)
@@ -219,6 +223,12 @@ wl_analyze(AdvStatement *st)
 	List	   *queries;
 	Query	   *query;
 
+	if (wl_seed_types != NULL)
+	{
+		/* (varparams may enlarge the array: a copy of our own) */
+		nparams = wl_nseed;
+		param_types = memcpy(palloc(sizeof(Oid) * nparams), wl_seed_types, sizeof(Oid) * nparams);
+	}
 	if (list_length(raw) != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_SYNTAX_ERROR),
@@ -576,6 +586,40 @@ wl_prepare(AdvStatement *st)
 }
 
 /*
+ * The analysis failed: once more, with the $n whose sampled values all read
+ * as numeric literals typed as the parser types such a literal
+ * (adv_value_literal_types).  The first failure is the one reported when
+ * this one fails too.
+ */
+static bool
+wl_analyze_again(AdvStatement *st)
+{
+	char	   *first = st->skip_reason;
+	volatile bool ok = false;
+
+	if (st->over_budget)
+		return false;
+	wl_seed_types = adv_value_literal_types(st, &wl_nseed);
+	if (wl_seed_types == NULL)
+		return false;
+	st->skip_reason = NULL;
+	PG_TRY();
+	{
+		ok = adv_analyze_as_statement_role(st, wl_prepare);
+	}
+	PG_FINALLY();
+	{
+		pfree(wl_seed_types);
+		wl_seed_types = NULL;
+		wl_nseed = 0;
+	}
+	PG_END_TRY();
+	if (!ok)
+		st->skip_reason = first;
+	return ok;
+}
+
+/*
  * The baseline (as st->plan_role): the generic plan with the collect hook
  * on, for the column uses; then, with sampled values, the cost over them.
  */
@@ -725,7 +769,7 @@ adv_statement_prepare(AdvStatement *st)
 		st->skip_reason = pstrdup("could not repair the normalized text");
 		return;
 	}
-	if (adv_analyze_as_statement_role(st, wl_prepare))
+	if (adv_analyze_as_statement_role(st, wl_prepare) || wl_analyze_again(st))
 		adv_value_sets_load(st);
 	if (st->query == NULL || st->over_budget ||
 		!adv_plan_as_statement_role(st, wl_baseline))

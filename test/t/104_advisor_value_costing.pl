@@ -14,6 +14,12 @@
 #     (an application constant), so the partial (created_at) WHERE
 #     status = 'review' does as well at a hundredth of the size, and
 #     either is the answer (107 tests partial indexes);
+#   - an hour of created_at, its bounds computed from constants
+#     ("timestamptz '...' + (:off + 60) * interval '1 minute'"): normalized,
+#     "($2 + $3) * $4" is unknown + unknown, which does not analyze; with
+#     samples, a second analysis types the $n whose values all read as
+#     numeric literals as the parser types such a literal, and the range
+#     gets its index on created_at (without samples it stays skipped);
 #   - the values reach no table: the recommendations and the skipped
 #     statements of perfopt's tables never hold them, but for that
 #     partial index's predicate (docs/security.md).
@@ -58,6 +64,12 @@ my $rare = $node->basedir . '/rare.sql';
 open(my $fh, '>', $rare) or die;
 print $fh "\\set k 9\nSELECT * FROM items WHERE kind = :k;\n";
 close $fh;
+my $range = $node->basedir . '/range.sql';
+open($fh, '>', $range) or die;
+print $fh "\\set off random(0, 190000)\n"
+  . "SELECT sum(kind) FROM items WHERE created_at >= timestamptz '2026-01-01' + :off * interval '1 minute'"
+  . " AND created_at < timestamptz '2026-01-01' + (:off + 60) * interval '1 minute';\n";
+close $fh;
 my $queue = $node->basedir . '/queue.sql';
 open($fh, '>', $queue) or die;
 print $fh "SELECT id, payload FROM items WHERE status = 'review' ORDER BY created_at LIMIT 20;\n";
@@ -99,6 +111,14 @@ note "sampling off: @generic";
 ok(!(grep { /^items\(kind\b/ } @generic), 'sampling off: no index led by kind (a quarter of the table, as the generic plan sees it)');
 ok(!(grep { $_ eq 'items(status, created_at)' } @generic), '  and no (status, created_at) for the queue');
 
+# the range's statement: unknown + unknown does not analyze without samples
+my @off = advise([ 'simple', $range, 10 ]);
+ok(!(grep { /^items\(created_at\b/ } @off), 'sampling off: no index for the range over computed bounds');
+like(
+	$node->safe_psql($db, q{SELECT string_agg(reason, ' | ') FROM perfopt_advisor_skipped WHERE query LIKE '%sum(kind)%'}),
+	qr/not unique|could not determine/,
+	'  it is skipped: its normalized bounds ($n + $n) do not analyze');
+
 # ---- sampling on: bind parameters
 set_rate(1);
 my @bound = advise([ 'extended', $rare, 30 ]);
@@ -116,6 +136,13 @@ ok( (grep {
 			  || $_ eq q{items(created_at) WHERE (status = 'review'::text)}
 		} @constants),
 	'sampled over constants: (status, created_at), or (created_at) WHERE status = \'review\', for the rare status the queue reads');
+
+# ---- sampling on: the range's numeric literals typed as the parser types them
+my @typed = advise([ 'simple', $range, 30 ]);
+note "sampling on, computed bounds: @typed";
+ok((grep { /^items\(created_at\b/ } @typed), 'sampled: the range over computed bounds analyzes and gets an index on created_at');
+is($node->safe_psql($db, q{SELECT count(*) FROM perfopt_advisor_skipped WHERE query LIKE '%sum(kind)%'}),
+	'0', '  and it is no longer skipped');
 
 # ---- the values stay in memory: no table of perfopt's holds them
 my $tables = $node->safe_psql(
