@@ -154,9 +154,9 @@ perfopt_collate_is_c(Oid collation)
  * (statsadvice.c): is rte one, and the expression behind its column.
  */
 #if PG_VERSION_NUM >= 180000
-#define perfopt_rte_is_group(rte) ((rte)->rtekind == RTE_GROUP)
+#define perfopt_rte_is_group(rte) (((RangeTblEntry *) (rte))->rtekind == RTE_GROUP)
 #define perfopt_group_expr(rte, attno) \
-	((Node *) list_nth((rte)->groupexprs, (attno) - 1))
+	((Node *) list_nth(((RangeTblEntry *) (rte))->groupexprs, (attno) - 1))
 #else
 #define perfopt_rte_is_group(rte) false
 #define perfopt_group_expr(rte, attno) ((Node *) NULL)
