@@ -19,7 +19,8 @@
  * with more key columns, its own among them, that serves one of its
  * statements much better (perfopt.min_cost_reduction of its cost then),
  * regresses none (the greedy rounds' rule), is at most twice its size and
- * gains the workload more time than it costs: (parent, at) for (parent)
+ * gains the workload more time than it costs, at least
+ * perfopt.min_workload_saving of it, as a greedy round must: (parent, at) for (parent)
  * when a feed reads a parent's newest rows.  The greedy rounds prefer the
  * smaller of two indexes that both end a sequential scan, and measured
  * against that scan the composite's edge (20 entries read instead of a
@@ -517,11 +518,48 @@ sel_widens(AdvIndex *big, AdvIndex *small)
 }
 
 /*
+ * What trading old for cand in chosen gains the statements of LIST (over
+ * old's statements, or cand's own); *better when one of them falls by
+ * perfopt.min_cost_reduction, false (and no gain) when one regresses past
+ * the greedy rounds' rule or fails to plan.  SKIP: statements to leave out.
+ */
+static bool
+sel_trade_gain(List *chosen, List *config, List *list, bool (*take) (AdvIndex *, AdvStatement *),
+			   AdvIndex *idx, List *skip, double *gain, bool *better)
+{
+	ListCell   *ls;
+
+	foreach(ls, list)
+	{
+		AdvStatement *st = lfirst(ls);
+		double		now;
+		double		then;
+
+		if ((take && !take(idx, st)) || list_member_ptr(skip, st))
+			continue;
+		now = adv_cost_under(st, chosen);
+		then = adv_cost_under(st, config);
+		if (now < 0 || then < 0 || st->cost_base <= 0 || then > st->cost_base * SEL_MAX_REGRESSION)
+			return false;
+		if (now - then >= now * perfopt_min_cost_reduction / 100.0)
+			*better = true;
+		*gain += st->total_time_ms * (now - then) / st->cost_base;
+	}
+	return true;
+}
+
+/*
  * Trade chosen indexes for better candidates on the same table (see the
- * top of this file), best gain first, until none improves.
+ * top of this file), best gain first, until none improves.  A trade must
+ * save the workload floor_ms, as a greedy round must.  Only the statements
+ * a wider candidate is relevant to (they use its second column) can gain
+ * from it: they are planned first, and the other statements of the index
+ * it replaces (they may regress) only for a trade that could still win,
+ * so that a table with many chosen indexes and many candidates does not
+ * plan every statement for every pair.
  */
 static List *
-sel_upgrade(List *chosen, List *statements, List *candidates, double budget_left)
+sel_upgrade(List *chosen, List *statements, List *candidates, double budget_left, double floor_ms)
 {
 	bool		changed = true;
 
@@ -545,36 +583,23 @@ sel_upgrade(List *chosen, List *statements, List *candidates, double budget_left
 				List	   *config;
 				double		gain = 0;
 				bool		better = false;
-				bool		worse = false;
+				bool		ok;
 				double		grow = sel_bytes(cand) - sel_bytes(old);
-				ListCell   *ls;
 
 				if (!sel_widens(cand, old) || list_member_ptr(chosen, cand) ||
-					sel_bytes(cand) > 2 * sel_bytes(old) || grow > budget_left)
+					sel_bytes(cand) > 2 * sel_bytes(old) || grow > budget_left ||
+					cand->relevant == NIL)
 					continue;
+				CHECK_FOR_INTERRUPTS();
 				config = lappend(list_delete_ptr(list_copy(chosen), old), cand);
-				foreach(ls, statements)
-				{
-					AdvStatement *st = lfirst(ls);
-					double		now;
-					double		then;
-
-					if (!sel_usable(old, st) && !sel_usable(cand, st))
-						continue;
-					now = adv_cost_under(st, chosen);
-					then = adv_cost_under(st, config);
-					if (now < 0 || then < 0 || st->cost_base <= 0 || then > st->cost_base * SEL_MAX_REGRESSION)
-					{
-						worse = true;
-						break;
-					}
-					if (now - then >= now * perfopt_min_cost_reduction / 100.0)
-						better = true;
-					gain += st->total_time_ms * (now - then) / st->cost_base;
-				}
-				list_free(config);
+				ok = sel_trade_gain(chosen, config, cand->relevant, NULL, cand, NIL, &gain, &better);
 				gain -= sel_write_penalty(cand) - sel_write_penalty(old);
-				if (!worse && better && gain > best_gain)
+				/* the rest can only lose: plan it for a trade that may still win */
+				if (ok && better && gain > best_gain && gain >= floor_ms)
+					ok = sel_trade_gain(chosen, config, statements, sel_usable, old, cand->relevant,
+										&gain, &better);
+				list_free(config);
+				if (ok && better && gain > best_gain && gain >= floor_ms)
 				{
 					best_gain = gain;
 					best_old = old;
@@ -708,7 +733,7 @@ adv_select(List *statements, List *writes, List *candidates)
 		}
 	}
 	chosen = sel_prune(chosen, statements, floor_ms);
-	return sel_upgrade(chosen, statements, candidates, budget_left);
+	return sel_upgrade(chosen, statements, candidates, budget_left, floor_ms);
 }
 
 /* statements idx serves in the final configuration, with their costs */
