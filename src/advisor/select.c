@@ -19,8 +19,7 @@
  * with more key columns, its own among them, that serves one of its
  * statements much better (perfopt.min_cost_reduction of its cost then),
  * regresses none (the greedy rounds' rule), is at most twice its size and
- * gains the workload more time than it costs, at least
- * perfopt.min_workload_saving of it, as a greedy round must: (parent, at) for (parent)
+ * gains the workload more time than it costs: (parent, at) for (parent)
  * when a feed reads a parent's newest rows.  The greedy rounds prefer the
  * smaller of two indexes that both end a sequential scan, and measured
  * against that scan the composite's edge (20 entries read instead of a
@@ -550,8 +549,7 @@ sel_trade_gain(List *chosen, List *config, List *list, bool (*take) (AdvIndex *,
 
 /*
  * Trade chosen indexes for better candidates on the same table (see the
- * top of this file), best gain first, until none improves.  A trade must
- * save the workload floor_ms, as a greedy round must.  Only the statements
+ * top of this file), best gain first, until none improves.  Only the statements
  * a wider candidate is relevant to (they use its second column) can gain
  * from it: they are planned first, and the other statements of the index
  * it replaces (they may regress) only for a trade that could still win,
@@ -559,7 +557,7 @@ sel_trade_gain(List *chosen, List *config, List *list, bool (*take) (AdvIndex *,
  * plan every statement for every pair.
  */
 static List *
-sel_upgrade(List *chosen, List *statements, List *candidates, double budget_left, double floor_ms)
+sel_upgrade(List *chosen, List *statements, List *candidates, double budget_left)
 {
 	bool		changed = true;
 
@@ -595,11 +593,11 @@ sel_upgrade(List *chosen, List *statements, List *candidates, double budget_left
 				ok = sel_trade_gain(chosen, config, cand->relevant, NULL, cand, NIL, &gain, &better);
 				gain -= sel_write_penalty(cand) - sel_write_penalty(old);
 				/* the rest can only lose: plan it for a trade that may still win */
-				if (ok && better && gain > best_gain && gain >= floor_ms)
+				if (ok && better && gain > best_gain)
 					ok = sel_trade_gain(chosen, config, statements, sel_usable, old, cand->relevant,
 										&gain, &better);
 				list_free(config);
-				if (ok && better && gain > best_gain && gain >= floor_ms)
+				if (ok && better && gain > best_gain)
 				{
 					best_gain = gain;
 					best_old = old;
@@ -733,7 +731,7 @@ adv_select(List *statements, List *writes, List *candidates)
 		}
 	}
 	chosen = sel_prune(chosen, statements, floor_ms);
-	return sel_upgrade(chosen, statements, candidates, budget_left, floor_ms);
+	return sel_upgrade(chosen, statements, candidates, budget_left);
 }
 
 /* statements idx serves in the final configuration, with their costs */

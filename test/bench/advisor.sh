@@ -19,10 +19,12 @@ perfopt_bench_cluster 57432 "shared_buffers = '256MB'" \
 	"pg_stat_statements.max = 12000" "max_parallel_workers_per_gather = 0"
 
 # the best index of each workload shape (test/workload/advisor_workload.sql);
-# for "kind = $1 ORDER BY at DESC LIMIT 20", (kind, at) and (at) both serve
+# for "kind = $1 ORDER BY at DESC LIMIT 20", (kind, at) and (at) both serve;
+# for the orders of a customer, and of a customer in a status,
+# (customer_id) and (customer_id, status) both do
 expected=(
 	"ON public.bench_customers USING btree (email)"
-	"ON public.bench_orders USING btree (customer_id)"
+	"ON public.bench_orders USING btree (customer_id)|ON public.bench_orders USING btree (customer_id, status)"
 	"ON public.bench_customers USING btree ((lower(email)))"
 	"ON public.bench_orders USING btree (created_at)"
 	"ON public.bench_events USING btree (kind, at)|ON public.bench_events USING btree (at)"
