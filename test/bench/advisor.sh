@@ -2,10 +2,10 @@
 # test/bench/advisor.sh — the index advisor at a given scale, in one run:
 #   1. recall against the known-best indexes of the benchmark workload, and
 #      recommendations outside that set (useless ones);
-#   2. the time perfopt_advise() takes (fastest and median of five), and its
-#      planner calls, for 100, 1000 and 10,000 distinct statements (with
-#      perfopt.advisor_max_statements above their number: the bench's own
-#      statements are in pg_stat_statements too);
+#   2. the time perfopt_advise() takes (fastest and median of five; one run
+#      for 10,000), and its planner calls, for 100, 1000 and 10,000
+#      distinct statements (with perfopt.advisor_max_statements above their
+#      number: the bench's own statements are in pg_stat_statements too);
 #   3. the workload's speedup once the recommendations are built.
 #   bash test/bench/advisor.sh [scale, default 1]
 # Goals: every known-best index found, zero useless; advise <= 1 s for 1000
@@ -69,10 +69,10 @@ for d in "${defs[@]}"; do
 done
 echo "recall: $found of ${#expected[@]} known-best indexes; useless: $useless"
 
-# distinct statements: pairs of bench_wide's columns (1980 of them), then
-# triples, each run once
+# distinct N [RUNS]: N distinct statements, pairs of bench_wide's columns
+# (1980 of them), then triples, each run once; advised RUNS times (5)
 distinct() {
-	local n=$1 file="$BENCH_DIR/distinct.sql"
+	local n=$1 runs=${2:-5} file="$BENCH_DIR/distinct.sql"
 	awk -v n="$n" 'BEGIN {
 		for (i = 1; i <= 45 && k < n; i++)
 			for (j = 1; j <= 45 && k < n; j++)
@@ -85,11 +85,11 @@ distinct() {
 	[ "$(id -u)" = 0 ] && chown postgres "$file"
 	sql "SELECT pg_stat_statements_reset()" >/dev/null
 	psql_b -f "$file" >/dev/null
-	# five runs over the same statements: on a shared machine the fastest
+	# several runs over the same statements: on a shared machine the fastest
 	# is the least disturbed, the median the typical
 	sql "SET perfopt.advisor_max_statements = $((n + 100));
-	     WITH runs AS (SELECT perfopt_advise() s FROM generate_series(1, 5))
-	     SELECT format('%s distinct statements: advise %s ms (fastest of 5; median %s ms), %s planner calls, %s candidates, %s recommendations',
+	     WITH runs AS (SELECT perfopt_advise() s FROM generate_series(1, $runs))
+	     SELECT format('%s distinct statements: advise %s ms (fastest of $runs; median %s ms), %s planner calls, %s candidates, %s recommendations',
 	                   min(s->>'analyzed'), min((s->>'elapsed_ms')::float8),
 	                   percentile_disc(0.5) WITHIN GROUP (ORDER BY (s->>'elapsed_ms')::float8),
 	                   min(s->>'planner_calls'), min(s->>'candidates'), min(s->>'recommendations'))
@@ -97,7 +97,7 @@ distinct() {
 }
 distinct 100
 distinct 1000
-distinct 10000
+distinct 10000 1
 
 echo "building the ${#ddls[@]} recommended indexes"
 for ddl in "${ddls[@]}"; do psql_b -c "$ddl"; done
