@@ -549,12 +549,12 @@ sel_trade_gain(List *chosen, List *config, List *list, bool (*take) (AdvIndex *,
 
 /*
  * Trade chosen indexes for better candidates on the same table (see the
- * top of this file), best gain first, until none improves.  Only the statements
- * a wider candidate is relevant to (they use its second column) can gain
- * from it: they are planned first, and the other statements of the index
- * it replaces (they may regress) only for a trade that could still win,
- * so that a table with many chosen indexes and many candidates does not
- * plan every statement for every pair.
+ * top of this file), best gain first, until none improves.  Only the
+ * statements a wider candidate is relevant to (they use its second
+ * column) can gain from it: they are planned first, and the other
+ * statements of the index it replaces (they may regress) only for a trade
+ * that could still win, so that a table with many chosen indexes and many
+ * candidates does not plan every statement for every pair.
  */
 static List *
 sel_upgrade(List *chosen, List *statements, List *candidates, double budget_left)
