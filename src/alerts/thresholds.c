@@ -23,6 +23,7 @@
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
 
 #include "atcommit.h"
 #include "audit.h"
@@ -170,19 +171,38 @@ perfopt_set_thresholds(PG_FUNCTION_ARGS)
 
 /*
  * The worker, in a transaction in perfopt.database with the extension
- * there: the stored document into shared memory.
+ * there: the stored document into shared memory, unless a
+ * perfopt_set_thresholds() published since this began.  The generation is
+ * read before the snapshot the document is read with: a commit the
+ * snapshot misses publishes after it (at commit) and so changes the
+ * generation, and the older document read here is not published over the
+ * newer one.
  */
 void
 perfopt_thresholds_load(void)
 {
 	Oid			nsp = perfopt_extension_schema_locked();
 	PerfoptThresholds th;
+	uint64		generation;
 
 	if (!OidIsValid(nsp) ||
 		!OidIsValid(get_relname_relid("perfopt_thresholds", nsp)))
 		return;
+	LWLockAcquire(perfopt_shared->lock, LW_SHARED);
+	generation = perfopt_shared->thresholds_generation;
+	LWLockRelease(perfopt_shared->lock);
+	PushActiveSnapshot(GetTransactionSnapshot());
 	perfopt_spi_connect();
 	if (thr_stored(quote_identifier(get_namespace_name(nsp)), false, &th))
-		thr_publish(&th);
+	{
+		LWLockAcquire(perfopt_shared->lock, LW_EXCLUSIVE);
+		if (perfopt_shared->thresholds_generation == generation)
+		{
+			perfopt_shared->thresholds = th;
+			perfopt_shared->thresholds_generation++;
+		}
+		LWLockRelease(perfopt_shared->lock);
+	}
 	SPI_finish();
+	PopActiveSnapshot();
 }
