@@ -9,6 +9,7 @@
  * Pure C with cJSON; everything cJSON allocates is freed before return.
  */
 #include "thresholds_doc.h"
+#include "bufappend.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -338,15 +339,7 @@ thresholds_render(const PerfoptThresholds *th, char *buf, size_t size)
 	size_t		need = 0;
 	const char *open_group = NULL;
 
-#define TH_APPEND(...) \
-	do { \
-		int			n_ = snprintf(need < size ? buf + need : NULL, \
-								  need < size ? size - need : 0, __VA_ARGS__); \
-		if (n_ > 0) \
-			need += (size_t) n_; \
-	} while (0)
-
-	TH_APPEND("{");
+	bufappend(buf, size, &need, "{");
 	for (size_t i = 0; i < TH_NDEFS; i++)
 	{
 		const ThDef *def = &th_defs[i];
@@ -358,26 +351,25 @@ thresholds_render(const PerfoptThresholds *th, char *buf, size_t size)
 		th_number(p->warning, w, sizeof(w));
 		th_number(p->critical, c, sizeof(c));
 		if (open_group && !same_group)
-			TH_APPEND("}");
+			bufappend(buf, size, &need, "}");
 		if (!same_group)
 			open_group = NULL;
 		if (i > 0)
-			TH_APPEND(", ");
+			bufappend(buf, size, &need, ", ");
 		if (def->name == NULL)
-			TH_APPEND("\"%s\": {\"warning\": %s, \"critical\": %s}", def->group, w, c);
+			bufappend(buf, size, &need, "\"%s\": {\"warning\": %s, \"critical\": %s}", def->group, w, c);
 		else
 		{
 			if (!same_group)
 			{
-				TH_APPEND("\"%s\": {", def->group);
+				bufappend(buf, size, &need, "\"%s\": {", def->group);
 				open_group = def->group;
 			}
-			TH_APPEND("\"%s\": {\"warning\": %s, \"critical\": %s}", def->name, w, c);
+			bufappend(buf, size, &need, "\"%s\": {\"warning\": %s, \"critical\": %s}", def->name, w, c);
 		}
 	}
 	if (open_group)
-		TH_APPEND("}");
-	TH_APPEND("}");
-#undef TH_APPEND
+		bufappend(buf, size, &need, "}");
+	bufappend(buf, size, &need, "}");
 	return need;
 }
