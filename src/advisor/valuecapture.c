@@ -23,7 +23,9 @@
  * statement that has both, come from its parse analysis (Parse, or a plan
  * revalidation): for a statement with bind parameters, the hook keeps that
  * "shape" in a small per-backend cache, set-associative by query id (two
- * ways in each of 32 sets) and checked against a copy of the text.  A parse
+ * ways in each of 32 sets) and checked against a copy of the text (a text
+ * over 8 kB: against its length and 64-bit hash, so that a shape costs
+ * at most that much memory whatever the statement's length).  A parse
  * whose shape is cached costs a comparison; one whose set is full takes a
  * way only once in CAP_SHAPE_REPLACE parses, so that a driver parsing
  * more statements than the cache holds at every execution does not build
@@ -53,6 +55,7 @@
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "common/pg_prng.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
@@ -74,12 +77,16 @@
 #define CAP_SHAPE_WAYS 2
 /* a statement whose set is full takes a way once in this many parses */
 #define CAP_SHAPE_REPLACE 32
+/* a longer text is kept as its length and hash, not copied */
+#define CAP_SHAPE_TEXT_MAX 8192
 
 /* where each $n of a statement's pg_stat_statements text comes from */
 typedef struct CapShape
 {
 	uint64		queryid;
-	char	   *text;			/* the statement's text, as parsed */
+	char	   *text;			/* the statement's text, as parsed; NULL: long */
+	size_t		text_len;		/* a long text's length */
+	uint64		text_hash;		/* and its hash */
 	int			nslots;
 	int		   *param;			/* per $n: bind parameter number, or 0: a constant */
 	char	  **consts;			/* per $n: the constant's text (NULL: SQL NULL) */
@@ -485,13 +492,26 @@ cap_has_extern_params(ParseState *pstate, Query *query, JumbleState *jstate)
 	return false;
 }
 
+/* is text the one shape was built from? */
+static bool
+cap_shape_text_is(CapShape *shape, const char *text)
+{
+	size_t		len;
+
+	if (shape->text != NULL)
+		return strcmp(shape->text, text) == 0;
+	len = strlen(text);
+	return len == shape->text_len &&
+		DatumGetUInt64(hash_any_extended((const unsigned char *) text, (int) len, 0)) == shape->text_hash;
+}
+
 static CapShape *
 cap_shape_lookup(uint64 queryid, const char *text)
 {
 	CapShape  **set = cap_shapes[queryid % CAP_SHAPE_SETS];
 
 	for (int w = 0; w < CAP_SHAPE_WAYS; w++)
-		if (set[w] && set[w]->queryid == queryid && strcmp(set[w]->text, text) == 0)
+		if (set[w] && set[w]->queryid == queryid && cap_shape_text_is(set[w], text))
 			return set[w];
 	return NULL;
 }
@@ -527,7 +547,12 @@ cap_shape_remember(Query *query, JumbleState *jstate, const char *text)
 	shape = palloc0(sizeof(CapShape));
 	shape->cxt = cxt;
 	shape->queryid = queryid;
-	shape->text = pstrdup(text);
+	shape->text_len = strlen(text);
+	if (shape->text_len <= CAP_SHAPE_TEXT_MAX)
+		shape->text = pstrdup(text);
+	else
+		shape->text_hash = DatumGetUInt64(hash_any_extended((const unsigned char *) text,
+															 (int) shape->text_len, 0));
 	if (!cap_shape_build(query, jstate, &shape->nslots, &shape->param, &shape->consts))
 		shape->nslots = 0;		/* known, and not sampled */
 	MemoryContextSwitchTo(old);

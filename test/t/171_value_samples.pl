@@ -5,7 +5,7 @@
 #   - the extended protocol (pgbench -M extended and -M prepared, with a
 #     constant beside the bind parameter) and the simple one, under
 #     concurrent clients: sets are kept, their observations bounded by
-#     the reservoir (16 per statement);
+#     the reservoir (16 per statement); a statement text over 8 kB too;
 #   - perfopt's own processes and statements marked /* perfopt */ are not
 #     sampled;
 #   - pg_stat_statements_reset(), then an advisor run: nothing is kept;
@@ -78,6 +78,27 @@ cmp_ok($v->{observations}, '<=', 16 * $v->{statements},
 	"observations bounded by the reservoirs ($v->{observations} for $v->{statements} statements)");
 cmp_ok($v->{value_sets}, '<=', 8 * $v->{statements}, '  and the distinct sets by 8 per statement');
 is($v->{skipped}, 0, 'no execution of these was skipped (integers and text)');
+
+# a statement text over 8 kB (a long comment): its shape is kept by length
+# and hash rather than copied, and its executions are still sampled
+my $long_script = $node->basedir . '/long.sql';
+open($fh, '>', $long_script) or die;
+print $fh "\\set c random(1, 100)\n"
+  . "SELECT count(*) FROM orders WHERE customer = :c /* " . ('padding ' x 1200) . "*/;\n";
+close $fh;
+my $before = vs();
+{
+	my ($out, $err);
+	my $ok = IPC::Run::run(
+		[ 'pgbench', '-n', '-M', 'extended', '-c', '1', '-t', '50', '-f', $long_script,
+		  '-h', $node->host, '-p', $node->port, $db ],
+		'>', \$out, '2>', \$err);
+	ok($ok, 'pgbench -M extended: 50 executions of a 9.6 kB statement') or diag "$out\n$err";
+}
+$v = vs();
+cmp_ok($v->{offered} - $before->{offered}, '>=', 50,
+	'  every one was offered: its shape was found by length and hash');
+is($v->{skipped} - $before->{skipped}, 0, '  none skipped');
 
 # perfopt's own: the worker's statements and the marker
 # (this session's own look at the count has a constant: not sampled at rate 0)
