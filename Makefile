@@ -43,6 +43,7 @@ OBJS = \
 	src/core/perfopt.o \
 	src/core/sample.o \
 	src/core/searchpath.o \
+	src/core/workersession.o \
 	src/core/shmem.o \
 	src/core/spiutil.o \
 	src/core/usercode.o \

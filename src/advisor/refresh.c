@@ -41,7 +41,7 @@
 #include "launcher.h"
 #include "optimize.h"
 #include "perfopt.h"
-#include "searchpath.h"
+#include "workersession.h"
 
 static List *rf_pending = NIL;	/* database OIDs still to visit this round */
 static bool rf_round_optimizes = false;	/* this round runs perfopt_optimize() */
@@ -173,7 +173,7 @@ perfopt_advisor_main(Datum main_arg)
 	BackgroundWorkerUnblockSignals();
 	perfopt_latency_ignore_self();
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
-	perfopt_pin_worker_search_path();
+	perfopt_worker_session();
 	pgstat_report_appname("perfopt advisor");
 
 	SetCurrentStatementStartTimestamp();

@@ -173,10 +173,11 @@ perfopt_set_thresholds(PG_FUNCTION_ARGS)
  * The worker, in a transaction in perfopt.database with the extension
  * there: the stored document into shared memory, unless a
  * perfopt_set_thresholds() published since this began.  The generation is
- * read before the snapshot the document is read with: a commit the
- * snapshot misses publishes after it (at commit) and so changes the
- * generation, and the older document read here is not published over the
- * newer one.
+ * read before the snapshot the document is read with (the latest one, not
+ * the transaction's, which the worker's sampling took earlier and which a
+ * repeatable read transaction would keep): a commit the snapshot misses
+ * publishes after it (at commit) and so changes the generation, and the
+ * older document read here is not published over the newer one.
  */
 void
 perfopt_thresholds_load(void)
@@ -191,7 +192,7 @@ perfopt_thresholds_load(void)
 	LWLockAcquire(perfopt_shared->lock, LW_SHARED);
 	generation = perfopt_shared->thresholds_generation;
 	LWLockRelease(perfopt_shared->lock);
-	PushActiveSnapshot(GetTransactionSnapshot());
+	PushActiveSnapshot(GetLatestSnapshot());
 	perfopt_spi_connect();
 	if (thr_stored(quote_identifier(get_namespace_name(nsp)), false, &th))
 	{

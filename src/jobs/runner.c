@@ -46,7 +46,7 @@
 #include "latency.h"
 #include "perfopt.h"
 #include "procstats.h"
-#include "searchpath.h"
+#include "workersession.h"
 #include "usercode.h"
 
 /* the first retry waits this long, each next one twice as long */
@@ -439,8 +439,8 @@ perfopt_job_runner_main(Datum main_arg)
 	BackgroundWorkerUnblockSignals();
 	perfopt_latency_ignore_self();
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
-	/* job statements and bookkeeping resolve names in pg_catalog only */
-	perfopt_pin_worker_search_path();
+	/* job statements and bookkeeping: pg_catalog names, read-write, read committed */
+	perfopt_worker_session();
 	pgstat_report_appname("perfopt job runner");
 	rn_cxt = AllocSetContextCreate(TopMemoryContext, "perfopt job runner", ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(rn_cxt);

@@ -40,7 +40,7 @@
 #include "latency.h"
 #include "perfopt.h"
 #include "sampler.h"
-#include "searchpath.h"
+#include "workersession.h"
 #include "shmem.h"
 #include "thresholds.h"
 #include "worker.h"
@@ -335,8 +335,8 @@ perfopt_worker_main(Datum main_arg)
 
 	perfopt_latency_ignore_self();
 	BackgroundWorkerInitializeConnection(perfopt_database, NULL, 0);
-	/* no ALTER DATABASE/ROLE ... SET search_path reaches perfopt's SQL */
-	perfopt_pin_worker_search_path();
+	/* no ALTER DATABASE/ROLE ... SET (search_path, read-only, isolation) reaches it */
+	perfopt_worker_session();
 	SetConfigOption("application_name", "perfopt worker", PGC_USERSET, PGC_S_SESSION);
 	pgstat_report_appname("perfopt worker");
 	/* perfopt's own statements must never hold up the application */

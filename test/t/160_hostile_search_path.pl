@@ -1,7 +1,10 @@
 # 160_hostile_search_path.pl — ALTER DATABASE / ALTER ROLE ... SET
 # search_path = evil, pg_catalog, public, where schema evil shadows the
 # functions, aggregates, operators and types perfopt's SQL uses, does not
-# reach perfopt: the worker keeps sampling and writing history and alerts,
+# reach perfopt, nor do default_transaction_read_only = on and
+# default_transaction_isolation = serializable set beside it (perfopt's
+# workers run read-write and read committed, as autovacuum does): the
+# worker keeps sampling and writing history and alerts,
 # perfopt_optimize() called under that path advises and queues, and the job
 # runner builds the index.  Every hostile object counts its call in a
 # sequence (not rolled back) and raises 'hijacked': the sequence stays
@@ -31,7 +34,8 @@ sub tq
 {
 	my ($sql) = @_;
 	return $node->safe_psql($db,
-		"SET search_path = pg_catalog, public; SET pg_stat_statements.track = none;\n$sql");
+		"SET search_path = pg_catalog, public; SET pg_stat_statements.track = none;"
+		  . " SET default_transaction_read_only = off;\n$sql");
 }
 
 # the trap
@@ -89,6 +93,8 @@ tq(q{SELECT perfopt_set_thresholds('{"memory": {"warning": 1, "critical": 2}}')}
 
 $node->safe_psql($db,
 	"ALTER DATABASE postgres SET search_path = $hostile;"
+	  . " ALTER DATABASE postgres SET default_transaction_read_only = on;"
+	  . " ALTER DATABASE postgres SET default_transaction_isolation = serializable;"
 	  . " ALTER ROLE CURRENT_USER IN DATABASE postgres SET search_path = $hostile;");
 # the worker connects again, under the new settings
 $node->restart;
@@ -103,8 +109,9 @@ ok(defined poll_until(sub { tq(q{SELECT count(*) > 0 FROM perfopt_alerts_data WH
 ok(defined poll_until(sub { tq(q{SELECT (perfopt_status()->>'samples_taken')::int >= 5}) eq 't' }),
 	'sampling goes on');
 
-# perfopt_optimize() called with the hostile path of this database
-my ($ret, $out, $err) = $node->psql($db, 'SELECT perfopt_optimize()');
+# perfopt_optimize() called with the hostile path of this database (in a
+# read-write transaction: a session's own is read-only by that default)
+my ($ret, $out, $err) = $node->psql($db, 'BEGIN READ WRITE; SELECT perfopt_optimize(); COMMIT;');
 is($ret, 0, 'perfopt_optimize() under the hostile search_path succeeds') or diag $err;
 my $report = eval { JSON::PP::decode_json($out) } // {};
 my @builds = grep { $_->{kind} eq 'create_index' } @{ $report->{actions} // [] };
@@ -129,7 +136,7 @@ is(log_count($node, qr/hijacked/, $log_start), 0, 'no "hijacked" in the server l
 is(join("\n", perfopt_problem_lines($node, $log_start)), '', 'no perfopt problem in the log');
 
 # the probe: the trap is live for a statement of a session's own
-($ret, $out, $err) = $node->psql($db, 'SELECT 1 = 1');
+($ret, $out, $err) = $node->psql($db, 'SET default_transaction_read_only = off; SELECT 1 = 1');
 like($err, qr/hijacked/, 'a plain "SELECT 1 = 1" of this database is hijacked: the trap works');
 is(tq('SELECT is_called FROM public.hijack_hits'), 't', '... and counted');
 
