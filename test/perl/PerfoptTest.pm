@@ -34,6 +34,8 @@ our @EXPORT = qw(
   log_count
   perfopt_problem_lines
   run_statements
+  pgbench_script
+  set_value_sample_rate
   advisor_recommendations
   index_shape
   plan_index_names
@@ -231,6 +233,32 @@ sub run_statements
 	my $sql = "\\o /dev/null\n" . ($prefix // '');
 	$sql .= "$_;\n" for @$stmts;
 	$node->safe_psql($db, $sql);
+	return;
+}
+
+# Run pgbench's script $script $n times in one client over protocol $mode
+# (simple, extended, prepared); one ok() for it, true when all ran.
+sub pgbench_script
+{
+	my ($node, $db, $mode, $script, $n) = @_;
+	my ($out, $err);
+	my $ok = IPC::Run::run(
+		[ 'pgbench', '-n', '-M', $mode, '-c', '1', '-t', $n, '-f', $script,
+		  '-h', $node->host, '-p', $node->port, $db ],
+		'>', \$out, '2>', \$err);
+	return ok($ok && $out =~ m{number of transactions actually processed: $n/$n},
+		"pgbench -M $mode $script: $n runs")
+	  || diag "$out\n$err";
+}
+
+# perfopt.value_sample_rate = $rate through ALTER SYSTEM and a reload,
+# waited for
+sub set_value_sample_rate
+{
+	my ($node, $db, $rate) = @_;
+	$node->safe_psql($db, "ALTER SYSTEM SET perfopt.value_sample_rate = $rate; SELECT pg_reload_conf()");
+	poll_until(sub { $node->safe_psql($db, 'SHOW perfopt.value_sample_rate') eq $rate }, 30)
+	  or die "perfopt.value_sample_rate did not become $rate";
 	return;
 }
 

@@ -26,7 +26,6 @@
 use strict;
 use warnings;
 
-use IPC::Run;
 use PerfoptTest;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
@@ -75,25 +74,8 @@ open($fh, '>', $queue) or die;
 print $fh "SELECT id, payload FROM items WHERE status = 'review' ORDER BY created_at LIMIT 20;\n";
 close $fh;
 
-sub bench
-{
-	my ($mode, $script, $n) = @_;
-	my ($out, $err);
-	my $ok = IPC::Run::run(
-		[ 'pgbench', '-n', '-M', $mode, '-c', '1', '-t', $n, '-f', $script,
-		  '-h', $node->host, '-p', $node->port, $db ],
-		'>', \$out, '2>', \$err);
-	ok($ok && $out =~ m{number of transactions actually processed: $n/$n}, "pgbench -M $mode $script: $n runs")
-	  or diag "$out\n$err";
-}
-
-sub set_rate
-{
-	my ($rate) = @_;
-	$node->safe_psql($db, "ALTER SYSTEM SET perfopt.value_sample_rate = $rate; SELECT pg_reload_conf()");
-	poll_until(sub { $node->safe_psql($db, 'SHOW perfopt.value_sample_rate') eq $rate }, 30)
-	  or die "perfopt.value_sample_rate did not become $rate";
-}
+sub bench { return pgbench_script($node, $db, @_); }
+sub set_rate { return set_value_sample_rate($node, $db, @_); }
 
 # the shapes of the create_index recommendations, after a fresh workload
 sub advise

@@ -24,7 +24,6 @@
 use strict;
 use warnings;
 
-use IPC::Run;
 use PerfoptTest;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
@@ -103,25 +102,8 @@ my $many = script('many',
 my $enum = script('enum',
 	"\\set p random(1, 1999)\nSELECT count(*) FROM enum_children WHERE parent_id = :p AND status <> 'done';\n");
 
-sub bench
-{
-	my ($mode, $script, $n) = @_;
-	my ($out, $err);
-	my $ok = IPC::Run::run(
-		[ 'pgbench', '-n', '-M', $mode, '-c', '1', '-t', $n, '-f', $script,
-		  '-h', $node->host, '-p', $node->port, $db ],
-		'>', \$out, '2>', \$err);
-	ok($ok && $out =~ m{number of transactions actually processed: $n/$n}, "pgbench -M $mode $script: $n runs")
-	  or diag "$out\n$err";
-}
-
-sub set_rate
-{
-	my ($rate) = @_;
-	$node->safe_psql($db, "ALTER SYSTEM SET perfopt.value_sample_rate = $rate; SELECT pg_reload_conf()");
-	poll_until(sub { $node->safe_psql($db, 'SHOW perfopt.value_sample_rate') eq $rate }, 30)
-	  or die "perfopt.value_sample_rate did not become $rate";
-}
+sub bench { return pgbench_script($node, $db, @_); }
+sub set_rate { return set_value_sample_rate($node, $db, @_); }
 
 # the create_index recommendations' definitions after a fresh workload
 sub advise
