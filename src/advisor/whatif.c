@@ -13,7 +13,9 @@
  * from the table's size and the columns' average widths, times the share
  * of the rows a partial index's predicate keeps; a BRIN's from the
  * table's pages, and it gets an amcostestimate of its own (brin.c), since
- * core's may open the index to read its pages per range.  A partial index carries
+ * core's may open the index to read its pages per range;
+ * adv_brin_overread() reads back, from the plans, how many rows a BRIN's
+ * ranges hold per row the statement keeps.  A partial index carries
  * its predicate as get_relation_info would (indpred on the relation's
  * varno); the planner proves it per plan (check_index_predicates), which
  * a custom plan over sampled values can and a generic plan with a $n
