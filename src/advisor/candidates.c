@@ -5,8 +5,9 @@
  * column, or the sort columns of an ORDER BY ... LIMIT), covering variants
  * with INCLUDE for index-only scans, GIN indexes for full-text and
  * containment searches, and BRIN indexes for range searches on a column
- * the heap is stored in the order of (cand_brin_ordered).  Leaves out tables below perfopt.min_table_size
- * and definitions an existing valid index already covers as a prefix;
+ * the heap is stored in the order of (cand_brin_ordered).  Leaves out
+ * tables below perfopt.min_table_size and definitions an existing valid
+ * index already covers as a prefix;
  * partial variants of a statement's candidates on a table where it
  * restricts a column by a value nearly all its sampled executions share
  * (collect.c's predicate uses): the column leaves the keys and becomes
