@@ -27,8 +27,9 @@
  * index it replaces, it is the difference an expert would make.
  *
  * Last, a chosen btree on one column gives way to the BRIN candidate on
- * it where the BRIN is nearly as fast for all its statements: its ranges
- * hold at most twice the rows they keep (sel_prefer_brin).  A BRIN counts only for statements that search a
+ * it where the BRIN is nearly as fast for all its statements (its ranges
+ * hold at most twice the rows they keep), and a chosen BRIN that is not
+ * gives way to the btree (sel_prefer_brin).  A BRIN counts only for statements that search a
  * range of its column, and its writers pay a tenth of a btree's.
  */
 #include "postgres.h"
@@ -713,53 +714,87 @@ sel_brin_nearly(AdvStatement *st, List *chosen, List *config, AdvIndex *brin)
 	return then - now < then * perfopt_min_cost_reduction / 100.0;
 }
 
+/* the btree candidate on a BRIN's column, without INCLUDE, if any */
+static AdvIndex *
+sel_btree_twin(AdvIndex *brin, List *candidates)
+{
+	ListCell   *lc;
+
+	foreach(lc, candidates)
+	{
+		AdvIndex   *idx = lfirst(lc);
+
+		if (idx->amoid == BTREE_AM_OID && idx->relid == brin->relid && idx->nkeycols == 1 &&
+			idx->ncols == 1 && idx->attnums[0] == brin->attnums[0] && idx->pred == NIL)
+			return idx;
+	}
+	return NULL;
+}
+
 /*
- * Trade each chosen btree on a single column for the BRIN candidate on
- * that column (ordered and much smaller: candidates.c) when the BRIN cuts
- * some statement's cost by perfopt.min_cost_reduction on its own and is
- * nearly as fast as the btree for every statement the btree could serve
- * (sel_brin_nearly).  The greedy rounds take the BRIN first (per byte it
- * wins), then the btree on top wherever the planner's costs prefer it,
- * which for a bitmap heap scan they always do: this is where the BRIN
- * gets its due.
+ * Is the BRIN nearly as fast as the btree for every statement the btree
+ * could serve, and does it cut some statement's cost by
+ * perfopt.min_cost_reduction on its own?  with_btree and with_brin: the
+ * chosen set with one or the other.
+ */
+static bool
+sel_brin_holds(AdvIndex *brin, AdvIndex *btree, List *with_btree, List *with_brin,
+			   List *statements)
+{
+	bool		clears = false;
+	ListCell   *ls;
+
+	foreach(ls, statements)
+	{
+		AdvStatement *st = lfirst(ls);
+
+		if (!sel_usable(btree, st))
+			continue;
+		CHECK_FOR_INTERRUPTS();
+		if (!sel_brin_nearly(st, with_btree, with_brin, brin))
+			return false;
+		if (sel_usable(brin, st) &&
+			st->cost_base - adv_cost_under(st, with_brin) >= st->cost_base * perfopt_min_cost_reduction / 100.0)
+			clears = true;
+	}
+	return clears;
+}
+
+/*
+ * A BRIN is recommended only where it is nearly as fast as the btree on
+ * its column (sel_brin_nearly) and clears the bar on its own: each chosen
+ * btree on a single column whose BRIN candidate holds gives way to it,
+ * and each chosen BRIN that does not hold gives way to its btree.  The
+ * greedy rounds take the BRIN first (per byte it wins), then the btree on
+ * top wherever the planner's costs prefer it, which for a bitmap heap
+ * scan they always do, or not at all when the btree's edge saves the
+ * workload too little: this is where each gets its due.
  */
 static List *
-sel_prefer_brin(List *chosen, List *statements, List *candidates)
+sel_prefer_brin(List *chosen, List *statements, List *candidates, double budget_left)
 {
 	ListCell   *lc;
 
 	foreach(lc, chosen)
 	{
-		AdvIndex   *old = lfirst(lc);
-		AdvIndex   *brin = sel_brin_twin(old, candidates);
+		AdvIndex   *idx = lfirst(lc);
+		AdvIndex   *brin = idx->amoid == BRIN_AM_OID ? idx : sel_brin_twin(idx, candidates);
+		AdvIndex   *btree = idx->amoid == BRIN_AM_OID ? sel_btree_twin(idx, candidates) : idx;
+		AdvIndex   *other = idx == brin ? btree : brin;
 		List	   *config;
-		bool		nearly = true;
-		bool		clears = false;
-		ListCell   *ls;
+		bool		holds;
 
-		if (brin == NULL || list_member_ptr(chosen, brin) || brin->relevant == NIL)
+		if (brin == NULL || btree == NULL || list_member_ptr(chosen, other) || other->relevant == NIL ||
+			sel_bytes(other) - sel_bytes(idx) > budget_left)
 			continue;
-		CHECK_FOR_INTERRUPTS();
-		config = lappend(list_delete_ptr(list_copy(chosen), old), brin);
-		foreach(ls, statements)
+		config = lappend(list_delete_ptr(list_copy(chosen), idx), other);
+		holds = idx == brin ? sel_brin_holds(brin, btree, config, chosen, statements) :
+			sel_brin_holds(brin, btree, chosen, config, statements);
+		if (holds != (idx == brin))
 		{
-			AdvStatement *st = lfirst(ls);
-
-			if (!sel_usable(old, st))
-				continue;
-			if (!sel_brin_nearly(st, chosen, config, brin))
-			{
-				nearly = false;
-				break;
-			}
-			if (sel_usable(brin, st) &&
-				st->cost_base - adv_cost_under(st, config) >= st->cost_base * perfopt_min_cost_reduction / 100.0)
-				clears = true;
-		}
-		if (nearly && clears)
-		{
-			elog(DEBUG2, "perfopt: BRIN candidate %d replaces btree %d", brin->id, old->id);
-			lfirst(lc) = brin;
+			elog(DEBUG2, "perfopt: candidate %d replaces %d (BRIN or btree)", other->id, idx->id);
+			lfirst(lc) = other;
+			budget_left -= sel_bytes(other) - sel_bytes(idx);
 		}
 		list_free(config);
 	}
@@ -882,7 +917,11 @@ adv_select(List *statements, List *writes, List *candidates)
 	}
 	chosen = sel_prune(chosen, statements, floor_ms);
 	chosen = sel_upgrade(chosen, statements, candidates, budget_left);
-	return sel_prefer_brin(chosen, statements, candidates);
+	/* what the final set leaves of the budget */
+	budget_left = sel_budget();
+	foreach(lc, chosen)
+		budget_left -= sel_bytes(lfirst(lc));
+	return sel_prefer_brin(chosen, statements, candidates, budget_left);
 }
 
 /* statements idx serves in the final configuration, with their costs */
