@@ -12,7 +12,8 @@
 #     first on the search path (the advisor reads pg_statistic itself);
 #   - a point lookup (=) on the ordered column: a btree, never a BRIN;
 #   - two-hour ranges, which a block range of 128 pages holds ten times
-#     over: the btree (the BRIN would read far more than it keeps);
+#     over: the btree (the BRIN would read far more than it keeps), also
+#     where the greedy rounds chose the BRIN and not the btree on top;
 #   - without samples the generic plan's default range (0.5% of the rows)
 #     is smaller than a block range: the btree; the same statements
 #     sampled (custom plans over day-long ranges): the BRIN;
@@ -206,6 +207,19 @@ ok(!(grep { /USING brin/ } @defs), '  never a BRIN');
 note "two-hour ranges: @defs";
 ok((grep { $_ eq $btree } @defs), 'two-hour ranges: the btree');
 ok(!(grep { /USING brin/ } @defs), '  not the BRIN, which would read ten times the rows');
+
+# with half the workload's time to save, the greedy rounds take the BRIN
+# (it saves more than half and wins per byte) and not the btree on top of
+# it (its edge is under half): the BRIN, not nearly as fast, gives way to
+# the btree
+my ($rc, $out, $err) = $node->psql($db,
+	"SET perfopt.min_workload_saving = 50; SET client_min_messages = debug2; SELECT perfopt_advise()");
+is($rc, 0, 'advise with perfopt.min_workload_saving = 50');
+like($err, qr/perfopt: candidate \d+ replaces \d+ \(BRIN or btree\)/, '  a chosen index was traded for its twin');
+@defs = map { $_->{definition} } advisor_recommendations($node, $db, 'create_index');
+note "two-hour ranges, a high floor: @defs";
+ok((grep { $_ eq $btree } @defs), '  the chosen BRIN gave way to the btree');
+ok(!(grep { /USING brin/ } @defs), '  and no BRIN is left');
 
 # ---- names that need quoting
 @defs = advise([ 'extended', $book, 20 ]);
