@@ -29,8 +29,9 @@
  * Last, a chosen btree on one column gives way to the BRIN candidate on
  * it where the BRIN is nearly as fast for all its statements (its ranges
  * hold at most twice the rows they keep), and a chosen BRIN that is not
- * gives way to the btree (sel_prefer_brin).  A BRIN counts only for statements that search a
- * range of its column, and its writers pay a tenth of a btree's.
+ * gives way to the btree (sel_prefer_brin).  A BRIN counts only for
+ * statements that search a range of its column, and its writers pay a
+ * tenth of a btree's.
  */
 #include "postgres.h"
 
@@ -784,8 +785,8 @@ sel_prefer_brin(List *chosen, List *statements, List *candidates, double budget_
 		List	   *config;
 		bool		holds;
 
-		if (brin == NULL || btree == NULL || list_member_ptr(chosen, other) || other->relevant == NIL ||
-			sel_bytes(other) - sel_bytes(idx) > budget_left)
+		if (brin == NULL || btree == NULL || list_member_ptr(chosen, other) ||
+			other->relevant == NIL || sel_bytes(other) - sel_bytes(idx) > budget_left)
 			continue;
 		config = lappend(list_delete_ptr(list_copy(chosen), idx), other);
 		holds = idx == brin ? sel_brin_holds(brin, btree, config, chosen, statements) :
