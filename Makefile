@@ -3,6 +3,7 @@
 MODULE_big = perfopt
 OBJS = \
 	src/advisor/advise.o \
+	src/advisor/brin.o \
 	src/advisor/candidates.o \
 	src/advisor/collect.o \
 	src/advisor/configadvice.o \

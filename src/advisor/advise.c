@@ -11,9 +11,11 @@
  */
 #include "postgres.h"
 
+#include "access/brin.h"
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_am.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -112,6 +114,10 @@ adv_evidence(AdvRecommendation *rec, List *chosen, List *statements)
 	if (rec->idx->pred != NIL)
 		rec->reason = psprintf("%s; a partial index: its predicate's value is the one nearly every sampled execution of its statements shares, and it keeps %.0f%% of the rows",
 							   rec->reason, 100.0 * rec->idx->pred_selectivity);
+	if (rec->idx->amoid == BRIN_AM_OID)
+		rec->reason = psprintf("%s; a BRIN index: the table is stored in the column's order (physical correlation %.2f), so a summary per %d pages finds the ranges nearly as fast as a btree, at %.1f%% of the btree's estimated size",
+							   rec->reason, rec->idx->correlation, BRIN_DEFAULT_PAGES_PER_RANGE,
+							   rec->idx->btree_pages > 0 ? 100.0 * rec->idx->pages / rec->idx->btree_pages : 0.0);
 	if (rec->assumes_ts_config)
 		rec->reason = psprintf("%s; pg_stat_statements hides the statement's text search configuration, so the index uses default_text_search_config (%s): check that the application uses it",
 							   rec->reason, get_ts_config_name_quoted());

@@ -19,7 +19,7 @@ typedef struct AdvIndex
 {
 	int			id;				/* candidate number, stable in one run */
 	Oid			relid;
-	Oid			amoid;			/* BTREE_AM_OID or GIN_AM_OID */
+	Oid			amoid;			/* BTREE_AM_OID, GIN_AM_OID or BRIN_AM_OID */
 	int			nkeycols;
 	int			ncols;			/* key columns, then INCLUDE columns */
 	AttrNumber	attnums[INDEX_MAX_KEYS];	/* 0: the next of exprs */
@@ -28,6 +28,8 @@ typedef struct AdvIndex
 	List	   *pred;			/* partial index: implicitly ANDed boolean
 								 * expressions with varno 1; NIL: full */
 	double		pred_selectivity;	/* share of the rows pred keeps (1: full) */
+	double		correlation;	/* BRIN: its column's physical correlation */
+	BlockNumber btree_pages;	/* BRIN: the same column's btree, estimated */
 	/* estimates, filled by adv_index_estimate() */
 	BlockNumber pages;
 	int			tree_height;
@@ -153,6 +155,16 @@ extern bool adv_stats_estimate(AdvStatement *st, double *rows);
 extern bool adv_stats_covered(Oid relid, Bitmapset *cols, bool grouping);
 extern double adv_stats_misestimate(double estimate, double actual);
 
+/* brin.c: the hypothetical BRIN's correlation, size and cost */
+#define ADV_BRIN_MIN_CORRELATION 0.95
+#define ADV_BRIN_MAX_SIZE_SHARE 0.10
+extern bool adv_brin_correlation(Oid relid, AttrNumber attnum, double *correlation);
+extern BlockNumber adv_brin_pages(double heap_pages, double width);
+extern void adv_brin_costestimate(PlannerInfo *root, IndexPath *path, double loop_count,
+								  Cost *indexStartupCost, Cost *indexTotalCost,
+								  Selectivity *indexSelectivity, double *indexCorrelation,
+								  double *indexPages);
+
 /* whatif.c */
 extern void perfopt_whatif_install_hook(void);
 extern void adv_index_estimate(AdvIndex *idx);
@@ -160,6 +172,8 @@ extern char *adv_index_key(AdvIndex *idx);
 extern double adv_plan_cost(AdvStatement *st, List *indexes, List *hidden);
 extern double adv_plan_cost_generic(AdvStatement *st, List *indexes, List *hidden);
 extern double adv_plan_cost_safely(AdvStatement *st, List *indexes);
+extern double adv_brin_overread(AdvStatement *st, List *indexes, AdvIndex *brin);
+extern double adv_brin_overread_safely(AdvStatement *st, List *indexes, AdvIndex *brin);
 extern double adv_plan_cost_hiding(AdvStatement *st, Oid indexoid);
 extern PlannedStmt *adv_plan(AdvStatement *st, List *indexes, List *hidden);
 extern PlannedStmt *adv_plan_custom(AdvStatement *st, ParamListInfo bound);

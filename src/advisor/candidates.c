@@ -3,9 +3,11 @@
  * into hypothetical index definitions: single columns, composite btrees
  * (equality and join columns, most selective first, then one range
  * column, or the sort columns of an ORDER BY ... LIMIT), covering variants
- * with INCLUDE for index-only scans, and GIN indexes for full-text and
- * containment searches.  Leaves out tables below perfopt.min_table_size
- * and definitions an existing valid index already covers as a prefix;
+ * with INCLUDE for index-only scans, GIN indexes for full-text and
+ * containment searches, and BRIN indexes for range searches on a column
+ * the heap is stored in the order of (cand_brin_ordered).  Leaves out
+ * tables below perfopt.min_table_size and definitions an existing valid
+ * index already covers as a prefix;
  * partial variants of a statement's candidates on a table where it
  * restricts a column by a value nearly all its sampled executions share
  * (collect.c's predicate uses): the column leaves the keys and becomes
@@ -15,6 +17,8 @@
  * the table's owner (the build runs it as that owner).
  */
 #include "postgres.h"
+
+#include <math.h>
 
 #include "access/genam.h"
 #include "access/htup_details.h"
@@ -240,6 +244,45 @@ cand_owner(Oid relid)
 	return owner;
 }
 
+/*
+ * A BRIN pays off only where the heap is stored in the column's order: a
+ * plain column of an ordinary table (not a partitioned one) whose
+ * physical correlation, by its statistics, is at least
+ * ADV_BRIN_MIN_CORRELATION in absolute value (an append-only time or
+ * serial column).
+ */
+static bool
+cand_brin_ordered(AdvIndex *idx)
+{
+	double		correlation;
+
+	if (idx->nkeycols != 1 || idx->ncols != 1 || idx->attnums[0] <= 0 ||
+		get_rel_relkind(idx->relid) != RELKIND_RELATION ||
+		!adv_brin_correlation(idx->relid, idx->attnums[0], &correlation) ||
+		fabs(correlation) < ADV_BRIN_MIN_CORRELATION)
+		return false;
+	idx->correlation = correlation;
+	return true;
+}
+
+/*
+ * ... and it is worth recommending only where it is much smaller than the
+ * btree on the same column: at most ADV_BRIN_MAX_SIZE_SHARE of its size.
+ */
+static bool
+cand_brin_small(AdvIndex *idx)
+{
+	AdvIndex	btree = *idx;
+
+	btree.amoid = BTREE_AM_OID;
+	btree.opclasses[0] = GetDefaultOpClass(get_atttype(idx->relid, idx->attnums[0]), BTREE_AM_OID);
+	if (!OidIsValid(btree.opclasses[0]))
+		return false;
+	adv_index_estimate(&btree);
+	idx->btree_pages = btree.pages;
+	return (double) idx->pages <= (double) btree.pages * ADV_BRIN_MAX_SIZE_SHARE;
+}
+
 static void
 cand_add(AdvStatement *st, Oid relid, Oid amoid, AdvUse **keys, int nkeys,
 		 AdvUse **includes, int ninclude)
@@ -290,6 +333,8 @@ cand_add(AdvStatement *st, Oid relid, Oid amoid, AdvUse **keys, int nkeys,
 				return;
 		}
 	}
+	if (amoid == BRIN_AM_OID && !cand_brin_ordered(idx))
+		return;
 	idx->key = adv_index_key(idx);
 	if (ninclude > 0)
 	{
@@ -305,8 +350,10 @@ cand_add(AdvStatement *st, Oid relid, Oid amoid, AdvUse **keys, int nkeys,
 			return;
 	if (cand_covered_by_existing(idx))
 		return;
-	idx->id = ++cand.next_id;
 	adv_index_estimate(idx);
+	if (amoid == BRIN_AM_OID && !cand_brin_small(idx))
+		return;
+	idx->id = ++cand.next_id;
 	cand.candidates = lappend(cand.candidates, idx);
 	/* no predicate text: its value stays out of the log */
 	elog(DEBUG2, "perfopt: candidate %d on %u: %d of %d column(s) led by attribute %d%s, %u pages",
@@ -422,6 +469,10 @@ cand_from_uses(AdvStatement *st, Oid relid, List *eq, List *range, List *sort,
 			cand_add(st, relid, BTREE_AM_OID, (AdvUse **) &lfirst(lc), 1, NULL, 0);
 	foreach(lc, range)
 		cand_add(st, relid, BTREE_AM_OID, (AdvUse **) &lfirst(lc), 1, NULL, 0);
+	/* BRIN for a range column in the heap's order (cand_brin_ordered) */
+	if (cand_pred == NULL)
+		foreach(lc, range)
+			cand_add(st, relid, BRIN_AM_OID, (AdvUse **) &lfirst(lc), 1, NULL, 0);
 
 	/* equality columns, most selective first, then one range column */
 	foreach(lc, eq)

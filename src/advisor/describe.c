@@ -1,7 +1,7 @@
 /*
  * describe.c — how a recommended index is written down: its definition
  * ("ON table USING method (columns) INCLUDE (...) WHERE predicate", which
- * identifies it across runs, the predicate printed as pg_get_indexdef
+ * identifies it across runs; btree, gin or brin; the predicate printed as pg_get_indexdef
  * prints it back, its constants quoted by the server's deparser), its
  * name (perfopt_<table>_<columns>[_partial], unique within NAMEDATALEN by
  * a hash; a partial index's always carries the hash of its definition, so
@@ -39,6 +39,21 @@ adv_fill_regconfig(Node *node, void *context)
 								  ObjectIdGetDatum(getTSCurrentConfig(true)), false, true);
 	}
 	return expression_tree_mutator(node, adv_fill_regconfig, context);
+}
+
+/* the access method's name as CREATE INDEX takes it */
+static const char *
+adv_method_name(Oid amoid)
+{
+	switch (amoid)
+	{
+		case GIN_AM_OID:
+			return "gin";
+		case BRIN_AM_OID:
+			return "brin";
+		default:
+			return "btree";
+	}
 }
 
 /* "lower(email)" -> "lower_email": the words of an expression, for a name */
@@ -83,7 +98,7 @@ adv_column_text(AdvIndex *idx, int col, ListCell **expr_cell, List *dpcontext, b
 	}
 }
 
-/* perfopt_<table>_<columns>[_gin], within NAMEDATALEN, unique by a hash */
+/* perfopt_<table>_<columns>[_gin|_brin], within NAMEDATALEN, unique by a hash */
 static char *
 adv_index_name(AdvIndex *idx, const char *definition, List *dpcontext)
 {
@@ -98,6 +113,8 @@ adv_index_name(AdvIndex *idx, const char *definition, List *dpcontext)
 		appendStringInfo(&name, "_%s", adv_column_text(idx, i, &expr_cell, dpcontext, true, &filled));
 	if (idx->amoid == GIN_AM_OID)
 		appendStringInfoString(&name, "_gin");
+	else if (idx->amoid == BRIN_AM_OID)
+		appendStringInfoString(&name, "_brin");
 	if (idx->ncols > idx->nkeycols)
 		appendStringInfoString(&name, "_incl");
 	if (idx->pred != NIL)
@@ -129,8 +146,7 @@ adv_describe(AdvRecommendation *rec)
 
 	rec->table_name = psprintf("%s.%s", quote_identifier(nspname), quote_identifier(relname));
 	initStringInfo(&def);
-	appendStringInfo(&def, "ON %s USING %s (", rec->table_name,
-					 idx->amoid == GIN_AM_OID ? "gin" : "btree");
+	appendStringInfo(&def, "ON %s USING %s (", rec->table_name, adv_method_name(idx->amoid));
 	for (int i = 0; i < idx->ncols; i++)
 	{
 		if (i == idx->nkeycols)

@@ -25,6 +25,13 @@
  * against that scan the composite's edge (20 entries read instead of a
  * parent's rows and a sort) looks like nothing; measured against the
  * index it replaces, it is the difference an expert would make.
+ *
+ * Last, a chosen btree on one column gives way to the BRIN candidate on
+ * it where the BRIN is nearly as fast for all its statements (its ranges
+ * hold at most twice the rows they keep), and a chosen BRIN that is not
+ * gives way to the btree (sel_prefer_brin).  A BRIN counts only for
+ * statements that search a range of its column, and its writers pay a
+ * tenth of a btree's.
  */
 #include "postgres.h"
 
@@ -50,6 +57,19 @@
 #define SEL_MAX_REGRESSION 1.10
 /* estimated cost of writing one index entry (CPU and WAL), in ms */
 #define SEL_INDEX_WRITE_MS 0.01
+/*
+ * a BRIN writes no entry per row: an insert reads the range map and
+ * widens, at most, one summary (none for the pages of an append-only
+ * table past the last summarized range)
+ */
+#define SEL_BRIN_WRITE_SHARE 0.1
+/*
+ * a BRIN is nearly as fast as a btree where its ranges hold at most this
+ * many rows per row the statement keeps: the btree reads an index entry
+ * and a heap tuple per row kept, in order (the correlation), the BRIN a
+ * summary per range and every heap tuple of its ranges
+ */
+#define SEL_BRIN_MAX_OVERREAD 2.0
 /* never more than this share of the data directory's free space */
 #define SEL_MAX_FREE_DISK_SHARE 0.25
 
@@ -150,6 +170,8 @@ sel_write_penalty(AdvIndex *idx)
 
 	if (idx->amoid == GIN_AM_OID)
 		penalty *= 3;			/* GIN entries fan out per row */
+	else if (idx->amoid == BRIN_AM_OID)
+		penalty *= SEL_BRIN_WRITE_SHARE;
 
 	/* updates that set an indexed column stop being HOT: every index pays */
 	foreach(lc, t->updates)
@@ -271,12 +293,36 @@ sel_uses_column(AdvIndex *idx, int col, AdvStatement *st)
 	return false;
 }
 
-/* could the planner use idx for st at all: its leading column is used */
+/* does st search a range of idx's (single, plain) column? */
+static bool
+sel_ranges_column(AdvIndex *idx, AdvStatement *st)
+{
+	ListCell   *lc;
+
+	foreach(lc, st->uses)
+	{
+		AdvUse	   *use = lfirst(lc);
+
+		if (use->relid == idx->relid && use->kind == ADV_USE_RANGE &&
+			use->attnum == idx->attnums[0])
+			return true;
+	}
+	return false;
+}
+
+/*
+ * could the planner use idx for st at all: its leading column is used (a
+ * BRIN's for a range: it is never advice for point lookups, which it
+ * would serve with a whole range of heap pages each)
+ */
 static bool
 sel_usable(AdvIndex *idx, AdvStatement *st)
 {
-	return st->query != NULL && list_member_oid(st->relids, idx->relid) &&
-		sel_uses_column(idx, 0, st);
+	if (st->query == NULL || !list_member_oid(st->relids, idx->relid))
+		return false;
+	if (idx->amoid == BRIN_AM_OID)
+		return sel_ranges_column(idx, st);
+	return sel_uses_column(idx, 0, st);
 }
 
 /* does idx store every column st reads from its table (an index-only scan)? */
@@ -616,6 +662,146 @@ sel_upgrade(List *chosen, List *statements, List *candidates, double budget_left
 	return chosen;
 }
 
+/* the BRIN candidate on idx's single plain key column, if any */
+static AdvIndex *
+sel_brin_twin(AdvIndex *idx, List *candidates)
+{
+	ListCell   *lc;
+
+	if (idx->amoid != BTREE_AM_OID || idx->nkeycols != 1 || idx->attnums[0] <= 0 ||
+		idx->pred != NIL)
+		return NULL;
+	foreach(lc, candidates)
+	{
+		AdvIndex   *brin = lfirst(lc);
+
+		if (brin->amoid == BRIN_AM_OID && brin->relid == idx->relid &&
+			brin->attnums[0] == idx->attnums[0])
+			return brin;
+	}
+	return NULL;
+}
+
+/*
+ * Is the BRIN nearly as fast as the btree it would replace for st?  For a
+ * range search of its column: the plans over st's sampled ranges (its
+ * generic plan without samples) scan it and read at most
+ * SEL_BRIN_MAX_OVERREAD rows of its ranges per row they keep, and st
+ * regresses no more than the greedy rounds allow.  The planner's bitmap
+ * heap scan costs the ranges' pages as if they were scattered over the
+ * table (it knows no correlation), so its cost says whether the planner
+ * will use the BRIN, not how fast that is; the rows read say that.  For
+ * any other statement (a point lookup, a join, a sort the btree served)
+ * the plan costs: the btree must not cut its cost under the BRIN by
+ * perfopt.min_cost_reduction.
+ */
+static bool
+sel_brin_nearly(AdvStatement *st, List *chosen, List *config, AdvIndex *brin)
+{
+	double		now = adv_cost_under(st, chosen);
+	double		then = adv_cost_under(st, config);
+	double		overread;
+
+	if (now < 0 || then < 0 || then > st->cost_base * SEL_MAX_REGRESSION)
+		return false;
+	if (sel_usable(brin, st))
+	{
+		overread = adv_brin_overread_safely(st, config, brin);
+		elog(DEBUG2, "perfopt: BRIN candidate %d reads %.2f rows per row kept for statement " INT64_FORMAT,
+			 brin->id, overread, st->queryid);
+		if (overread > 0)
+			return overread <= SEL_BRIN_MAX_OVERREAD;
+	}
+	return then - now < then * perfopt_min_cost_reduction / 100.0;
+}
+
+/* the btree candidate on a BRIN's column, without INCLUDE, if any */
+static AdvIndex *
+sel_btree_twin(AdvIndex *brin, List *candidates)
+{
+	ListCell   *lc;
+
+	foreach(lc, candidates)
+	{
+		AdvIndex   *idx = lfirst(lc);
+
+		if (idx->amoid == BTREE_AM_OID && idx->relid == brin->relid && idx->nkeycols == 1 &&
+			idx->ncols == 1 && idx->attnums[0] == brin->attnums[0] && idx->pred == NIL)
+			return idx;
+	}
+	return NULL;
+}
+
+/*
+ * Is the BRIN nearly as fast as the btree for every statement the btree
+ * could serve, and does it cut some statement's cost by
+ * perfopt.min_cost_reduction on its own?  with_btree and with_brin: the
+ * chosen set with one or the other.
+ */
+static bool
+sel_brin_holds(AdvIndex *brin, AdvIndex *btree, List *with_btree, List *with_brin,
+			   List *statements)
+{
+	bool		clears = false;
+	ListCell   *ls;
+
+	foreach(ls, statements)
+	{
+		AdvStatement *st = lfirst(ls);
+
+		if (!sel_usable(btree, st))
+			continue;
+		CHECK_FOR_INTERRUPTS();
+		if (!sel_brin_nearly(st, with_btree, with_brin, brin))
+			return false;
+		if (sel_usable(brin, st) &&
+			st->cost_base - adv_cost_under(st, with_brin) >= st->cost_base * perfopt_min_cost_reduction / 100.0)
+			clears = true;
+	}
+	return clears;
+}
+
+/*
+ * A BRIN is recommended only where it is nearly as fast as the btree on
+ * its column (sel_brin_nearly) and clears the bar on its own: each chosen
+ * btree on a single column whose BRIN candidate holds gives way to it,
+ * and each chosen BRIN that does not hold gives way to its btree.  The
+ * greedy rounds take the BRIN first (per byte it wins), then the btree on
+ * top wherever the planner's costs prefer it, which for a bitmap heap
+ * scan they always do, or not at all when the btree's edge saves the
+ * workload too little: this is where each gets its due.
+ */
+static List *
+sel_prefer_brin(List *chosen, List *statements, List *candidates, double budget_left)
+{
+	ListCell   *lc;
+
+	foreach(lc, chosen)
+	{
+		AdvIndex   *idx = lfirst(lc);
+		AdvIndex   *brin = idx->amoid == BRIN_AM_OID ? idx : sel_brin_twin(idx, candidates);
+		AdvIndex   *btree = idx->amoid == BRIN_AM_OID ? sel_btree_twin(idx, candidates) : idx;
+		AdvIndex   *other = idx == brin ? btree : brin;
+		List	   *config;
+		bool		holds;
+
+		if (brin == NULL || btree == NULL || list_member_ptr(chosen, other) ||
+			other->relevant == NIL || sel_bytes(other) - sel_bytes(idx) > budget_left)
+			continue;
+		config = lappend(list_delete_ptr(list_copy(chosen), idx), other);
+		holds = idx == brin ? sel_brin_holds(brin, btree, config, chosen, statements) :
+			sel_brin_holds(brin, btree, chosen, config, statements);
+		if (holds != (idx == brin))
+		{
+			elog(DEBUG2, "perfopt: candidate %d replaces %d (BRIN or btree)", other->id, idx->id);
+			lfirst(lc) = other;
+			budget_left -= sel_bytes(other) - sel_bytes(idx);
+		}
+		list_free(config);
+	}
+	return chosen;
+}
+
 /*
  * For each candidate, the statements worth planning with it: found once,
  * through the statements of its table, since that never changes.
@@ -731,7 +917,12 @@ adv_select(List *statements, List *writes, List *candidates)
 		}
 	}
 	chosen = sel_prune(chosen, statements, floor_ms);
-	return sel_upgrade(chosen, statements, candidates, budget_left);
+	chosen = sel_upgrade(chosen, statements, candidates, budget_left);
+	/* what the final set leaves of the budget */
+	budget_left = sel_budget();
+	foreach(lc, chosen)
+		budget_left -= sel_bytes(lfirst(lc));
+	return sel_prefer_brin(chosen, statements, candidates, budget_left);
 }
 
 /* statements idx serves in the final configuration, with their costs */

@@ -11,7 +11,11 @@
  * and the AMs' cost functions not to open the index (get_actual_variable_range
  * and gincostestimate honour it).  Sizes and tree heights are estimated
  * from the table's size and the columns' average widths, times the share
- * of the rows a partial index's predicate keeps.  A partial index carries
+ * of the rows a partial index's predicate keeps; a BRIN's from the
+ * table's pages, and it gets an amcostestimate of its own (brin.c), since
+ * core's may open the index to read its pages per range;
+ * adv_brin_overread() reads back, from the plans, how many rows a BRIN's
+ * ranges hold per row the statement keeps.  A partial index carries
  * its predicate as get_relation_info would (indpred on the relation's
  * varno); the planner proves it per plan (check_index_predicates), which
  * a custom plan over sampled values can and a generic plan with a $n
@@ -30,6 +34,7 @@
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
 #include "lib/stringinfo.h"
+#include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/optimizer.h"
@@ -181,6 +186,9 @@ wi_build(RelOptInfo *rel, Relation heap, AdvIndex *idx)
 	info->amhasgetbitmap = (am->amgetbitmap != NULL);
 	info->amcanmarkpos = (am->ammarkpos != NULL && am->amrestrpos != NULL);
 	info->amcostestimate = am->amcostestimate;
+	/* core's would read the pages per range from the index: ours invents them (brin.c) */
+	if (idx->amoid == BRIN_AM_OID)
+		info->amcostestimate = adv_brin_costestimate;
 	return info;
 }
 
@@ -271,7 +279,8 @@ void
 adv_index_estimate(AdvIndex *idx)
 {
 	Relation	heap = table_open(idx->relid, AccessShareLock);
-	BlockNumber heap_pages;
+	BlockNumber heap_pages = 0;
+	double		total_pages = 0;
 	double		tuples;
 	double		allvisfrac;
 	double		width = 0;
@@ -296,13 +305,19 @@ adv_index_estimate(AdvIndex *idx)
 			double		part_tuples = 0;
 
 			if (part->rd_rel->relkind == RELKIND_RELATION)
+			{
 				estimate_rel_size(part, NULL, &heap_pages, &part_tuples, &allvisfrac);
+				total_pages += heap_pages;
+			}
 			tuples += part_tuples;
 			table_close(part, NoLock);
 		}
 	}
 	else
+	{
 		estimate_rel_size(heap, NULL, &heap_pages, &tuples, &allvisfrac);
+		total_pages = heap_pages;
+	}
 	table_close(heap, AccessShareLock);
 	if (idx->pred != NIL)
 		tuples = ceil(tuples * Max(0.0, Min(idx->pred_selectivity, 1.0)));
@@ -312,6 +327,15 @@ adv_index_estimate(AdvIndex *idx)
 		width += wi_column_width(idx, i, expr_cell);
 		if (idx->attnums[i] == 0 && expr_cell)
 			expr_cell = lnext(idx->exprs, expr_cell);
+	}
+
+	if (idx->amoid == BRIN_AM_OID)
+	{
+		/* a summary per range of heap pages, whatever the rows */
+		idx->tuples = tuples;
+		idx->pages = adv_brin_pages(total_pages, width);
+		idx->tree_height = -1;
+		return;
 	}
 
 	/* an index tuple: header, the data, MAXALIGNed, plus its line pointer */
@@ -396,9 +420,41 @@ adv_plan_custom(AdvStatement *st, ParamListInfo bound)
 	return wi_plan(st, NIL, NIL, bound);
 }
 
+/*
+ * The BRIN adv_brin_overread() watches, and what its plans read through
+ * it: rows of the ranges it returns, and rows the scan keeps, weighted by
+ * the value sets' weights.
+ */
+static AdvIndex *wi_brin_watch = NULL;
+static double wi_brin_read;
+static double wi_brin_kept;
+
+/* add up the watched BRIN's bitmap heap scans in the plan */
+static void
+wi_brin_scans(Plan *plan, double weight)
+{
+	ListCell   *lc;
+	List	   *children;
+
+	if (plan == NULL)
+		return;
+	check_stack_depth();
+	if (IsA(plan, BitmapHeapScan) && plan->lefttree != NULL &&
+		IsA(plan->lefttree, BitmapIndexScan) &&
+		((BitmapIndexScan *) plan->lefttree)->indexid == WI_FAKE_OID_BASE + (Oid) wi_brin_watch->id)
+	{
+		wi_brin_read += weight * plan->lefttree->plan_rows;
+		wi_brin_kept += weight * Max(plan->plan_rows, 1.0);
+	}
+	children = adv_plan_children(plan);
+	foreach(lc, children)
+		wi_brin_scans(lfirst(lc), weight);
+	list_free(children);
+}
+
 /* one plan's cost; the plan itself is freed at once */
 static double
-wi_plan_cost(AdvStatement *st, List *indexes, List *hidden, ParamListInfo bound)
+wi_plan_cost(AdvStatement *st, List *indexes, List *hidden, ParamListInfo bound, double weight)
 {
 	MemoryContext tmp = AllocSetContextCreate(CurrentMemoryContext, "perfopt what-if plan",
 											  ALLOCSET_DEFAULT_SIZES);
@@ -407,7 +463,11 @@ wi_plan_cost(AdvStatement *st, List *indexes, List *hidden, ParamListInfo bound)
 
 	PG_TRY();
 	{
-		cost = wi_plan(st, indexes, hidden, bound)->planTree->total_cost;
+		PlannedStmt *plan = wi_plan(st, indexes, hidden, bound);
+
+		cost = plan->planTree->total_cost;
+		if (wi_brin_watch != NULL)
+			wi_brin_scans(plan->planTree, weight);
 	}
 	PG_FINALLY();
 	{
@@ -422,7 +482,7 @@ wi_plan_cost(AdvStatement *st, List *indexes, List *hidden, ParamListInfo bound)
 double
 adv_plan_cost_generic(AdvStatement *st, List *indexes, List *hidden)
 {
-	return wi_plan_cost(st, indexes, hidden, NULL);
+	return wi_plan_cost(st, indexes, hidden, NULL, 1.0);
 }
 
 /*
@@ -438,13 +498,43 @@ adv_plan_cost(AdvStatement *st, List *indexes, List *hidden)
 	ListCell   *lc;
 
 	if (st->value_sets == NIL)
-		return wi_plan_cost(st, indexes, hidden, NULL);
+		return wi_plan_cost(st, indexes, hidden, NULL, 1.0);
 	foreach(lc, st->value_sets)
 	{
 		AdvValueSet *vs = lfirst(lc);
 
-		sum += vs->weight * wi_plan_cost(st, indexes, hidden, vs->params);
+		sum += vs->weight * wi_plan_cost(st, indexes, hidden, vs->params, vs->weight);
 		weights += vs->weight;
 	}
 	return sum / weights;
+}
+
+/*
+ * Over st's sampled value sets (or its generic plan), how many rows the
+ * plans read through the hypothetical BRIN brin (whole ranges of heap
+ * pages) per row they keep: 1 when the ranges hold nothing else, where a
+ * btree on the same column would read about as much heap in order.  -1
+ * when no plan under indexes scans the BRIN.  The caller plans as the
+ * statement's role (workload.c).
+ */
+double
+adv_brin_overread(AdvStatement *st, List *indexes, AdvIndex *brin)
+{
+	double		ratio = -1;
+
+	wi_brin_watch = brin;
+	wi_brin_read = 0;
+	wi_brin_kept = 0;
+	PG_TRY();
+	{
+		(void) adv_plan_cost(st, indexes, NIL);
+	}
+	PG_FINALLY();
+	{
+		wi_brin_watch = NULL;
+	}
+	PG_END_TRY();
+	if (wi_brin_kept > 0)
+		ratio = wi_brin_read / wi_brin_kept;
+	return ratio;
 }

@@ -818,6 +818,31 @@ adv_plan_cost_safely(AdvStatement *st, List *indexes)
 	return wl_cost;
 }
 
+static AdvIndex *wl_brin;
+static double wl_overread;
+
+static void
+wl_overread_fn(AdvStatement *st)
+{
+	wl_overread = adv_brin_overread(st, wl_cost_indexes, wl_brin);
+}
+
+/* adv_brin_overread() as the statement's planning role; -1 on failure */
+double
+adv_brin_overread_safely(AdvStatement *st, List *indexes, AdvIndex *brin)
+{
+	char	   *saved = st->skip_reason;
+
+	wl_cost_indexes = indexes;
+	wl_brin = brin;
+	if (!adv_plan_as_statement_role(st, wl_overread_fn))
+	{
+		st->skip_reason = saved;
+		return -1;
+	}
+	return wl_overread;
+}
+
 static Oid	wl_hidden_index;
 
 static void
