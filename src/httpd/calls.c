@@ -452,6 +452,12 @@ hd_call(const HdRequest *req, HdResult *res)
 		hd_error(res, 500, "internal error", "perfopt-httpd: /healthz reached a call worker", NULL);
 		return;
 	}
+	if (def->answer == HD_ANSWER_REDIRECT || def->answer == HD_ANSWER_ASSET)
+	{
+		/* the dashboard's files: answered by handler.c, never here */
+		hd_error(res, 500, "internal error", "perfopt-httpd: a dashboard file reached a call worker", NULL);
+		return;
+	}
 	sql = def->sql;
 	type = def->content_type;
 
@@ -563,6 +569,8 @@ hd_call(const HdRequest *req, HdResult *res)
 			break;
 		case HD_ANSWER_VALUE:
 		case HD_ANSWER_HEALTH:
+		case HD_ANSWER_REDIRECT:
+		case HD_ANSWER_ASSET:
 			break;
 	}
 }

@@ -28,6 +28,7 @@
 
 #include <microhttpd.h>
 
+#include "assets.h"
 #include "handler.h"
 #include "httpd.h"
 
@@ -358,6 +359,12 @@ respond(struct MHD_Connection *conn, HdState *st, const char *method, HdRoute ro
 	if (gz_len > 0 && status != 304)
 		MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
 	MHD_add_response_header(response, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
+	/* on every answer: no sniffing, no framing, no referrer; the page's own policy on the dashboard */
+	MHD_add_response_header(response, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(response, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(response, "Content-Security-Policy",
+							route == HD_ROOT || route == HD_DASHBOARD || route == HD_DASHBOARD_ASSET ?
+							HD_CSP_PAGE : HD_CSP_API);
 	MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL,
 							res->cache_control ? res->cache_control : "no-store");
 	if (etag[0])
@@ -418,6 +425,47 @@ respond_error(struct MHD_Connection *conn, HdState *st, const char *method, HdRo
 	memset(&res, 0, sizeof(res));
 	hd_error(&res, status, error, detail, NULL);
 	return respond(conn, st, method, route, NULL, &res, allow, retry_after, challenge);
+}
+
+/*
+ * The dashboard's routes, answered here without a call: / redirects to
+ * /dashboard; the page and its files come from the embedded table
+ * (assets.c), revalidated (no-cache, ETag and 304 in respond()).
+ */
+static enum MHD_Result
+respond_static(struct MHD_Connection *conn, HdState *st, const char *method, HdRoute route,
+			   const char *url, const HdRouteDef *def)
+{
+	HdResult	res;
+	const HdAsset *asset;
+
+	memset(&res, 0, sizeof(res));
+	if (def->answer == HD_ANSWER_REDIRECT)
+	{
+		static const char text[] = "see /dashboard\n";
+
+		res.status = 302;
+		snprintf(res.location, sizeof(res.location), "/dashboard");
+		res.content_type = "text/plain; charset=utf-8";
+		res.cache_control = HD_CACHE_LIVE;
+		res.body = strdup(text);
+		res.len = res.body ? strlen(text) : 0;
+		return respond(conn, st, method, route, NULL, &res, NULL, 0, false);
+	}
+	asset = hd_asset_find(url);
+	if (asset == NULL)
+		return respond_error(conn, st, method, route, 404, "not found", "no such file of the dashboard",
+							 NULL, 0, false);
+	res.body = malloc(asset->len + 1);
+	if (res.body == NULL)
+		return respond_error(conn, st, method, route, 503, "service unavailable", "out of memory",
+							 NULL, 0, false);
+	memcpy(res.body, asset->data, asset->len);
+	res.len = asset->len;
+	res.status = 200;
+	res.content_type = asset->content_type;
+	res.cache_control = def->cache_control;
+	return respond(conn, st, method, route, NULL, &res, NULL, 0, false);
 }
 
 enum MHD_Result
@@ -532,6 +580,9 @@ hd_access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 	else if (!hd_limit(st->client, false, true, &retry_after))
 		return respond_error(conn, st, method, route, 429, "too many requests",
 							 "too many requests from this address", NULL, retry_after, false);
+
+	if (def->answer == HD_ANSWER_REDIRECT || def->answer == HD_ANSWER_ASSET)
+		return respond_static(conn, st, method, route, url, def);
 
 	/* the call goes to the workers; the argument strings live as long as the request */
 	req = &st->req;

@@ -4,7 +4,8 @@
  * canonical decimal), the methods a route takes and its Allow header,
  * the row of a route and method (its call, read-only or not, rate class,
  * Cache-Control, arguments and answer), and a stable name for logs and
- * metrics.
+ * metrics.  The dashboard's rows (/, /dashboard, /dashboard/{asset})
+ * call nothing: handler.c answers them from the embedded files.
  *
  * The calls name every function, operator and type with its schema:
  * "$S" is the extension's (quoted, looked up by pool.c), everything else
@@ -88,11 +89,40 @@ static const HdRouteDef hd_routes[] = {
 	{HD_HEALTHZ, "/healthz", GET_HEAD,
 		NULL, NULL,
 		true, HD_RATE_ADDRESS, HD_CACHE_LIVE, HD_TYPE_JSON, NULL, HD_ARGS_NONE, HD_ANSWER_HEALTH},
+	/* the dashboard: no token (it holds no data; its scripts send the token) */
+	{HD_ROOT, "/", GET_HEAD,
+		NULL, NULL,
+		true, HD_RATE_ADDRESS, HD_CACHE_LIVE, HD_TYPE_HTML, NULL, HD_ARGS_NONE, HD_ANSWER_REDIRECT},
+	{HD_DASHBOARD, "/dashboard", GET_HEAD,
+		NULL, NULL,
+		true, HD_RATE_ADDRESS, HD_CACHE_LIVE, HD_TYPE_HTML, NULL, HD_ARGS_NONE, HD_ANSWER_ASSET},
+	{HD_DASHBOARD_ASSET, "/dashboard/{asset}", GET_HEAD,
+		NULL, NULL,
+		true, HD_RATE_ADDRESS, HD_CACHE_LIVE, NULL, NULL, HD_ARGS_NONE, HD_ANSWER_ASSET},
 };
 
 #define HD_NROWS ((int) (sizeof(hd_routes) / sizeof(hd_routes[0])))
 #define HD_PATH_MAX 256
 #define HD_ID "{id}"
+#define HD_ASSET "{asset}"
+#define HD_ASSET_MAX 64
+
+/* path[0..n) is a file name: [A-Za-z0-9._-], 1 to HD_ASSET_MAX, not starting with '.' */
+static bool
+asset_name(const char *path, size_t n)
+{
+	if (n == 0 || n > HD_ASSET_MAX || path[0] == '.')
+		return false;
+	for (size_t i = 0; i < n; i++)
+	{
+		char		c = path[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+			  c == '.' || c == '_' || c == '-'))
+			return false;
+	}
+	return true;
+}
 
 /* path[0..n) matches the row's pattern; *id when it has "{id}" */
 static bool
@@ -103,6 +133,11 @@ path_matches(const char *pattern, const char *path, size_t n, int64_t *id)
 	size_t		slen;
 	int64_t		v;
 
+	if (hole == NULL && (hole = strstr(pattern, HD_ASSET)) != NULL)
+	{
+		plen = (size_t) (hole - pattern);
+		return n > plen && memcmp(path, pattern, plen) == 0 && asset_name(path + plen, n - plen);
+	}
 	if (hole == NULL)
 		return strlen(pattern) == n && memcmp(pattern, path, n) == 0;
 	plen = (size_t) (hole - pattern);

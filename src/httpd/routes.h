@@ -34,6 +34,9 @@ typedef enum HdRoute
 	HD_PROMETHEUS_RULES,		/* GET  /api/v1/performance/prometheus-rules */
 	HD_PROMETHEUS,				/* GET  /metrics */
 	HD_HEALTHZ,					/* GET  /healthz */
+	HD_ROOT,					/* GET  / (a redirect to /dashboard) */
+	HD_DASHBOARD,				/* GET  /dashboard (the page, no token) */
+	HD_DASHBOARD_ASSET,			/* GET  /dashboard/{asset} (its scripts and styles) */
 	HD_NROUTES
 } HdRoute;
 
@@ -72,13 +75,16 @@ typedef enum HdAnswer
 	HD_ANSWER_ACCEPTED,			/* run_id -> 202 and a Location to the run's report */
 	HD_ANSWER_EXPOSITION,		/* the shim's own metrics, then the value: 200 even
 								 * when the database does not answer */
-	HD_ANSWER_HEALTH			/* no call: the health thread's probe (pool.c) */
+	HD_ANSWER_HEALTH,			/* no call: the health thread's probe (pool.c) */
+	HD_ANSWER_REDIRECT,			/* no call: 302 to /dashboard */
+	HD_ANSWER_ASSET				/* no call: an embedded file of the dashboard (assets.c) */
 } HdAnswer;
 
 typedef struct HdRouteDef
 {
 	HdRoute		route;
-	const char *path;			/* exact; "{id}" stands for a canonical decimal >= 1 */
+	const char *path;			/* exact; "{id}" stands for a canonical decimal >= 1,
+								 * "{asset}" for a file name ([A-Za-z0-9._-], at most 64) */
 	unsigned	methods;		/* the HD_METHOD_* bits this row answers */
 	const char *sql;			/* the call: "$S" the extension's schema, "$1".. the args */
 	const char *sql_alt;		/* the variant HD_ARGS_FORMAT and HD_ARGS_INTERVAL pick */
@@ -94,6 +100,7 @@ typedef struct HdRouteDef
 #define HD_TYPE_JSON "application/json"
 #define HD_TYPE_EXPOSITION "text/plain; version=0.0.4; charset=utf-8"
 #define HD_TYPE_YAML "application/yaml; charset=utf-8"
+#define HD_TYPE_HTML "text/html; charset=utf-8"
 #define HD_CACHE_LIVE "no-cache"
 #define HD_CACHE_CHANGE "no-store"
 
