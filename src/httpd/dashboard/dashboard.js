@@ -86,8 +86,9 @@
     return isNaN(d.getTime()) ? String(iso) : d.toLocaleString();
   }
 
-  function showError(msg) {
-    var p = $('error');
+  /* #error: the last refresh's trouble; #notice: the last action's (a refused resolve) */
+  function showError(msg, id) {
+    var p = $(id || 'error');
     if (msg) { p.textContent = msg; p.hidden = false; } else { p.textContent = ''; p.hidden = true; }
   }
 
@@ -258,9 +259,19 @@
     });
   }
 
+  /* a panel is redrawn only when its data changed (a button stays under the pointer) */
+  var drawn = {};
+  function changed(panel, data) {
+    var sig = JSON.stringify(data === undefined ? null : data);
+    if (drawn[panel] === sig) return false;
+    drawn[panel] = sig;
+    return true;
+  }
+
   function drawAlerts(page) {
     var items = page && Array.isArray(page.items) ? page.items : [];
     var tbody = $('alerts').querySelector('tbody');
+    if (!changed('alerts', items)) return;
     clear(tbody);
     $('alerts-empty').hidden = items.length > 0;
     items.forEach(function (a) {
@@ -288,17 +299,18 @@
   function resolve(id, button) {
     button.disabled = true;
     api('POST', '/alerts/' + encodeURIComponent(String(id)) + '/resolve').then(function () {
-      showError(null);
+      showError(null, 'notice');
       refresh();
     }, function (e) {
       button.disabled = false;
-      showError(e.status === 403 ? 'this token may not resolve alerts (an admin token may)' : e.message);
+      showError(e.status === 403 ? 'this token may not resolve alerts (an admin token may)' : e.message, 'notice');
     });
   }
 
   function drawRecommendations(list) {
     var tbody = $('recommendations').querySelector('tbody');
     var items = Array.isArray(list) ? list : (list && Array.isArray(list.items) ? list.items : []);
+    if (!changed('recommendations', items)) return;
     clear(tbody);
     $('recommendations-empty').hidden = items.length > 0;
     items.forEach(function (r) {
@@ -318,6 +330,7 @@
     var byJob = {};
     (verifications || []).forEach(function (v) { if (v.job_id !== null) byJob[v.job_id] = v; });
     items.sort(function (a, b) { return b.id - a.id; });
+    if (!changed('runs', [items, verifications, scoreNow && scoreNow.score])) return;
     clear(tbody);
     $('runs-empty').hidden = items.length > 0;
     items.slice(0, 10).forEach(function (h) {
@@ -403,6 +416,8 @@
     if (timer !== null) { window.clearInterval(timer); timer = null; }
     $('dashboard').hidden = true;
     $('logout').hidden = true;
+    showError(null, 'notice');
+    drawn = {};
     $('login').hidden = false;
     $('updated').textContent = why || 'not loaded';
   }
