@@ -61,6 +61,7 @@ OBJS = \
 	src/monitoring/history.o \
 	src/monitoring/sampler.o \
 	src/monitoring/sqlapi.o \
+	src/monitoring/timeseries.o \
 	src/monitoring/worker.o
 
 EXTENSION = perfopt
@@ -157,7 +158,7 @@ $(shlib): $(srcdir)/perfopt.exports
 HTTPD_SRCS = src/httpd/main.c src/httpd/handler.c src/httpd/calls.c src/httpd/pool.c \
 	src/httpd/stats.c src/httpd/routes.c src/httpd/tokens.c src/httpd/caching.c \
 	src/httpd/params.c src/httpd/text.c src/httpd/body.c src/httpd/bucket.c \
-	src/httpd/errors.c src/httpd/sql.c src/common/latency_hist.c src/common/promtext.c
+	src/httpd/errors.c src/httpd/sql.c src/httpd/timearg.c src/common/latency_hist.c src/common/promtext.c
 # perfopt's own source files by name: the shim passes on a server message
 # to its caller only when one of them raised it (the PG_DIAG_SOURCE_FILE of
 # an error, which SQL cannot set).  launcher.c, worker.c and shmem.c leave
