@@ -61,6 +61,7 @@ OBJS = \
 	src/monitoring/history.o \
 	src/monitoring/sampler.o \
 	src/monitoring/sqlapi.o \
+	src/monitoring/timeseries.o \
 	src/monitoring/worker.o
 
 EXTENSION = perfopt
@@ -157,7 +158,8 @@ $(shlib): $(srcdir)/perfopt.exports
 HTTPD_SRCS = src/httpd/main.c src/httpd/handler.c src/httpd/calls.c src/httpd/pool.c \
 	src/httpd/stats.c src/httpd/routes.c src/httpd/tokens.c src/httpd/caching.c \
 	src/httpd/params.c src/httpd/text.c src/httpd/body.c src/httpd/bucket.c \
-	src/httpd/errors.c src/httpd/sql.c src/httpd/assets.c src/common/latency_hist.c src/common/promtext.c
+	src/httpd/errors.c src/httpd/sql.c src/httpd/timearg.c src/httpd/assets.c \
+	src/common/latency_hist.c src/common/promtext.c
 # the dashboard's page and files (src/httpd/dashboard/), embedded as C arrays
 # into a generated source (never committed) by embed-assets.sh
 DASHBOARD_FILES = $(sort $(wildcard $(srcdir)/src/httpd/dashboard/*))

@@ -430,7 +430,8 @@ void
 hd_call(const HdRequest *req, HdResult *res)
 {
 	const HdRouteDef *def = hd_route_def(req->route, req->method);
-	const char *params[3] = {NULL, NULL, NULL};
+	const char *params[4] = {NULL, NULL, NULL, NULL};
+	HdRangeArgs range;
 	int			nparams = 0;
 	const char *sql;
 	const char *type;
@@ -541,6 +542,22 @@ hd_call(const HdRequest *req, HdResult *res)
 			{
 				hd_error(res, 400, "bad request", "format must be json or prometheus", NULL);
 				return;
+			}
+			break;
+		case HD_ARGS_TIME_RANGE:
+			{
+				char		err[256];
+
+				if (hd_range_args(req->q_from, req->q_to, req->q_step, req->q_points,
+								  &range, err, sizeof(err)) != 0)
+				{
+					hd_error(res, 400, "bad request", err, NULL);
+					return;
+				}
+				params[nparams++] = range.from[0] ? range.from : NULL;
+				params[nparams++] = range.to[0] ? range.to : NULL;
+				params[nparams++] = range.points;
+				params[nparams++] = range.step[0] ? range.step : NULL;
 			}
 			break;
 	}

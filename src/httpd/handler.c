@@ -599,7 +599,9 @@ hd_access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 	req->body_len = st->len;
 	if (!query_arg(conn, "limit", &req->q_limit) || !query_arg(conn, "cursor", &req->q_cursor) ||
 		!query_arg(conn, "state", &req->q_state) || !query_arg(conn, "dry_run", &req->q_dry_run) ||
-		!query_arg(conn, "format", &req->q_format))
+		!query_arg(conn, "format", &req->q_format) || !query_arg(conn, "from", &req->q_from) ||
+		!query_arg(conn, "to", &req->q_to) || !query_arg(conn, "step", &req->q_step) ||
+		!query_arg(conn, "points", &req->q_points))
 		return respond_error(conn, st, method, route, 400, "bad request",
 							 "perfopt-httpd: a query argument is not valid UTF-8 text", NULL, 0, false);
 	st->conn = conn;

@@ -26,6 +26,7 @@
 #include "routes.h"
 #include "sql.h"
 #include "text.h"
+#include "timearg.h"
 #include "tokens.h"
 
 /* request bodies above this are refused (413) */
@@ -119,6 +120,10 @@ typedef struct HdRequest
 	const char *q_state;
 	const char *q_dry_run;
 	const char *q_format;
+	const char *q_from;
+	const char *q_to;
+	const char *q_step;
+	const char *q_points;
 } HdRequest;
 
 extern void hd_call(const HdRequest *req, HdResult *res);

@@ -32,6 +32,13 @@
 #define SQL_ALERTS_PAGE \
 	"SELECT $S.perfopt_alerts_page($1::pg_catalog.text, $2::pg_catalog.int8, $3::pg_catalog.int4)" \
 	"::pg_catalog.text"
+/* from and to default to the server's now - 1 hour and now */
+#define SQL_METRICS_HISTORY \
+	"SELECT $S.perfopt_metrics_history(" \
+	"COALESCE($1::pg_catalog.timestamptz," \
+	" COALESCE($2::pg_catalog.timestamptz, pg_catalog.now()) OPERATOR(pg_catalog.-) '1 hour'::pg_catalog.interval)," \
+	" COALESCE($2::pg_catalog.timestamptz, pg_catalog.now()), $3::pg_catalog.int4, $4::pg_catalog.int4)" \
+	"::pg_catalog.text"
 
 static const HdRouteDef hd_routes[] = {
 	{HD_STATUS, "/api/v1/performance/status", GET_HEAD,
@@ -49,6 +56,9 @@ static const HdRouteDef hd_routes[] = {
 	{HD_METRICS, "/api/v1/performance/metrics", GET_HEAD,
 		"SELECT $S.perfopt_metrics()::pg_catalog.text", "SELECT $S.perfopt_metrics_prometheus()",
 		true, HD_RATE_READ, HD_CACHE_LIVE, HD_TYPE_JSON, HD_TYPE_EXPOSITION, HD_ARGS_FORMAT, HD_ANSWER_VALUE},
+	{HD_METRICS_HISTORY, "/api/v1/performance/metrics/history", GET_HEAD,
+		SQL_METRICS_HISTORY, NULL,
+		true, HD_RATE_READ, HD_CACHE_LIVE, HD_TYPE_JSON, NULL, HD_ARGS_TIME_RANGE, HD_ANSWER_VALUE},
 	{HD_ALERTS, "/api/v1/performance/alerts", GET_HEAD,
 		SQL_ALERTS_PAGE, NULL,
 		true, HD_RATE_READ, CACHE_PAGES, HD_TYPE_JSON, NULL, HD_ARGS_ALERTS_PAGE, HD_ANSWER_PAGE},

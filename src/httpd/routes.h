@@ -22,6 +22,7 @@ typedef enum HdRoute
 	HD_HISTORY,					/* GET  /api/v1/performance/history */
 	HD_RECOMMENDATIONS,			/* GET  /api/v1/performance/recommendations */
 	HD_METRICS,					/* GET  /api/v1/performance/metrics */
+	HD_METRICS_HISTORY,			/* GET  /api/v1/performance/metrics/history */
 	HD_ALERTS,					/* GET  /api/v1/performance/alerts */
 	HD_ALERT_RESOLVE,			/* POST /api/v1/performance/alerts/{id}/resolve */
 	HD_ALERTS_RESOLVE,			/* POST /api/v1/performance/alerts/resolve (bulk) */
@@ -64,7 +65,8 @@ typedef enum HdArgs
 	HD_ARGS_OBJECT,				/* the body, a JSON object -> $1 */
 	HD_ARGS_DRY_RUN,			/* ?dry_run=true|false (false) -> $1 */
 	HD_ARGS_INTERVAL,			/* no body: sql; {"interval_ms": n}: sql_alt with $1 n */
-	HD_ARGS_FORMAT				/* ?format=json (sql) or prometheus (sql_alt) */
+	HD_ARGS_FORMAT,				/* ?format=json (sql) or prometheus (sql_alt) */
+	HD_ARGS_TIME_RANGE			/* ?from= &to= &points= &step= (timearg.c) -> $1 .. $4 */
 } HdArgs;
 
 /* what becomes of the call's value */

@@ -20,6 +20,7 @@
 #include "routes.h"
 #include "sql.h"
 #include "text.h"
+#include "timearg.h"
 #include "tokens.h"
 
 static int	passed = 0;
@@ -720,6 +721,7 @@ test_routes(void)
 		{"/api/v1/performance/history", HD_HISTORY, HD_METHOD_GET | HD_METHOD_HEAD},
 		{"/api/v1/performance/recommendations", HD_RECOMMENDATIONS, HD_METHOD_GET | HD_METHOD_HEAD},
 		{"/api/v1/performance/metrics", HD_METRICS, HD_METHOD_GET | HD_METHOD_HEAD},
+		{"/api/v1/performance/metrics/history", HD_METRICS_HISTORY, HD_METHOD_GET | HD_METHOD_HEAD},
 		{"/api/v1/performance/alerts", HD_ALERTS, HD_METHOD_GET | HD_METHOD_HEAD},
 		{"/api/v1/performance/alerts/resolve", HD_ALERTS_RESOLVE, HD_METHOD_POST},
 		{"/api/v1/performance/thresholds", HD_THRESHOLDS, HD_METHOD_GET | HD_METHOD_HEAD | HD_METHOD_PUT},
@@ -1426,6 +1428,132 @@ test_sql_request(void)
 		  strstr(HD_SQL_EXTENSION_SCHEMA, " = ") == NULL, "the schema lookup qualifies its operators");
 }
 
+/* ---- the time range of /metrics/history ---- */
+
+static void
+time_is(const char *s, bool ok, const char *want)
+{
+	int64_t		us = -1;
+	char		got[40] = "";
+	char		what[256];
+	bool		r = hd_parse_time(s, &us);
+
+	if (r)
+		hd_format_time(us, got, sizeof(got));
+	snprintf(what, sizeof(what), "time [%.100s] -> %s (got %s %s)", s ? s : "(NULL)",
+			 ok ? want : "refused", r ? "accepted" : "refused", got);
+	check(r == ok && (!ok || strcmp(got, want) == 0), what);
+}
+
+static void
+range_is(const char *from, const char *to, const char *step, const char *points,
+		 int rc, const char *want)
+{
+	HdRangeArgs a;
+	char		err[256] = "";
+	char		got[256];
+	char		what[512];
+	int			r = hd_range_args(from, to, step, points, &a, err, sizeof(err));
+
+	if (r == 0)
+		snprintf(got, sizeof(got), "%s|%s|%s|%s", a.from, a.to, a.points, a.step);
+	else
+		snprintf(got, sizeof(got), "%s", err);
+	snprintf(what, sizeof(what), "range %s %s %s %s -> [%s] (got %d [%s])", from ? from : "-",
+			 to ? to : "-", step ? step : "-", points ? points : "-", want, r, got);
+	check(r == rc && strcmp(got, want) == 0, what);
+}
+
+static void
+test_time_args(void)
+{
+	time_is("1970-01-01T00:00:00Z", true, "1970-01-01 00:00:00.000000+00");
+	time_is("2026-12-06T05:31:15Z", true, "2026-12-06 05:31:15.000000+00");
+	time_is("2026-12-06t05:31:15z", true, "2026-12-06 05:31:15.000000+00");
+	time_is("2026-12-06 05:31:15Z", true, "2026-12-06 05:31:15.000000+00");
+	time_is("2026-12-06T05:31:15.5Z", true, "2026-12-06 05:31:15.500000+00");
+	time_is("2026-12-06T05:31:15.123456Z", true, "2026-12-06 05:31:15.123456+00");
+	time_is("2026-12-06T07:31:15+02:00", true, "2026-12-06 05:31:15.000000+00");
+	time_is("2026-12-06T07:31:15 02:00", true, "2026-12-06 05:31:15.000000+00");
+	time_is("2026-12-06T00:01:15-05:30", true, "2026-12-06 05:31:15.000000+00");
+	time_is("2024-02-29T23:59:59.999999Z", true, "2024-02-29 23:59:59.999999+00");
+	time_is("2000-02-29T00:00:00Z", true, "2000-02-29 00:00:00.000000+00");
+	time_is("9999-12-31T23:59:59Z", true, "9999-12-31 23:59:59.000000+00");
+	time_is("0", true, "1970-01-01 00:00:00.000000+00");
+	time_is("1796535390", true, "2026-12-06 05:36:30.000000+00");
+	time_is("1796535390.25", true, "2026-12-06 05:36:30.250000+00");
+	time_is("253402300799", true, "9999-12-31 23:59:59.000000+00");
+	time_is(NULL, false, "");
+	time_is("", false, "");
+	time_is("now", false, "");
+	time_is("epoch", false, "");
+	time_is("today", false, "");
+	time_is("-1", false, "");
+	time_is("+1", false, "");
+	time_is("01", false, "");
+	time_is("1.", false, "");
+	time_is(".5", false, "");
+	time_is("1.1234567", false, "");
+	time_is("1e9", false, "");
+	time_is(" 1", false, "");
+	time_is("1 ", false, "");
+	time_is("253402300800", false, "");
+	time_is("99999999999999999999", false, "");
+	time_is("2026-12-06", false, "");
+	time_is("2026-12-06T05:31:15", false, "");
+	time_is("2026-12-06T05:31Z", false, "");
+	time_is("2026-12-06T05:31:15.Z", false, "");
+	time_is("2026-12-06T05:31:15.1234567Z", false, "");
+	time_is("2026-12-06T05:31:15ZZ", false, "");
+	time_is("2026-12-06T05:31:15+02", false, "");
+	time_is("2026-12-06T05:31:15+0200", false, "");
+	time_is("2026-12-06T05:31:15+24:00", false, "");
+	time_is("2026-12-06T05:31:15+02:60", false, "");
+	time_is("2026-12-06T24:00:00Z", false, "");
+	time_is("2026-12-06T23:60:00Z", false, "");
+	time_is("2026-12-06T23:59:60Z", false, "");
+	time_is("2026-13-01T00:00:00Z", false, "");
+	time_is("2026-00-01T00:00:00Z", false, "");
+	time_is("2026-12-00T00:00:00Z", false, "");
+	time_is("2026-12-32T00:00:00Z", false, "");
+	time_is("2023-02-29T00:00:00Z", false, "");
+	time_is("1900-02-29T00:00:00Z", false, "");
+	time_is("1969-12-31T23:59:59Z", false, "");
+	time_is("2026-12-06X05:31:15Z", false, "");
+	time_is("2026/12/06T05:31:15Z", false, "");
+	time_is("2026-1-06T05:31:15Z", false, "");
+	time_is("+2026-12-06T05:31:15Z", false, "");
+	time_is("2026-12-06T05:31:15Z'; DROP TABLE x; --", false, "");
+	time_is("1111111111111111111111111111111111111111111111111111111111111111111111", false, "");
+
+	range_is(NULL, NULL, NULL, NULL, 0, "||300|");
+	range_is(NULL, NULL, "60", NULL, 0, "||1000|60");
+	range_is(NULL, NULL, "60", "10", 0, "||10|60");
+	range_is(NULL, NULL, NULL, "1", 0, "||1|");
+	range_is(NULL, NULL, NULL, "1000", 0, "||1000|");
+	range_is("1700000000", "1700003600", NULL, NULL, 0,
+			 "2023-11-14 22:13:20.000000+00|2023-11-14 23:13:20.000000+00|300|");
+	range_is("2024-01-01T00:00:00Z", NULL, NULL, NULL, 0, "2024-01-01 00:00:00.000000+00||300|");
+	range_is(NULL, "2024-01-01T00:00:00Z", NULL, NULL, 0, "|2024-01-01 00:00:00.000000+00|300|");
+	range_is("2024-01-01T00:00:00Z", "2024-02-01T00:00:00Z", "2678400", NULL, 0,
+			 "2024-01-01 00:00:00.000000+00|2024-02-01 00:00:00.000000+00|1000|2678400");
+	range_is("x", NULL, NULL, NULL, -1, "from must be an RFC 3339 timestamp or Unix epoch seconds");
+	range_is(NULL, "now", NULL, NULL, -1, "to must be an RFC 3339 timestamp or Unix epoch seconds");
+	range_is("1700003600", "1700003600", NULL, NULL, -1, "from must be earlier than to");
+	range_is("1700003601", "1700003600", NULL, NULL, -1, "from must be earlier than to");
+	range_is("2024-01-01T00:00:00Z", "2024-02-01T00:00:00.000001Z", NULL, NULL, -1,
+			 "the range from from to to must not exceed 31 days");
+	range_is(NULL, NULL, "0", NULL, -1, "step must be an integer number of seconds from 1 to 2678400");
+	range_is(NULL, NULL, "-1", NULL, -1, "step must be an integer number of seconds from 1 to 2678400");
+	range_is(NULL, NULL, "1.5", NULL, -1, "step must be an integer number of seconds from 1 to 2678400");
+	range_is(NULL, NULL, "2678401", NULL, -1, "step must be an integer number of seconds from 1 to 2678400");
+	range_is(NULL, NULL, "", NULL, -1, "step must be an integer number of seconds from 1 to 2678400");
+	range_is(NULL, NULL, NULL, "0", -1, "points must be an integer from 1 to 1000");
+	range_is(NULL, NULL, NULL, "1001", -1, "points must be an integer from 1 to 1000");
+	range_is(NULL, NULL, NULL, "010", -1, "points must be an integer from 1 to 1000");
+	range_is(NULL, NULL, NULL, "abc", -1, "points must be an integer from 1 to 1000");
+}
+
 int
 main(void)
 {
@@ -1447,6 +1575,7 @@ main(void)
 	test_messages();
 	test_sql_call();
 	test_sql_request();
+	test_time_args();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }
