@@ -756,6 +756,31 @@ test_routes(void)
 		snprintf(what, sizeof(what), "methods of %s", all[i].path);
 		check(hd_route_methods(all[i].route) == all[i].methods, what);
 	}
+	/* the dashboard: /, /dashboard and the file names under it */
+	route("/", HD_ROOT, 0);
+	route("/dashboard", HD_DASHBOARD, 0);
+	route("/dashboard/", HD_DASHBOARD, 0);
+	route("/dashboardx", HD_ROUTE_NONE, 0);
+	route("/dashboard//", HD_ROUTE_NONE, 0);
+	route("/dashboard/dashboard.js", HD_DASHBOARD_ASSET, 0);
+	route("/dashboard/dashboard.js/", HD_DASHBOARD_ASSET, 0);
+	route("/dashboard/A-b_c.9", HD_DASHBOARD_ASSET, 0);
+	route("/dashboard/.hidden", HD_ROUTE_NONE, 0);
+	route("/dashboard/..", HD_ROUTE_NONE, 0);
+	route("/dashboard/a/b.js", HD_ROUTE_NONE, 0);
+	route("/dashboard/a%2fb.js", HD_ROUTE_NONE, 0);
+	route("/dashboard/a b.js", HD_ROUTE_NONE, 0);
+	route("/dashboard/\xc3\xa9.js", HD_ROUTE_NONE, 0);
+	/* a file name of 64 characters matches, of 65 not */
+	snprintf(p, sizeof(p), "/dashboard/%064d", 0);
+	route(p, HD_DASHBOARD_ASSET, 0);
+	snprintf(p, sizeof(p), "/dashboard/%065d", 0);
+	route(p, HD_ROUTE_NONE, 0);
+	check(strcmp(hd_route_name(HD_DASHBOARD_ASSET), "/dashboard/{asset}") == 0, "the asset route's name");
+	check(hd_route_methods(HD_ROOT) == (HD_METHOD_GET | HD_METHOD_HEAD) &&
+		  hd_route_methods(HD_DASHBOARD) == (HD_METHOD_GET | HD_METHOD_HEAD) &&
+		  hd_route_methods(HD_DASHBOARD_ASSET) == (HD_METHOD_GET | HD_METHOD_HEAD),
+		  "the dashboard's routes take GET and HEAD");
 	route("/api/v1/performance/alerts/7/resolve", HD_ALERT_RESOLVE, 7);
 	route("/api/v1/performance/alerts/7/resolve/", HD_ALERT_RESOLVE, 7);
 	route("/api/v1/performance/alerts/1/resolve", HD_ALERT_RESOLVE, 1);
@@ -788,7 +813,6 @@ test_routes(void)
 	route("api/v1/performance/status", HD_ROUTE_NONE, 0);
 	route("/api/v1/performance", HD_ROUTE_NONE, 0);
 	route("/api/v1/performance/", HD_ROUTE_NONE, 0);
-	route("/", HD_ROUTE_NONE, 0);
 	route("", HD_ROUTE_NONE, 0);
 	route(NULL, HD_ROUTE_NONE, 0);
 	check(hd_route_match("/api/v1/performance/alerts/3/resolve", NULL) == HD_ALERT_RESOLVE,
@@ -854,6 +878,8 @@ test_routes(void)
 	for (int r = HD_ROUTE_NONE + 1; r < HD_NROUTES; r++)
 	{
 		const int	bits[] = {HD_METHOD_GET, HD_METHOD_HEAD, HD_METHOD_POST, HD_METHOD_PUT};
+		/* the dashboard's routes call nothing and need no token */
+		bool		dashboard = r == HD_ROOT || r == HD_DASHBOARD || r == HD_DASHBOARD_ASSET;
 
 		for (size_t i = 0; i < sizeof(bits) / sizeof(bits[0]); i++)
 		{
@@ -869,11 +895,15 @@ test_routes(void)
 			check((int) def->route == r && strcmp(def->path, hd_route_name((HdRoute) r)) == 0 &&
 				  def->read_only == (bits[i] == HD_METHOD_GET || bits[i] == HD_METHOD_HEAD) &&
 				  (def->rate == HD_RATE_WRITE) == !def->read_only &&
-				  (def->rate == HD_RATE_ADDRESS) == (r == HD_HEALTHZ) &&
-				  def->cache_control != NULL && def->content_type != NULL, what);
+				  (def->rate == HD_RATE_ADDRESS) == (r == HD_HEALTHZ || dashboard) &&
+				  def->cache_control != NULL &&
+				  (def->content_type != NULL || def->answer == HD_ANSWER_ASSET), what);
 			snprintf(what, sizeof(what), "row of %s, bit %d: the call names perfopt's schema",
 					 hd_route_name((HdRoute) r), bits[i]);
 			check(r == HD_HEALTHZ ? def->sql == NULL && def->answer == HD_ANSWER_HEALTH :
+				  dashboard ? def->sql == NULL && def->sql_alt == NULL &&
+				  def->answer == (r == HD_ROOT ? HD_ANSWER_REDIRECT : HD_ANSWER_ASSET) &&
+				  strcmp(def->cache_control, "no-cache") == 0 :
 				  def->sql != NULL && strstr(def->sql, "$S.perfopt_") != NULL &&
 				  (def->sql_alt == NULL || strstr(def->sql_alt, "$S.perfopt_") != NULL), what);
 		}

@@ -76,7 +76,7 @@
     var a = Math.abs(v);
     if (a >= 1e9) return (v / 1e9).toFixed(1) + 'G';
     if (a >= 1e6) return (v / 1e6).toFixed(1) + 'M';
-    if (a >= 1e4) return (v / 1e3).toFixed(1) + 'k';
+    if (a >= 1e3) return (v / 1e3).toFixed(1) + 'k';
     return v.toFixed(digits === undefined ? (a >= 100 ? 0 : a >= 10 ? 1 : 2) : digits);
   }
 
@@ -143,7 +143,7 @@
     var div = $('chart-' + c.id);
     var svg = div.querySelector('svg');
     var legend = div.querySelector('.legend');
-    var W = 400, H = 150, L = 44, R = 6, T = 6, B = 18;
+    var W = 400, H = 150, L = 52, R = 6, T = 6, B = 18;
     var lo = Infinity, hi = -Infinity, total = 0;
 
     clear(svg);
