@@ -270,9 +270,15 @@ SKIP:
 	ok(defined poll_until(sub { !$b->script(qq{return !!document.querySelector('#alerts tr[data-alert-id="$alert_id"]')}) }),
 		'the resolved alert leaves the page');
 
-	# the picture, after a full refresh with every chart drawn
-	ok(defined poll_until(sub {
-		!grep { !$_->{points} } @{ $b->script($charts_js) } }), 'the charts still hold data');
+	# the picture, once the CPU chart has ten points (a half minute of
+	# history), after a refresh with every chart drawn
+	ok(defined poll_until(
+			sub {
+				my $now = $b->script($charts_js);
+				return !grep({ !$_->{points} } @$now) && $now->[0]{points} >= 10;
+			},
+			180),
+		'the charts hold data, the CPU chart ten points');
 	my $png = "$out/dashboard.png";
 	ok($b->screenshot($png) > 1000, "a screenshot: $png");
 	my $log = $b->browser_log;
