@@ -53,6 +53,17 @@ fuzz_route(const char *s)
 			abort();
 		snprintf(want, sizeof(want), "/api/v1/performance/alerts/%lld/resolve", (long long) id);
 	}
+	else if (r == HD_DASHBOARD_ASSET)
+	{
+		/* "/dashboard/" and a file name: [A-Za-z0-9._-], 1 to 64, no leading '.', no ".." */
+		size_t		len = n > 11 && s[n - 1] == '/' ? n - 12 : n - 11;
+
+		if (id != -1 || strncmp(s, "/dashboard/", 11) != 0 || len < 1 || len > 64 || s[11] == '.' ||
+			strstr(s, "..") != NULL || strspn(s + 11, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+											  "0123456789._-") != len)
+			abort();
+		return;
+	}
 	else
 	{
 		if (id != -1)
