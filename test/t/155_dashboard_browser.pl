@@ -208,6 +208,7 @@ SKIP:
 		  lines: Array.from(c.querySelectorAll('polyline')).map(function (l) {
 		    return {series: l.getAttribute('data-series'), count: parseInt(l.getAttribute('data-count'), 10),
 		      first: parseInt(l.getAttribute('data-first'), 10), last: parseInt(l.getAttribute('data-last'), 10),
+		      value: parseFloat(l.getAttribute('data-last-value')),
 		      coords: l.getAttribute('points').split(' ').length};
 		  })};
 		});};
@@ -233,6 +234,26 @@ SKIP:
 				"$c->{id} $l->{series}: points from this cluster's run");
 		}
 	}
+	# the lines of perfopt_samples' own columns end on a value those columns
+	# held during the run (a bucket's average lies between their extremes)
+	my %columns = map { $_ => 1 } split /\n/, $node->safe_psql($db,
+		q{SELECT attname FROM pg_attribute WHERE attrelid = 'perfopt_samples'::regclass AND attnum > 0
+		  AND atttypid = 'float8'::regtype AND NOT attisdropped});
+	my $checked = 0;
+	for my $l (map { @{ $_->{lines} } } @$charts)
+	{
+		next unless $columns{ $l->{series} };
+		my ($lo, $hi) = split /\|/, $node->safe_psql($db,
+			"SELECT min($l->{series}), max($l->{series}) FROM perfopt_samples");
+		# (the history's values are rounded: 1e-4 and a relative 1e-6 of slack)
+		ok($l->{value} >= $lo - 1e-6 * abs($lo) - 1e-4 && $l->{value} <= $hi + 1e-6 * abs($hi) + 1e-4,
+			"$l->{series}: the line ends on $l->{value}, within the samples' [$lo, $hi]");
+		$checked++;
+	}
+	ok($checked >= 10, "$checked lines checked against perfopt_samples");
+	is($b->script(q{return document.getElementById('charts').getAttribute('data-span')}), '900',
+		'the charts span the chosen 15 minutes');
+
 	my %series = map { my $c = $_; map { ("$c->{id}/$_->{series}" => 1) } @{ $c->{lines} } } @$charts;
 	ok($series{'chart-cpu/cpu_busy_pct'}, 'the CPU chart draws cpu_busy_pct');
 	ok(scalar(grep { m{^chart-commits/commits_per_second \{datname=postgres\}$} } keys %series),

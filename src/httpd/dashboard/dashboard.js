@@ -196,7 +196,8 @@
         'data-series': seriesLabel(s),
         'data-count': pts.length,
         'data-first': pts[0][0],
-        'data-last': pts[pts.length - 1][0]
+        'data-last': pts[pts.length - 1][0],
+        'data-last-value': pts[pts.length - 1][2]
       });
       svg.appendChild(line);
       if (pts.length === 1)
@@ -212,6 +213,7 @@
 
   function drawCharts(history, from, to) {
     var all = (history && Array.isArray(history.series)) ? history.series : [];
+    $('charts').setAttribute('data-span', String(to - from));
     CHARTS.forEach(function (c) {
       var list = all.filter(function (s) {
         return c.series.indexOf(s.name) >= 0 && Array.isArray(s.points) && s.points.length > 0;
