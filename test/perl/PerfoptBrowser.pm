@@ -66,7 +66,8 @@ sub start
 		dir => $dir,
 	}, $class;
 	my $ready;
-	for (1 .. 300)
+	# a minute at most: a busy machine starts it slowly
+	for (1 .. 600)
 	{
 		my $r = $self->{http}->get("$self->{base}/status");
 		if ($r->{success})
