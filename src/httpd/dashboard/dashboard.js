@@ -49,6 +49,7 @@
   var live = {};
   var timer = null;
   var loading = false;
+  var again = false;
 
   function $(id) { return document.getElementById(id); }
 
@@ -373,8 +374,11 @@
   }
 
   function refresh() {
-    if (!token() || loading) return;
+    if (!token()) return;
+    /* one refresh at a time; one asked for meanwhile (a new range) runs after it */
+    if (loading) { again = true; return; }
     loading = true;
+    again = false;
     var range = parseInt($('range').value, 10) || 3600;
     var to = Math.floor(Date.now() / 1000);
     var from = to - range;
@@ -401,7 +405,10 @@
     }, function (e) {
       if (e.status === 401) { logout('the token was refused'); return; }
       showError(e.message);
-    }).then(function () { loading = false; });
+    }).then(function () {
+      loading = false;
+      if (again) refresh();
+    });
   }
 
   function start() {
