@@ -1,7 +1,7 @@
 # PerfoptBrowser.pm — a headless Chromium for perfopt's TAP tests, driven
 # through chromedriver's W3C WebDriver HTTP API with HTTP::Tiny and
 # JSON::PP (no other client).  Only helpers: every assertion is made in
-# the test files (test/t/154_dashboard_browser.pl).
+# the test files (test/t/156_dashboard_browser.pl).
 #
 #   my $why = PerfoptBrowser::missing();       # undef, or why the test must skip
 #   my $b = PerfoptBrowser->start($dir);       # chromedriver + a session

@@ -1,4 +1,4 @@
-# 155_dashboard_browser.pl — perfopt-httpd's dashboard (/dashboard) on a
+# 156_dashboard_browser.pl — perfopt-httpd's dashboard (/dashboard) on a
 # cluster with a running workload.  Over plain HTTP: / redirects to it,
 # the page and its files need no token and carry their Content-Type,
 # Content-Security-Policy (no inline script or style), nosniff, an ETag
