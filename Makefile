@@ -36,6 +36,7 @@ OBJS = \
 	src/common/trends.o \
 	src/core/atcommit.o \
 	src/core/audit.o \
+	src/core/auditpage.o \
 	src/core/extschema.o \
 	src/core/jsonutil.o \
 	src/core/launcher.o \

@@ -204,3 +204,17 @@ REVOKE ALL ON FUNCTION @extschema@.perfopt_metrics_history(timestamp with time z
 GRANT EXECUTE ON FUNCTION @extschema@.perfopt_metrics_history(timestamp with time zone, timestamp with time zone, integer, integer) TO pg_monitor;
 COMMENT ON FUNCTION @extschema@.perfopt_metrics_history(timestamp with time zone, timestamp with time zone, integer, integer) IS
     'perfopt: the sample history from from_ts to to_ts as time series, min/avg/max per step_seconds (NULL: the smallest that fits max_points)';
+
+-- Pages of the audit log, newest first (src/core/auditpage.c), for
+-- perfopt-httpd's /audit route.  The log says who changed what: granted to
+-- nobody here, so that a reader token's role (pg_monitor) cannot call it;
+-- grant it to the role of the admin tokens (docs/http-api.md).  It runs as
+-- the caller, who also needs SELECT on perfopt_audit_log (pg_monitor has it).
+CREATE FUNCTION @extschema@.perfopt_audit_page(before bigint DEFAULT NULL, lim integer DEFAULT 50)
+RETURNS pg_catalog.jsonb
+AS 'MODULE_PATHNAME', 'perfopt_audit_page'
+LANGUAGE C STABLE
+SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION @extschema@.perfopt_audit_page(bigint, integer) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.perfopt_audit_page(bigint, integer) IS
+    'perfopt: keyset pages of perfopt_audit_log, newest first: {"items": [...], "next_before": id or null}; granted to nobody by default';

@@ -358,7 +358,8 @@ respond(struct MHD_Connection *conn, HdState *st, const char *method, HdRoute ro
 								res->content_type ? res->content_type : "application/json");
 	if (gz_len > 0 && status != 304)
 		MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
-	MHD_add_response_header(response, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
+	MHD_add_response_header(response, MHD_HTTP_HEADER_VARY,
+							res->vary_accept ? "Accept-Encoding, Accept" : "Accept-Encoding");
 	/* on every answer: no sniffing, no framing, no referrer; the page's own policy on the dashboard */
 	MHD_add_response_header(response, "X-Content-Type-Options", "nosniff");
 	MHD_add_response_header(response, "Referrer-Policy", "no-referrer");
@@ -604,6 +605,8 @@ hd_access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 		!query_arg(conn, "points", &req->q_points))
 		return respond_error(conn, st, method, route, 400, "bad request",
 							 "perfopt-httpd: a query argument is not valid UTF-8 text", NULL, 0, false);
+	/* libmicrohttpd keeps the header until the request completes */
+	req->accept = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
 	st->conn = conn;
 	MHD_suspend_connection(conn);
 	if (def->answer == HD_ANSWER_HEALTH)

@@ -104,6 +104,7 @@ typedef struct HdResult
 	char		location[256];	/* for 202 */
 	char		link[512];		/* Link: <...>; rel="next" */
 	char		sqlstate[6];
+	bool		vary_accept;	/* Vary: Accept too (the body depends on it) */
 } HdResult;
 
 typedef struct HdRequest
@@ -124,6 +125,7 @@ typedef struct HdRequest
 	const char *q_to;
 	const char *q_step;
 	const char *q_points;
+	const char *accept;			/* the Accept header (NULL when absent) */
 } HdRequest;
 
 extern void hd_call(const HdRequest *req, HdResult *res);

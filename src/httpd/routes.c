@@ -24,14 +24,43 @@
 #define GET_HEAD (HD_METHOD_GET | HD_METHOD_HEAD)
 
 #define CACHE_PAGES "max-age=60"
-#define CACHE_RECOMMENDATIONS "max-age=180"
+#define CACHE_ADVICE "max-age=180"
 
-#define SQL_RECOMMENDATIONS \
-	"SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(r) ORDER BY r.id)," \
-	" '[]'::pg_catalog.jsonb)::pg_catalog.text FROM $S.perfopt_recommendations r"
-#define SQL_ALERTS_PAGE \
-	"SELECT $S.perfopt_alerts_page($1::pg_catalog.text, $2::pg_catalog.int8, $3::pg_catalog.int4)" \
-	"::pg_catalog.text"
+/*
+ * Keyset pages of a table or view of perfopt's with an id.  Oldest first:
+ * ids above $1, at most $2, {"items", "next_after"} (the last id when the
+ * page is full), as perfopt_history() and perfopt_alerts_page() page.
+ * Newest first: ids below $1 (NULL: from the newest), {"items",
+ * "next_before"}; rows added meanwhile never shift a later page.  where:
+ * more of the WHERE clause ($3 on).
+ */
+#define SQL_OLDEST_PAGE(rel) \
+	"SELECT pg_catalog.jsonb_build_object('items'," \
+	" COALESCE(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(p) ORDER BY p.id), '[]'::pg_catalog.jsonb)," \
+	" 'next_after', CASE WHEN pg_catalog.count(*) OPERATOR(pg_catalog.=) $2::pg_catalog.int8" \
+	" THEN pg_catalog.max(p.id) END)::pg_catalog.text" \
+	" FROM (SELECT x.* FROM $S." rel " x WHERE x.id OPERATOR(pg_catalog.>) $1::pg_catalog.int8" \
+	" ORDER BY x.id LIMIT $2::pg_catalog.int8) p"
+#define SQL_NEWEST_PAGE(rel, where) \
+	"SELECT pg_catalog.jsonb_build_object('items'," \
+	" COALESCE(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(p) ORDER BY p.id DESC), '[]'::pg_catalog.jsonb)," \
+	" 'next_before', CASE WHEN pg_catalog.count(*) OPERATOR(pg_catalog.=) $2::pg_catalog.int8" \
+	" THEN pg_catalog.min(p.id) END)::pg_catalog.text" \
+	" FROM (SELECT x.* FROM $S." rel " x" \
+	" WHERE ($1::pg_catalog.int8 IS NULL OR x.id OPERATOR(pg_catalog.<) $1::pg_catalog.int8)" where \
+	" ORDER BY x.id DESC LIMIT $2::pg_catalog.int8) p"
+#define SQL_STATE_IS_3 \
+	" AND ($3::pg_catalog.text IS NULL OR x.state OPERATOR(pg_catalog.=) $3::pg_catalog.text)"
+
+#define SQL_TRENDS \
+	"SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(t) ORDER BY t.metric, t.subject)," \
+	" '[]'::pg_catalog.jsonb)::pg_catalog.text FROM (SELECT x.* FROM $S.perfopt_trends x" \
+	" ORDER BY x.metric, x.subject LIMIT $1::pg_catalog.int8) t"
+#define SQL_SLOW_QUERIES \
+	"SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(q)" \
+	" ORDER BY q.total_time_ms DESC, q.queryid, q.userid), '[]'::pg_catalog.jsonb)::pg_catalog.text" \
+	" FROM (SELECT x.* FROM $S.perfopt_slow_queries x" \
+	" ORDER BY x.total_time_ms DESC, x.queryid, x.userid LIMIT $1::pg_catalog.int8) q"
 /* from and to default to the server's now - 1 hour and now */
 #define SQL_METRICS_HISTORY \
 	"SELECT $S.perfopt_metrics_history(" \
@@ -48,11 +77,11 @@ static const HdRouteDef hd_routes[] = {
 		"SELECT $S.perfopt_optimize($1::pg_catalog.bool)::pg_catalog.text", NULL,
 		false, HD_RATE_WRITE, HD_CACHE_CHANGE, HD_TYPE_JSON, NULL, HD_ARGS_DRY_RUN, HD_ANSWER_ACCEPTED},
 	{HD_HISTORY, "/api/v1/performance/history", GET_HEAD,
-		"SELECT $S.perfopt_history($1::pg_catalog.int8, $2::pg_catalog.int4)::pg_catalog.text", NULL,
-		true, HD_RATE_READ, CACHE_PAGES, HD_TYPE_JSON, NULL, HD_ARGS_HISTORY_PAGE, HD_ANSWER_PAGE},
+		SQL_NEWEST_PAGE("perfopt_history", ""), NULL,
+		true, HD_RATE_READ, CACHE_PAGES, HD_TYPE_JSON, NULL, HD_ARGS_NEWEST_PAGE, HD_ANSWER_PAGE},
 	{HD_RECOMMENDATIONS, "/api/v1/performance/recommendations", GET_HEAD,
-		SQL_RECOMMENDATIONS, NULL,
-		true, HD_RATE_READ, CACHE_RECOMMENDATIONS, HD_TYPE_JSON, NULL, HD_ARGS_NONE, HD_ANSWER_VALUE},
+		SQL_OLDEST_PAGE("perfopt_recommendations"), NULL,
+		true, HD_RATE_READ, CACHE_ADVICE, HD_TYPE_JSON, NULL, HD_ARGS_AFTER_PAGE, HD_ANSWER_PAGE},
 	{HD_METRICS, "/api/v1/performance/metrics", GET_HEAD,
 		"SELECT $S.perfopt_metrics()::pg_catalog.text", "SELECT $S.perfopt_metrics_prometheus()",
 		true, HD_RATE_READ, HD_CACHE_LIVE, HD_TYPE_JSON, HD_TYPE_EXPOSITION, HD_ARGS_FORMAT, HD_ANSWER_VALUE},
@@ -60,8 +89,8 @@ static const HdRouteDef hd_routes[] = {
 		SQL_METRICS_HISTORY, NULL,
 		true, HD_RATE_READ, HD_CACHE_LIVE, HD_TYPE_JSON, NULL, HD_ARGS_TIME_RANGE, HD_ANSWER_VALUE},
 	{HD_ALERTS, "/api/v1/performance/alerts", GET_HEAD,
-		SQL_ALERTS_PAGE, NULL,
-		true, HD_RATE_READ, CACHE_PAGES, HD_TYPE_JSON, NULL, HD_ARGS_ALERTS_PAGE, HD_ANSWER_PAGE},
+		SQL_NEWEST_PAGE("perfopt_alerts", SQL_STATE_IS_3), NULL,
+		true, HD_RATE_READ, HD_CACHE_LIVE, HD_TYPE_JSON, NULL, HD_ARGS_NEWEST_STATE_PAGE, HD_ANSWER_PAGE},
 	{HD_ALERT_RESOLVE, "/api/v1/performance/alerts/{id}/resolve", HD_METHOD_POST,
 		"SELECT $S.perfopt_resolve_alert($1::pg_catalog.int8)::pg_catalog.text", NULL,
 		false, HD_RATE_WRITE, HD_CACHE_CHANGE, HD_TYPE_JSON, NULL, HD_ARGS_ID, HD_ANSWER_VALUE},
@@ -93,6 +122,21 @@ static const HdRouteDef hd_routes[] = {
 	{HD_PROMETHEUS_RULES, "/api/v1/performance/prometheus-rules", GET_HEAD,
 		"SELECT $S.perfopt_prometheus_rules()", NULL,
 		true, HD_RATE_READ, HD_CACHE_LIVE, HD_TYPE_YAML, NULL, HD_ARGS_NONE, HD_ANSWER_VALUE},
+	{HD_TRENDS, "/api/v1/performance/trends", GET_HEAD,
+		SQL_TRENDS, NULL,
+		true, HD_RATE_READ, HD_CACHE_LIVE, HD_TYPE_JSON, NULL, HD_ARGS_LIMIT, HD_ANSWER_VALUE},
+	{HD_SLOW_QUERIES, "/api/v1/performance/slow-queries", GET_HEAD,
+		SQL_SLOW_QUERIES, NULL,
+		true, HD_RATE_READ, CACHE_ADVICE, HD_TYPE_JSON, NULL, HD_ARGS_LIMIT, HD_ANSWER_VALUE},
+	{HD_JOBS, "/api/v1/performance/jobs", GET_HEAD,
+		SQL_NEWEST_PAGE("perfopt_jobs", SQL_STATE_IS_3), NULL,
+		true, HD_RATE_READ, HD_CACHE_LIVE, HD_TYPE_JSON, NULL, HD_ARGS_NEWEST_STATE_PAGE, HD_ANSWER_PAGE},
+	{HD_VERIFICATIONS, "/api/v1/performance/verifications", GET_HEAD,
+		SQL_NEWEST_PAGE("perfopt_verifications", ""), NULL,
+		true, HD_RATE_READ, HD_CACHE_LIVE, HD_TYPE_JSON, NULL, HD_ARGS_NEWEST_PAGE, HD_ANSWER_PAGE},
+	{HD_AUDIT, "/api/v1/performance/audit", GET_HEAD,
+		"SELECT $S.perfopt_audit_page($1::pg_catalog.int8, $2::pg_catalog.int4)::pg_catalog.text", NULL,
+		true, HD_RATE_READ, HD_CACHE_PRIVATE, HD_TYPE_JSON, NULL, HD_ARGS_NEWEST_PAGE, HD_ANSWER_PAGE},
 	{HD_PROMETHEUS, "/metrics", GET_HEAD,
 		"SELECT $S.perfopt_metrics_prometheus()", NULL,
 		true, HD_RATE_READ, HD_CACHE_LIVE, HD_TYPE_EXPOSITION, NULL, HD_ARGS_NONE, HD_ANSWER_EXPOSITION},
@@ -274,4 +318,22 @@ hd_route_mutates(HdRoute r, int method_bit)
 	const HdRouteDef *def = hd_route_def(r, method_bit);
 
 	return def != NULL && !def->read_only;
+}
+
+bool
+hd_route_state_valid(HdRoute r, const char *state, const char **names)
+{
+	static const char *const alerts[] = {"open", "resolved", NULL};
+	static const char *const jobs[] = {"queued", "running", "succeeded", "failed", "cancelled", NULL};
+	const char *const *set = r == HD_ALERTS ? alerts : r == HD_JOBS ? jobs : NULL;
+
+	if (names)
+		*names = r == HD_ALERTS ? "open or resolved" :
+			r == HD_JOBS ? "queued, running, succeeded, failed or cancelled" : "";
+	if (set == NULL || state == NULL)
+		return false;
+	for (int i = 0; set[i]; i++)
+		if (strcmp(state, set[i]) == 0)
+			return true;
+	return false;
 }

@@ -33,6 +33,11 @@ typedef enum HdRoute
 	HD_MONITORING_START,		/* POST /api/v1/performance/monitoring/start */
 	HD_MONITORING_STOP,			/* POST /api/v1/performance/monitoring/stop */
 	HD_PROMETHEUS_RULES,		/* GET  /api/v1/performance/prometheus-rules */
+	HD_TRENDS,					/* GET  /api/v1/performance/trends */
+	HD_SLOW_QUERIES,			/* GET  /api/v1/performance/slow-queries */
+	HD_JOBS,					/* GET  /api/v1/performance/jobs */
+	HD_VERIFICATIONS,			/* GET  /api/v1/performance/verifications */
+	HD_AUDIT,					/* GET  /api/v1/performance/audit (admin roles) */
 	HD_PROMETHEUS,				/* GET  /metrics */
 	HD_HEALTHZ,					/* GET  /healthz */
 	HD_ROOT,					/* GET  / (a redirect to /dashboard) */
@@ -58,8 +63,10 @@ typedef enum HdRateClass
 typedef enum HdArgs
 {
 	HD_ARGS_NONE,
-	HD_ARGS_HISTORY_PAGE,		/* ?limit= (1..1000, 50) &cursor= -> $1 after, $2 limit */
-	HD_ARGS_ALERTS_PAGE,		/* the same and ?state= -> $1 state, $2 after, $3 limit */
+	HD_ARGS_AFTER_PAGE,			/* oldest first: ?limit= (1..1000, 50) &cursor= -> $1 after (0), $2 limit */
+	HD_ARGS_NEWEST_PAGE,		/* newest first: ?limit= &cursor= -> $1 before (NULL: the newest), $2 limit */
+	HD_ARGS_NEWEST_STATE_PAGE,	/* the same and ?state= (one of the route's) -> $3 state */
+	HD_ARGS_LIMIT,				/* the first rows: ?limit= (1..1000, 1000) -> $1 */
 	HD_ARGS_ID,					/* the path's {id} -> $1 */
 	HD_ARGS_IDS,				/* the body {"ids": [...]} (--bulk-max) -> $1 an int8[] */
 	HD_ARGS_OBJECT,				/* the body, a JSON object -> $1 */
@@ -73,7 +80,7 @@ typedef enum HdArgs
 typedef enum HdAnswer
 {
 	HD_ANSWER_VALUE,			/* the body as it is */
-	HD_ANSWER_PAGE,				/* next_after -> next_cursor and a Link to the next page */
+	HD_ANSWER_PAGE,				/* next_after or next_before -> next_cursor and a Link to the next page */
 	HD_ANSWER_ACCEPTED,			/* run_id -> 202 and a Location to the run's report */
 	HD_ANSWER_EXPOSITION,		/* the shim's own metrics, then the value: 200 even
 								 * when the database does not answer */
@@ -105,6 +112,7 @@ typedef struct HdRouteDef
 #define HD_TYPE_HTML "text/html; charset=utf-8"
 #define HD_CACHE_LIVE "no-cache"
 #define HD_CACHE_CHANGE "no-store"
+#define HD_CACHE_PRIVATE "private, no-cache"
 
 /*
  * The row of a route for one method (exactly one HD_METHOD_* bit; HEAD is
@@ -130,5 +138,11 @@ extern void hd_allow_header(unsigned methods, char *out, size_t size);
 extern const char *hd_route_name(HdRoute r);
 /* the request changes state: the route's row for method_bit (one bit) is not read-only */
 extern bool hd_route_mutates(HdRoute r, int method_bit);
+/*
+ * state is one of the states route r filters its list by (alerts: open,
+ * resolved; jobs: queued, running, succeeded, failed, cancelled); the
+ * list of them, for a message, in *names (may be NULL)
+ */
+extern bool hd_route_state_valid(HdRoute r, const char *state, const char **names);
 
 #endif							/* PERFOPT_HTTPD_ROUTES_H */

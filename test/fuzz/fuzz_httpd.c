@@ -395,6 +395,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	fuzz_route(s);
 	fuzz_time(s);
+	/* an Accept without text/plain never selects the exposition */
+	if (hd_prefers_exposition(s) && strcasestr(s, "text/plain") == NULL)
+		abort();
+	(void) hd_route_state_valid(HD_JOBS, s, NULL);
 	fuzz_bearer(s, &tokens);
 	hd_tokens_free(&tokens);
 	(void) hd_accepts_gzip(s);

@@ -323,6 +323,38 @@ gz(const char *header, bool want)
 }
 
 static void
+expo(const char *accept, bool want)
+{
+	char		what[256];
+
+	snprintf(what, sizeof(what), "Accept [%s] -> %s", accept ? accept : "(NULL)", want ? "exposition" : "JSON");
+	check(hd_prefers_exposition(accept) == want, what);
+}
+
+static void
+test_accept(void)
+{
+	expo("text/plain; version=0.0.4", true);
+	expo("text/plain;version=0.0.4; charset=utf-8", true);
+	expo("text/plain", true);
+	expo("TEXT/Plain", true);
+	expo("application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,"
+		 "text/plain;version=0.0.4;q=0.5,*/*;q=0.1", true);
+	expo("application/json, text/plain;q=0.5", false);
+	expo("text/plain, application/json", false);
+	expo("text/plain;q=0.9, application/json;q=0.8", true);
+	expo("text/plain;q=0", false);
+	expo("text/plain;q=2", false);
+	expo("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", false);
+	expo("*/*", false);
+	expo("text/*", false);
+	expo("application/json", false);
+	expo("text/plainx", false);
+	expo("", false);
+	expo(NULL, false);
+}
+
+static void
 test_accept_encoding(void)
 {
 	gz("gzip", true);
@@ -731,6 +763,11 @@ test_routes(void)
 		{"/api/v1/performance/monitoring/start", HD_MONITORING_START, HD_METHOD_POST},
 		{"/api/v1/performance/monitoring/stop", HD_MONITORING_STOP, HD_METHOD_POST},
 		{"/api/v1/performance/prometheus-rules", HD_PROMETHEUS_RULES, HD_METHOD_GET | HD_METHOD_HEAD},
+		{"/api/v1/performance/trends", HD_TRENDS, HD_METHOD_GET | HD_METHOD_HEAD},
+		{"/api/v1/performance/slow-queries", HD_SLOW_QUERIES, HD_METHOD_GET | HD_METHOD_HEAD},
+		{"/api/v1/performance/jobs", HD_JOBS, HD_METHOD_GET | HD_METHOD_HEAD},
+		{"/api/v1/performance/verifications", HD_VERIFICATIONS, HD_METHOD_GET | HD_METHOD_HEAD},
+		{"/api/v1/performance/audit", HD_AUDIT, HD_METHOD_GET | HD_METHOD_HEAD},
 		{"/metrics", HD_PROMETHEUS, HD_METHOD_GET | HD_METHOD_HEAD},
 		{"/healthz", HD_HEALTHZ, HD_METHOD_GET | HD_METHOD_HEAD},
 	};
@@ -916,9 +953,27 @@ test_routes(void)
 		  strcmp(hd_route_def(HD_THRESHOLDS, HD_METHOD_GET)->cache_control, "no-cache") == 0,
 		  "thresholds: PUT takes an object and is no-store, GET is no-cache");
 	check(strcmp(hd_route_def(HD_RECOMMENDATIONS, HD_METHOD_GET)->cache_control, "max-age=180") == 0 &&
+		  strcmp(hd_route_def(HD_SLOW_QUERIES, HD_METHOD_GET)->cache_control, "max-age=180") == 0 &&
 		  strcmp(hd_route_def(HD_HISTORY, HD_METHOD_HEAD)->cache_control, "max-age=60") == 0 &&
-		  strcmp(hd_route_def(HD_ALERTS, HD_METHOD_GET)->cache_control, "max-age=60") == 0,
-		  "Cache-Control of recommendations and pages");
+		  strcmp(hd_route_def(HD_ALERTS, HD_METHOD_GET)->cache_control, "no-cache") == 0 &&
+		  strcmp(hd_route_def(HD_AUDIT, HD_METHOD_GET)->cache_control, "private, no-cache") == 0,
+		  "Cache-Control of the advice, the history, alerts (revalidated) and the audit log (private)");
+	check(hd_route_def(HD_ALERTS, HD_METHOD_GET)->args == HD_ARGS_NEWEST_STATE_PAGE &&
+		  hd_route_def(HD_JOBS, HD_METHOD_GET)->args == HD_ARGS_NEWEST_STATE_PAGE &&
+		  hd_route_def(HD_HISTORY, HD_METHOD_GET)->args == HD_ARGS_NEWEST_PAGE &&
+		  hd_route_def(HD_VERIFICATIONS, HD_METHOD_GET)->args == HD_ARGS_NEWEST_PAGE &&
+		  hd_route_def(HD_AUDIT, HD_METHOD_GET)->args == HD_ARGS_NEWEST_PAGE &&
+		  hd_route_def(HD_RECOMMENDATIONS, HD_METHOD_GET)->args == HD_ARGS_AFTER_PAGE,
+		  "lists page newest first, recommendations oldest first");
+	check(strstr(hd_route_def(HD_AUDIT, HD_METHOD_GET)->sql, "$S.perfopt_audit_page(") != NULL,
+		  "the audit log through perfopt_audit_page(), which readers may not call");
+	check(hd_route_state_valid(HD_ALERTS, "open", NULL) && hd_route_state_valid(HD_ALERTS, "resolved", NULL) &&
+		  !hd_route_state_valid(HD_ALERTS, "queued", NULL) && !hd_route_state_valid(HD_ALERTS, "Open", NULL) &&
+		  !hd_route_state_valid(HD_ALERTS, "", NULL) && !hd_route_state_valid(HD_ALERTS, NULL, NULL) &&
+		  hd_route_state_valid(HD_JOBS, "queued", NULL) && hd_route_state_valid(HD_JOBS, "cancelled", NULL) &&
+		  !hd_route_state_valid(HD_JOBS, "open", NULL) && !hd_route_state_valid(HD_JOBS, "failed ", NULL) &&
+		  !hd_route_state_valid(HD_HISTORY, "open", NULL),
+		  "the states a list filters by");
 	check(strstr(hd_route_def(HD_METRICS, HD_METHOD_GET)->sql_alt, "perfopt_metrics_prometheus") != NULL &&
 		  strncmp(hd_route_def(HD_METRICS, HD_METHOD_GET)->content_type_alt, "text/plain", 10) == 0,
 		  "metrics?format=prometheus: the exposition");
@@ -1591,6 +1646,7 @@ main(void)
 	test_tokens();
 	test_bearer();
 	test_accept_encoding();
+	test_accept();
 	test_etag();
 	test_gzip();
 	test_cursor();
