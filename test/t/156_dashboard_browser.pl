@@ -270,6 +270,14 @@ SKIP:
 		'the recommendation names the table');
 	like($b->script(q{return document.querySelector('#runs tbody').textContent}), qr/#$run->{run_id} optimize/,
 		'the optimization run');
+	# the index the run built, with its verification's state (the shim's verifications route)
+	ok( defined poll_until(
+			sub {
+				$b->script(q{return document.querySelector('#runs tbody').textContent}) =~
+				  /perfopt_dash_orders_customer: (observing|confirmed|rolled_back|failed_kept)/;
+			},
+			180),
+		'the run shows its index\'s verification');
 
 	# a reader may not resolve: the page says so, the alert stays open
 	$b->click_css(qq{button.resolve[data-alert-id="$alert_id"]});

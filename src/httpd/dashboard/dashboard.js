@@ -387,7 +387,7 @@
       api('GET', '/metrics/history' + q).then(null, function (e) { if (e.status === 404) return null; throw e; }),
       api('GET', '/status'),
       api('GET', '/alerts?state=open&limit=100'),
-      api('GET', '/recommendations'),
+      api('GET', '/recommendations?limit=100'),
       api('GET', '/history?limit=10'),
       optional(api('GET', '/verifications?limit=100'))
     ]).then(function (r) {
