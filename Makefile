@@ -163,7 +163,7 @@ HTTPD_SRCS = src/httpd/main.c src/httpd/handler.c src/httpd/calls.c src/httpd/po
 	src/common/latency_hist.c src/common/promtext.c
 # the dashboard's page and files (src/httpd/dashboard/), embedded as C arrays
 # into a generated source (never committed) by embed-assets.sh
-DASHBOARD_FILES = $(sort $(wildcard $(srcdir)/src/httpd/dashboard/*))
+DASHBOARD_FILES = $(sort $(wildcard $(addprefix $(srcdir)/src/httpd/dashboard/*.,html js css svg)))
 HTTPD_ASSETS = perfopt-httpd-assets.c
 # perfopt's own source files by name: the shim passes on a server message
 # to its caller only when one of them raised it (the PG_DIAG_SOURCE_FILE of
