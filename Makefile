@@ -37,6 +37,7 @@ OBJS = \
 	src/common/trends.o \
 	src/core/atcommit.o \
 	src/core/audit.o \
+	src/core/auditpage.o \
 	src/core/extschema.o \
 	src/core/jsonutil.o \
 	src/core/launcher.o \
@@ -63,6 +64,7 @@ OBJS = \
 	src/monitoring/history.o \
 	src/monitoring/sampler.o \
 	src/monitoring/sqlapi.o \
+	src/monitoring/timeseries.o \
 	src/monitoring/worker.o
 
 EXTENSION = perfopt
@@ -106,7 +108,7 @@ REGRESS_PREP = installcheck-prereq
 TAP_TESTS = 1
 
 # the shim's outputs (below); set before PGXS, whose clean rule tests it
-EXTRA_CLEAN = perfopt-httpd perfopt-httpd-asan perfopt-httpd.service
+EXTRA_CLEAN = perfopt-httpd perfopt-httpd-asan perfopt-httpd.service perfopt-httpd-assets.c
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -159,7 +161,12 @@ $(shlib): $(srcdir)/perfopt.exports
 HTTPD_SRCS = src/httpd/main.c src/httpd/handler.c src/httpd/calls.c src/httpd/pool.c \
 	src/httpd/stats.c src/httpd/routes.c src/httpd/tokens.c src/httpd/caching.c \
 	src/httpd/params.c src/httpd/text.c src/httpd/body.c src/httpd/bucket.c \
-	src/httpd/errors.c src/httpd/sql.c src/common/latency_hist.c src/common/promtext.c
+	src/httpd/errors.c src/httpd/sql.c src/httpd/timearg.c src/httpd/assets.c \
+	src/common/latency_hist.c src/common/promtext.c
+# the dashboard's page and files (src/httpd/dashboard/), embedded as C arrays
+# into a generated source (never committed) by embed-assets.sh
+DASHBOARD_FILES = $(sort $(wildcard $(addprefix $(srcdir)/src/httpd/dashboard/*.,html js css svg)))
+HTTPD_ASSETS = perfopt-httpd-assets.c
 # perfopt's own source files by name: the shim passes on a server message
 # to its caller only when one of them raised it (the PG_DIAG_SOURCE_FILE of
 # an error, which SQL cannot set).  launcher.c, worker.c and shmem.c leave
@@ -169,7 +176,7 @@ PERFOPT_MESSAGE_FILES = $(filter-out launcher.c worker.c shmem.c,$(notdir $(OBJS
 empty :=
 space := $(empty) $(empty)
 HTTPD_CFLAGS = -std=gnu99 -O2 -g -Wall -Wextra -Werror=implicit-function-declaration \
-	-I$(srcdir)/src/common -I$(shell $(PG_CONFIG) --includedir) -pthread \
+	-I$(srcdir)/src/common -I$(srcdir)/src/httpd -I$(shell $(PG_CONFIG) --includedir) -pthread \
 	-DPERFOPT_MESSAGE_FILES='"$(subst $(space),:,$(strip $(PERFOPT_MESSAGE_FILES)))"'
 HTTPD_SANITIZE = -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 HTTPD_LIBS = -L$(shell $(PG_CONFIG) --libdir) -lmicrohttpd -lpq -lcjson -lz -lnettle -pthread
@@ -185,11 +192,14 @@ ifeq ($(WITH_HTTPD),yes)
 all: perfopt-httpd
 endif
 
-perfopt-httpd: $(HTTPD_SRCS) Makefile $(wildcard $(srcdir)/src/common/*.h) $(wildcard $(srcdir)/src/httpd/*.h)
-	$(CC) $(HTTPD_CFLAGS) $(HTTPD_BUILDFLAGS) -o $@ $(HTTPD_SRCS) $(HTTPD_LDFLAGS) $(HTTPD_LIBS)
+perfopt-httpd-assets.c: $(DASHBOARD_FILES) $(srcdir)/src/httpd/embed-assets.sh
+	sh $(srcdir)/src/httpd/embed-assets.sh $@ $(DASHBOARD_FILES)
 
-perfopt-httpd-asan: $(HTTPD_SRCS) Makefile $(wildcard $(srcdir)/src/common/*.h) $(wildcard $(srcdir)/src/httpd/*.h)
-	$(CC) $(HTTPD_CFLAGS) $(HTTPD_SANITIZE) -o $@ $(HTTPD_SRCS) $(HTTPD_LIBS)
+perfopt-httpd: $(HTTPD_SRCS) $(HTTPD_ASSETS) Makefile $(wildcard $(srcdir)/src/common/*.h) $(wildcard $(srcdir)/src/httpd/*.h)
+	$(CC) $(HTTPD_CFLAGS) $(HTTPD_BUILDFLAGS) -o $@ $(HTTPD_SRCS) $(HTTPD_ASSETS) $(HTTPD_LDFLAGS) $(HTTPD_LIBS)
+
+perfopt-httpd-asan: $(HTTPD_SRCS) $(HTTPD_ASSETS) Makefile $(wildcard $(srcdir)/src/common/*.h) $(wildcard $(srcdir)/src/httpd/*.h)
+	$(CC) $(HTTPD_CFLAGS) $(HTTPD_SANITIZE) -o $@ $(HTTPD_SRCS) $(HTTPD_ASSETS) $(HTTPD_LIBS)
 
 ifeq ($(WITH_HTTPD),yes)
 install: install-httpd

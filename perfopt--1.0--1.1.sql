@@ -174,3 +174,47 @@ ALTER TABLE @extschema@.perfopt_verifications
         CHECK (object_kind OPERATOR(pg_catalog.=) ANY (ARRAY['index', 'statistics']::pg_catalog.text[]));
 COMMENT ON COLUMN @extschema@.perfopt_verifications.object_kind IS
     'perfopt: index (index_name is an index) or statistics (index_name is an extended statistics object)';
+
+-- The sample history as time series (src/monitoring/timeseries.c):
+-- perfopt_samples over a range, min/avg/max per step, at most max_points
+-- buckets per series.  Runs as the caller, who needs SELECT on
+-- perfopt_samples (pg_monitor has it).  The four-argument form takes the
+-- step in seconds (NULL: the smallest that fits max_points).
+CREATE FUNCTION @extschema@.perfopt_metrics_history(from_ts timestamp with time zone,
+                                                     to_ts timestamp with time zone,
+                                                     max_points integer DEFAULT 300)
+RETURNS pg_catalog.jsonb
+AS 'MODULE_PATHNAME', 'perfopt_metrics_history'
+LANGUAGE C STABLE
+SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION @extschema@.perfopt_metrics_history(timestamp with time zone, timestamp with time zone, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.perfopt_metrics_history(timestamp with time zone, timestamp with time zone, integer) TO pg_monitor;
+COMMENT ON FUNCTION @extschema@.perfopt_metrics_history(timestamp with time zone, timestamp with time zone, integer) IS
+    'perfopt: the sample history from from_ts to to_ts as time series, min/avg/max per step, at most max_points (1 to 1000) per series';
+
+CREATE FUNCTION @extschema@.perfopt_metrics_history(from_ts timestamp with time zone,
+                                                     to_ts timestamp with time zone,
+                                                     max_points integer,
+                                                     step_seconds integer)
+RETURNS pg_catalog.jsonb
+AS 'MODULE_PATHNAME', 'perfopt_metrics_history'
+LANGUAGE C STABLE
+SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION @extschema@.perfopt_metrics_history(timestamp with time zone, timestamp with time zone, integer, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.perfopt_metrics_history(timestamp with time zone, timestamp with time zone, integer, integer) TO pg_monitor;
+COMMENT ON FUNCTION @extschema@.perfopt_metrics_history(timestamp with time zone, timestamp with time zone, integer, integer) IS
+    'perfopt: the sample history from from_ts to to_ts as time series, min/avg/max per step_seconds (NULL: the smallest that fits max_points)';
+
+-- Pages of the audit log, newest first (src/core/auditpage.c), for
+-- perfopt-httpd's /audit route.  The log says who changed what: granted to
+-- nobody here, so that a reader token's role (pg_monitor) cannot call it;
+-- grant it to the role of the admin tokens (docs/http-api.md).  It runs as
+-- the caller, who also needs SELECT on perfopt_audit_log (pg_monitor has it).
+CREATE FUNCTION @extschema@.perfopt_audit_page(before bigint DEFAULT NULL, lim integer DEFAULT 50)
+RETURNS pg_catalog.jsonb
+AS 'MODULE_PATHNAME', 'perfopt_audit_page'
+LANGUAGE C STABLE
+SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION @extschema@.perfopt_audit_page(bigint, integer) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.perfopt_audit_page(bigint, integer) IS
+    'perfopt: keyset pages of perfopt_audit_log, newest first: {"items": [...], "next_before": id or null}; granted to nobody by default';

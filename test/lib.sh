@@ -65,10 +65,11 @@ perfopt_packages() {
 # runtime (libclang-rt-dev follows the release's clang), sqlsmith, wrk for
 # the soak, systemd-analyze for the service check, what builds the Debian
 # packages (dpkg-buildpackage requires build-essential besides the
-# Build-Depends); they run on the host only), test/rootfs.sh on the host and
-# test/minimal.sh (git)
+# Build-Depends), the headless browser of the dashboard's test (156); they
+# run on the host only), test/rootfs.sh on the host and test/minimal.sh (git)
 PERFOPT_HOST_PACKAGES="clang libclang-rt-dev sqlsmith wrk debootstrap iproute2 systemd
-  debhelper postgresql-server-dev-all dpkg-dev build-essential fakeroot lintian git"
+  debhelper postgresql-server-dev-all dpkg-dev build-essential fakeroot lintian git
+  chromium chromium-driver"
 # what this run needs: its version's packages, and the host's unless
 # test/run.sh runs only the version's suites (PERFOPT_VERSION_ONLY=1, as in
 # a root filesystem)

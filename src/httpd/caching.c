@@ -141,6 +141,39 @@ hd_accepts_gzip(const char *header)
 	return star_q > 0;
 }
 
+/* ---- Accept (the exposition of /metrics) ---- */
+
+bool
+hd_prefers_exposition(const char *header)
+{
+	int			text_q = -1;	/* best q of text/plain, whatever its parameters */
+	int			json_q = -1;	/* best q of application/json */
+	const char *p = header;
+
+	if (p == NULL)
+		return false;
+	while (*p)
+	{
+		const char *e = p;
+		const char *range;
+		size_t		rlen;
+		int			q;
+
+		while (*e && *e != ',')
+			e++;
+		q = element_q(p, (size_t) (e - p), &range, &rlen);
+		if (q >= 0)
+		{
+			if (ncase_eq(range, rlen, "text/plain"))
+				text_q = q > text_q ? q : text_q;
+			else if (ncase_eq(range, rlen, "application/json"))
+				json_q = q > json_q ? q : json_q;
+		}
+		p = *e ? e + 1 : e;
+	}
+	return text_q > 0 && text_q > json_q;
+}
+
 /* ---- ETags ---- */
 
 void

@@ -16,6 +16,14 @@
  */
 extern bool hd_accepts_gzip(const char *header);
 
+/*
+ * Accept asks for the Prometheus text rather than JSON: it names
+ * text/plain (any parameters, "version=0.0.4" included) with q > 0 and
+ * more than application/json's; wildcards decide nothing (JSON stays the
+ * default).  NULL or empty: false.
+ */
+extern bool hd_prefers_exposition(const char *header);
+
 /* the strong ETag of a body: '"' + 32 hex digits of its sha256 + '"' */
 extern void hd_etag(const void *body, size_t len, char out[40]);
 

@@ -271,13 +271,24 @@ run_sql(HdResult *res, const char *role, bool read_only, const char *tmpl,
 	return ok;
 }
 
-/* {"items": [...], "next_after": n} -> {"items": [...], "next_cursor": "..."}, Link */
+/*
+ * {"items": [...], "next_after" or "next_before": n} -> {"items": [...],
+ * "next_cursor": "..."}, Link; the cursor says n either way (the route
+ * knows which way it pages)
+ */
 static void
 res_page(HdResult *res, const char *path, int limit, const char *state)
 {
 	cJSON	   *doc = cJSON_ParseWithLength(res->body, res->len);
-	cJSON	   *next = doc ? cJSON_GetObjectItemCaseSensitive(doc, "next_after") : NULL;
+	cJSON	   *next = NULL;
 	char	   *out;
+
+	if (doc)
+	{
+		next = cJSON_GetObjectItemCaseSensitive(doc, "next_after");
+		if (next == NULL)
+			next = cJSON_GetObjectItemCaseSensitive(doc, "next_before");
+	}
 
 	if (doc == NULL)
 	{
@@ -310,11 +321,12 @@ res_accepted(HdResult *res)
 	cJSON	   *doc = cJSON_ParseWithLength(res->body, res->len);
 	cJSON	   *run = doc ? cJSON_GetObjectItemCaseSensitive(doc, "run_id") : NULL;
 
-	if (run && cJSON_IsNumber(run) && run->valuedouble >= 1)
+	/* the history pages newest first: the page before run_id + 1 starts with it */
+	if (run && cJSON_IsNumber(run) && run->valuedouble >= 1 && run->valuedouble < 9e18)
 	{
 		char		cursor[64];
 
-		hd_cursor_encode((int64_t) run->valuedouble - 1, cursor, sizeof(cursor));
+		hd_cursor_encode((int64_t) run->valuedouble + 1, cursor, sizeof(cursor));
 		snprintf(res->location, sizeof(res->location),
 				 "/api/v1/performance/history?cursor=%s&limit=1", cursor);
 		res->status = 202;
@@ -430,7 +442,8 @@ void
 hd_call(const HdRequest *req, HdResult *res)
 {
 	const HdRouteDef *def = hd_route_def(req->route, req->method);
-	const char *params[3] = {NULL, NULL, NULL};
+	const char *params[4] = {NULL, NULL, NULL, NULL};
+	HdRangeArgs range;
 	int			nparams = 0;
 	const char *sql;
 	const char *type;
@@ -452,6 +465,12 @@ hd_call(const HdRequest *req, HdResult *res)
 		hd_error(res, 500, "internal error", "perfopt-httpd: /healthz reached a call worker", NULL);
 		return;
 	}
+	if (def->answer == HD_ANSWER_REDIRECT || def->answer == HD_ANSWER_ASSET)
+	{
+		/* the dashboard's files: answered by handler.c, never here */
+		hd_error(res, 500, "internal error", "perfopt-httpd: a dashboard file reached a call worker", NULL);
+		return;
+	}
 	sql = def->sql;
 	type = def->content_type;
 
@@ -459,28 +478,50 @@ hd_call(const HdRequest *req, HdResult *res)
 	{
 		case HD_ARGS_NONE:
 			break;
-		case HD_ARGS_HISTORY_PAGE:
-		case HD_ARGS_ALERTS_PAGE:
+		case HD_ARGS_AFTER_PAGE:
+		case HD_ARGS_NEWEST_PAGE:
+		case HD_ARGS_NEWEST_STATE_PAGE:
 			{
-				int64_t		after = 0;
+				int64_t		key = 0;
+				const char *names;
 
 				if (req->q_limit && !hd_parse_limit(req->q_limit, &limit))
 				{
 					hd_error(res, 400, "bad request", "limit must be an integer from 1 to 1000", NULL);
 					return;
 				}
-				if (req->q_cursor && !hd_cursor_decode(req->q_cursor, &after))
+				if (req->q_cursor && !hd_cursor_decode(req->q_cursor, &key))
 				{
 					hd_error(res, 400, "bad request", "cursor is not one this server gave", NULL);
 					return;
 				}
-				snprintf(a, sizeof(a), "%lld", (long long) after);
+				if (def->args == HD_ARGS_NEWEST_STATE_PAGE && req->q_state &&
+					!hd_route_state_valid(def->route, req->q_state, &names))
+				{
+					char		msg[128];
+
+					snprintf(msg, sizeof(msg), "state must be %s", names);
+					hd_error(res, 400, "bad request", msg, NULL);
+					return;
+				}
+				snprintf(a, sizeof(a), "%lld", (long long) key);
 				snprintf(b, sizeof(b), "%d", limit);
-				if (def->args == HD_ARGS_ALERTS_PAGE)
-					params[nparams++] = req->q_state;
-				params[nparams++] = a;
+				/* newest first without a cursor: from the newest (NULL) */
+				params[nparams++] = def->args == HD_ARGS_AFTER_PAGE || req->q_cursor ? a : NULL;
 				params[nparams++] = b;
+				if (def->args == HD_ARGS_NEWEST_STATE_PAGE)
+					params[nparams++] = req->q_state;
 			}
+			break;
+		case HD_ARGS_LIMIT:
+			limit = 1000;
+			if (req->q_limit && !hd_parse_limit(req->q_limit, &limit))
+			{
+				hd_error(res, 400, "bad request", "limit must be an integer from 1 to 1000", NULL);
+				return;
+			}
+			snprintf(a, sizeof(a), "%d", limit);
+			params[nparams++] = a;
 			break;
 		case HD_ARGS_ID:
 			snprintf(a, sizeof(a), "%lld", (long long) req->id);
@@ -526,7 +567,9 @@ hd_call(const HdRequest *req, HdResult *res)
 			}
 			break;
 		case HD_ARGS_FORMAT:
-			if (req->q_format && strcmp(req->q_format, "prometheus") == 0)
+			/* ?format= decides; without it, an Accept that asks for text/plain */
+			if ((req->q_format && strcmp(req->q_format, "prometheus") == 0) ||
+				(req->q_format == NULL && hd_prefers_exposition(req->accept)))
 			{
 				sql = def->sql_alt;
 				type = def->content_type_alt;
@@ -535,6 +578,22 @@ hd_call(const HdRequest *req, HdResult *res)
 			{
 				hd_error(res, 400, "bad request", "format must be json or prometheus", NULL);
 				return;
+			}
+			break;
+		case HD_ARGS_TIME_RANGE:
+			{
+				char		err[256];
+
+				if (hd_range_args(req->q_from, req->q_to, req->q_step, req->q_points,
+								  &range, err, sizeof(err)) != 0)
+				{
+					hd_error(res, 400, "bad request", err, NULL);
+					return;
+				}
+				params[nparams++] = range.from[0] ? range.from : NULL;
+				params[nparams++] = range.to[0] ? range.to : NULL;
+				params[nparams++] = range.points;
+				params[nparams++] = range.step[0] ? range.step : NULL;
 			}
 			break;
 	}
@@ -546,11 +605,14 @@ hd_call(const HdRequest *req, HdResult *res)
 		res->content_type = type;
 		res->cache_control = def->cache_control;
 	}
+	/* the representation depends on Accept too */
+	res->vary_accept = def->args == HD_ARGS_FORMAT;
 	switch (def->answer)
 	{
 		case HD_ANSWER_PAGE:
 			if (ok)
-				res_page(res, def->path, limit, def->args == HD_ARGS_ALERTS_PAGE ? req->q_state : NULL);
+				res_page(res, def->path, limit,
+						 def->args == HD_ARGS_NEWEST_STATE_PAGE ? req->q_state : NULL);
 			break;
 		case HD_ANSWER_ACCEPTED:
 			if (ok)
@@ -563,6 +625,8 @@ hd_call(const HdRequest *req, HdResult *res)
 			break;
 		case HD_ANSWER_VALUE:
 		case HD_ANSWER_HEALTH:
+		case HD_ANSWER_REDIRECT:
+		case HD_ANSWER_ASSET:
 			break;
 	}
 }

@@ -28,6 +28,7 @@
 
 #include <microhttpd.h>
 
+#include "assets.h"
 #include "handler.h"
 #include "httpd.h"
 
@@ -357,7 +358,14 @@ respond(struct MHD_Connection *conn, HdState *st, const char *method, HdRoute ro
 								res->content_type ? res->content_type : "application/json");
 	if (gz_len > 0 && status != 304)
 		MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
-	MHD_add_response_header(response, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
+	MHD_add_response_header(response, MHD_HTTP_HEADER_VARY,
+							res->vary_accept ? "Accept-Encoding, Accept" : "Accept-Encoding");
+	/* on every answer: no sniffing, no framing, no referrer; the page's own policy on the dashboard */
+	MHD_add_response_header(response, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(response, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(response, "Content-Security-Policy",
+							route == HD_ROOT || route == HD_DASHBOARD || route == HD_DASHBOARD_ASSET ?
+							HD_CSP_PAGE : HD_CSP_API);
 	MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL,
 							res->cache_control ? res->cache_control : "no-store");
 	if (etag[0])
@@ -418,6 +426,47 @@ respond_error(struct MHD_Connection *conn, HdState *st, const char *method, HdRo
 	memset(&res, 0, sizeof(res));
 	hd_error(&res, status, error, detail, NULL);
 	return respond(conn, st, method, route, NULL, &res, allow, retry_after, challenge);
+}
+
+/*
+ * The dashboard's routes, answered here without a call: / redirects to
+ * /dashboard; the page and its files come from the embedded table
+ * (assets.c), revalidated (no-cache, ETag and 304 in respond()).
+ */
+static enum MHD_Result
+respond_static(struct MHD_Connection *conn, HdState *st, const char *method, HdRoute route,
+			   const char *url, const HdRouteDef *def)
+{
+	HdResult	res;
+	const HdAsset *asset;
+
+	memset(&res, 0, sizeof(res));
+	if (def->answer == HD_ANSWER_REDIRECT)
+	{
+		static const char text[] = "see /dashboard\n";
+
+		res.status = 302;
+		snprintf(res.location, sizeof(res.location), "/dashboard");
+		res.content_type = "text/plain; charset=utf-8";
+		res.cache_control = HD_CACHE_LIVE;
+		res.body = strdup(text);
+		res.len = res.body ? strlen(text) : 0;
+		return respond(conn, st, method, route, NULL, &res, NULL, 0, false);
+	}
+	asset = hd_asset_find(url);
+	if (asset == NULL)
+		return respond_error(conn, st, method, route, 404, "not found", "no such file of the dashboard",
+							 NULL, 0, false);
+	res.body = malloc(asset->len + 1);
+	if (res.body == NULL)
+		return respond_error(conn, st, method, route, 503, "service unavailable", "out of memory",
+							 NULL, 0, false);
+	memcpy(res.body, asset->data, asset->len);
+	res.len = asset->len;
+	res.status = 200;
+	res.content_type = asset->content_type;
+	res.cache_control = def->cache_control;
+	return respond(conn, st, method, route, NULL, &res, NULL, 0, false);
 }
 
 enum MHD_Result
@@ -533,6 +582,9 @@ hd_access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 		return respond_error(conn, st, method, route, 429, "too many requests",
 							 "too many requests from this address", NULL, retry_after, false);
 
+	if (def->answer == HD_ANSWER_REDIRECT || def->answer == HD_ANSWER_ASSET)
+		return respond_static(conn, st, method, route, url, def);
+
 	/* the call goes to the workers; the argument strings live as long as the request */
 	req = &st->req;
 	memset(req, 0, sizeof(*req));
@@ -548,9 +600,13 @@ hd_access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 	req->body_len = st->len;
 	if (!query_arg(conn, "limit", &req->q_limit) || !query_arg(conn, "cursor", &req->q_cursor) ||
 		!query_arg(conn, "state", &req->q_state) || !query_arg(conn, "dry_run", &req->q_dry_run) ||
-		!query_arg(conn, "format", &req->q_format))
+		!query_arg(conn, "format", &req->q_format) || !query_arg(conn, "from", &req->q_from) ||
+		!query_arg(conn, "to", &req->q_to) || !query_arg(conn, "step", &req->q_step) ||
+		!query_arg(conn, "points", &req->q_points))
 		return respond_error(conn, st, method, route, 400, "bad request",
 							 "perfopt-httpd: a query argument is not valid UTF-8 text", NULL, 0, false);
+	/* libmicrohttpd keeps the header until the request completes */
+	req->accept = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
 	st->conn = conn;
 	MHD_suspend_connection(conn);
 	if (def->answer == HD_ANSWER_HEALTH)

@@ -26,6 +26,7 @@
 #include "routes.h"
 #include "sql.h"
 #include "text.h"
+#include "timearg.h"
 #include "tokens.h"
 
 /* request bodies above this are refused (413) */
@@ -103,6 +104,7 @@ typedef struct HdResult
 	char		location[256];	/* for 202 */
 	char		link[512];		/* Link: <...>; rel="next" */
 	char		sqlstate[6];
+	bool		vary_accept;	/* Vary: Accept too (the body depends on it) */
 } HdResult;
 
 typedef struct HdRequest
@@ -119,6 +121,11 @@ typedef struct HdRequest
 	const char *q_state;
 	const char *q_dry_run;
 	const char *q_format;
+	const char *q_from;
+	const char *q_to;
+	const char *q_step;
+	const char *q_points;
+	const char *accept;			/* the Accept header (NULL when absent) */
 } HdRequest;
 
 extern void hd_call(const HdRequest *req, HdResult *res);

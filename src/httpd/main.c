@@ -55,7 +55,7 @@ static void
 usage(FILE *out)
 {
 	fprintf(out,
-			"perfopt-httpd: the REST API over perfopt's SQL functions\n\n"
+			"perfopt-httpd: the REST API over perfopt's SQL functions, and a dashboard at /dashboard\n\n"
 			"  perfopt-httpd --conninfo CONNINFO --tokens FILE [options]\n"
 			"  perfopt-httpd --hash-token < token      print the hash to put in the token file\n\n"
 			"options (also as \"key = value\" lines of --config FILE):\n"

@@ -5,8 +5,9 @@
  * and what is accepted must hold up: routes and numbers are canonical,
  * cursors re-encode to themselves, id lists are 1..100 positive entries,
  * escaped text is a valid JSON string, gzip inflates back, valid UTF-8
- * escapes without replacements, accepted bodies are valid UTF-8, and the
- * SQL built around the input keeps its shape.
+ * escapes without replacements, accepted bodies are valid UTF-8, the
+ * SQL built around the input keeps its shape, and an accepted time reads
+ * back as the same instant.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -25,6 +26,7 @@
 #include "routes.h"
 #include "sql.h"
 #include "text.h"
+#include "timearg.h"
 #include "tokens.h"
 
 int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -51,6 +53,17 @@ fuzz_route(const char *s)
 			abort();
 		snprintf(want, sizeof(want), "/api/v1/performance/alerts/%lld/resolve", (long long) id);
 	}
+	else if (r == HD_DASHBOARD_ASSET)
+	{
+		/* "/dashboard/" and a file name: [A-Za-z0-9._-], 1 to 64, no leading '.', no ".." */
+		size_t		len = n > 11 && s[n - 1] == '/' ? n - 12 : n - 11;
+
+		if (id != -1 || strncmp(s, "/dashboard/", 11) != 0 || len < 1 || len > 64 || s[11] == '.' ||
+			strstr(s, "..") != NULL || strspn(s + 11, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+											  "0123456789._-") != len)
+			abort();
+		return;
+	}
 	else
 	{
 		if (id != -1)
@@ -60,6 +73,35 @@ fuzz_route(const char *s)
 	/* the path itself, or it with one '/' after */
 	if (strcmp(s, want) != 0 &&
 		!(n == strlen(want) + 1 && strncmp(s, want, n - 1) == 0 && s[n - 1] == '/'))
+		abort();
+}
+
+/* a time accepted is written back as UTC and reads back as the same instant */
+static void
+fuzz_time(const char *s)
+{
+	int64_t		us;
+	int64_t		again;
+	char		lit[40];
+	char		rfc[40];
+	HdRangeArgs a;
+	char		err[256];
+
+	(void) hd_range_args(s, s, s, s, &a, err, sizeof(err));
+	(void) hd_range_args(NULL, s, NULL, NULL, &a, err, sizeof(err));
+	if (!hd_parse_time(s, &us))
+		return;
+	hd_format_time(us, lit, sizeof(lit));
+	/* "YYYY-MM-DD HH:MM:SS.ffffff+00" -> "YYYY-MM-DDTHH:MM:SS.ffffffZ" */
+	if (strlen(lit) != 29 || strcmp(lit + 26, "+00") != 0)
+	{
+		/* only an offset may move an instant out of years 1970..9999 */
+		if (us >= 0 && us < INT64_C(253402300800000000))
+			abort();
+		return;
+	}
+	snprintf(rfc, sizeof(rfc), "%.10sT%.15sZ", lit, lit + 11);
+	if (us >= 0 && (!hd_parse_time(rfc, &again) || again != us))
 		abort();
 }
 
@@ -352,6 +394,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 
 	fuzz_route(s);
+	fuzz_time(s);
+	/* an Accept without text/plain never selects the exposition */
+	if (hd_prefers_exposition(s) && strcasestr(s, "text/plain") == NULL)
+		abort();
+	(void) hd_route_state_valid(HD_JOBS, s, NULL);
 	fuzz_bearer(s, &tokens);
 	hd_tokens_free(&tokens);
 	(void) hd_accepts_gzip(s);

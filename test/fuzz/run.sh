@@ -18,7 +18,7 @@ declare -A sources=(
 	[thresholds]="test/fuzz/fuzz_thresholds.c src/common/thresholds_doc.c src/common/promrules.c"
 	[httpd]="test/fuzz/fuzz_httpd.c src/httpd/routes.c src/httpd/tokens.c src/httpd/caching.c
 	  src/httpd/params.c src/httpd/text.c src/httpd/body.c src/httpd/bucket.c src/httpd/errors.c
-	  src/httpd/sql.c"
+	  src/httpd/sql.c src/httpd/timearg.c"
 	[promtext]="test/fuzz/fuzz_promtext.c src/common/promtext.c"
 )
 declare -A libs=(

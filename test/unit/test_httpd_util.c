@@ -20,6 +20,7 @@
 #include "routes.h"
 #include "sql.h"
 #include "text.h"
+#include "timearg.h"
 #include "tokens.h"
 
 static int	passed = 0;
@@ -319,6 +320,38 @@ gz(const char *header, bool want)
 	snprintf(what, sizeof(what), "Accept-Encoding [%s] -> %s",
 			 header ? header : "(NULL)", want ? "gzip" : "no gzip");
 	check(hd_accepts_gzip(header) == want, what);
+}
+
+static void
+expo(const char *accept, bool want)
+{
+	char		what[256];
+
+	snprintf(what, sizeof(what), "Accept [%s] -> %s", accept ? accept : "(NULL)", want ? "exposition" : "JSON");
+	check(hd_prefers_exposition(accept) == want, what);
+}
+
+static void
+test_accept(void)
+{
+	expo("text/plain; version=0.0.4", true);
+	expo("text/plain;version=0.0.4; charset=utf-8", true);
+	expo("text/plain", true);
+	expo("TEXT/Plain", true);
+	expo("application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,"
+		 "text/plain;version=0.0.4;q=0.5,*/*;q=0.1", true);
+	expo("application/json, text/plain;q=0.5", false);
+	expo("text/plain, application/json", false);
+	expo("text/plain;q=0.9, application/json;q=0.8", true);
+	expo("text/plain;q=0", false);
+	expo("text/plain;q=2", false);
+	expo("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", false);
+	expo("*/*", false);
+	expo("text/*", false);
+	expo("application/json", false);
+	expo("text/plainx", false);
+	expo("", false);
+	expo(NULL, false);
 }
 
 static void
@@ -720,6 +753,7 @@ test_routes(void)
 		{"/api/v1/performance/history", HD_HISTORY, HD_METHOD_GET | HD_METHOD_HEAD},
 		{"/api/v1/performance/recommendations", HD_RECOMMENDATIONS, HD_METHOD_GET | HD_METHOD_HEAD},
 		{"/api/v1/performance/metrics", HD_METRICS, HD_METHOD_GET | HD_METHOD_HEAD},
+		{"/api/v1/performance/metrics/history", HD_METRICS_HISTORY, HD_METHOD_GET | HD_METHOD_HEAD},
 		{"/api/v1/performance/alerts", HD_ALERTS, HD_METHOD_GET | HD_METHOD_HEAD},
 		{"/api/v1/performance/alerts/resolve", HD_ALERTS_RESOLVE, HD_METHOD_POST},
 		{"/api/v1/performance/thresholds", HD_THRESHOLDS, HD_METHOD_GET | HD_METHOD_HEAD | HD_METHOD_PUT},
@@ -729,6 +763,11 @@ test_routes(void)
 		{"/api/v1/performance/monitoring/start", HD_MONITORING_START, HD_METHOD_POST},
 		{"/api/v1/performance/monitoring/stop", HD_MONITORING_STOP, HD_METHOD_POST},
 		{"/api/v1/performance/prometheus-rules", HD_PROMETHEUS_RULES, HD_METHOD_GET | HD_METHOD_HEAD},
+		{"/api/v1/performance/trends", HD_TRENDS, HD_METHOD_GET | HD_METHOD_HEAD},
+		{"/api/v1/performance/slow-queries", HD_SLOW_QUERIES, HD_METHOD_GET | HD_METHOD_HEAD},
+		{"/api/v1/performance/jobs", HD_JOBS, HD_METHOD_GET | HD_METHOD_HEAD},
+		{"/api/v1/performance/verifications", HD_VERIFICATIONS, HD_METHOD_GET | HD_METHOD_HEAD},
+		{"/api/v1/performance/audit", HD_AUDIT, HD_METHOD_GET | HD_METHOD_HEAD},
 		{"/metrics", HD_PROMETHEUS, HD_METHOD_GET | HD_METHOD_HEAD},
 		{"/healthz", HD_HEALTHZ, HD_METHOD_GET | HD_METHOD_HEAD},
 	};
@@ -754,6 +793,31 @@ test_routes(void)
 		snprintf(what, sizeof(what), "methods of %s", all[i].path);
 		check(hd_route_methods(all[i].route) == all[i].methods, what);
 	}
+	/* the dashboard: /, /dashboard and the file names under it */
+	route("/", HD_ROOT, 0);
+	route("/dashboard", HD_DASHBOARD, 0);
+	route("/dashboard/", HD_DASHBOARD, 0);
+	route("/dashboardx", HD_ROUTE_NONE, 0);
+	route("/dashboard//", HD_ROUTE_NONE, 0);
+	route("/dashboard/dashboard.js", HD_DASHBOARD_ASSET, 0);
+	route("/dashboard/dashboard.js/", HD_DASHBOARD_ASSET, 0);
+	route("/dashboard/A-b_c.9", HD_DASHBOARD_ASSET, 0);
+	route("/dashboard/.hidden", HD_ROUTE_NONE, 0);
+	route("/dashboard/..", HD_ROUTE_NONE, 0);
+	route("/dashboard/a/b.js", HD_ROUTE_NONE, 0);
+	route("/dashboard/a%2fb.js", HD_ROUTE_NONE, 0);
+	route("/dashboard/a b.js", HD_ROUTE_NONE, 0);
+	route("/dashboard/\xc3\xa9.js", HD_ROUTE_NONE, 0);
+	/* a file name of 64 characters matches, of 65 not */
+	snprintf(p, sizeof(p), "/dashboard/%064d", 0);
+	route(p, HD_DASHBOARD_ASSET, 0);
+	snprintf(p, sizeof(p), "/dashboard/%065d", 0);
+	route(p, HD_ROUTE_NONE, 0);
+	check(strcmp(hd_route_name(HD_DASHBOARD_ASSET), "/dashboard/{asset}") == 0, "the asset route's name");
+	check(hd_route_methods(HD_ROOT) == (HD_METHOD_GET | HD_METHOD_HEAD) &&
+		  hd_route_methods(HD_DASHBOARD) == (HD_METHOD_GET | HD_METHOD_HEAD) &&
+		  hd_route_methods(HD_DASHBOARD_ASSET) == (HD_METHOD_GET | HD_METHOD_HEAD),
+		  "the dashboard's routes take GET and HEAD");
 	route("/api/v1/performance/alerts/7/resolve", HD_ALERT_RESOLVE, 7);
 	route("/api/v1/performance/alerts/7/resolve/", HD_ALERT_RESOLVE, 7);
 	route("/api/v1/performance/alerts/1/resolve", HD_ALERT_RESOLVE, 1);
@@ -786,7 +850,6 @@ test_routes(void)
 	route("api/v1/performance/status", HD_ROUTE_NONE, 0);
 	route("/api/v1/performance", HD_ROUTE_NONE, 0);
 	route("/api/v1/performance/", HD_ROUTE_NONE, 0);
-	route("/", HD_ROUTE_NONE, 0);
 	route("", HD_ROUTE_NONE, 0);
 	route(NULL, HD_ROUTE_NONE, 0);
 	check(hd_route_match("/api/v1/performance/alerts/3/resolve", NULL) == HD_ALERT_RESOLVE,
@@ -852,6 +915,8 @@ test_routes(void)
 	for (int r = HD_ROUTE_NONE + 1; r < HD_NROUTES; r++)
 	{
 		const int	bits[] = {HD_METHOD_GET, HD_METHOD_HEAD, HD_METHOD_POST, HD_METHOD_PUT};
+		/* the dashboard's routes call nothing and need no token */
+		bool		dashboard = r == HD_ROOT || r == HD_DASHBOARD || r == HD_DASHBOARD_ASSET;
 
 		for (size_t i = 0; i < sizeof(bits) / sizeof(bits[0]); i++)
 		{
@@ -867,11 +932,15 @@ test_routes(void)
 			check((int) def->route == r && strcmp(def->path, hd_route_name((HdRoute) r)) == 0 &&
 				  def->read_only == (bits[i] == HD_METHOD_GET || bits[i] == HD_METHOD_HEAD) &&
 				  (def->rate == HD_RATE_WRITE) == !def->read_only &&
-				  (def->rate == HD_RATE_ADDRESS) == (r == HD_HEALTHZ) &&
-				  def->cache_control != NULL && def->content_type != NULL, what);
+				  (def->rate == HD_RATE_ADDRESS) == (r == HD_HEALTHZ || dashboard) &&
+				  def->cache_control != NULL &&
+				  (def->content_type != NULL || def->answer == HD_ANSWER_ASSET), what);
 			snprintf(what, sizeof(what), "row of %s, bit %d: the call names perfopt's schema",
 					 hd_route_name((HdRoute) r), bits[i]);
 			check(r == HD_HEALTHZ ? def->sql == NULL && def->answer == HD_ANSWER_HEALTH :
+				  dashboard ? def->sql == NULL && def->sql_alt == NULL &&
+				  def->answer == (r == HD_ROOT ? HD_ANSWER_REDIRECT : HD_ANSWER_ASSET) &&
+				  strcmp(def->cache_control, "no-cache") == 0 :
 				  def->sql != NULL && strstr(def->sql, "$S.perfopt_") != NULL &&
 				  (def->sql_alt == NULL || strstr(def->sql_alt, "$S.perfopt_") != NULL), what);
 		}
@@ -884,9 +953,27 @@ test_routes(void)
 		  strcmp(hd_route_def(HD_THRESHOLDS, HD_METHOD_GET)->cache_control, "no-cache") == 0,
 		  "thresholds: PUT takes an object and is no-store, GET is no-cache");
 	check(strcmp(hd_route_def(HD_RECOMMENDATIONS, HD_METHOD_GET)->cache_control, "max-age=180") == 0 &&
+		  strcmp(hd_route_def(HD_SLOW_QUERIES, HD_METHOD_GET)->cache_control, "max-age=180") == 0 &&
 		  strcmp(hd_route_def(HD_HISTORY, HD_METHOD_HEAD)->cache_control, "max-age=60") == 0 &&
-		  strcmp(hd_route_def(HD_ALERTS, HD_METHOD_GET)->cache_control, "max-age=60") == 0,
-		  "Cache-Control of recommendations and pages");
+		  strcmp(hd_route_def(HD_ALERTS, HD_METHOD_GET)->cache_control, "no-cache") == 0 &&
+		  strcmp(hd_route_def(HD_AUDIT, HD_METHOD_GET)->cache_control, "private, no-cache") == 0,
+		  "Cache-Control of the advice, the history, alerts (revalidated) and the audit log (private)");
+	check(hd_route_def(HD_ALERTS, HD_METHOD_GET)->args == HD_ARGS_NEWEST_STATE_PAGE &&
+		  hd_route_def(HD_JOBS, HD_METHOD_GET)->args == HD_ARGS_NEWEST_STATE_PAGE &&
+		  hd_route_def(HD_HISTORY, HD_METHOD_GET)->args == HD_ARGS_NEWEST_PAGE &&
+		  hd_route_def(HD_VERIFICATIONS, HD_METHOD_GET)->args == HD_ARGS_NEWEST_PAGE &&
+		  hd_route_def(HD_AUDIT, HD_METHOD_GET)->args == HD_ARGS_NEWEST_PAGE &&
+		  hd_route_def(HD_RECOMMENDATIONS, HD_METHOD_GET)->args == HD_ARGS_AFTER_PAGE,
+		  "lists page newest first, recommendations oldest first");
+	check(strstr(hd_route_def(HD_AUDIT, HD_METHOD_GET)->sql, "$S.perfopt_audit_page(") != NULL,
+		  "the audit log through perfopt_audit_page(), which readers may not call");
+	check(hd_route_state_valid(HD_ALERTS, "open", NULL) && hd_route_state_valid(HD_ALERTS, "resolved", NULL) &&
+		  !hd_route_state_valid(HD_ALERTS, "queued", NULL) && !hd_route_state_valid(HD_ALERTS, "Open", NULL) &&
+		  !hd_route_state_valid(HD_ALERTS, "", NULL) && !hd_route_state_valid(HD_ALERTS, NULL, NULL) &&
+		  hd_route_state_valid(HD_JOBS, "queued", NULL) && hd_route_state_valid(HD_JOBS, "cancelled", NULL) &&
+		  !hd_route_state_valid(HD_JOBS, "open", NULL) && !hd_route_state_valid(HD_JOBS, "failed ", NULL) &&
+		  !hd_route_state_valid(HD_HISTORY, "open", NULL),
+		  "the states a list filters by");
 	check(strstr(hd_route_def(HD_METRICS, HD_METHOD_GET)->sql_alt, "perfopt_metrics_prometheus") != NULL &&
 		  strncmp(hd_route_def(HD_METRICS, HD_METHOD_GET)->content_type_alt, "text/plain", 10) == 0,
 		  "metrics?format=prometheus: the exposition");
@@ -1426,6 +1513,132 @@ test_sql_request(void)
 		  strstr(HD_SQL_EXTENSION_SCHEMA, " = ") == NULL, "the schema lookup qualifies its operators");
 }
 
+/* ---- the time range of /metrics/history ---- */
+
+static void
+time_is(const char *s, bool ok, const char *want)
+{
+	int64_t		us = -1;
+	char		got[40] = "";
+	char		what[256];
+	bool		r = hd_parse_time(s, &us);
+
+	if (r)
+		hd_format_time(us, got, sizeof(got));
+	snprintf(what, sizeof(what), "time [%.100s] -> %s (got %s %s)", s ? s : "(NULL)",
+			 ok ? want : "refused", r ? "accepted" : "refused", got);
+	check(r == ok && (!ok || strcmp(got, want) == 0), what);
+}
+
+static void
+range_is(const char *from, const char *to, const char *step, const char *points,
+		 int rc, const char *want)
+{
+	HdRangeArgs a;
+	char		err[256] = "";
+	char		got[256];
+	char		what[512];
+	int			r = hd_range_args(from, to, step, points, &a, err, sizeof(err));
+
+	if (r == 0)
+		snprintf(got, sizeof(got), "%s|%s|%s|%s", a.from, a.to, a.points, a.step);
+	else
+		snprintf(got, sizeof(got), "%s", err);
+	snprintf(what, sizeof(what), "range %s %s %s %s -> [%s] (got %d [%s])", from ? from : "-",
+			 to ? to : "-", step ? step : "-", points ? points : "-", want, r, got);
+	check(r == rc && strcmp(got, want) == 0, what);
+}
+
+static void
+test_time_args(void)
+{
+	time_is("1970-01-01T00:00:00Z", true, "1970-01-01 00:00:00.000000+00");
+	time_is("2026-12-06T05:31:15Z", true, "2026-12-06 05:31:15.000000+00");
+	time_is("2026-12-06t05:31:15z", true, "2026-12-06 05:31:15.000000+00");
+	time_is("2026-12-06 05:31:15Z", true, "2026-12-06 05:31:15.000000+00");
+	time_is("2026-12-06T05:31:15.5Z", true, "2026-12-06 05:31:15.500000+00");
+	time_is("2026-12-06T05:31:15.123456Z", true, "2026-12-06 05:31:15.123456+00");
+	time_is("2026-12-06T07:31:15+02:00", true, "2026-12-06 05:31:15.000000+00");
+	time_is("2026-12-06T07:31:15 02:00", true, "2026-12-06 05:31:15.000000+00");
+	time_is("2026-12-06T00:01:15-05:30", true, "2026-12-06 05:31:15.000000+00");
+	time_is("2024-02-29T23:59:59.999999Z", true, "2024-02-29 23:59:59.999999+00");
+	time_is("2000-02-29T00:00:00Z", true, "2000-02-29 00:00:00.000000+00");
+	time_is("9999-12-31T23:59:59Z", true, "9999-12-31 23:59:59.000000+00");
+	time_is("0", true, "1970-01-01 00:00:00.000000+00");
+	time_is("1796535390", true, "2026-12-06 05:36:30.000000+00");
+	time_is("1796535390.25", true, "2026-12-06 05:36:30.250000+00");
+	time_is("253402300799", true, "9999-12-31 23:59:59.000000+00");
+	time_is(NULL, false, "");
+	time_is("", false, "");
+	time_is("now", false, "");
+	time_is("epoch", false, "");
+	time_is("today", false, "");
+	time_is("-1", false, "");
+	time_is("+1", false, "");
+	time_is("01", false, "");
+	time_is("1.", false, "");
+	time_is(".5", false, "");
+	time_is("1.1234567", false, "");
+	time_is("1e9", false, "");
+	time_is(" 1", false, "");
+	time_is("1 ", false, "");
+	time_is("253402300800", false, "");
+	time_is("99999999999999999999", false, "");
+	time_is("2026-12-06", false, "");
+	time_is("2026-12-06T05:31:15", false, "");
+	time_is("2026-12-06T05:31Z", false, "");
+	time_is("2026-12-06T05:31:15.Z", false, "");
+	time_is("2026-12-06T05:31:15.1234567Z", false, "");
+	time_is("2026-12-06T05:31:15ZZ", false, "");
+	time_is("2026-12-06T05:31:15+02", false, "");
+	time_is("2026-12-06T05:31:15+0200", false, "");
+	time_is("2026-12-06T05:31:15+24:00", false, "");
+	time_is("2026-12-06T05:31:15+02:60", false, "");
+	time_is("2026-12-06T24:00:00Z", false, "");
+	time_is("2026-12-06T23:60:00Z", false, "");
+	time_is("2026-12-06T23:59:60Z", false, "");
+	time_is("2026-13-01T00:00:00Z", false, "");
+	time_is("2026-00-01T00:00:00Z", false, "");
+	time_is("2026-12-00T00:00:00Z", false, "");
+	time_is("2026-12-32T00:00:00Z", false, "");
+	time_is("2023-02-29T00:00:00Z", false, "");
+	time_is("1900-02-29T00:00:00Z", false, "");
+	time_is("1969-12-31T23:59:59Z", false, "");
+	time_is("2026-12-06X05:31:15Z", false, "");
+	time_is("2026/12/06T05:31:15Z", false, "");
+	time_is("2026-1-06T05:31:15Z", false, "");
+	time_is("+2026-12-06T05:31:15Z", false, "");
+	time_is("2026-12-06T05:31:15Z'; DROP TABLE x; --", false, "");
+	time_is("1111111111111111111111111111111111111111111111111111111111111111111111", false, "");
+
+	range_is(NULL, NULL, NULL, NULL, 0, "||300|");
+	range_is(NULL, NULL, "60", NULL, 0, "||1000|60");
+	range_is(NULL, NULL, "60", "10", 0, "||10|60");
+	range_is(NULL, NULL, NULL, "1", 0, "||1|");
+	range_is(NULL, NULL, NULL, "1000", 0, "||1000|");
+	range_is("1700000000", "1700003600", NULL, NULL, 0,
+			 "2023-11-14 22:13:20.000000+00|2023-11-14 23:13:20.000000+00|300|");
+	range_is("2024-01-01T00:00:00Z", NULL, NULL, NULL, 0, "2024-01-01 00:00:00.000000+00||300|");
+	range_is(NULL, "2024-01-01T00:00:00Z", NULL, NULL, 0, "|2024-01-01 00:00:00.000000+00|300|");
+	range_is("2024-01-01T00:00:00Z", "2024-02-01T00:00:00Z", "2678400", NULL, 0,
+			 "2024-01-01 00:00:00.000000+00|2024-02-01 00:00:00.000000+00|1000|2678400");
+	range_is("x", NULL, NULL, NULL, -1, "from must be an RFC 3339 timestamp or Unix epoch seconds");
+	range_is(NULL, "now", NULL, NULL, -1, "to must be an RFC 3339 timestamp or Unix epoch seconds");
+	range_is("1700003600", "1700003600", NULL, NULL, -1, "from must be earlier than to");
+	range_is("1700003601", "1700003600", NULL, NULL, -1, "from must be earlier than to");
+	range_is("2024-01-01T00:00:00Z", "2024-02-01T00:00:00.000001Z", NULL, NULL, -1,
+			 "the range from from to to must not exceed 31 days");
+	range_is(NULL, NULL, "0", NULL, -1, "step must be an integer number of seconds from 1 to 2678400");
+	range_is(NULL, NULL, "-1", NULL, -1, "step must be an integer number of seconds from 1 to 2678400");
+	range_is(NULL, NULL, "1.5", NULL, -1, "step must be an integer number of seconds from 1 to 2678400");
+	range_is(NULL, NULL, "2678401", NULL, -1, "step must be an integer number of seconds from 1 to 2678400");
+	range_is(NULL, NULL, "", NULL, -1, "step must be an integer number of seconds from 1 to 2678400");
+	range_is(NULL, NULL, NULL, "0", -1, "points must be an integer from 1 to 1000");
+	range_is(NULL, NULL, NULL, "1001", -1, "points must be an integer from 1 to 1000");
+	range_is(NULL, NULL, NULL, "010", -1, "points must be an integer from 1 to 1000");
+	range_is(NULL, NULL, NULL, "abc", -1, "points must be an integer from 1 to 1000");
+}
+
 int
 main(void)
 {
@@ -1433,6 +1646,7 @@ main(void)
 	test_tokens();
 	test_bearer();
 	test_accept_encoding();
+	test_accept();
 	test_etag();
 	test_gzip();
 	test_cursor();
@@ -1447,6 +1661,7 @@ main(void)
 	test_messages();
 	test_sql_call();
 	test_sql_request();
+	test_time_args();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }
