@@ -59,6 +59,7 @@ OBJS = \
 	src/jobs/verify.o \
 	src/latency/apimetrics.o \
 	src/latency/latency.o \
+	src/latency/latencyhistory.o \
 	src/monitoring/control.o \
 	src/monitoring/export.o \
 	src/monitoring/history.o \

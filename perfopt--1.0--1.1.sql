@@ -218,3 +218,23 @@ SET search_path = pg_catalog, pg_temp;
 REVOKE ALL ON FUNCTION @extschema@.perfopt_audit_page(bigint, integer) FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@.perfopt_audit_page(bigint, integer) IS
     'perfopt: keyset pages of perfopt_audit_log, newest first: {"items": [...], "next_before": id or null}; granted to nobody by default';
+
+-- Statement latency over time (src/latency/latencyhistory.c): at each
+-- write of perfopt_samples, the statements of all databases since the
+-- previous write, with the same retention; perfopt_metrics_history()
+-- serves it as the latency_* series.
+CREATE TABLE @extschema@.perfopt_latency_history (
+    sampled_at pg_catalog.timestamptz NOT NULL PRIMARY KEY,
+    seconds pg_catalog.float8 NOT NULL,
+    statements bigint NOT NULL,
+    errors bigint NOT NULL,
+    rollbacks bigint NOT NULL,
+    p50_ms pg_catalog.float8,
+    p95_ms pg_catalog.float8,
+    p99_ms pg_catalog.float8
+);
+COMMENT ON TABLE @extschema@.perfopt_latency_history IS
+    'perfopt: statement latency of all databases between two history writes (completed statements, errors, rollbacks, p50/p95/p99 in ms), kept for perfopt.history_retention';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.perfopt_latency_history', '');
+REVOKE ALL ON TABLE @extschema@.perfopt_latency_history FROM PUBLIC;
+GRANT SELECT ON TABLE @extschema@.perfopt_latency_history TO pg_monitor;

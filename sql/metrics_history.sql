@@ -18,6 +18,11 @@ INSERT INTO perfopt_samples (sampled_at, is_standby, cpu_busy_pct, connections_a
   -- outside [from, to): never counted
   ('2023-12-31 23:59:59.999999+00', false, 1000, 1000, 0, '[]'),
   ('2024-01-01 00:10:00+00', false, 1000, 1000, 0, '[]');
+INSERT INTO perfopt_latency_history (sampled_at, seconds, statements, errors, rollbacks, p50_ms, p95_ms, p99_ms) VALUES
+  ('2024-01-01 00:00:00+00', 60, 600, 6, 1, 1.5, 10, 20),
+  ('2024-01-01 00:00:30+00', 30, 300, 0, 0, 2.5, 12, 30),
+  ('2024-01-01 00:02:00+00', 0, 0, 0, 0, NULL, NULL, NULL),
+  ('2024-01-01 00:03:00+00', 60, 0, 3, 3, NULL, NULL, NULL);
 
 -- ten points over ten minutes: a step of 60 s; buckets without a value left out
 SELECT h->'from' AS "from", h->'to' AS "to", h->'step_seconds' AS step
@@ -28,6 +33,13 @@ FROM perfopt_metrics_history('2024-01-01 00:00+00', '2024-01-01 00:10+00', 10) h
 WHERE s->>'name' IN ('cpu_busy_pct', 'connections_active', 'memory_used_pct',
                      'commits_per_second', 'cache_hit_pct')
 ORDER BY s->>'name', s->>'labels';
+
+-- statement latency: percentiles, rates and the error rate per bucket
+SELECT s->>'name' AS name, s->'labels' AS labels, s->'points' AS points
+FROM perfopt_metrics_history('2024-01-01 00:00+00', '2024-01-01 00:10+00', 10) h,
+     jsonb_array_elements(h->'series') s
+WHERE s->>'name' ~ '^(latency_|statements_per|errors_per|error_rate)'
+ORDER BY s->>'name';
 
 -- the default of 300 points: the smallest step that fits (2 s over 10 minutes)
 SELECT h->'step_seconds' AS step, jsonb_array_length(s->'points') AS points
@@ -61,11 +73,14 @@ FROM perfopt_metrics_history('2024-01-01 00:00:30+00', '2024-01-01 00:05:01+00',
      jsonb_array_elements(h->'series') s
 WHERE s->>'name' = 'cpu_busy_pct';
 
--- every metric column of perfopt_samples is a series without labels, in column order
+-- every metric column of perfopt_samples is a series without labels, in column order,
+-- then the latency series
 SELECT array_agg(s->>'name' ORDER BY o) = (
          SELECT array_agg(attname::text ORDER BY attnum) FROM pg_attribute
          WHERE attrelid = 'perfopt_samples'::regclass AND atttypid = 'float8'::regtype
-           AND attname <> 'interval_seconds' AND NOT attisdropped) AS sample_series,
+           AND attname <> 'interval_seconds' AND NOT attisdropped)
+       || ARRAY['latency_p50_ms', 'latency_p95_ms', 'latency_p99_ms', 'statements_per_second',
+                'errors_per_second', 'error_rate_pct'] AS sample_series,
        bool_and(s->'labels' = '{}') AS no_labels
 FROM perfopt_metrics_history('2024-01-01 00:00+00', '2024-01-01 00:10+00', 10) h,
      jsonb_array_elements(h->'series') WITH ORDINALITY AS x(s, o)

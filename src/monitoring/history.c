@@ -20,6 +20,7 @@
 #include "export.h"
 #include "extschema.h"
 #include "history.h"
+#include "latencyhistory.h"
 #include "perfopt.h"
 #include "spiutil.h"
 
@@ -113,4 +114,7 @@ perfopt_history_write(const PerfoptSample *s)
 							  false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "perfopt: could not apply the retention to perfopt_samples");
 	SPI_finish();
+
+	/* the statements' latency over the same time, with the same retention */
+	perfopt_latency_history_write(schema_oid, s->sampled_at, cutoff);
 }

@@ -8,8 +8,10 @@
  * except when one bucket is asked for over a range no such bucket holds:
  * then the one bucket starts at the range's first whole second.  A
  * bucket without a value is left out.  Series: every metric column of
- * perfopt_samples (sample.c's table), then per database (label datname)
- * every per-database metric of its databases column.
+ * perfopt_samples (sample.c's table), the statement latency of
+ * perfopt_latency_history (percentiles, rates, error rate; a bucket's
+ * min/avg/max are those of the intervals' figures), then per database
+ * (label datname) every per-database metric of its databases column.
  *
  * Runs as the caller, reading the table pg_monitor may read; the names in
  * the statements are all schema-qualified and the values parameters.
@@ -94,6 +96,46 @@ ts_samples_sql(const char *schema)
 	}
 	appendStringInfo(&sql,
 					 " FROM %s.perfopt_samples s"
+					 " WHERE s.sampled_at OPERATOR(pg_catalog.>=) $1 AND s.sampled_at OPERATOR(pg_catalog.<) $2"
+					 " GROUP BY 1 ORDER BY 1",
+					 quote_identifier(schema));
+	return sql.data;
+}
+
+/* the latency series: their names and their values in a perfopt_latency_history row s */
+static const struct
+{
+	const char *name;
+	const char *expr;
+}			ts_latency[] = {
+	{"latency_p50_ms", "s.p50_ms"},
+	{"latency_p95_ms", "s.p95_ms"},
+	{"latency_p99_ms", "s.p99_ms"},
+	{"statements_per_second",
+	"CASE WHEN s.seconds OPERATOR(pg_catalog.>) 0 THEN s.statements::pg_catalog.float8"
+	" OPERATOR(pg_catalog./) s.seconds END"},
+	{"errors_per_second",
+	"CASE WHEN s.seconds OPERATOR(pg_catalog.>) 0 THEN s.errors::pg_catalog.float8"
+	" OPERATOR(pg_catalog./) s.seconds END"},
+	{"error_rate_pct",
+	"CASE WHEN (s.statements OPERATOR(pg_catalog.+) s.errors) OPERATOR(pg_catalog.>) 0"
+	" THEN 100 OPERATOR(pg_catalog.*) s.errors::pg_catalog.float8 OPERATOR(pg_catalog./)"
+	" (s.statements OPERATOR(pg_catalog.+) s.errors)::pg_catalog.float8 END"},
+};
+
+/* the statement over perfopt_latency_history: bucket, then min, avg, max of each series */
+static char *
+ts_latency_sql(const char *schema)
+{
+	StringInfoData sql;
+
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "/* perfopt */ SELECT " TS_BUCKET " AS b");
+	for (int i = 0; i < lengthof(ts_latency); i++)
+		appendStringInfo(&sql, ", pg_catalog.min(%s), pg_catalog.avg(%s), pg_catalog.max(%s)",
+						 ts_latency[i].expr, ts_latency[i].expr, ts_latency[i].expr);
+	appendStringInfo(&sql,
+					 " FROM %s.perfopt_latency_history s"
 					 " WHERE s.sampled_at OPERATOR(pg_catalog.>=) $1 AND s.sampled_at OPERATOR(pg_catalog.<) $2"
 					 " GROUP BY 1 ORDER BY 1",
 					 quote_identifier(schema));
@@ -306,6 +348,12 @@ perfopt_metrics_history(PG_FUNCTION_ARGS)
 		elog(ERROR, "perfopt: could not read perfopt_samples");
 	for (int i = 0; i < perfopt_sample_nfields; i++)
 		ts_series(&buf, perfopt_sample_fields[i].name, NULL, 0, (int) SPI_processed,
+				  1, 2 + 3 * i, anchor_s, step_s, &any);
+
+	if (SPI_execute_with_args(ts_latency_sql(schema), 4, types, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "perfopt: could not read perfopt_latency_history");
+	for (int i = 0; i < lengthof(ts_latency); i++)
+		ts_series(&buf, ts_latency[i].name, NULL, 0, (int) SPI_processed,
 				  1, 2 + 3 * i, anchor_s, step_s, &any);
 
 	if (SPI_execute_with_args(ts_databases_sql(schema), 4, types, values, NULL, true, 0) != SPI_OK_SELECT)

@@ -148,10 +148,22 @@ is($bad_points, 0, 'every point is [bucket start, min, avg, max], ascending, on 
 my @columns = split /\n/, $node->safe_psql(
 	'postgres', q{SELECT attname FROM pg_attribute WHERE attrelid = 'perfopt_samples'::regclass
   AND atttypid = 'float8'::regtype AND attname <> 'interval_seconds' AND attnum > 0 ORDER BY attnum});
+my @latency = qw(latency_p50_ms latency_p95_ms latency_p99_ms statements_per_second errors_per_second error_rate_pct);
 is_deeply([ map { $_->{name} } grep { !%{ $_->{labels} } } @{ $doc->{series} } ],
-	\@columns, 'a series per metric column of perfopt_samples');
+	[ @columns, @latency ], 'a series per metric column of perfopt_samples, then the statement latency');
 ok(series($doc, 'commits_per_second', 'postgres'), 'per-database series are labelled with datname');
 ok(series($doc, 'cache_hit_pct', 'postgres'), '  (cache_hit_pct too)');
+
+# the statement latency the worker writes next to the samples (statements run meanwhile)
+ok( poll_until(
+		sub {
+			$node->safe_psql('postgres', 'SELECT pg_sleep(0.01)');
+			my $d = json_of(get($live, '', $reader));
+			my $p95 = series($d, 'latency_p95_ms');
+			my $rate = series($d, 'statements_per_second');
+			return $p95 && @{ $p95->{points} } && $rate && @{ $rate->{points} } && $rate->{points}[-1][3] > 0;
+		}),
+	'latency_p95_ms and statements_per_second have points from the cluster');
 
 # ---- a known history: exact buckets
 my $want = [ [ 1704067200, 10, 20, 30 ], [ 1704067260, 20, 20, 20 ], [ 1704067500, 50, 50, 50 ] ];

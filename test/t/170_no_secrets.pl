@@ -108,6 +108,7 @@ CREATE ROLE api_reader NOLOGIN IN ROLE pg_monitor;
 CREATE ROLE api_admin NOLOGIN IN ROLE pg_monitor;
 CREATE ROLE replica_login LOGIN IN ROLE perfopt_replica_reader;
 GRANT EXECUTE ON FUNCTION perfopt_optimize(boolean) TO api_admin;
+GRANT EXECUTE ON FUNCTION perfopt_audit_page(bigint, integer) TO api_admin;
 GRANT api_reader, api_admin TO perfopt_api;
 CREATE TABLE people (id int PRIMARY KEY, email text NOT NULL, note text);
 INSERT INTO people SELECT g, 'user' || g || '\@example.com', NULL FROM generate_series(1, 50000) g;
@@ -430,10 +431,14 @@ my @gets = (
 	'/api/v1/performance/recommendations', '/api/v1/performance/metrics',
 	'/api/v1/performance/metrics?format=prometheus', '/api/v1/performance/alerts?limit=1000',
 	'/api/v1/performance/alerts?state=resolved&limit=1000', '/api/v1/performance/thresholds',
-	'/api/v1/performance/database', '/api/v1/performance/api');
+	'/api/v1/performance/database', '/api/v1/performance/api',
+	'/api/v1/performance/metrics/history', '/api/v1/performance/trends',
+	'/api/v1/performance/slow-queries', '/api/v1/performance/jobs?limit=1000',
+	'/api/v1/performance/verifications?limit=1000', '/api/v1/performance/audit?limit=1000');
 for my $path (@gets)
 {
-	my $r = req('GET', "$base$path", $s{reader_token});
+	# the audit log is for admin tokens only
+	my $r = req('GET', "$base$path", $path =~ /audit/ ? $s{admin_token} : $s{reader_token});
 	is($r->{status}, 200, "GET $path: 200");
 	no_secret("the response to GET $path", response_text($r));
 }
