@@ -8,11 +8,14 @@
 # reports both targets up and both instances' series, loads every rule,
 # and fires PerfoptApiErrorRateWarning for a's instance only (b's error
 # rate is there and below it; the critical level fires for neither), as
-# perfopt's own alert opens on a and not on b.  Prometheus, the shims and
-# the workloads are stopped at the end, also when the test dies.
+# perfopt's own alert opens on a and not on b.  The Grafana dashboard's
+# instance variable lists both instances, and each panel's query, with
+# one or both chosen, shows just those.  Prometheus, the shims and the
+# workloads are stopped at the end, also when the test dies.
 use strict;
 use warnings;
 
+use File::Basename qw(dirname);
 use HTTP::Tiny;
 use IPC::Run;
 use JSON::PP;
@@ -250,6 +253,55 @@ is($fa->{labels}{perfopt_metric}, 'api.errorRate', '  perfopt_metric=api.errorRa
 is($fa->{labels}{job}, 'perfopt', '  job=perfopt');
 like($fa->{annotations}{summary}, qr/^api\.errorRate of server on \Q$base{a}\E is at or above its warning threshold 10%$/,
 	"  its summary names a's instance");
+
+# ---- the Grafana dashboard against this Prometheus: its instance
+# variable lists both instances; every panel's query, with the variable
+# set as Grafana sets it (the chosen values, regex-escaped, joined by |),
+# shows the chosen instances only
+my $dash = decode_json(slurp_file(dirname(__FILE__) . '/../../dashboards/grafana/perfopt.json'));
+my ($ivar) = grep { $_->{name} eq 'instance' } @{ $dash->{templating}{list} };
+my ($selector) = $ivar->{query}{query} =~ /^label_values\((.+), instance\)$/;
+ok(defined $selector, "the dashboard's instance variable: $ivar->{query}{query}");
+my $listed = api('label/instance/values', 'match[]' => $selector);
+is_deeply([ sort @{ $listed // [] } ], \@want, '  lists both instances');
+
+sub panel_queries
+{
+	my ($choice) = @_;
+	my $re = join('|', map { (my $v = $_) =~ s/([\\^\$.|?*+()\[\]{}])/\\$1/g; $v } @$choice);
+	$re = "($re)" if @$choice > 1;
+	(my $promql_re = $re) =~ s/\\/\\\\/g;    # in a PromQL string
+	my @q;
+	for my $p (grep { $_->{type} ne 'row' } @{ $dash->{panels} })
+	{
+		for my $t (@{ $p->{targets} })
+		{
+			(my $e = $t->{expr}) =~ s/\$instance\b/$promql_re/g;
+			$e =~ s/\$datname\b/.*/g;
+			$e =~ s/\$__rate_interval\b/1m/g;
+			push @q, [ "$p->{title} $t->{refId}", $e ];
+		}
+	}
+	return @q;
+}
+for my $choice ([ $base{a} ], [ $base{b} ], [ $base{a}, $base{b} ])
+{
+	my $names = join(' and ', map { $instance_of{$_} } @$choice);
+	my (%seen, @bad);
+	for my $q (panel_queries($choice))
+	{
+		my $d = api('query', query => $q->[1]);
+		if (!$d) { push @bad, "$q->[0]: the query failed"; next; }
+		# (a sum over the instances, "Open alerts", has no instance label)
+		for my $inst (grep { $_ ne '' } instances($d))
+		{
+			$seen{$inst} = 1;
+			push @bad, "$q->[0]: $inst" unless grep { $_ eq $inst } @$choice;
+		}
+	}
+	is_deeply(\@bad, [], "instance $names chosen: every panel's query runs and shows no other instance");
+	is_deeply([ sort keys %seen ], [ sort @$choice ], "  and the panels show $names");
+}
 
 # perfopt's own alert agrees: open on a, not on b
 my $open = q{SELECT pg_catalog.count(*) FROM perfopt_alerts WHERE metric = 'api.errorRate' AND state = 'open'};
