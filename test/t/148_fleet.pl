@@ -80,7 +80,7 @@ GRANT fleet_reader TO perfopt_api;
 }
 
 # ---- a shim for each, the same reader token on both
-my $bin = $ENV{PERFOPT_HTTPD} // $node{a}->config_data('--bindir') . '/perfopt-httpd';
+my $bin = httpd_bin($node{a});
 ok(-x $bin, "perfopt-httpd is installed ($bin)");
 my $hash = httpd_hash_token($bin, $token);
 for my $name ('a', 'b')
@@ -88,17 +88,10 @@ for my $name ('a', 'b')
 	my $node = $node{$name};
 	my $tokens = $node->basedir . '/tokens';
 	write_file($tokens, "$hash fleet_reader\n", 0600);
-	my $port = PostgreSQL::Test::Cluster::get_free_port();
-	my $log = $node->basedir . '/httpd.log';
-	push @procs, IPC::Run::start(
-		[
-			$bin, '--listen', "127.0.0.1:$port", '--tokens', $tokens, '--pool', '2',
-			'--conninfo', 'host=' . $node->host . ' port=' . $node->port . " dbname=$db user=perfopt_api"
-		],
-		'>', '/dev/null', '2>>', $log);
-	ok(defined poll_until(sub { -f $log && slurp_file($log) =~ /"event": "listening", "address": "127.0.0.1:$port"/ }),
-		"shim $name listens on $port");
-	$base{$name} = "127.0.0.1:$port";
+	my $shim = httpd_start($node, tokens => $tokens, dbname => $db, args => [ '--pool', '2' ]);
+	push @procs, $shim->{h};
+	ok(defined $shim->{up}, "shim $name listens on $shim->{address}");
+	$base{$name} = $shim->{address};
 }
 my %instance_of = map { $base{$_} => $_ } keys %base;
 
