@@ -131,12 +131,12 @@ if (grep { -x "$_/promtool" } split(/:/, $ENV{PATH} // ''))
 	is($? >> 8, 0, 'promtool check config: the configuration and its rule file') or diag($o . $e);
 }
 
-# the workloads, running until the end (150 s at least): a fails every
-# other statement, b one in a hundred, every 5 s (an error rate of its
-# own, below 10% in every sample too)
+# the workloads, running until the end (two minutes at least): a fails
+# every other statement, b one in two hundred, every 4 s or more (an
+# error rate of its own, below 10% in any one-second sample too)
 my %script = (
-	a => "SELECT 1 / 0;\nSELECT pg_catalog.pg_sleep(0.05);\n" x 3000,
-	b => join('', ("SELECT pg_catalog.pg_sleep(0.05);\n" x 99 . "SELECT 1 / 0;\n") x 30));
+	a => "SELECT 1 / 0;\nSELECT pg_catalog.pg_sleep(0.02);\n" x 6000,
+	b => join('', ("SELECT pg_catalog.pg_sleep(0.02);\n" x 199 . "SELECT 1 / 0;\n") x 30));
 for my $name ('a', 'b')
 {
 	my $file = $node{$name}->basedir . '/workload.sql';
