@@ -53,7 +53,7 @@ sub start_shim
 {
 	my ($name, @extra) = @_;
 	my $s = httpd_start($node, name => $name, conninfo => $conninfo, tokens => $tokens,
-		args => [ '--pool', '3', @extra ], timeout => 10);
+		args => [ '--pool', '3', @extra ]);
 	ok(defined $s->{up}, "shim $name listens on $s->{port}");
 	$shims{$name} = $s;
 	return $s->{base};
