@@ -576,6 +576,62 @@ sub httpd_hash_token
 	return $out;
 }
 
+# ---- perfopt-httpd helpers (test/t/14x, 15x) ----
+
+push @EXPORT, qw(
+  httpd_bin
+  httpd_start
+  httpd_stop
+);
+
+# The shim a test runs: $ENV{PERFOPT_HTTPD} (151's sanitized build, 152's
+# valgrind wrapper) or the one installed next to $node's pg_ctl.
+sub httpd_bin
+{
+	my ($node) = @_;
+	return $ENV{PERFOPT_HTTPD} // $node->config_data('--bindir') . '/perfopt-httpd';
+}
+
+# Start perfopt-httpd for $node on a free loopback port and wait until its
+# log says it listens there.
+#   tokens    the token file (required)
+#   bin       the program (default httpd_bin($node))
+#   conninfo  default: $node's host and port, dbname $p{dbname} (default
+#             postgres), user perfopt_api
+#   name      names the log: <basedir>/httpd_<name>.log (default httpd.log)
+#   log       the file its stderr is appended to, instead
+#   args      more arguments (['--pool', '2', ...])
+#   timeout   seconds to wait (default $WAIT_SECONDS)
+# Returns { h => the IPC::Run harness, port, address => "127.0.0.1:port",
+# base => "http://127.0.0.1:port", log, up => the seconds it took to
+# listen, undef when it did not }: the test asserts on up.
+sub httpd_start
+{
+	my ($node, %p) = @_;
+	die 'httpd_start: no token file' unless defined $p{tokens};
+	my $port = PostgreSQL::Test::Cluster::get_free_port();
+	my $address = "127.0.0.1:$port";
+	my $log = $p{log} // $node->basedir . (defined $p{name} ? "/httpd_$p{name}.log" : '/httpd.log');
+	my $conninfo = $p{conninfo}
+	  // 'host=' . $node->host . ' port=' . $node->port . ' dbname=' . ($p{dbname} // 'postgres') . ' user=perfopt_api';
+	my $h = IPC::Run::start(
+		[ $p{bin} // httpd_bin($node), '--listen', $address, '--conninfo', $conninfo, '--tokens', $p{tokens},
+		  @{ $p{args} // [] } ],
+		'>', '/dev/null', '2>>', $log);
+	my $up = poll_until(sub { -f $log && slurp_file($log) =~ /"event": "listening", "address": "\Q$address\E"/ },
+		$p{timeout});
+	return { h => $h, port => $port, address => $address, base => "http://$address", log => $log, up => $up };
+}
+
+# SIGTERM a shim of httpd_start and wait until it exits: true when its
+# exit status is 0 (the harness's full_result says how it ended).
+sub httpd_stop
+{
+	my ($shim) = @_;
+	$shim->{h}->signal('TERM');
+	return $shim->{h}->finish;
+}
+
 # ---- attacker helpers (test/t/180_attacker_*.pl) ----
 #
 # An ordinary LOGIN role "attacker" that owns schema attacker and nothing

@@ -300,22 +300,16 @@ ok(defined poll_until(sub { psql_as($node, $db, 'rules_reader', 'SELECT perfopt_
 is($state, '55P02', 'a session cannot SET perfopt.alert_sustained_samples');
 
 # ---- the shim
-my $bin = $ENV{PERFOPT_HTTPD} // $node->config_data('--bindir') . '/perfopt-httpd';
+my $bin = httpd_bin($node);
 ok(-x $bin, "perfopt-httpd is installed ($bin)");
 my ($reader, $plain) = ('rules-reader-token-123456', 'rules-plain-token-654321');
 my $tokens = $node->basedir . '/tokens';
 write_file($tokens,
 	httpd_hash_token($bin, $reader) . " rules_reader\n" . httpd_hash_token($bin, $plain) . " rules_plain\n");
-my $port = PostgreSQL::Test::Cluster::get_free_port();
-my $log = $node->basedir . '/httpd.log';
-my $conninfo = 'host=' . $node->host . ' port=' . $node->port . " dbname=$db user=perfopt_api";
-my $shim = IPC::Run::start(
-	[ $bin, '--listen', "127.0.0.1:$port", '--conninfo', $conninfo, '--tokens', $tokens, '--pool', '2' ],
-	'>', '/dev/null', '2>>', $log);
-ok(defined poll_until(sub { -f $log && slurp_file($log) =~ /"event": "listening", "address": "127.0.0.1:$port"/ }),
-	'the shim listens');
+my $shim = httpd_start($node, tokens => $tokens, dbname => $db, args => [ '--pool', '2' ]);
+ok(defined $shim->{up}, 'the shim listens');
 my $http = HTTP::Tiny->new(timeout => 30);
-my $url = "http://127.0.0.1:$port/api/v1/performance/prometheus-rules";
+my $url = "$shim->{base}/api/v1/performance/prometheus-rules";
 
 sub req
 {
@@ -357,7 +351,6 @@ $r = req('POST', $url, $reader);
 is($r->{status}, 405, 'POST: 405');
 is($r->{headers}{allow}, 'GET, HEAD', '  Allow: GET, HEAD');
 
-$shim->signal('TERM');
-$shim->finish;
+httpd_stop($shim);
 $node->stop;
 done_testing();

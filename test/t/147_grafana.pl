@@ -83,21 +83,14 @@ $node->psql($db, 'SELECT 1 / 0');
 # memory always past warning: an alert opens
 $node->safe_psql($db, q{SELECT perfopt_set_thresholds('{"memory": {"warning": 0, "critical": 100}}')});
 
-my $bin = $ENV{PERFOPT_HTTPD} // $node->config_data('--bindir') . '/perfopt-httpd';
+my $bin = httpd_bin($node);
 my $token = 'grafana-reader-token-123456';
 my $tokens = $node->basedir . '/tokens';
 open(my $fh, '>', $tokens) or die;
 print $fh httpd_hash_token($bin, $token) . " api_reader\n";
 close $fh;
-my $port = PostgreSQL::Test::Cluster::get_free_port();
-my $log = $node->basedir . '/httpd.log';
-my $shim = IPC::Run::start(
-	[
-		$bin, '--listen', "127.0.0.1:$port", '--tokens', $tokens, '--pool', '2',
-		'--conninfo', 'host=' . $node->host . ' port=' . $node->port . " dbname=$db user=perfopt_api"
-	],
-	'>', '/dev/null', '2>>', $log);
-ok(defined poll_until(sub { -f $log && slurp_file($log) =~ /"event": "listening"/ }), 'the shim listens');
+my $shim = httpd_start($node, tokens => $tokens, dbname => $db, args => [ '--pool', '2' ]);
+ok(defined $shim->{up}, 'the shim listens');
 my $http = HTTP::Tiny->new(timeout => 30);
 
 my @names = map { /\b(perfopt_[a-z0-9_]+)\b/g } @exprs, @var_exprs;
@@ -105,7 +98,7 @@ my %need = map { $_ => 1 } @names;
 my ($metrics, %have);
 ok( defined poll_until(
 		sub {
-			my $r = $http->get("http://127.0.0.1:$port/metrics", { headers => { Authorization => "Bearer $token" } });
+			my $r = $http->get("$shim->{base}/metrics", { headers => { Authorization => "Bearer $token" } });
 			return 0 unless $r->{status} == 200;
 			$metrics = $r->{content};
 			%have = map { /^([a-zA-Z_:][a-zA-Z0-9_:]*)[{ ]/ ? ($1 => 1) : () } split /\n/, $metrics;
@@ -160,7 +153,6 @@ rules_file("$out/broken.rules.yml", @all, 'sum(rate(perfopt_samples_total[5m])')
 IPC::Run::run([ 'promtool', 'check', 'rules', "$out/broken.rules.yml" ], '>', \$o, '2>', \$e);
 isnt($? >> 8, 0, '  (and it does reject a query that does not parse)');
 
-$shim->signal('TERM');
-$shim->finish;
+httpd_stop($shim);
 $node->stop;
 done_testing();

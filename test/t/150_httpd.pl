@@ -17,7 +17,6 @@ use PerfoptTest;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use Time::HiRes qw(usleep);
 
 my $db = 'postgres';
 my $node = perfopt_node('httpd', interval => 300, conf => "perfopt.advisor_interval = 0\n");
@@ -36,7 +35,7 @@ GRANT api_reader, api_admin TO perfopt_api;
 });
 
 # installed next to pg_ctl; PERFOPT_HTTPD points elsewhere (a sanitizer build)
-my $bin = $ENV{PERFOPT_HTTPD} // $node->config_data('--bindir') . '/perfopt-httpd';
+my $bin = httpd_bin($node);
 ok(-x $bin, "perfopt-httpd is installed ($bin)");
 
 sub hash_token { return httpd_hash_token($bin, $_[0]); }
@@ -53,18 +52,11 @@ my %shims;
 sub start_shim
 {
 	my ($name, @extra) = @_;
-	my $port = PostgreSQL::Test::Cluster::get_free_port();
-	my $log = $node->basedir . "/httpd_$name.log";
-	my $h = IPC::Run::start(
-		[ $bin, '--listen', "127.0.0.1:$port", '--conninfo', $conninfo, '--tokens', $tokens, '--pool', '3', @extra ],
-		'>', '/dev/null', '2>>', $log);
-	for (1 .. 100)
-	{
-		last if -f $log && slurp_file($log) =~ /"event": "listening", "address": "127.0.0.1:$port"/;
-		usleep(100_000);
-	}
-	$shims{$name} = { h => $h, port => $port, log => $log };
-	return "http://127.0.0.1:$port";
+	my $s = httpd_start($node, name => $name, conninfo => $conninfo, tokens => $tokens,
+		args => [ '--pool', '3', @extra ]);
+	ok(defined $s->{up}, "shim $name listens on $s->{port}");
+	$shims{$name} = $s;
+	return $s->{base};
 }
 
 my $base = start_shim('main', '--write-rate', '100', '--write-burst', '100', '--read-rate', '100', '--read-burst', '200');

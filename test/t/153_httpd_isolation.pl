@@ -93,25 +93,27 @@ my $http = HTTP::Tiny->new(timeout => 30);
 sub start_shim
 {
 	my ($name, $conninfo, @extra) = @_;
-	my $port = PostgreSQL::Test::Cluster::get_free_port();
-	my $log = $node->basedir . "/httpd_$name.log";
-	my $h = IPC::Run::start(
-		[ $bin, '--listen', "127.0.0.1:$port", '--conninfo', $conninfo, '--tokens', $tokens,
-		  '--read-rate', '1000', '--read-burst', '1000', '--write-rate', '1000', '--write-burst', '1000',
-		  '--anon-rate', '1000', '--anon-burst', '1000', @extra ],
-		'>', '/dev/null', '2>>', $log);
-	my $up = poll_until(sub { -f $log && slurp_file($log) =~ /"event": "listening", "address": "127.0.0.1:$port"/ }, 20);
-	$shims{$name} = { h => $h, port => $port, log => $log };
-	ok(defined $up, "shim $name listens on $port");
-	return "http://127.0.0.1:$port";
+	my $s = httpd_start(
+		$node,
+		name => $name,
+		bin => $bin,
+		conninfo => $conninfo,
+		tokens => $tokens,
+		timeout => 20,
+		args => [
+			'--read-rate', '1000', '--read-burst', '1000', '--write-rate', '1000', '--write-burst', '1000',
+			'--anon-rate', '1000', '--anon-burst', '1000', @extra
+		]);
+	$shims{$name} = $s;
+	ok(defined $s->{up}, "shim $name listens on $s->{port}");
+	return $s->{base};
 }
 
 sub stop_shim
 {
 	my ($name) = @_;
 	my $s = delete $shims{$name};
-	$s->{h}->signal('TERM');
-	my $clean = $s->{h}->finish;
+	my $clean = httpd_stop($s);
 	is($clean ? 0 : $s->{h}->full_result, 0, "shim $name: SIGTERM, exit 0");
 	my $log = slurp_file($s->{log});
 	unlike($log, qr/AddressSanitizer|runtime error|LeakSanitizer/, "shim $name: no sanitizer report");
