@@ -180,8 +180,14 @@ for my $path (sort keys %routes)
 	is($r->{headers}{'cache-control'}, $c->{cache}, "  Cache-Control: $c->{cache}");
 	my $etag = $r->{headers}{etag};
 	like($etag // '', qr/^"[0-9a-f]{32}"$/, '  a strong ETag');
-	is(req($path, $c->{token}, 'If-None-Match' => $etag)->{status}, 304, '  304 with If-None-Match')
-	  unless $path =~ /trends/;    # the trends move with every sample
+	# 304 while the body is the same: polled, since alerts open and close
+	# on a busy machine and the trends move with every sample
+	ok( defined poll_until(
+			sub {
+				my $a = req($path, $c->{token});
+				return req($path, $c->{token}, 'If-None-Match' => $a->{headers}{etag})->{status} == 304;
+			}),
+		'  304 with If-None-Match');
 	is(req($path, undef)->{status}, 401, '  401 without a token');
 	$r = req($path, $nobody);
 	is($r->{status}, 403, '  403 for a role without the rights');
@@ -194,13 +200,6 @@ for my $path (sort keys %routes)
 		like(json_of($r)->{detail} // '', qr/limit|cursor|state|UTF-8/, '    saying why');
 	}
 }
-# the trends revalidate too: 304 while the body is the same (polled, as samples change it)
-ok( poll_until(
-		sub {
-			my $a = req('/api/v1/performance/trends', $reader);
-			return req('/api/v1/performance/trends', $reader, 'If-None-Match' => $a->{headers}{etag})->{status} == 304;
-		}),
-	'/api/v1/performance/trends: 304 with If-None-Match');
 like(json_of(req('/api/v1/performance/jobs?state=open', $reader))->{detail},
 	qr/state must be queued, running, succeeded, failed or cancelled/, 'a job state names the states');
 
