@@ -8,7 +8,6 @@ use strict;
 use warnings;
 
 use HTTP::Tiny;
-use IPC::Run;
 use JSON::PP;
 use POSIX qw(floor);
 use PerfoptTest;
@@ -45,7 +44,7 @@ INSERT INTO perfopt_samples (sampled_at, is_standby, cpu_busy_pct, connections_a
   ('2024-01-01 00:10:00+00', false, 1000, 1000, 0, '[]');
 });
 
-my $bin = $ENV{PERFOPT_HTTPD} // $node->config_data('--bindir') . '/perfopt-httpd';
+my $bin = httpd_bin($node);
 ok(-x $bin, "perfopt-httpd is installed ($bin)");
 my ($reader, $nobody) = ('history-reader-token-123', 'history-nobody-token-456');
 my $tokens = $node->basedir . '/tokens';
@@ -58,18 +57,11 @@ my @shims;
 sub start_shim
 {
 	my ($db) = @_;
-	my $port = PostgreSQL::Test::Cluster::get_free_port();
-	my $log = $node->basedir . "/httpd_$db.log";
-	my $conninfo = 'host=' . $node->host . ' port=' . $node->port . " dbname=$db user=perfopt_api";
-	my $h = IPC::Run::start(
-		[ $bin, '--listen', "127.0.0.1:$port", '--conninfo', $conninfo, '--tokens', $tokens, '--pool', '2',
-			'--read-rate', '100', '--read-burst', '200' ],
-		'>', '/dev/null', '2>>', $log);
-	push @shims, $h;
-	ok( poll_until(
-			sub { -f $log && slurp_file($log) =~ /"event": "listening", "address": "127.0.0.1:$port"/ }),
-		"the shim on $db listens");
-	return "http://127.0.0.1:$port";
+	my $shim = httpd_start($node, tokens => $tokens, bin => $bin, dbname => $db, name => $db,
+		args => [ '--pool', '2', '--read-rate', '100', '--read-burst', '200' ]);
+	push @shims, $shim;
+	ok(defined $shim->{up}, "the shim on $db listens");
+	return $shim->{base};
 }
 
 my $live = start_shim('postgres');
@@ -246,7 +238,6 @@ for my $case (
 	is($r->{headers}{'cache-control'}, 'no-store', '  not stored');
 }
 
-$_->signal('TERM') for @shims;
-$_->finish for @shims;
+httpd_stop($_) for @shims;
 $node->stop;
 done_testing();

@@ -10,7 +10,6 @@ use strict;
 use warnings;
 
 use HTTP::Tiny;
-use IPC::Run;
 use JSON::PP;
 use PerfoptTest;
 use PostgreSQL::Test::Cluster;
@@ -58,7 +57,7 @@ INSERT INTO perfopt_slow_queries (queryid, userid, query, calls, mean_time_ms, t
 SELECT g, 10, 'SELECT ' || g, 1, g, g * 10, 1, '{}', '{}' FROM generate_series(1, 5) g;
 });
 
-my $bin = $ENV{PERFOPT_HTTPD} // $node->config_data('--bindir') . '/perfopt-httpd';
+my $bin = httpd_bin($node);
 my ($reader, $admin, $nobody) = ('lists-reader-token-1', 'lists-admin-token-22', 'lists-nobody-token-333');
 my $tokens = $node->basedir . '/tokens';
 open(my $fh, '>', $tokens) or die;
@@ -67,15 +66,10 @@ print $fh httpd_hash_token($bin, $reader) . " api_reader\n"
   . httpd_hash_token($bin, $nobody) . " api_nobody\n";
 close $fh;
 
-my $port = PostgreSQL::Test::Cluster::get_free_port();
-my $log = $node->basedir . '/httpd.log';
-my $conninfo = 'host=' . $node->host . ' port=' . $node->port . " dbname=$db user=perfopt_api";
-my $shim = IPC::Run::start(
-	[ $bin, '--listen', "127.0.0.1:$port", '--conninfo', $conninfo, '--tokens', $tokens, '--pool', '2',
-		'--read-rate', '200', '--read-burst', '400' ],
-	'>', '/dev/null', '2>>', $log);
-ok(poll_until(sub { -f $log && slurp_file($log) =~ /"event": "listening"/ }), 'the shim listens');
-my $base = "http://127.0.0.1:$port";
+my $shim = httpd_start($node, tokens => $tokens, bin => $bin, dbname => $db,
+	args => [ '--pool', '2', '--read-rate', '200', '--read-burst', '400' ]);
+ok(defined $shim->{up}, 'the shim listens');
+my $base = $shim->{base};
 my $http = HTTP::Tiny->new(timeout => 30);
 
 sub req
@@ -242,7 +236,6 @@ my $at = req($r->{headers}{location}, $reader);
 is(json_of($at)->{items}[0]{id}, $run, 'its Location gives that run\'s report, newest-first cursor and all');
 is(scalar @{ json_of($at)->{items} }, 1, '  and only it');
 
-$shim->signal('TERM');
-$shim->finish;
+httpd_stop($shim);
 $node->stop;
 done_testing();

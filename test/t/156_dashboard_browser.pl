@@ -57,23 +57,18 @@ my $workload = IPC::Run::start(
 	  '-h', $node->host, '-p', $node->port, $db ],
 	'>', \$wout, '2>', \$werr);
 
-my $bin = $ENV{PERFOPT_HTTPD} // $node->config_data('--bindir') . '/perfopt-httpd';
+my $bin = httpd_bin($node);
 my ($reader, $admin) = ('dash-reader-token-0123456789', 'dash-admin-token-abcdefghij');
 my $tokens = $node->basedir . '/tokens';
 open(my $fh, '>', $tokens) or die;
 print $fh httpd_hash_token($bin, $reader) . " api_reader\n" . httpd_hash_token($bin, $admin) . " api_admin\n";
 close $fh;
 
-my $port = PostgreSQL::Test::Cluster::get_free_port();
-my $shim_log = $node->basedir . '/httpd.log';
-my $conninfo = 'host=' . $node->host . ' port=' . $node->port . " dbname=$db user=perfopt_api";
-my $shim = IPC::Run::start(
-	[ $bin, '--listen', "127.0.0.1:$port", '--conninfo', $conninfo, '--tokens', $tokens,
-	  '--anon-rate', '100', '--anon-burst', '200' ],
-	'>', '/dev/null', '2>>', $shim_log);
-ok(defined poll_until(sub { -f $shim_log && slurp_file($shim_log) =~ /"event": "listening"/ }),
-	'the shim listens');
-my $base = "http://127.0.0.1:$port";
+my $shim = httpd_start($node, tokens => $tokens, bin => $bin, dbname => $db,
+	args => [ '--anon-rate', '100', '--anon-burst', '200' ]);
+ok(defined $shim->{up}, 'the shim listens');
+my $base = $shim->{base};
+my $shim_log = $shim->{log};
 my $http = HTTP::Tiny->new(timeout => 30, max_redirect => 0);
 
 # ---- over HTTP: the page and its files
@@ -317,8 +312,7 @@ SKIP:
 	$b->stop;
 }
 
-$shim->signal('TERM');
-$shim->finish;
+httpd_stop($shim);
 unlike(slurp_file($shim_log), qr/\Q$reader\E|\Q$admin\E/, 'the shim never logs a token');
 $workload->signal('TERM');
 eval { $workload->finish };
