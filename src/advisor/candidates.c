@@ -33,6 +33,8 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "storage/bufmgr.h"
+#include "common/hashfn.h"
+#include "utils/hsearch.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
@@ -59,17 +61,50 @@ typedef struct CandState
 	List	   *small_relids;	/* tables below perfopt.min_table_size */
 	List	   *checked_relids;
 	int			next_id;
+	HTAB	   *by_key;			/* AdvIndex by key, for dedup */
 } CandState;
+
+/* an entry of CandState.by_key: the key is the candidate's key text */
+typedef struct CandKeyEntry
+{
+	const char *key;
+	AdvIndex   *idx;
+} CandKeyEntry;
 
 static CandState cand;
 /* the predicate the candidates being added get (a PREDICATE use), or NULL */
 static AdvUse *cand_pred = NULL;
 
+static uint32
+cand_key_hash(const void *key, Size keysize)
+{
+	return string_hash(*(const char *const *) key, 0);
+}
+
+static int
+cand_key_match(const void *a, const void *b, Size keysize)
+{
+	return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+/*
+ * Forget the last run's candidates; the dedup table lives in the caller's
+ * memory context (the run's), like the candidates.
+ */
 void
 adv_candidates_reset(void)
 {
+	HASHCTL		ctl;
+
 	memset(&cand, 0, sizeof(cand));
 	cand_pred = NULL;
+	ctl.keysize = sizeof(const char *);
+	ctl.entrysize = sizeof(CandKeyEntry);
+	ctl.hash = cand_key_hash;
+	ctl.match = cand_key_match;
+	ctl.hcxt = CurrentMemoryContext;
+	cand.by_key = hash_create("perfopt candidates", 1024, &ctl,
+							  HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
 }
 
 List *
@@ -245,7 +280,7 @@ cand_add(AdvStatement *st, Oid relid, Oid amoid, AdvUse **keys, int nkeys,
 		 AdvUse **includes, int ninclude)
 {
 	AdvIndex   *idx;
-	ListCell   *lc;
+	CandKeyEntry *entry;
 
 	if (nkeys == 0 || nkeys + ninclude > INDEX_MAX_KEYS)
 		return;
@@ -300,14 +335,15 @@ cand_add(AdvStatement *st, Oid relid, Oid amoid, AdvUse **keys, int nkeys,
 		if (cand_covered_by_existing(&keys_only))
 			return;
 	}
-	foreach(lc, cand.candidates)
-		if (strcmp(((AdvIndex *) lfirst(lc))->key, idx->key) == 0)
-			return;
+	if (hash_search(cand.by_key, &idx->key, HASH_FIND, NULL) != NULL)
+		return;
 	if (cand_covered_by_existing(idx))
 		return;
 	idx->id = ++cand.next_id;
 	adv_index_estimate(idx);
 	cand.candidates = lappend(cand.candidates, idx);
+	entry = hash_search(cand.by_key, &idx->key, HASH_ENTER, NULL);
+	entry->idx = idx;
 	/* no predicate text: its value stays out of the log */
 	elog(DEBUG2, "perfopt: candidate %d on %u: %d of %d column(s) led by attribute %d%s, %u pages",
 		 idx->id, relid, idx->nkeycols, idx->ncols, idx->attnums[0],
