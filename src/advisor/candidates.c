@@ -62,7 +62,16 @@ typedef struct CandState
 	List	   *checked_relids;
 	int			next_id;
 	HTAB	   *by_key;			/* AdvIndex by key, for dedup */
+	List	   *opclasses;		/* CandOpclass: GetDefaultOpClass() seen so far */
 } CandState;
+
+/* a type's default operator class for an access method (a catalog scan) */
+typedef struct CandOpclass
+{
+	Oid			type;
+	Oid			amoid;
+	Oid			opclass;
+} CandOpclass;
 
 /* an entry of CandState.by_key: the key is the candidate's key text */
 typedef struct CandKeyEntry
@@ -275,6 +284,27 @@ cand_owner(Oid relid)
 	return owner;
 }
 
+/* GetDefaultOpClass(), remembered for the run: it scans pg_opclass */
+static Oid
+cand_default_opclass(Oid type, Oid amoid)
+{
+	ListCell   *lc;
+	CandOpclass *entry;
+
+	foreach(lc, cand.opclasses)
+	{
+		entry = lfirst(lc);
+		if (entry->type == type && entry->amoid == amoid)
+			return entry->opclass;
+	}
+	entry = palloc(sizeof(CandOpclass));
+	entry->type = type;
+	entry->amoid = amoid;
+	entry->opclass = GetDefaultOpClass(type, amoid);
+	cand.opclasses = lappend(cand.opclasses, entry);
+	return entry->opclass;
+}
+
 static void
 cand_add(AdvStatement *st, Oid relid, Oid amoid, AdvUse **keys, int nkeys,
 		 AdvUse **includes, int ninclude)
@@ -320,7 +350,7 @@ cand_add(AdvStatement *st, Oid relid, Oid amoid, AdvUse **keys, int nkeys,
 			idx->exprs = lappend(idx->exprs, use->expr);
 		if (i < nkeys)
 		{
-			idx->opclasses[i] = GetDefaultOpClass(use->type, amoid);
+			idx->opclasses[i] = cand_default_opclass(use->type, amoid);
 			if (!OidIsValid(idx->opclasses[i]))
 				return;
 		}

@@ -284,12 +284,17 @@ sel_extends(AdvIndex *big, AdvIndex *small)
  */
 typedef struct SelStmt
 {
+	int			ord;			/* its position in the workload */
 	int			changed;		/* sel_clock when its usable chosen set changed */
 	int			n;
 	int			cap;
 	int		   *ids;
 	double		now;			/* its cost under the chosen set ... */
 	int			now_when;		/* ... found at this sel_clock (0: never) */
+	AdvIndex   *without;		/* its cost under the chosen set but this one ... */
+	double		without_cost;
+	int			without_when;	/* ... found at this sel_clock (0: never) */
+	int			mark;			/* sel_trade_gain()'s skip mark */
 } SelStmt;
 
 /* select.c's state of a candidate */
@@ -333,7 +338,7 @@ static MemoryContext sel_cxt;
 typedef struct SelBucketKey
 {
 	Oid			relid;
-	int32		attnum;			/* 0: an expression */
+	int32		attnum;			/* as in AdvUse: 0 for an expression */
 } SelBucketKey;
 
 typedef struct SelBucket
@@ -374,7 +379,7 @@ sel_buckets_build(List *statements)
 				use->kind == ADV_USE_PREDICATE)
 				continue;
 			key.relid = use->relid;
-			key.attnum = use->expr == NULL ? use->attnum : 0;
+			key.attnum = use->attnum;
 			bucket = hash_search(sel_buckets, &key, HASH_ENTER, &found);
 			if (!found)
 				bucket->stmts = NIL;
@@ -859,20 +864,37 @@ static bool
 sel_trade_gain(List *chosen, AdvIndex *old, AdvIndex *cand, List *list, List *skip,
 			   double *gain, bool *better)
 {
+	static int	serial = 0;
 	List	   *drop = list_make1(old);
 	ListCell   *ls;
 	bool		ok = true;
 
+	serial++;
+	foreach(ls, skip)
+		((AdvStatement *) lfirst(ls))->sel->mark = serial;
 	foreach(ls, list)
 	{
 		AdvStatement *st = lfirst(ls);
+		SelStmt    *ss = st->sel;
 		double		now;
 		double		then;
 
-		if (list_member_ptr(skip, st))
+		if (ss->mark == serial)
 			continue;
 		now = sel_cost_now(st, chosen);
-		then = sel_cost(st, chosen, drop, cand);
+		if (sel_usable(cand, st))
+			then = sel_cost(st, chosen, drop, cand);
+		else
+		{
+			/* the same for every candidate that replaces old */
+			if (ss->without != old || ss->without_when < ss->changed || ss->without_when == 0)
+			{
+				ss->without_cost = sel_cost(st, chosen, drop, NULL);
+				ss->without = old;
+				ss->without_when = sel_clock;
+			}
+			then = ss->without_cost;
+		}
 		if (now < 0 || then < 0 || st->cost_base <= 0 || then > st->cost_base * SEL_MAX_REGRESSION)
 		{
 			ok = false;
@@ -1038,10 +1060,33 @@ sel_upgrade(List *chosen, List *candidates, double budget_left)
 	return chosen;
 }
 
+/* the statements of both lists (each in workload order), in that order */
+static List *
+sel_intersect(List *a, List *b)
+{
+	List	   *both = NIL;
+	ListCell   *la = list_head(a);
+	ListCell   *lb = list_head(b);
+
+	while (la != NULL && lb != NULL)
+	{
+		int			x = ((AdvStatement *) lfirst(la))->sel->ord;
+		int			y = ((AdvStatement *) lfirst(lb))->sel->ord;
+
+		if (x == y)
+			both = lappend(both, lfirst(la));
+		if (x <= y)
+			la = lnext(a, la);
+		if (y <= x)
+			lb = lnext(b, lb);
+	}
+	return both;
+}
+
 /*
  * For each candidate, the statements worth planning with it: found once,
- * among the statements that use its leading column, since that never
- * changes.
+ * among the statements that use its leading column (and its second, for a
+ * composite: sel_relevant() asks for both), since that never changes.
  */
 static void
 sel_find_relevant(List *candidates)
@@ -1051,12 +1096,26 @@ sel_find_relevant(List *candidates)
 	foreach(lc, candidates)
 	{
 		AdvIndex   *idx = lfirst(lc);
+		List	   *among = sel_bucket(idx);
 		ListCell   *ls;
 
+		CHECK_FOR_INTERRUPTS();
+		if (idx->nkeycols >= 2)
+		{
+			SelBucketKey key;
+			SelBucket  *second;
+
+			key.relid = idx->relid;
+			key.attnum = idx->attnums[1];
+			second = hash_search(sel_buckets, &key, HASH_FIND, NULL);
+			among = sel_intersect(among, second ? second->stmts : NIL);
+		}
 		idx->relevant = NIL;
-		foreach(ls, sel_bucket(idx))
+		foreach(ls, among)
 			if (sel_relevant(idx, lfirst(ls)))
 				idx->relevant = lappend(idx->relevant, lfirst(ls));
+		if (among != sel_bucket(idx))
+			list_free(among);
 	}
 }
 
@@ -1077,7 +1136,12 @@ adv_select(List *statements, List *writes, List *candidates)
 	sel_tables = NIL;
 	adv_cost_cache_begin();
 	foreach(lc, statements)
-		((AdvStatement *) lfirst(lc))->sel = palloc0(sizeof(SelStmt));
+	{
+		AdvStatement *st = lfirst(lc);
+
+		st->sel = palloc0(sizeof(SelStmt));
+		st->sel->ord = foreach_current_index(lc);
+	}
 	foreach(lc, candidates)
 	{
 		AdvIndex   *cand = lfirst(lc);
