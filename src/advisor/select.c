@@ -12,8 +12,13 @@
  * index, with the best net gain per byte, as long as it cuts some
  * statement's cost by perfopt.min_cost_reduction, regresses none by more
  * than 10%, saves at least perfopt.min_workload_saving of the workload's
- * time and fits the storage budget.  Plan costs are cached per statement
- * and configuration of hypothetical indexes on its tables.
+ * time and fits the storage budget.  Plan costs are cached (costcache.c)
+ * per statement and the hypothetical indexes it could use; each statement
+ * knows the chosen indexes it could use and when they last changed, so
+ * that a candidate's costs are remembered across rounds until then, and a
+ * round plans a candidate only when its bound (a cost of 0 for the costs
+ * not known: plan costs are never negative) could beat the best score
+ * found: the same pick as trying every candidate, with far fewer plans.
  *
  * Then each chosen index may be traded for a candidate on the same table
  * with more key columns, its own among them, that serves one of its
