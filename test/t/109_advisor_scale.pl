@@ -1,4 +1,4 @@
-# 108_advisor_scale.pl — the advisor's selection at a few hundred distinct
+# 109_advisor_scale.pl — the advisor's selection at a few hundred distinct
 # statements on one wide table (test/bench/advisor.sh's shape, smaller):
 # select.c remembers plan costs across rounds (costcache.c) and plans a
 # candidate, or a trade, only when it could still beat the best found.
