@@ -7,6 +7,7 @@ OBJS = \
 	src/advisor/candidates.o \
 	src/advisor/collect.o \
 	src/advisor/configadvice.o \
+	src/advisor/costcache.o \
 	src/advisor/describe.o \
 	src/advisor/hygiene.o \
 	src/advisor/planrole.o \

@@ -36,6 +36,7 @@ typedef struct AdvIndex
 	double		tuples;
 	char	   *key;			/* canonical text, for dedup and caching */
 	List	   *relevant;		/* AdvStatement worth planning with it (select.c) */
+	struct SelIndex *sel;		/* select.c's state of it */
 } AdvIndex;
 
 /* how a statement uses a column (or expression) of one of its tables */
@@ -101,7 +102,7 @@ typedef struct AdvStatement
 	List	   *uses;			/* AdvUse */
 	double		cost_base;		/* with the existing indexes */
 	double		cost_best;		/* with the chosen set so far */
-	List	   *plan_cache;		/* SelCost: configuration -> cost */
+	struct SelStmt *sel;		/* select.c's state of it */
 	/* for the write statements of adv_writes_load() */
 	Oid			write_relid;
 	CmdType		write_cmd;
@@ -201,6 +202,11 @@ extern void adv_candidates_reset(void);
 extern void adv_candidates_for(AdvStatement *st);
 extern List *adv_candidates(void);
 extern bool adv_extension_member(Oid relid);
+
+/* costcache.c: plan costs by statement and usable hypothetical indexes */
+extern void adv_cost_cache_begin(void);
+extern bool adv_cost_cache_get(AdvStatement *st, const int *ids, int n, double *cost);
+extern void adv_cost_cache_put(AdvStatement *st, const int *ids, int n, double cost);
 
 /* select.c */
 extern List *adv_select(List *statements, List *writes, List *candidates);

@@ -37,6 +37,8 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "storage/bufmgr.h"
+#include "common/hashfn.h"
+#include "utils/hsearch.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
@@ -63,17 +65,59 @@ typedef struct CandState
 	List	   *small_relids;	/* tables below perfopt.min_table_size */
 	List	   *checked_relids;
 	int			next_id;
+	HTAB	   *by_key;			/* AdvIndex by key, for dedup */
+	List	   *opclasses;		/* CandOpclass: GetDefaultOpClass() seen so far */
 } CandState;
+
+/* a type's default operator class for an access method (a catalog scan) */
+typedef struct CandOpclass
+{
+	Oid			type;
+	Oid			amoid;
+	Oid			opclass;
+} CandOpclass;
+
+/* an entry of CandState.by_key: the key is the candidate's key text */
+typedef struct CandKeyEntry
+{
+	const char *key;
+	AdvIndex   *idx;
+} CandKeyEntry;
 
 static CandState cand;
 /* the predicate the candidates being added get (a PREDICATE use), or NULL */
 static AdvUse *cand_pred = NULL;
 
+static uint32
+cand_key_hash(const void *key, Size keysize)
+{
+	return string_hash(*(const char *const *) key, 0);
+}
+
+static int
+cand_key_match(const void *a, const void *b, Size keysize)
+{
+	return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+/*
+ * Forget the last run's candidates; the dedup table lives in the caller's
+ * memory context (the run's), like the candidates.
+ */
 void
 adv_candidates_reset(void)
 {
+	HASHCTL		ctl;
+
 	memset(&cand, 0, sizeof(cand));
 	cand_pred = NULL;
+	ctl.keysize = sizeof(const char *);
+	ctl.entrysize = sizeof(CandKeyEntry);
+	ctl.hash = cand_key_hash;
+	ctl.match = cand_key_match;
+	ctl.hcxt = CurrentMemoryContext;
+	cand.by_key = hash_create("perfopt candidates", 1024, &ctl,
+							  HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
 }
 
 List *
@@ -244,6 +288,27 @@ cand_owner(Oid relid)
 	return owner;
 }
 
+/* GetDefaultOpClass(), remembered for the run: it scans pg_opclass */
+static Oid
+cand_default_opclass(Oid type, Oid amoid)
+{
+	ListCell   *lc;
+	CandOpclass *entry;
+
+	foreach(lc, cand.opclasses)
+	{
+		entry = lfirst(lc);
+		if (entry->type == type && entry->amoid == amoid)
+			return entry->opclass;
+	}
+	entry = palloc(sizeof(CandOpclass));
+	entry->type = type;
+	entry->amoid = amoid;
+	entry->opclass = GetDefaultOpClass(type, amoid);
+	cand.opclasses = lappend(cand.opclasses, entry);
+	return entry->opclass;
+}
+
 /*
  * A BRIN pays off only where the heap is stored in the column's order: a
  * plain column of an ordinary table (not a partitioned one) whose
@@ -275,7 +340,7 @@ cand_brin_small(AdvIndex *idx)
 	AdvIndex	btree = *idx;
 
 	btree.amoid = BTREE_AM_OID;
-	btree.opclasses[0] = GetDefaultOpClass(get_atttype(idx->relid, idx->attnums[0]), BTREE_AM_OID);
+	btree.opclasses[0] = cand_default_opclass(get_atttype(idx->relid, idx->attnums[0]), BTREE_AM_OID);
 	if (!OidIsValid(btree.opclasses[0]))
 		return false;
 	adv_index_estimate(&btree);
@@ -288,7 +353,7 @@ cand_add(AdvStatement *st, Oid relid, Oid amoid, AdvUse **keys, int nkeys,
 		 AdvUse **includes, int ninclude)
 {
 	AdvIndex   *idx;
-	ListCell   *lc;
+	CandKeyEntry *entry;
 
 	if (nkeys == 0 || nkeys + ninclude > INDEX_MAX_KEYS)
 		return;
@@ -328,7 +393,7 @@ cand_add(AdvStatement *st, Oid relid, Oid amoid, AdvUse **keys, int nkeys,
 			idx->exprs = lappend(idx->exprs, use->expr);
 		if (i < nkeys)
 		{
-			idx->opclasses[i] = GetDefaultOpClass(use->type, amoid);
+			idx->opclasses[i] = cand_default_opclass(use->type, amoid);
 			if (!OidIsValid(idx->opclasses[i]))
 				return;
 		}
@@ -345,9 +410,8 @@ cand_add(AdvStatement *st, Oid relid, Oid amoid, AdvUse **keys, int nkeys,
 		if (cand_covered_by_existing(&keys_only))
 			return;
 	}
-	foreach(lc, cand.candidates)
-		if (strcmp(((AdvIndex *) lfirst(lc))->key, idx->key) == 0)
-			return;
+	if (hash_search(cand.by_key, &idx->key, HASH_FIND, NULL) != NULL)
+		return;
 	if (cand_covered_by_existing(idx))
 		return;
 	adv_index_estimate(idx);
@@ -355,6 +419,8 @@ cand_add(AdvStatement *st, Oid relid, Oid amoid, AdvUse **keys, int nkeys,
 		return;
 	idx->id = ++cand.next_id;
 	cand.candidates = lappend(cand.candidates, idx);
+	entry = hash_search(cand.by_key, &idx->key, HASH_ENTER, NULL);
+	entry->idx = idx;
 	/* no predicate text: its value stays out of the log */
 	elog(DEBUG2, "perfopt: candidate %d on %u: %d of %d column(s) led by attribute %d%s, %u pages",
 		 idx->id, relid, idx->nkeycols, idx->ncols, idx->attnums[0],

@@ -12,8 +12,13 @@
  * index, with the best net gain per byte, as long as it cuts some
  * statement's cost by perfopt.min_cost_reduction, regresses none by more
  * than 10%, saves at least perfopt.min_workload_saving of the workload's
- * time and fits the storage budget.  Plan costs are cached per statement
- * and configuration of hypothetical indexes on its tables.
+ * time and fits the storage budget.  Plan costs are cached (costcache.c)
+ * per statement and the hypothetical indexes it could use; each statement
+ * knows the chosen indexes it could use and when they last changed, so
+ * that a candidate's costs are remembered across rounds until then, and a
+ * round plans a candidate only when its bound (a cost of 0 for the costs
+ * not known: plan costs are never negative) could beat the best score
+ * found: the same pick as trying every candidate, with far fewer plans.
  *
  * Then each chosen index may be traded for a candidate on the same table
  * with more key columns, its own among them, that serves one of its
@@ -72,12 +77,6 @@
 #define SEL_BRIN_MAX_OVERREAD 2.0
 /* never more than this share of the data directory's free space */
 #define SEL_MAX_FREE_DISK_SHARE 0.25
-
-typedef struct SelCost
-{
-	char	   *config;
-	double		cost;
-} SelCost;
 
 typedef struct SelTable
 {
@@ -196,72 +195,6 @@ static double
 sel_bytes(AdvIndex *idx)
 {
 	return (double) idx->pages * BLCKSZ;
-}
-
-static bool sel_usable(AdvIndex *idx, AdvStatement *st);
-
-static int
-sel_int_cmp(const void *a, const void *b)
-{
-	return *(const int *) a - *(const int *) b;
-}
-
-/*
- * The statement's plan cost under config (cached); -1 when planning failed.
- * Only the indexes the planner could use for it (its tables, a leading
- * column it uses) make the cache key.  A lookup allocates nothing: it runs
- * millions of times in a large workload.
- */
-double
-adv_cost_under(AdvStatement *st, List *config)
-{
-	static StringInfo key = NULL;
-	int			ids[INDEX_MAX_KEYS * 8];
-	int			n = 0;
-	List	   *mine = NIL;
-	ListCell   *lc;
-	SelCost    *entry;
-
-	if (key == NULL)
-	{
-		/* one reusable buffer for the life of the backend */
-		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
-
-		key = makeStringInfo();
-		MemoryContextSwitchTo(old);
-	}
-	foreach(lc, config)
-	{
-		AdvIndex   *idx = lfirst(lc);
-
-		if (sel_usable(idx, st) && n < (int) lengthof(ids))
-			ids[n++] = idx->id;
-	}
-	if (n == 0)
-		return st->cost_base;
-	qsort(ids, n, sizeof(int), sel_int_cmp);
-	resetStringInfo(key);
-	for (int i = 0; i < n; i++)
-		appendStringInfo(key, "%d,", ids[i]);
-	foreach(lc, st->plan_cache)
-	{
-		entry = lfirst(lc);
-		if (strcmp(entry->config, key->data) == 0)
-			return entry->cost;
-	}
-	foreach(lc, config)
-	{
-		AdvIndex   *idx = lfirst(lc);
-
-		if (sel_usable(idx, st))
-			mine = lappend(mine, idx);
-	}
-	entry = palloc(sizeof(SelCost));
-	entry->config = pstrdup(key->data);
-	entry->cost = adv_plan_cost_safely(st, mine);
-	list_free(mine);
-	st->plan_cache = lappend(st->plan_cache, entry);
-	return entry->cost;
 }
 
 /* does st search, join or sort on key column col of idx? */
@@ -395,9 +328,338 @@ sel_extends(AdvIndex *big, AdvIndex *small)
 	return true;
 }
 
+/*
+ * select.c's state of a statement: the ids of the chosen indexes it could
+ * use (sorted), kept current as the chosen set changes, and the sel_clock
+ * tick of its last change, which tells which remembered costs are stale.
+ */
+typedef struct SelStmt
+{
+	int			ord;			/* its position in the workload */
+	int			changed;		/* sel_clock when its usable chosen set changed */
+	int			n;
+	int			cap;
+	int		   *ids;
+	double		now;			/* its cost under the chosen set ... */
+	int			now_when;		/* ... found at this sel_clock (0: never) */
+	AdvIndex   *without;		/* its cost under the chosen set but this one ... */
+	double		without_cost;
+	int			without_when;	/* ... found at this sel_clock (0: never) */
+	int			mark;			/* sel_trade_gain()'s skip mark */
+} SelStmt;
+
+/* select.c's state of a candidate */
+typedef struct SelIndex
+{
+	int			pos;			/* in the candidate list: ties go to the first */
+	bool		chosen;
+	List	   *ext;			/* the chosen indexes it extends (replaces) */
+	double		size_delta;		/* bytes it adds, ext replaced */
+	double		penalty;		/* write ms it adds, ext replaced */
+	int			ext_changed;	/* sel_clock when ext last changed */
+	double	   *costs;			/* per relevant statement: its cost with it added */
+	int		   *when;			/* sel_clock when found (0: never); NULL: none yet */
+	double		bound;			/* this greedy round: no score of it is higher */
+	List	   *usable;			/* statements it is usable for, once found */
+	bool		usable_found;
+	List	   *trades;			/* SelTrade: the candidates that may replace it */
+	bool		trades_found;
+} SelIndex;
+
+/* a (chosen, wider candidate) pair of the trade pass, remembered across rounds */
+typedef struct SelTrade
+{
+	AdvIndex   *cand;
+	int			when1;			/* sel_clock of the first pass (0: never) */
+	bool		ok1;
+	bool		better1;
+	double		gain1;
+	int			when2;			/* of the second pass over the rest (0: never) */
+	bool		ok2;
+	bool		better2;
+	double		gain2;
+} SelTrade;
+
+/* ticks at every change of the chosen set; costs found before are suspect */
+static int	sel_clock;
+/* where select.c's state lives: the adv_select() caller's context */
+static MemoryContext sel_cxt;
+
+/* the statements that use a column of a table, in workload order */
+typedef struct SelBucketKey
+{
+	Oid			relid;
+	int32		attnum;			/* as in AdvUse: 0 for an expression */
+} SelBucketKey;
+
+typedef struct SelBucket
+{
+	SelBucketKey key;
+	List	   *stmts;
+} SelBucket;
+
+static HTAB *sel_buckets;
+
+/* by the columns they search, join or sort on (sel_uses_column's uses) */
+static void
+sel_buckets_build(List *statements)
+{
+	HASHCTL		ctl;
+	ListCell   *lc;
+
+	ctl.keysize = sizeof(SelBucketKey);
+	ctl.entrysize = sizeof(SelBucket);
+	ctl.hcxt = sel_cxt;
+	sel_buckets = hash_create("perfopt column uses", 256, &ctl,
+							  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	foreach(lc, statements)
+	{
+		AdvStatement *st = lfirst(lc);
+		ListCell   *lu;
+
+		if (st->query == NULL)
+			continue;
+		foreach(lu, st->uses)
+		{
+			AdvUse	   *use = lfirst(lu);
+			SelBucketKey key;
+			SelBucket  *bucket;
+			bool		found;
+
+			if (use->kind == ADV_USE_OUTPUT || use->kind == ADV_USE_LIKE ||
+				use->kind == ADV_USE_PREDICATE)
+				continue;
+			key.relid = use->relid;
+			key.attnum = use->attnum;
+			bucket = hash_search(sel_buckets, &key, HASH_ENTER, &found);
+			if (!found)
+				bucket->stmts = NIL;
+			if (bucket->stmts == NIL || llast(bucket->stmts) != st)
+				bucket->stmts = lappend(bucket->stmts, st);
+		}
+	}
+}
+
+/* every statement idx may be usable for (a superset), in workload order */
+static List *
+sel_bucket(AdvIndex *idx)
+{
+	SelBucketKey key;
+	SelBucket  *bucket;
+
+	key.relid = idx->relid;
+	key.attnum = idx->attnums[0];
+	bucket = hash_search(sel_buckets, &key, HASH_FIND, NULL);
+	return bucket ? bucket->stmts : NIL;
+}
+
+/* the statements idx is usable for, in workload order */
+static List *
+sel_usable_list(AdvIndex *idx)
+{
+	SelIndex   *si = idx->sel;
+
+	if (!si->usable_found)
+	{
+		MemoryContext old = MemoryContextSwitchTo(sel_cxt);
+		ListCell   *lc;
+
+		foreach(lc, sel_bucket(idx))
+			if (sel_usable(idx, lfirst(lc)))
+				si->usable = lappend(si->usable, lfirst(lc));
+		si->usable_found = true;
+		MemoryContextSwitchTo(old);
+	}
+	return si->usable;
+}
+
+static int
+sel_int_cmp(const void *a, const void *b)
+{
+	int			x = *(const int *) a;
+	int			y = *(const int *) b;
+
+	return (x > y) - (x < y);
+}
+
+/* st's usable chosen indexes, found again from chosen */
+static void
+sel_stmt_refresh(AdvStatement *st, List *chosen)
+{
+	SelStmt    *ss = st->sel;
+	ListCell   *lc;
+
+	ss->n = 0;
+	foreach(lc, chosen)
+	{
+		AdvIndex   *idx = lfirst(lc);
+
+		if (!sel_usable(idx, st))
+			continue;
+		if (ss->n == ss->cap)
+		{
+			ss->cap = Max(8, ss->cap * 2);
+			ss->ids = ss->ids ? repalloc(ss->ids, ss->cap * sizeof(int)) :
+				MemoryContextAlloc(sel_cxt, ss->cap * sizeof(int));
+		}
+		ss->ids[ss->n++] = idx->id;
+	}
+	qsort(ss->ids, ss->n, sizeof(int), sel_int_cmp);
+	ss->changed = sel_clock;
+}
+
+/* chosen is new: the indexes of CHANGED entered or left it */
+static void
+sel_chosen_changed(List *chosen, List *changed)
+{
+	ListCell   *lc;
+
+	sel_clock++;
+	foreach(lc, changed)
+	{
+		ListCell   *ls;
+
+		foreach(ls, sel_usable_list(lfirst(lc)))
+		{
+			AdvStatement *st = lfirst(ls);
+
+			if (st->sel->changed != sel_clock)
+				sel_stmt_refresh(st, chosen);
+		}
+	}
+}
+
+static bool
+sel_id_in(List *indexes, int id)
+{
+	ListCell   *lc;
+
+	foreach(lc, indexes)
+		if (((AdvIndex *) lfirst(lc))->id == id)
+			return true;
+	return false;
+}
+
+/*
+ * st's plan cost (cached) under the chosen indexes but those of drop, with
+ * add (NULL: none) after them; -1 when planning failed.  Only the indexes
+ * the planner could use for it (its tables, a leading column it uses)
+ * make the key, and st->sel must reflect chosen.  A lookup allocates
+ * nothing: it runs millions of times in a large workload.
+ */
+static double
+sel_cost(AdvStatement *st, List *chosen, List *drop, AdvIndex *add)
+{
+	static int *ids = NULL;
+	static int	cap = 0;
+	SelStmt    *ss = st->sel;
+	bool		with_add = add != NULL && sel_usable(add, st);
+	int			n = 0;
+	double		cost;
+	List	   *mine = NIL;
+	ListCell   *lc;
+
+	if (ss->n + 1 > cap)
+	{
+		/* one reusable buffer for the life of the backend */
+		cap = Max(64, (ss->n + 1) * 2);
+		ids = ids ? repalloc(ids, cap * sizeof(int)) :
+			MemoryContextAlloc(TopMemoryContext, cap * sizeof(int));
+	}
+	for (int i = 0; i < ss->n; i++)
+	{
+		if (drop != NIL && sel_id_in(drop, ss->ids[i]))
+			continue;
+		if (with_add && add->id < ss->ids[i])
+		{
+			ids[n++] = add->id;
+			with_add = false;
+		}
+		ids[n++] = ss->ids[i];
+	}
+	if (with_add)
+		ids[n++] = add->id;
+	if (n == 0)
+		return st->cost_base;
+	if (adv_cost_cache_get(st, ids, n, &cost))
+		return cost;
+
+	/* plan with the configuration's usable indexes, in its order */
+	foreach(lc, chosen)
+	{
+		AdvIndex   *idx = lfirst(lc);
+
+		if (!list_member_ptr(drop, idx) && sel_usable(idx, st))
+			mine = lappend(mine, idx);
+	}
+	if (add != NULL && sel_usable(add, st))
+		mine = lappend(mine, add);
+	cost = adv_plan_cost_safely(st, mine);
+	list_free(mine);
+	/* (planning does not touch the buffer) */
+	adv_cost_cache_put(st, ids, n, cost);
+	return cost;
+}
+
+/* st's cost under the chosen set, remembered until that changes for it */
+static double
+sel_cost_now(AdvStatement *st, List *chosen)
+{
+	SelStmt    *ss = st->sel;
+
+	if (ss->now_when == 0 || ss->now_when < ss->changed)
+	{
+		ss->now = sel_cost(st, chosen, NIL, NULL);
+		ss->now_when = sel_clock;
+	}
+	return ss->now;
+}
+
+/*
+ * The statement's plan cost under config (cached); -1 when planning failed.
+ * Only the indexes the planner could use for it make the cache key.
+ */
+double
+adv_cost_under(AdvStatement *st, List *config)
+{
+	int		   *ids = palloc(sizeof(int) * (list_length(config) + 1));
+	int			n = 0;
+	List	   *mine = NIL;
+	ListCell   *lc;
+	double		cost;
+
+	foreach(lc, config)
+	{
+		AdvIndex   *idx = lfirst(lc);
+
+		if (sel_usable(idx, st))
+			ids[n++] = idx->id;
+	}
+	if (n == 0)
+	{
+		pfree(ids);
+		return st->cost_base;
+	}
+	qsort(ids, n, sizeof(int), sel_int_cmp);
+	if (!adv_cost_cache_get(st, ids, n, &cost))
+	{
+		foreach(lc, config)
+		{
+			AdvIndex   *idx = lfirst(lc);
+
+			if (sel_usable(idx, st))
+				mine = lappend(mine, idx);
+		}
+		cost = adv_plan_cost_safely(st, mine);
+		list_free(mine);
+		adv_cost_cache_put(st, ids, n, cost);
+	}
+	pfree(ids);
+	return cost;
+}
+
 typedef struct SelTry
 {
-	List	   *config;
 	double		net;
 	double		benefit;
 	double		penalty;
@@ -405,68 +667,146 @@ typedef struct SelTry
 	double		size_delta;
 } SelTry;
 
-/* evaluate adding cand to chosen; false when it does not qualify */
-static bool
-sel_try(AdvIndex *cand, List *chosen, double floor_ms, double budget_left, SelTry *out)
+/* the chosen indexes cand extends, and what replacing them changes */
+static void
+sel_cand_ext(AdvIndex *cand, List *chosen)
 {
-	List	   *config = NIL;
-	double		size_delta = sel_bytes(cand);
-	double		penalty = sel_write_penalty(cand);
-	double		benefit = 0;
-	bool		clears = false;
+	SelIndex   *si = cand->sel;
+	MemoryContext old = MemoryContextSwitchTo(sel_cxt);
 	ListCell   *lc;
 
+	si->size_delta = sel_bytes(cand);
+	si->penalty = sel_write_penalty(cand);
+	list_free(si->ext);
+	si->ext = NIL;
 	foreach(lc, chosen)
 	{
 		AdvIndex   *idx = lfirst(lc);
 
 		if (sel_extends(cand, idx))
 		{
-			size_delta -= sel_bytes(idx);
-			penalty -= sel_write_penalty(idx);
+			si->size_delta -= sel_bytes(idx);
+			si->penalty -= sel_write_penalty(idx);
+			si->ext = lappend(si->ext, idx);
 		}
-		else
-			config = lappend(config, idx);
 	}
-	config = lappend(config, cand);
-	if (size_delta > budget_left)
-	{
-		list_free(config);
-		return false;
-	}
+	si->ext_changed = sel_clock;
+	MemoryContextSwitchTo(old);
+}
 
+/* is cand's remembered cost for its i-th relevant statement st still right? */
+static inline bool
+sel_term_valid(SelIndex *si, int i, AdvStatement *st)
+{
+	return si->when != NULL && si->when[i] != 0 &&
+		si->when[i] >= st->sel->changed && si->when[i] >= si->ext_changed;
+}
+
+/*
+ * evaluate adding cand to chosen (its ext replaced); false when it does not
+ * qualify.  Costs found in an earlier round are reused while nothing they
+ * depend on changed: the statement's usable chosen indexes, cand's ext.
+ */
+static bool
+sel_try(AdvIndex *cand, List *chosen, double floor_ms, double budget_left, SelTry *out)
+{
+	SelIndex   *si = cand->sel;
+	double		benefit = 0;
+	bool		clears = false;
+	ListCell   *lc;
+	int			i = 0;
+
+	if (si->size_delta > budget_left)
+		return false;
+	if (si->when == NULL)
+	{
+		int			n = list_length(cand->relevant);
+
+		si->costs = MemoryContextAlloc(sel_cxt, sizeof(double) * Max(n, 1));
+		si->when = MemoryContextAllocZero(sel_cxt, sizeof(int) * Max(n, 1));
+	}
 	foreach(lc, cand->relevant)
 	{
 		AdvStatement *st = lfirst(lc);
-		double		cost = adv_cost_under(st, config);
+		double		cost;
 
+		if (!sel_term_valid(si, i, st))
+		{
+			si->costs[i] = sel_cost(st, chosen, si->ext, cand);
+			si->when[i] = sel_clock;
+		}
+		cost = si->costs[i++];
 		if (cost < 0)
 			continue;
 		if (cost > st->cost_base * SEL_MAX_REGRESSION)
-		{
-			list_free(config);
 			return false;
-		}
 		if (st->cost_best - cost >= st->cost_best * perfopt_min_cost_reduction / 100.0)
 			clears = true;
 		if (st->cost_base > 0)
 			benefit += st->total_time_ms * (st->cost_best - cost) / st->cost_base;
 	}
 	elog(DEBUG2, "perfopt: candidate %d on %u: benefit %.1f ms, penalty %.1f ms, floor %.1f ms, clears %d",
-		 cand->id, cand->relid, benefit, penalty, floor_ms, clears);
-	if (!clears || benefit - penalty < floor_ms || benefit - penalty <= 0)
-	{
-		list_free(config);
+		 cand->id, cand->relid, benefit, si->penalty, floor_ms, clears);
+	if (!clears || benefit - si->penalty < floor_ms || benefit - si->penalty <= 0)
 		return false;
-	}
 
-	out->config = config;
 	out->benefit = benefit;
-	out->penalty = penalty;
-	out->net = benefit - penalty;
-	out->size_delta = size_delta;
-	out->score = out->net / Max(size_delta, (double) BLCKSZ);
+	out->penalty = si->penalty;
+	out->net = benefit - si->penalty;
+	out->size_delta = si->size_delta;
+	out->score = out->net / Max(si->size_delta, (double) BLCKSZ);
 	return true;
+}
+
+/*
+ * A score sel_try() cannot exceed for cand this round, without planning:
+ * the remembered costs where still right, else the best case, a plan cost
+ * of 0 (plan costs are never negative).  Each term is at least sel_try()'s
+ * and rounding is monotonic, so the bound holds in floating point too.
+ * -HUGE_VAL: it cannot qualify.
+ */
+static double
+sel_bound(AdvIndex *cand, double floor_ms)
+{
+	SelIndex   *si = cand->sel;
+	double		benefit = 0;
+	double		net;
+	ListCell   *lc;
+	int			i = 0;
+
+	foreach(lc, cand->relevant)
+	{
+		AdvStatement *st = lfirst(lc);
+
+		if (sel_term_valid(si, i, st))
+		{
+			double		cost = si->costs[i];
+
+			if (cost > st->cost_base * SEL_MAX_REGRESSION && cost >= 0)
+				return -HUGE_VAL;
+			if (cost >= 0 && st->cost_base > 0)
+				benefit += st->total_time_ms * (st->cost_best - cost) / st->cost_base;
+		}
+		else if (st->cost_base > 0 && st->cost_best > 0)
+			benefit += st->total_time_ms * st->cost_best / st->cost_base;
+		i++;
+	}
+	net = benefit - si->penalty;
+	if (net < floor_ms || net <= 0)
+		return -HUGE_VAL;
+	return net / Max(si->size_delta, (double) BLCKSZ);
+}
+
+/* higher bound first, then the candidate list's order */
+static int
+sel_bound_cmp(const void *a, const void *b)
+{
+	const SelIndex *x = (*(AdvIndex *const *) a)->sel;
+	const SelIndex *y = (*(AdvIndex *const *) b)->sel;
+
+	if (x->bound != y->bound)
+		return x->bound > y->bound ? -1 : 1;
+	return (x->pos > y->pos) - (x->pos < y->pos);
 }
 
 /* the storage budget: perfopt.index_storage_budget, at most a share of free disk */
@@ -483,13 +823,14 @@ sel_budget(void)
 	return budget;
 }
 
+
 /*
  * An index chosen early can be made redundant by later ones ((at) once
  * (kind, at) exists): drop, weakest first, every index that no longer
  * clears the bar on its own within the final set.
  */
 static List *
-sel_prune(List *chosen, List *statements, double floor_ms)
+sel_prune(List *chosen, double floor_ms)
 {
 	for (;;)
 	{
@@ -497,30 +838,30 @@ sel_prune(List *chosen, List *statements, double floor_ms)
 		double		weakest_net = 0;
 		ListCell   *lc;
 
+		CHECK_FOR_INTERRUPTS();
 		foreach(lc, chosen)
 		{
 			AdvIndex   *idx = lfirst(lc);
-			List	   *without = list_delete_ptr(list_copy(chosen), idx);
+			List	   *drop = list_make1(idx);
 			double		benefit = 0;
 			bool		clears = false;
 			ListCell   *ls;
 
-			foreach(ls, statements)
+			foreach(ls, sel_usable_list(idx))
 			{
 				AdvStatement *st = lfirst(ls);
 				double		with_cost;
 				double		without_cost;
 
-				if (!sel_usable(idx, st))
-					continue;
-				with_cost = adv_cost_under(st, chosen);
-				without_cost = adv_cost_under(st, without);
+				with_cost = sel_cost(st, chosen, NIL, NULL);
+				without_cost = sel_cost(st, chosen, drop, NULL);
 				if (with_cost < 0 || without_cost < 0 || st->cost_base <= 0)
 					continue;
 				benefit += st->total_time_ms * (without_cost - with_cost) / st->cost_base;
 				if (without_cost - with_cost >= without_cost * perfopt_min_cost_reduction / 100.0)
 					clears = true;
 			}
+			list_free(drop);
 			benefit -= sel_write_penalty(idx);
 			if ((!clears || benefit < floor_ms) &&
 				(weakest == NULL || benefit < weakest_net))
@@ -533,6 +874,8 @@ sel_prune(List *chosen, List *statements, double floor_ms)
 			return chosen;
 		elog(DEBUG2, "perfopt: candidate %d is redundant in the final set", weakest->id);
 		chosen = list_delete_ptr(chosen, weakest);
+		weakest->sel->chosen = false;
+		sel_chosen_changed(chosen, list_make1(weakest));
 	}
 }
 
@@ -569,28 +912,116 @@ sel_widens(AdvIndex *big, AdvIndex *small)
  * the greedy rounds' rule or fails to plan.  SKIP: statements to leave out.
  */
 static bool
-sel_trade_gain(List *chosen, List *config, List *list, bool (*take) (AdvIndex *, AdvStatement *),
-			   AdvIndex *idx, List *skip, double *gain, bool *better)
+sel_trade_gain(List *chosen, AdvIndex *old, AdvIndex *cand, List *list, List *skip,
+			   double *gain, bool *better)
 {
+	static int	serial = 0;
+	List	   *drop = list_make1(old);
 	ListCell   *ls;
+	bool		ok = true;
 
+	serial++;
+	foreach(ls, skip)
+		((AdvStatement *) lfirst(ls))->sel->mark = serial;
 	foreach(ls, list)
 	{
 		AdvStatement *st = lfirst(ls);
+		SelStmt    *ss = st->sel;
 		double		now;
 		double		then;
 
-		if ((take && !take(idx, st)) || list_member_ptr(skip, st))
+		if (ss->mark == serial)
 			continue;
-		now = adv_cost_under(st, chosen);
-		then = adv_cost_under(st, config);
+		now = sel_cost_now(st, chosen);
+		if (sel_usable(cand, st))
+			then = sel_cost(st, chosen, drop, cand);
+		else
+		{
+			/* the same for every candidate that replaces old */
+			if (ss->without != old || ss->without_when < ss->changed || ss->without_when == 0)
+			{
+				ss->without_cost = sel_cost(st, chosen, drop, NULL);
+				ss->without = old;
+				ss->without_when = sel_clock;
+			}
+			then = ss->without_cost;
+		}
 		if (now < 0 || then < 0 || st->cost_base <= 0 || then > st->cost_base * SEL_MAX_REGRESSION)
-			return false;
+		{
+			ok = false;
+			break;
+		}
 		if (now - then >= now * perfopt_min_cost_reduction / 100.0)
 			*better = true;
 		*gain += st->total_time_ms * (now - then) / st->cost_base;
 	}
-	return true;
+	list_free(drop);
+	return ok;
+}
+
+/*
+ * A gain the first pass of (old, cand) cannot exceed, without planning
+ * more than the statements' costs under the chosen set: the best case,
+ * cand's plan cost 0, for each of its statements (the first pass's terms
+ * are each at most that, rounding being monotonic).
+ */
+static double
+sel_trade_bound(List *chosen, AdvIndex *old, AdvIndex *cand)
+{
+	double		gain = 0;
+	ListCell   *ls;
+
+	foreach(ls, cand->relevant)
+	{
+		AdvStatement *st = lfirst(ls);
+		double		now = sel_cost_now(st, chosen);
+
+		if (now < 0 || st->cost_base <= 0)
+			return -HUGE_VAL;	/* the first pass fails */
+		gain += st->total_time_ms * now / st->cost_base;
+	}
+	return gain - (sel_write_penalty(cand) - sel_write_penalty(old));
+}
+
+/* the candidates that may replace old, in the candidate list's order */
+static List *
+sel_trades(AdvIndex *old, List *candidates)
+{
+	SelIndex   *si = old->sel;
+
+	if (!si->trades_found)
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(sel_cxt);
+		ListCell   *lk;
+
+		foreach(lk, candidates)
+		{
+			AdvIndex   *cand = lfirst(lk);
+			SelTrade   *trade;
+
+			if (!sel_widens(cand, old) || sel_bytes(cand) > 2 * sel_bytes(old) ||
+				cand->relevant == NIL)
+				continue;
+			trade = palloc0(sizeof(SelTrade));
+			trade->cand = cand;
+			si->trades = lappend(si->trades, trade);
+		}
+		si->trades_found = true;
+		MemoryContextSwitchTo(oldcxt);
+	}
+	return si->trades;
+}
+
+/* the latest change, among the statements of list, of their usable chosen sets */
+static int
+sel_last_change(List *list)
+{
+	int			last = 0;
+	ListCell   *lc;
+
+	foreach(lc, list)
+		last = Max(last, ((AdvStatement *) lfirst(lc))->sel->changed);
+	return last;
 }
 
 /*
@@ -600,10 +1031,14 @@ sel_trade_gain(List *chosen, List *config, List *list, bool (*take) (AdvIndex *,
  * column) can gain from it: they are planned first, and the other
  * statements of the index it replaces (they may regress) only for a trade
  * that could still win, so that a table with many chosen indexes and many
- * candidates does not plan every statement for every pair.
+ * candidates does not plan every statement for every pair.  Each pair's
+ * passes are remembered across rounds until one of their statements' usable
+ * chosen indexes changes, and a pair whose first pass cannot beat the best
+ * gain so far, even at a plan cost of 0, is not planned: the rounds pick
+ * what they would pick planning every pair.
  */
 static List *
-sel_upgrade(List *chosen, List *statements, List *candidates, double budget_left)
+sel_upgrade(List *chosen, List *candidates, double budget_left)
 {
 	bool		changed = true;
 
@@ -619,33 +1054,44 @@ sel_upgrade(List *chosen, List *statements, List *candidates, double budget_left
 		foreach(lc, chosen)
 		{
 			AdvIndex   *old = lfirst(lc);
+			int			old_changed = sel_last_change(sel_usable_list(old));
 			ListCell   *lk;
 
-			foreach(lk, candidates)
+			foreach(lk, sel_trades(old, candidates))
 			{
-				AdvIndex   *cand = lfirst(lk);
-				List	   *config;
-				double		gain = 0;
-				bool		better = false;
-				bool		ok;
+				SelTrade   *trade = lfirst(lk);
+				AdvIndex   *cand = trade->cand;
 				double		grow = sel_bytes(cand) - sel_bytes(old);
 
-				if (!sel_widens(cand, old) || list_member_ptr(chosen, cand) ||
-					sel_bytes(cand) > 2 * sel_bytes(old) || grow > budget_left ||
-					cand->relevant == NIL)
+				if (cand->sel->chosen || grow > budget_left)
 					continue;
-				CHECK_FOR_INTERRUPTS();
-				config = lappend(list_delete_ptr(list_copy(chosen), old), cand);
-				ok = sel_trade_gain(chosen, config, cand->relevant, NULL, cand, NIL, &gain, &better);
-				gain -= sel_write_penalty(cand) - sel_write_penalty(old);
-				/* the rest can only lose: plan it for a trade that may still win */
-				if (ok && better && gain > best_gain)
-					ok = sel_trade_gain(chosen, config, statements, sel_usable, old, cand->relevant,
-										&gain, &better);
-				list_free(config);
-				if (ok && better && gain > best_gain)
+				if (trade->when1 == 0 || trade->when1 < sel_last_change(cand->relevant))
 				{
-					best_gain = gain;
+					CHECK_FOR_INTERRUPTS();
+					if (sel_trade_bound(chosen, old, cand) <= best_gain)
+						continue;
+					trade->gain1 = 0;
+					trade->better1 = false;
+					trade->ok1 = sel_trade_gain(chosen, old, cand, cand->relevant, NIL,
+												&trade->gain1, &trade->better1);
+					trade->gain1 -= sel_write_penalty(cand) - sel_write_penalty(old);
+					trade->when1 = sel_clock;
+					trade->when2 = 0;
+				}
+				if (!trade->ok1 || !trade->better1 || trade->gain1 <= best_gain)
+					continue;
+				/* the rest can only lose: plan it for a trade that may still win */
+				if (trade->when2 == 0 || trade->when2 < old_changed)
+				{
+					trade->gain2 = trade->gain1;
+					trade->better2 = trade->better1;
+					trade->ok2 = sel_trade_gain(chosen, old, cand, sel_usable_list(old),
+												cand->relevant, &trade->gain2, &trade->better2);
+					trade->when2 = sel_clock;
+				}
+				if (trade->ok2 && trade->better2 && trade->gain2 > best_gain)
+				{
+					best_gain = trade->gain2;
 					best_old = old;
 					best_new = cand;
 				}
@@ -656,6 +1102,9 @@ sel_upgrade(List *chosen, List *statements, List *candidates, double budget_left
 			elog(DEBUG2, "perfopt: candidate %d replaces %d (gain %.1f ms)", best_new->id, best_old->id, best_gain);
 			budget_left -= sel_bytes(best_new) - sel_bytes(best_old);
 			chosen = lappend(list_delete_ptr(chosen, best_old), best_new);
+			best_old->sel->chosen = false;
+			best_new->sel->chosen = true;
+			sel_chosen_changed(chosen, list_make2(best_old, best_new));
 			changed = true;
 		}
 	}
@@ -802,57 +1251,62 @@ sel_prefer_brin(List *chosen, List *statements, List *candidates, double budget_
 	return chosen;
 }
 
+/* the statements of both lists (each in workload order), in that order */
+static List *
+sel_intersect(List *a, List *b)
+{
+	List	   *both = NIL;
+	ListCell   *la = list_head(a);
+	ListCell   *lb = list_head(b);
+
+	while (la != NULL && lb != NULL)
+	{
+		int			x = ((AdvStatement *) lfirst(la))->sel->ord;
+		int			y = ((AdvStatement *) lfirst(lb))->sel->ord;
+
+		if (x == y)
+			both = lappend(both, lfirst(la));
+		if (x <= y)
+			la = lnext(a, la);
+		if (y <= x)
+			lb = lnext(b, lb);
+	}
+	return both;
+}
+
 /*
  * For each candidate, the statements worth planning with it: found once,
- * through the statements of its table, since that never changes.
+ * among the statements that use its leading column (and its second, for a
+ * composite: sel_relevant() asks for both), since that never changes.
  */
 static void
-sel_find_relevant(List *statements, List *candidates)
+sel_find_relevant(List *candidates)
 {
-	List	   *tables = NIL;	/* (relid, statements) pairs */
 	ListCell   *lc;
 
-	foreach(lc, statements)
-	{
-		AdvStatement *st = lfirst(lc);
-		ListCell   *lr;
-
-		if (st->query == NULL)
-			continue;
-		foreach(lr, st->relids)
-		{
-			Oid			relid = lfirst_oid(lr);
-			List	   *pair = NIL;
-			ListCell   *lt;
-
-			foreach(lt, tables)
-				if (linitial_oid(linitial((List *) lfirst(lt))) == relid)
-					pair = lfirst(lt);
-			if (pair == NIL)
-			{
-				pair = list_make2(list_make1_oid(relid), NIL);
-				tables = lappend(tables, pair);
-			}
-			lsecond(pair) = lappend(lsecond(pair), st);
-		}
-	}
 	foreach(lc, candidates)
 	{
 		AdvIndex   *idx = lfirst(lc);
-		ListCell   *lt;
+		List	   *among = sel_bucket(idx);
+		ListCell   *ls;
 
-		idx->relevant = NIL;
-		foreach(lt, tables)
+		CHECK_FOR_INTERRUPTS();
+		if (idx->nkeycols >= 2)
 		{
-			List	   *pair = lfirst(lt);
-			ListCell   *ls;
+			SelBucketKey key;
+			SelBucket  *second;
 
-			if (linitial_oid(linitial(pair)) != idx->relid)
-				continue;
-			foreach(ls, (List *) lsecond(pair))
-				if (sel_relevant(idx, lfirst(ls)))
-					idx->relevant = lappend(idx->relevant, lfirst(ls));
+			key.relid = idx->relid;
+			key.attnum = idx->attnums[1];
+			second = hash_search(sel_buckets, &key, HASH_FIND, NULL);
+			among = sel_intersect(among, second ? second->stmts : NIL);
 		}
+		idx->relevant = NIL;
+		foreach(ls, among)
+			if (sel_relevant(idx, lfirst(ls)))
+				idx->relevant = lappend(idx->relevant, lfirst(ls));
+		if (among != sel_bucket(idx))
+			list_free(among);
 	}
 }
 
@@ -863,61 +1317,140 @@ adv_select(List *statements, List *writes, List *candidates)
 	double		workload_ms = 0;
 	double		floor_ms;
 	double		budget_left = sel_budget();
+	MemoryContext round_cxt;
+	AdvIndex  **order;
+	int			pos = 0;
 	ListCell   *lc;
 
+	sel_cxt = CurrentMemoryContext;
+	sel_clock = 1;
 	sel_tables = NIL;
+	adv_cost_cache_begin();
+	foreach(lc, statements)
+	{
+		AdvStatement *st = lfirst(lc);
+
+		st->sel = palloc0(sizeof(SelStmt));
+		st->sel->ord = foreach_current_index(lc);
+	}
+	foreach(lc, candidates)
+	{
+		AdvIndex   *cand = lfirst(lc);
+
+		cand->sel = palloc0(sizeof(SelIndex));
+		cand->sel->pos = pos++;
+	}
 	sel_load_writes(writes, candidates);
-	sel_find_relevant(statements, candidates);
+	sel_buckets_build(statements);
+	sel_find_relevant(candidates);
+	foreach(lc, candidates)
+		sel_cand_ext(lfirst(lc), NIL);
 	foreach(lc, statements)
 		if (((AdvStatement *) lfirst(lc))->query)
 			workload_ms += ((AdvStatement *) lfirst(lc))->total_time_ms;
 	floor_ms = workload_ms * perfopt_min_workload_saving / 100.0;
 
+	/*
+	 * Greedy rounds: the candidate with the best score, the first of the
+	 * list among equals.  Candidates are tried best bound first, and those
+	 * whose bound is below the best score found are not planned: the round
+	 * picks what it would pick trying every candidate.
+	 */
+	order = palloc(sizeof(AdvIndex *) * Max(list_length(candidates), 1));
+	round_cxt = AllocSetContextCreate(CurrentMemoryContext, "perfopt greedy round",
+									  ALLOCSET_DEFAULT_SIZES);
 	for (;;)
 	{
 		SelTry		best = {0};
 		SelTry		try;
 		AdvIndex   *best_cand = NULL;
+		int			n = 0;
+		List	   *replaced;
+		List	   *next = NIL;
+		MemoryContext old;
 
 		CHECK_FOR_INTERRUPTS();
+		MemoryContextReset(round_cxt);
+		old = MemoryContextSwitchTo(round_cxt);
 		foreach(lc, candidates)
 		{
 			AdvIndex   *cand = lfirst(lc);
 
-			if (list_member_ptr(chosen, cand))
+			if (cand->sel->chosen || cand->sel->size_delta > budget_left)
 				continue;
-			if (sel_try(cand, chosen, floor_ms, budget_left, &try))
+			cand->sel->bound = sel_bound(cand, floor_ms);
+			if (cand->sel->bound != -HUGE_VAL)
+				order[n++] = cand;
+		}
+		qsort(order, n, sizeof(AdvIndex *), sel_bound_cmp);
+		for (int i = 0; i < n; i++)
+		{
+			AdvIndex   *cand = order[i];
+
+			if (best_cand != NULL &&
+				(cand->sel->bound < best.score ||
+				 (cand->sel->bound == best.score && cand->sel->pos > best_cand->sel->pos)))
+				break;
+			CHECK_FOR_INTERRUPTS();
+			if (sel_try(cand, chosen, floor_ms, budget_left, &try) &&
+				(best_cand == NULL || try.score > best.score ||
+				 (try.score == best.score && cand->sel->pos < best_cand->sel->pos)))
 			{
-				if (best_cand == NULL || try.score > best.score)
-				{
-					if (best_cand != NULL)
-						list_free(best.config);
-					best = try;
-					best_cand = cand;
-				}
-				else
-					list_free(try.config);
+				best = try;
+				best_cand = cand;
 			}
 		}
+		MemoryContextSwitchTo(old);
 		if (best_cand == NULL)
 			break;
-		chosen = best.config;
+
+		/* best_cand joins, replacing the chosen indexes it extends */
+		replaced = list_copy(best_cand->sel->ext);
+		foreach(lc, chosen)
+			if (!list_member_ptr(replaced, lfirst(lc)))
+				next = lappend(next, lfirst(lc));
+		next = lappend(next, best_cand);
+		list_free(chosen);
+		chosen = next;
 		budget_left -= best.size_delta;
+		foreach(lc, replaced)
+			((AdvIndex *) lfirst(lc))->sel->chosen = false;
+		best_cand->sel->chosen = true;
+		replaced = lappend(replaced, best_cand);
+		sel_chosen_changed(chosen, replaced);
+		/* the statements whose usable chosen set changed: their best cost */
 		foreach(lc, statements)
 		{
 			AdvStatement *st = lfirst(lc);
 
-			if (st->query && list_member_oid(st->relids, best_cand->relid))
+			if (st->query && st->sel->changed == sel_clock &&
+				list_member_oid(st->relids, best_cand->relid))
 			{
-				double		cost = adv_cost_under(st, chosen);
+				double		cost = sel_cost(st, chosen, NIL, NULL);
 
 				if (cost >= 0)
 					st->cost_best = cost;
 			}
 		}
+		/* the candidates that extend what entered or left */
+		foreach(lc, candidates)
+		{
+			AdvIndex   *cand = lfirst(lc);
+			ListCell   *lr;
+
+			foreach(lr, replaced)
+				if (sel_extends(cand, lfirst(lr)))
+				{
+					sel_cand_ext(cand, chosen);
+					break;
+				}
+		}
+		list_free(replaced);
 	}
-	chosen = sel_prune(chosen, statements, floor_ms);
-	chosen = sel_upgrade(chosen, statements, candidates, budget_left);
+	MemoryContextDelete(round_cxt);
+	pfree(order);
+	chosen = sel_prune(chosen, floor_ms);
+	chosen = sel_upgrade(chosen, candidates, budget_left);
 	/* what the final set leaves of the budget */
 	budget_left = sel_budget();
 	foreach(lc, chosen)
@@ -940,7 +1473,9 @@ adv_served_by(AdvIndex *idx, List *chosen, List *statements)
 		double		with_cost;
 		double		without_cost;
 
-		if (st->query == NULL || !list_member_oid(st->relids, idx->relid))
+		/* (where it is of no use, both configurations cost the same) */
+		if (st->query == NULL || !list_member_oid(st->relids, idx->relid) ||
+			!sel_usable(idx, st))
 			continue;
 		with_cost = adv_cost_under(st, chosen);
 		without_cost = adv_cost_under(st, without);
