@@ -12,7 +12,8 @@
  * index, with the best net gain per byte, as long as it cuts some
  * statement's cost by perfopt.min_cost_reduction, regresses none by more
  * than 10%, saves at least perfopt.min_workload_saving of the workload's
- * time and fits the storage budget.  Plan costs are cached (costcache.c)
+ * time (a partial index in proportion to the rows it keeps: sel_floor)
+ * and fits the storage budget.  Plan costs are cached (costcache.c)
  * per statement and the hypothetical indexes it could use; each statement
  * knows the chosen indexes it could use and when they last changed, so
  * that a candidate's costs are remembered across rounds until then, and a
@@ -195,6 +196,22 @@ static double
 sel_bytes(AdvIndex *idx)
 {
 	return (double) idx->pages * BLCKSZ;
+}
+
+/*
+ * The net saving idx must reach: perfopt.min_workload_saving of the
+ * workload's time (floor_ms), in proportion to the rows a partial index
+ * keeps.  Such an index costs that much less to keep (its pages, the
+ * writes into it, its vacuum): a partial index over the 1% of rows a job
+ * queue polls pays for itself with a hundredth of what a full index must
+ * save.
+ */
+static double
+sel_floor(AdvIndex *idx, double floor_ms)
+{
+	if (idx->pred == NIL)
+		return floor_ms;
+	return floor_ms * Max(0.0, Min(1.0, idx->pred_selectivity));
 }
 
 /* does st search, join or sort on key column col of idx? */
@@ -746,8 +763,8 @@ sel_try(AdvIndex *cand, List *chosen, double floor_ms, double budget_left, SelTr
 			benefit += st->total_time_ms * (st->cost_best - cost) / st->cost_base;
 	}
 	elog(DEBUG2, "perfopt: candidate %d on %u: benefit %.1f ms, penalty %.1f ms, floor %.1f ms, clears %d",
-		 cand->id, cand->relid, benefit, si->penalty, floor_ms, clears);
-	if (!clears || benefit - si->penalty < floor_ms || benefit - si->penalty <= 0)
+		 cand->id, cand->relid, benefit, si->penalty, sel_floor(cand, floor_ms), clears);
+	if (!clears || benefit - si->penalty < sel_floor(cand, floor_ms) || benefit - si->penalty <= 0)
 		return false;
 
 	out->benefit = benefit;
@@ -792,7 +809,7 @@ sel_bound(AdvIndex *cand, double floor_ms)
 		i++;
 	}
 	net = benefit - si->penalty;
-	if (net < floor_ms || net <= 0)
+	if (net < sel_floor(cand, floor_ms) || net <= 0)
 		return -HUGE_VAL;
 	return net / Max(si->size_delta, (double) BLCKSZ);
 }
@@ -863,7 +880,7 @@ sel_prune(List *chosen, double floor_ms)
 			}
 			list_free(drop);
 			benefit -= sel_write_penalty(idx);
-			if ((!clears || benefit < floor_ms) &&
+			if ((!clears || benefit < sel_floor(idx, floor_ms)) &&
 				(weakest == NULL || benefit < weakest_net))
 			{
 				weakest = idx;

@@ -20,7 +20,9 @@
 #     DDL would print its value with that type's code;
 #   - a shared value on a column of many distinct values ("id > 190000",
 #     every execution the same) gets no predicate either: it could be one
-#     user's value that dominated the samples.
+#     user's value that dominated the samples;
+#   - a partial index need save only its rows' share of
+#     perfopt.min_workload_saving.
 use strict;
 use warnings;
 
@@ -199,6 +201,34 @@ SKIP:
 		});
 	note "with the index built: @defs";
 	ok(!(grep { /tricky/ } @defs), '  once it exists, nothing to build on tricky');
+}
+
+# ---- a partial index need save only its rows' share of the floor: with
+# perfopt.min_workload_saving at three times the share of the workload's
+# time the statement takes, no index could save a full floor, and the
+# partial one (10% of the rows) clears its tenth of it
+my $heavy = script('heavy', "SELECT count(*) FROM children WHERE md5(payload || id) LIKE '%zz%';\n");
+$node->safe_psql($db, 'SELECT pg_stat_statements_reset()');
+$node->safe_psql($db, 'SELECT perfopt_advise()');
+bench('extended', $open, 40);
+bench('simple', $heavy, 60);
+my $share = $node->safe_psql(
+	$db, q{
+SELECT sum(total_exec_time) FILTER (WHERE query LIKE '%status <>%') / sum(total_exec_time)
+FROM pg_stat_statements
+WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+  AND query LIKE 'SELECT count(*) FROM children WHERE %'});
+my $floor_pct = sprintf('%.3f', 300 * $share);
+note "the statement's share of the workload: $share; perfopt.min_workload_saving = $floor_pct";
+SKIP:
+{
+	skip "the statement took $share of the workload's time: no floor of three times that", 2
+	  unless $share > 0 && $floor_pct <= 100;
+	$node->safe_psql($db, "SET perfopt.min_workload_saving = $floor_pct; SELECT perfopt_advise()");
+	@defs = map { $_->{definition} } advisor_recommendations($node, $db, 'create_index');
+	note "a high floor: @defs";
+	ok((grep { $_ eq $want } @defs), "a floor no index on the statement could clear in full: still $want");
+	ok(!(grep { $_ eq 'ON public.children USING btree (parent_id)' } @defs), '  and no full index on parent_id');
 }
 
 # ---- perfopt_optimize() builds it; verification keeps it
