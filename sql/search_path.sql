@@ -108,7 +108,12 @@ CREATE FUNCTION pg_temp.calls() RETURNS TABLE (object text, call text) LANGUAGE 
 SELECT p.oid::regprocedure::text,
        'SELECT ' || CASE p.oid::regprocedure::text
          WHEN 'perfopt_alerts_page(text,bigint,integer)' THEN 'public.perfopt_alerts_page(NULL, 0, 10)'
+         WHEN 'perfopt_audit_page(bigint,integer)' THEN 'public.perfopt_audit_page(NULL, 10)'
          WHEN 'perfopt_dismiss_recommendation(bigint)' THEN 'public.perfopt_dismiss_recommendation(0)'
+         WHEN 'perfopt_metrics_history(timestamp with time zone,timestamp with time zone,integer)'
+           THEN 'public.perfopt_metrics_history(''2026-01-01 00:00+00''::pg_catalog.timestamptz, ''2026-01-01 01:00+00''::pg_catalog.timestamptz, 10)'
+         WHEN 'perfopt_metrics_history(timestamp with time zone,timestamp with time zone,integer,integer)'
+           THEN 'public.perfopt_metrics_history(''2026-01-01 00:00+00''::pg_catalog.timestamptz, ''2026-01-01 01:00+00''::pg_catalog.timestamptz, 100, 60)'
          WHEN 'perfopt_optimize(boolean)' THEN 'public.perfopt_optimize(true)'
          WHEN 'perfopt_optimize_database(boolean)' THEN 'public.perfopt_optimize_database(true)'
          WHEN 'perfopt_resolve_alert(bigint)' THEN 'public.perfopt_resolve_alert(0)'
