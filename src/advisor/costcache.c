@@ -76,14 +76,18 @@ adv_cost_cache_begin(void)
 	MemoryContextRegisterResetCallback(cost_cxt, &cost_forget_cb);
 }
 
-/* the cached cost of st under the indexes ids (sorted, n > 0); false: none */
+/*
+ * the cached cost of st under the indexes ids (sorted, n > 0); false: none
+ * (also outside a run, whose cache is gone: the caller plans)
+ */
 bool
 adv_cost_cache_get(AdvStatement *st, const int *ids, int n, double *cost)
 {
 	CostKey		key;
 	CostEntry  *entry;
 
-	Assert(cost_cache != NULL);
+	if (cost_cache == NULL)
+		return false;
 	key.st = st;
 	key.n = n;
 	key.ids = ids;
@@ -94,7 +98,7 @@ adv_cost_cache_get(AdvStatement *st, const int *ids, int n, double *cost)
 	return true;
 }
 
-/* remember st's cost under ids (sorted, n > 0) */
+/* remember st's cost under ids (sorted, n > 0); outside a run, nothing */
 void
 adv_cost_cache_put(AdvStatement *st, const int *ids, int n, double cost)
 {
@@ -102,7 +106,8 @@ adv_cost_cache_put(AdvStatement *st, const int *ids, int n, double cost)
 	CostEntry  *entry;
 	bool		found;
 
-	Assert(cost_cache != NULL);
+	if (cost_cache == NULL)
+		return;
 	key.st = st;
 	key.n = n;
 	key.ids = ids;
