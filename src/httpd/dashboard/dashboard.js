@@ -41,7 +41,7 @@
       series: ['latency_p50_ms', 'latency_p95_ms', 'latency_p99_ms'],
       live: [['p50_ms', 'latency_p50_ms'], ['p95_ms', 'latency_p95_ms'], ['p99_ms', 'latency_p99_ms']]},
     {id: 'errors', title: 'Statement error rate %', unit: '%',
-      series: ['error_rate_pct', 'error_rate_percent', 'latency_error_rate_pct'],
+      series: ['error_rate_pct'],
       live: [['error_rate_percent', 'error_rate_pct']]}
   ];
 
