@@ -14,6 +14,14 @@
 #include "nodes/pathnodes.h"
 #include "nodes/pg_list.h"
 
+/*
+ * Hypothetical indexes take the OIDs 0xFFFF0000 + id (whatif.c), so every
+ * id stays at most ADV_MAX_INDEX_ID: the candidates' up to
+ * ADV_MAX_CANDIDATES, the cost classes' (costcache.c) above theirs.
+ */
+#define ADV_MAX_INDEX_ID 0xFFFF
+#define ADV_MAX_CANDIDATES 32768
+
 /* a hypothetical (or, with existing_oid, a real) index definition */
 typedef struct AdvIndex
 {
@@ -35,6 +43,9 @@ typedef struct AdvIndex
 	int			tree_height;
 	double		tuples;
 	char	   *key;			/* canonical text, for dedup and caching */
+	int		   *trim_class;		/* costcache.c: per length L (1..ncols-1), the
+								 * class of the indexes its first L columns make
+								 * at its size; NULL: never trimmed */
 	List	   *relevant;		/* AdvStatement worth planning with it (select.c) */
 	struct SelIndex *sel;		/* select.c's state of it */
 } AdvIndex;
@@ -100,6 +111,7 @@ typedef struct AdvStatement
 	List	   *relids;			/* user tables it reads (Oid list) */
 	bool		reads_partitioned;	/* a partitioned table among them */
 	List	   *uses;			/* AdvUse */
+	List	   *mentions;		/* costcache.c: the columns it mentions, per table */
 	double		cost_base;		/* with the existing indexes */
 	double		cost_best;		/* with the chosen set so far */
 	struct SelStmt *sel;		/* select.c's state of it */
@@ -204,9 +216,11 @@ extern List *adv_candidates(void);
 extern bool adv_extension_member(Oid relid);
 
 /* costcache.c: plan costs by statement and usable hypothetical indexes */
-extern void adv_cost_cache_begin(void);
-extern bool adv_cost_cache_get(AdvStatement *st, const int *ids, int n, double *cost);
-extern void adv_cost_cache_put(AdvStatement *st, const int *ids, int n, double cost);
+extern void adv_cost_cache_begin(List *candidates);
+extern bool adv_cost_cache_get(AdvStatement *st, AdvIndex **config, int n, double *cost);
+extern void adv_cost_cache_put(AdvStatement *st, AdvIndex **config, int n, double cost);
+extern bool adv_statement_names(AdvStatement *st, Oid relid, AttrNumber attnum);
+extern AdvIndex *adv_cost_standin(AdvIndex *idx, int len);
 
 /* select.c */
 extern List *adv_select(List *statements, List *writes, List *candidates);

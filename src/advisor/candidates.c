@@ -357,6 +357,9 @@ cand_add(AdvStatement *st, Oid relid, Oid amoid, AdvUse **keys, int nkeys,
 
 	if (nkeys == 0 || nkeys + ninclude > INDEX_MAX_KEYS)
 		return;
+	/* (their ids must stay clear of the cost classes': advisor.h) */
+	if (cand.next_id >= ADV_MAX_CANDIDATES)
+		return;
 	/* a column twice is never useful */
 	for (int i = 0; i < nkeys + ninclude; i++)
 		for (int k = 0; k < i; k++)

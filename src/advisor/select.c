@@ -22,15 +22,16 @@
  * found: the same pick as trying every candidate, with far fewer plans.
  *
  * Then each chosen index may be traded for a candidate on the same table
- * with more key columns, its own among them, that serves one of its
- * statements much better (perfopt.min_cost_reduction of its cost then),
- * regresses none (the greedy rounds' rule), is at most twice its size and
- * gains the workload more time than it costs: (parent, at) for (parent)
- * when a feed reads a parent's newest rows.  The greedy rounds prefer the
- * smaller of two indexes that both end a sequential scan, and measured
- * against that scan the composite's edge (20 entries read instead of a
- * parent's rows and a sort) looks like nothing; measured against the
- * index it replaces, it is the difference an expert would make.
+ * with one key column more, its own among the others, that serves one of
+ * its statements naming that column much better
+ * (perfopt.min_cost_reduction of its cost then), regresses none (the
+ * greedy rounds' rule), is at most twice its size and gains the workload
+ * more time than it costs: (parent, at) for (parent) when a feed reads a
+ * parent's newest rows.  The greedy rounds prefer the smaller of two
+ * indexes that both end a sequential scan, and measured against that
+ * scan the composite's edge (20 entries read instead of a parent's rows
+ * and a sort) looks like nothing; measured against the index it replaces,
+ * it is the difference an expert would make.
  *
  * Last, a chosen btree on one column gives way to the BRIN candidate on
  * it where the BRIN is nearly as fast for all its statements (its ranges
@@ -346,9 +347,10 @@ sel_extends(AdvIndex *big, AdvIndex *small)
 }
 
 /*
- * select.c's state of a statement: the ids of the chosen indexes it could
- * use (sorted), kept current as the chosen set changes, and the sel_clock
- * tick of its last change, which tells which remembered costs are stale.
+ * select.c's state of a statement: the chosen indexes it could use (in
+ * the chosen set's order), kept current as the chosen set changes, and
+ * the sel_clock tick of its last change, which tells which remembered
+ * costs are stale.
  */
 typedef struct SelStmt
 {
@@ -356,13 +358,9 @@ typedef struct SelStmt
 	int			changed;		/* sel_clock when its usable chosen set changed */
 	int			n;
 	int			cap;
-	int		   *ids;
+	AdvIndex  **usable;
 	double		now;			/* its cost under the chosen set ... */
 	int			now_when;		/* ... found at this sel_clock (0: never) */
-	AdvIndex   *without;		/* its cost under the chosen set but this one ... */
-	double		without_cost;
-	int			without_when;	/* ... found at this sel_clock (0: never) */
-	int			mark;			/* sel_trade_gain()'s skip mark */
 } SelStmt;
 
 /* select.c's state of a candidate */
@@ -383,18 +381,16 @@ typedef struct SelIndex
 	bool		trades_found;
 } SelIndex;
 
-/* a (chosen, wider candidate) pair of the trade pass, remembered across rounds */
+/* a (chosen, wider candidate) pair of the trade pass (sel_trades()) */
 typedef struct SelTrade
 {
 	AdvIndex   *cand;
-	int			when1;			/* sel_clock of the first pass (0: never) */
-	bool		ok1;
-	bool		better1;
-	double		gain1;
-	int			when2;			/* of the second pass over the rest (0: never) */
-	bool		ok2;
-	bool		better2;
-	double		gain2;
+	List	   *drop;			/* the chosen index it replaces, as a list */
+	AdvIndex   *standin;		/* what cand is to the others: its other
+								 * columns at its size ... */
+	bool		rest_without;	/* ... or nothing (NULL, false: no others) */
+	List	   *naming;			/* old's statements that name the added column
+								 * (all of them when there are no others) */
 } SelTrade;
 
 /* ticks at every change of the chosen set; costs found before are suspect */
@@ -490,15 +486,6 @@ sel_usable_list(AdvIndex *idx)
 	return si->usable;
 }
 
-static int
-sel_int_cmp(const void *a, const void *b)
-{
-	int			x = *(const int *) a;
-	int			y = *(const int *) b;
-
-	return (x > y) - (x < y);
-}
-
 /* st's usable chosen indexes, found again from chosen */
 static void
 sel_stmt_refresh(AdvStatement *st, List *chosen)
@@ -516,12 +503,11 @@ sel_stmt_refresh(AdvStatement *st, List *chosen)
 		if (ss->n == ss->cap)
 		{
 			ss->cap = Max(8, ss->cap * 2);
-			ss->ids = ss->ids ? repalloc(ss->ids, ss->cap * sizeof(int)) :
-				MemoryContextAlloc(sel_cxt, ss->cap * sizeof(int));
+			ss->usable = ss->usable ? repalloc(ss->usable, ss->cap * sizeof(AdvIndex *)) :
+				MemoryContextAlloc(sel_cxt, ss->cap * sizeof(AdvIndex *));
 		}
-		ss->ids[ss->n++] = idx->id;
+		ss->usable[ss->n++] = idx;
 	}
-	qsort(ss->ids, ss->n, sizeof(int), sel_int_cmp);
 	ss->changed = sel_clock;
 }
 
@@ -546,17 +532,6 @@ sel_chosen_changed(List *chosen, List *changed)
 	}
 }
 
-static bool
-sel_id_in(List *indexes, int id)
-{
-	ListCell   *lc;
-
-	foreach(lc, indexes)
-		if (((AdvIndex *) lfirst(lc))->id == id)
-			return true;
-	return false;
-}
-
 /*
  * st's plan cost (cached) under the chosen indexes but those of drop, with
  * add (NULL: none) after them; -1 when planning failed.  Only the indexes
@@ -567,54 +542,37 @@ sel_id_in(List *indexes, int id)
 static double
 sel_cost(AdvStatement *st, List *chosen, List *drop, AdvIndex *add)
 {
-	static int *ids = NULL;
+	static AdvIndex **config = NULL;
 	static int	cap = 0;
 	SelStmt    *ss = st->sel;
-	bool		with_add = add != NULL && sel_usable(add, st);
 	int			n = 0;
 	double		cost;
 	List	   *mine = NIL;
-	ListCell   *lc;
 
 	if (ss->n + 1 > cap)
 	{
 		/* one reusable buffer for the life of the backend */
 		cap = Max(64, (ss->n + 1) * 2);
-		ids = ids ? repalloc(ids, cap * sizeof(int)) :
-			MemoryContextAlloc(TopMemoryContext, cap * sizeof(int));
+		config = config ? repalloc(config, cap * sizeof(AdvIndex *)) :
+			MemoryContextAlloc(TopMemoryContext, cap * sizeof(AdvIndex *));
 	}
 	for (int i = 0; i < ss->n; i++)
-	{
-		if (drop != NIL && sel_id_in(drop, ss->ids[i]))
-			continue;
-		if (with_add && add->id < ss->ids[i])
-		{
-			ids[n++] = add->id;
-			with_add = false;
-		}
-		ids[n++] = ss->ids[i];
-	}
-	if (with_add)
-		ids[n++] = add->id;
+		if (drop == NIL || !list_member_ptr(drop, ss->usable[i]))
+			config[n++] = ss->usable[i];
+	if (add != NULL && sel_usable(add, st))
+		config[n++] = add;
 	if (n == 0)
 		return st->cost_base;
-	if (adv_cost_cache_get(st, ids, n, &cost))
+	if (adv_cost_cache_get(st, config, n, &cost))
 		return cost;
 
 	/* plan with the configuration's usable indexes, in its order */
-	foreach(lc, chosen)
-	{
-		AdvIndex   *idx = lfirst(lc);
-
-		if (!list_member_ptr(drop, idx) && sel_usable(idx, st))
-			mine = lappend(mine, idx);
-	}
-	if (add != NULL && sel_usable(add, st))
-		mine = lappend(mine, add);
+	for (int i = 0; i < n; i++)
+		mine = lappend(mine, config[i]);
 	cost = adv_plan_cost_safely(st, mine);
 	list_free(mine);
 	/* (planning does not touch the buffer) */
-	adv_cost_cache_put(st, ids, n, cost);
+	adv_cost_cache_put(st, config, n, cost);
 	return cost;
 }
 
@@ -639,7 +597,7 @@ sel_cost_now(AdvStatement *st, List *chosen)
 double
 adv_cost_under(AdvStatement *st, List *config)
 {
-	int		   *ids = palloc(sizeof(int) * (list_length(config) + 1));
+	AdvIndex  **usable = palloc(sizeof(AdvIndex *) * (list_length(config) + 1));
 	int			n = 0;
 	List	   *mine = NIL;
 	ListCell   *lc;
@@ -650,28 +608,20 @@ adv_cost_under(AdvStatement *st, List *config)
 		AdvIndex   *idx = lfirst(lc);
 
 		if (sel_usable(idx, st))
-			ids[n++] = idx->id;
+		{
+			usable[n++] = idx;
+			mine = lappend(mine, idx);
+		}
 	}
 	if (n == 0)
+		cost = st->cost_base;
+	else if (!adv_cost_cache_get(st, usable, n, &cost))
 	{
-		pfree(ids);
-		return st->cost_base;
-	}
-	qsort(ids, n, sizeof(int), sel_int_cmp);
-	if (!adv_cost_cache_get(st, ids, n, &cost))
-	{
-		foreach(lc, config)
-		{
-			AdvIndex   *idx = lfirst(lc);
-
-			if (sel_usable(idx, st))
-				mine = lappend(mine, idx);
-		}
 		cost = adv_plan_cost_safely(st, mine);
-		list_free(mine);
-		adv_cost_cache_put(st, ids, n, cost);
+		adv_cost_cache_put(st, usable, n, cost);
 	}
-	pfree(ids);
+	list_free(mine);
+	pfree(usable);
 	return cost;
 }
 
@@ -897,18 +847,18 @@ sel_prune(List *chosen, double floor_ms)
 }
 
 /*
- * Does big have more key columns than small, among them all of small's
- * (same table, kind and predicate, no INCLUDE on either)?  Only such a
- * candidate may replace a chosen index: it can serve whatever small
- * served.
+ * Does big have one key column more than small, and all of small's among
+ * the others (same table, kind and predicate, no INCLUDE or expression on
+ * either)?  Only such a candidate may replace a chosen index.  A wider
+ * step is two trades, each of which must pay.
  */
 static bool
 sel_widens(AdvIndex *big, AdvIndex *small)
 {
 	if (big->relid != small->relid || big->amoid != small->amoid ||
-		!equal(big->pred, small->pred) ||
-		big->nkeycols <= small->nkeycols || big->ncols > big->nkeycols ||
-		small->ncols > small->nkeycols || small->exprs != NIL || big->exprs != NIL)
+		!equal(big->pred, small->pred) || big->nkeycols != small->nkeycols + 1 ||
+		big->ncols > big->nkeycols || small->ncols > small->nkeycols ||
+		small->exprs != NIL || big->exprs != NIL)
 		return false;
 	for (int i = 0; i < small->nkeycols; i++)
 	{
@@ -922,85 +872,80 @@ sel_widens(AdvIndex *big, AdvIndex *small)
 	return true;
 }
 
+/* the position in big of its key column that small does not have */
+static int
+sel_added_column(AdvIndex *big, AdvIndex *small)
+{
+	for (int j = 0; j < big->nkeycols; j++)
+	{
+		bool		found = false;
+
+		for (int i = 0; i < small->nkeycols && !found; i++)
+			found = big->attnums[j] == small->attnums[i];
+		if (!found)
+			return j;
+	}
+	return -1;
+}
+
 /*
- * What trading old for cand in chosen gains the statements of LIST (over
- * old's statements, or cand's own); *better when one of them falls by
- * perfopt.min_cost_reduction, false (and no gain) when one regresses past
- * the greedy rounds' rule or fails to plan.  SKIP: statements to leave out.
+ * What st gains when chosen trades the index of drop (a list of it) for
+ * idx: its share of the workload's time times the fall of its plan cost;
+ * false when it regresses past the greedy rounds' rule or fails to plan.
+ * *better: it falls by perfopt.min_cost_reduction.
  */
 static bool
-sel_trade_gain(List *chosen, AdvIndex *old, AdvIndex *cand, List *list, List *skip,
+sel_trade_term(AdvStatement *st, List *chosen, List *drop, AdvIndex *idx,
 			   double *gain, bool *better)
 {
-	static int	serial = 0;
-	List	   *drop = list_make1(old);
-	ListCell   *ls;
-	bool		ok = true;
+	double		now = sel_cost_now(st, chosen);
+	double		then = sel_cost(st, chosen, drop, idx);
 
-	serial++;
-	foreach(ls, skip)
-		((AdvStatement *) lfirst(ls))->sel->mark = serial;
-	foreach(ls, list)
-	{
-		AdvStatement *st = lfirst(ls);
-		SelStmt    *ss = st->sel;
-		double		now;
-		double		then;
-
-		if (ss->mark == serial)
-			continue;
-		now = sel_cost_now(st, chosen);
-		if (sel_usable(cand, st))
-			then = sel_cost(st, chosen, drop, cand);
-		else
-		{
-			/* the same for every candidate that replaces old */
-			if (ss->without != old || ss->without_when < ss->changed || ss->without_when == 0)
-			{
-				ss->without_cost = sel_cost(st, chosen, drop, NULL);
-				ss->without = old;
-				ss->without_when = sel_clock;
-			}
-			then = ss->without_cost;
-		}
-		if (now < 0 || then < 0 || st->cost_base <= 0 || then > st->cost_base * SEL_MAX_REGRESSION)
-		{
-			ok = false;
-			break;
-		}
-		if (now - then >= now * perfopt_min_cost_reduction / 100.0)
-			*better = true;
-		*gain += st->total_time_ms * (now - then) / st->cost_base;
-	}
-	list_free(drop);
-	return ok;
+	*gain = 0;
+	*better = false;
+	if (now < 0 || then < 0 || st->cost_base <= 0 || then > st->cost_base * SEL_MAX_REGRESSION)
+		return false;
+	*better = now - then >= now * perfopt_min_cost_reduction / 100.0;
+	*gain = st->total_time_ms * (now - then) / st->cost_base;
+	return true;
 }
 
 /*
- * A gain the first pass of (old, cand) cannot exceed, without planning
- * more than the statements' costs under the chosen set: the best case,
- * cand's plan cost 0, for each of its statements (the first pass's terms
- * are each at most that, rounding being monotonic).
+ * What trading drop's index for idx gains the statements of list, and
+ * whether one of them falls by perfopt.min_cost_reduction; false when one
+ * regresses or fails to plan.
  */
-static double
-sel_trade_bound(List *chosen, AdvIndex *old, AdvIndex *cand)
+static bool
+sel_trade_sum(List *list, List *chosen, List *drop, AdvIndex *idx,
+			  double *gain, bool *better)
 {
-	double		gain = 0;
 	ListCell   *ls;
 
-	foreach(ls, cand->relevant)
+	*gain = 0;
+	*better = false;
+	foreach(ls, list)
 	{
-		AdvStatement *st = lfirst(ls);
-		double		now = sel_cost_now(st, chosen);
+		double		term;
+		bool		falls;
 
-		if (now < 0 || st->cost_base <= 0)
-			return -HUGE_VAL;	/* the first pass fails */
-		gain += st->total_time_ms * now / st->cost_base;
+		if (!sel_trade_term(lfirst(ls), chosen, drop, idx, &term, &falls))
+			return false;
+		*gain += term;
+		*better |= falls;
 	}
-	return gain - (sel_write_penalty(cand) - sel_write_penalty(old));
+	return true;
 }
 
-/* the candidates that may replace old, in the candidate list's order */
+/*
+ * The candidates that may replace old, in the candidate list's order,
+ * each with old's statements that name its added column (costcache.c's
+ * adv_statement_names()), and what the others see of it.  Added last, it
+ * is to them its other columns at its size: a stand-in the planner cannot
+ * tell from it (costcache.c).  Added first, they cannot use it: it is to
+ * them as if old were gone.  Either way the gain over all old's
+ * statements is found once per stand-in, and only the naming statements'
+ * per candidate.  Added in between, every statement is planned with it.
+ */
 static List *
 sel_trades(AdvIndex *old, List *candidates)
 {
@@ -1009,18 +954,31 @@ sel_trades(AdvIndex *old, List *candidates)
 	if (!si->trades_found)
 	{
 		MemoryContext oldcxt = MemoryContextSwitchTo(sel_cxt);
+		List	   *usable = sel_usable_list(old);
 		ListCell   *lk;
 
 		foreach(lk, candidates)
 		{
 			AdvIndex   *cand = lfirst(lk);
+			int			added;
 			SelTrade   *trade;
+			ListCell   *ls;
 
 			if (!sel_widens(cand, old) || sel_bytes(cand) > 2 * sel_bytes(old) ||
 				cand->relevant == NIL)
 				continue;
+			CHECK_FOR_INTERRUPTS();
+			added = sel_added_column(cand, old);
 			trade = palloc0(sizeof(SelTrade));
 			trade->cand = cand;
+			trade->drop = list_make1(old);
+			if (added == cand->nkeycols - 1)
+				trade->standin = adv_cost_standin(cand, cand->ncols - 1);
+			trade->rest_without = (added == 0);
+			foreach(ls, usable)
+				if ((trade->standin == NULL && !trade->rest_without) ||
+					adv_statement_names(lfirst(ls), cand->relid, cand->attnums[added]))
+					trade->naming = lappend(trade->naming, lfirst(ls));
 			si->trades = lappend(si->trades, trade);
 		}
 		si->trades_found = true;
@@ -1029,90 +987,200 @@ sel_trades(AdvIndex *old, List *candidates)
 	return si->trades;
 }
 
-/* the latest change, among the statements of list, of their usable chosen sets */
-static int
-sel_last_change(List *list)
+/* a stand-in's gain over all old's statements, found once per round */
+typedef struct SelRest
 {
-	int			last = 0;
+	AdvIndex   *old;
+	int			standin;		/* its id; 0: none, old gone */
+	bool		ok;
+	double		gain;
+	List	   *failing;		/* the statements that regress or fail to plan */
+} SelRest;
+
+/*
+ * What trading old for trade's candidate gains the statements that name
+ * the added column; false when one regresses or fails to plan, or none
+ * falls by perfopt.min_cost_reduction.
+ */
+static bool
+sel_trade_named(List *chosen, AdvIndex *old, SelTrade *trade, double *gain)
+{
+	bool		better;
+
+	return sel_trade_sum(trade->naming, chosen, trade->drop, trade->cand, gain, &better) && better;
+}
+
+/*
+ * What the trade gains the statements of old that do not name the added
+ * column (false: one regresses or fails to plan): the stand-in's gain
+ * over all old's statements, found once per round, old and stand-in (rests),
+ * less its gain over the naming ones.
+ */
+static bool
+sel_trade_rest(List *chosen, AdvIndex *old, SelTrade *trade, List **rests, double *gain)
+{
+	SelRest    *rest = NULL;
+	int			standin = trade->standin ? trade->standin->id : 0;
 	ListCell   *lc;
 
-	foreach(lc, list)
-		last = Max(last, ((AdvStatement *) lfirst(lc))->sel->changed);
-	return last;
+	*gain = 0;
+	if (trade->standin == NULL && !trade->rest_without)
+		return true;			/* naming holds all old's statements */
+	foreach(lc, *rests)
+		if (((SelRest *) lfirst(lc))->old == old && ((SelRest *) lfirst(lc))->standin == standin)
+			rest = lfirst(lc);
+	if (rest == NULL)
+	{
+		rest = palloc0(sizeof(SelRest));
+		rest->old = old;
+		rest->standin = standin;
+		rest->ok = true;
+		foreach(lc, sel_usable_list(old))
+		{
+			double		term;
+			bool		falls;
+
+			if (sel_trade_term(lfirst(lc), chosen, trade->drop, trade->standin, &term, &falls))
+				rest->gain += term;
+			else
+			{
+				/* only a statement that names the added column may still pass */
+				rest->failing = lappend(rest->failing, lfirst(lc));
+				rest->ok = false;
+			}
+		}
+		*rests = lappend(*rests, rest);
+	}
+	foreach(lc, rest->failing)
+		if (!list_member_ptr(trade->naming, lfirst(lc)))
+			return false;
+	*gain = rest->gain;
+	foreach(lc, trade->naming)
+	{
+		double		term;
+		bool		falls;
+
+		if (sel_trade_term(lfirst(lc), chosen, trade->drop, trade->standin, &term, &falls))
+			*gain -= term;
+	}
+	return true;
+}
+
+/* a trade this round may make, with what it gains at most */
+typedef struct SelOption
+{
+	AdvIndex   *old;
+	SelTrade   *trade;
+	double		bound;			/* the naming statements' gain, less the writes' */
+	int			seq;			/* chosen's order, then the candidates': ties */
+} SelOption;
+
+/* higher bound first, then the earlier */
+static int
+sel_option_cmp(const void *a, const void *b)
+{
+	const SelOption *x = a;
+	const SelOption *y = b;
+
+	if (x->bound != y->bound)
+		return x->bound > y->bound ? -1 : 1;
+	return (x->seq > y->seq) - (x->seq < y->seq);
 }
 
 /*
  * Trade chosen indexes for better candidates on the same table (see the
- * top of this file), best gain first, until none improves.  Only the
- * statements a wider candidate is relevant to (they use its second
- * column) can gain from it: they are planned first, and the other
- * statements of the index it replaces (they may regress) only for a trade
- * that could still win, so that a table with many chosen indexes and many
- * candidates does not plan every statement for every pair.  Each pair's
- * passes are remembered across rounds until one of their statements' usable
- * chosen indexes changes, and a pair whose first pass cannot beat the best
- * gain so far, even at a plan cost of 0, is not planned: the rounds pick
- * what they would pick planning every pair.
+ * top of this file), best gain first, until none improves.  A trade's
+ * gain is over all the statements of the index it replaces.  Those that
+ * name the added column are planned per pair; the others can only lose
+ * (the candidate serves them as the old index did, from a bigger index),
+ * so the pairs are weighed by the first part, best first, and the second
+ * is found only for a pair that may still win: once per size, through a
+ * stand-in the planner cannot tell from the candidate (costcache.c).
  */
 static List *
 sel_upgrade(List *chosen, List *candidates, double budget_left)
 {
 	bool		changed = true;
+	MemoryContext round_cxt = AllocSetContextCreate(CurrentMemoryContext,
+													"perfopt trade round",
+													ALLOCSET_DEFAULT_SIZES);
 
 	while (changed)
 	{
 		AdvIndex   *best_old = NULL;
 		AdvIndex   *best_new = NULL;
 		double		best_gain = 0;
+		int			best_seq = 0;
+		SelOption  *options = NULL;
+		int			n = 0;
+		int			cap = 0;
+		int			seq = 0;
+		List	   *rests = NIL;
 		ListCell   *lc;
+		MemoryContext old_cxt;
 
 		changed = false;
 		CHECK_FOR_INTERRUPTS();
+		MemoryContextReset(round_cxt);
 		foreach(lc, chosen)
 		{
 			AdvIndex   *old = lfirst(lc);
-			int			old_changed = sel_last_change(sel_usable_list(old));
 			ListCell   *lk;
 
 			foreach(lk, sel_trades(old, candidates))
 			{
 				SelTrade   *trade = lfirst(lk);
 				AdvIndex   *cand = trade->cand;
-				double		grow = sel_bytes(cand) - sel_bytes(old);
+				double		named;
 
-				if (cand->sel->chosen || grow > budget_left)
+				seq++;
+				if (cand->sel->chosen || sel_bytes(cand) - sel_bytes(old) > budget_left)
 					continue;
-				if (trade->when1 == 0 || trade->when1 < sel_last_change(cand->relevant))
-				{
-					CHECK_FOR_INTERRUPTS();
-					if (sel_trade_bound(chosen, old, cand) <= best_gain)
-						continue;
-					trade->gain1 = 0;
-					trade->better1 = false;
-					trade->ok1 = sel_trade_gain(chosen, old, cand, cand->relevant, NIL,
-												&trade->gain1, &trade->better1);
-					trade->gain1 -= sel_write_penalty(cand) - sel_write_penalty(old);
-					trade->when1 = sel_clock;
-					trade->when2 = 0;
-				}
-				if (!trade->ok1 || !trade->better1 || trade->gain1 <= best_gain)
+				CHECK_FOR_INTERRUPTS();
+				if (!sel_trade_named(chosen, old, trade, &named))
 					continue;
-				/* the rest can only lose: plan it for a trade that may still win */
-				if (trade->when2 == 0 || trade->when2 < old_changed)
+				named -= sel_write_penalty(cand) - sel_write_penalty(old);
+				if (named <= 0)
+					continue;
+				old_cxt = MemoryContextSwitchTo(round_cxt);
+				if (n == cap)
 				{
-					trade->gain2 = trade->gain1;
-					trade->better2 = trade->better1;
-					trade->ok2 = sel_trade_gain(chosen, old, cand, sel_usable_list(old),
-												cand->relevant, &trade->gain2, &trade->better2);
-					trade->when2 = sel_clock;
+					cap = Max(64, cap * 2);
+					options = options ? repalloc(options, cap * sizeof(SelOption)) :
+						palloc(cap * sizeof(SelOption));
 				}
-				if (trade->ok2 && trade->better2 && trade->gain2 > best_gain)
+				MemoryContextSwitchTo(old_cxt);
+				options[n].old = old;
+				options[n].trade = trade;
+				options[n].bound = named;
+				options[n].seq = seq;
+				n++;
+			}
+		}
+		if (n > 0)
+			qsort(options, n, sizeof(SelOption), sel_option_cmp);
+		for (int i = 0; i < n; i++)
+		{
+			SelOption  *opt = &options[i];
+			double		rest;
+			double		gain;
+
+			if (best_new != NULL && opt->bound < best_gain)
+				break;
+			CHECK_FOR_INTERRUPTS();
+			old_cxt = MemoryContextSwitchTo(round_cxt);
+			if (sel_trade_rest(chosen, opt->old, opt->trade, &rests, &rest))
+			{
+				gain = opt->bound + rest;
+				if (gain > best_gain || (best_new != NULL && gain == best_gain && opt->seq < best_seq))
 				{
-					best_gain = trade->gain2;
-					best_old = old;
-					best_new = cand;
+					best_gain = gain;
+					best_seq = opt->seq;
+					best_old = opt->old;
+					best_new = opt->trade->cand;
 				}
 			}
+			MemoryContextSwitchTo(old_cxt);
 		}
 		if (best_new != NULL)
 		{
@@ -1125,6 +1193,7 @@ sel_upgrade(List *chosen, List *candidates, double budget_left)
 			changed = true;
 		}
 	}
+	MemoryContextDelete(round_cxt);
 	return chosen;
 }
 
@@ -1342,7 +1411,7 @@ adv_select(List *statements, List *writes, List *candidates)
 	sel_cxt = CurrentMemoryContext;
 	sel_clock = 1;
 	sel_tables = NIL;
-	adv_cost_cache_begin();
+	adv_cost_cache_begin(candidates);
 	foreach(lc, statements)
 	{
 		AdvStatement *st = lfirst(lc);

@@ -50,6 +50,8 @@
 
 /* fake OIDs for hypothetical indexes: never looked up (hypothetical) */
 #define WI_FAKE_OID_BASE ((Oid) 0xFFFF0000)
+StaticAssertDecl((uint64) WI_FAKE_OID_BASE + ADV_MAX_INDEX_ID <= PG_UINT32_MAX,
+				 "hypothetical index ids overflow their OIDs");
 /* btree leaf fill factor used by CREATE INDEX */
 #define WI_BTREE_FILL 0.90
 

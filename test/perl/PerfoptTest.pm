@@ -41,6 +41,7 @@ our @EXPORT = qw(
   plan_index_names
   plan_total_cost
   generic_plan
+  generic_plan_costs
   param_count
   limit_node_memory
   shop_schema_sql
@@ -410,6 +411,28 @@ sub generic_plan
 	my ($ret, $out, $err) = $node->psql($db, $sql, on_error_stop => 1);
 	return (undef, $err) if $ret != 0;
 	return JSON::PP::decode_json($out);
+}
+
+# The generic plans' total costs of many statement texts in one session,
+# as generic_plan() plans each, after $setup; dies when one fails.
+sub generic_plan_costs
+{
+	my ($node, $db, $setup, @texts) = @_;
+	my $sql = "SET max_parallel_workers_per_gather = 0;\n"
+	  . "SET plan_cache_mode = force_generic_plan;\n"
+	  . "\\o /dev/null\n" . ($setup // '') . "\\o\n";
+	for my $i (0 .. $#texts)
+	{
+		my $n = param_count($texts[$i]);
+		my $args = $n ? '(' . join(', ', ('NULL') x $n) . ')' : '';
+		$sql .= "PREPARE perfopt_test_stmt$i AS $texts[$i];\n"
+		  . "EXPLAIN (FORMAT JSON) EXECUTE perfopt_test_stmt$i$args;\n";
+	}
+	my $out = $node->safe_psql($db, $sql);
+	my @plans = map { JSON::PP::decode_json($_) } ($out =~ /^(\[\n.*?^\])$/msg);
+	die 'generic_plan_costs: ' . scalar(@plans) . ' plans for ' . scalar(@texts) . ' statements'
+	  unless @plans == @texts;
+	return map { plan_total_cost($_) } @plans;
 }
 
 # Cap the address space of $node's postmaster (inherited by the backends
