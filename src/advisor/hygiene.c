@@ -7,7 +7,9 @@
  *
  * Catalog and statistics reads only (SPI, read-only), in perfopt_advise()'s
  * transaction.  Unused indexes are also what-if-tested: hiding one must
- * not make any workload statement more than 10% costlier.
+ * not make any workload statement more than 10% costlier; and with
+ * perfopt.advisor_standbys, no standby may have scanned one, nor failed
+ * to answer (replica.c).
  */
 #include "postgres.h"
 
@@ -23,6 +25,7 @@
 
 #include "advisor.h"
 #include "perfopt.h"
+#include "replica.h"
 #include "spiutil.h"
 
 typedef struct HygIndex
@@ -284,6 +287,13 @@ hyg_unused(List *indexes, List *statements, List **recs)
 
 		if (!ix->valid || ix->enforces || ix->scans > 0)
 			continue;
+		/* the reads of hot standbys use the primary's indexes */
+		if (adv_replica_index_scans(ix->indexrelid) != 0)
+		{
+			elog(DEBUG1, "perfopt: index %s is scanned on a standby, or a standby could not be read",
+				 ix->qualified);
+			continue;
+		}
 		needed = hyg_needed_by(ix, statements);
 		if (needed)
 		{

@@ -456,6 +456,74 @@ rp_clear(PGresult *res)
 	PQclear(res);
 }
 
+/* ---- index scans on the standbys ---- */
+
+/* an index's scans summed over the standbys read in this advise run */
+typedef struct RpScans
+{
+	Oid			indexrelid;
+	double		scans;
+} RpScans;
+
+/* in the advise run's memory (rp_scans_begin): NULL outside a run that read them */
+static HTAB *rp_scans = NULL;
+static bool rp_scans_complete = false;
+static MemoryContextCallback rp_scans_cb;
+
+static void
+rp_scans_forget(void *arg)
+{
+	rp_scans = NULL;
+	rp_scans_complete = false;
+}
+
+static void
+rp_scans_begin(void)
+{
+	HASHCTL		info;
+
+	memset(&info, 0, sizeof(info));
+	info.keysize = sizeof(Oid);
+	info.entrysize = sizeof(RpScans);
+	info.hcxt = CurrentMemoryContext;
+	rp_scans = hash_create("perfopt standby index scans", 256, &info,
+						   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	rp_scans_complete = true;
+	rp_scans_cb.func = rp_scans_forget;
+	rp_scans_cb.arg = NULL;
+	MemoryContextRegisterResetCallback(CurrentMemoryContext, &rp_scans_cb);
+}
+
+/* add one standby's answer: (indexrelid, idx_scan) rows */
+static void
+rp_scans_add(PGresult *res)
+{
+	for (int i = 0; i < PQntuples(res); i++)
+	{
+		Oid			indexrelid = (Oid) strtoul(PQgetvalue(res, i, 0), NULL, 10);
+		RpScans    *entry;
+		bool		found;
+
+		entry = hash_search(rp_scans, &indexrelid, HASH_ENTER, &found);
+		if (!found)
+			entry->scans = 0;
+		entry->scans += strtod(PQgetvalue(res, i, 1), NULL);
+	}
+}
+
+double
+adv_replica_index_scans(Oid indexrelid)
+{
+	RpScans    *entry;
+
+	if (!adv_replica_standbys_listed())
+		return 0;
+	if (rp_scans == NULL || !rp_scans_complete)
+		return -1;
+	entry = hash_search(rp_scans, &indexrelid, HASH_FIND, NULL);
+	return entry ? entry->scans : 0;
+}
+
 /*
  * The statements the standby of this entry ran in this database; NIL with
  * *error set when it could not be read.  The connection is closed however
@@ -543,6 +611,23 @@ rp_fetch(const char *entry, const char *dbname, char **error)
 		}
 		if (res != NULL)
 			rows = rp_parse(res, &rc->error);
+		rp_clear(res);
+		res = NULL;
+		/* (a physical standby: the primary's OIDs) */
+		if (rc->error == NULL)
+			res = rp_query(rc, "pg_stat_user_indexes",
+						   "/* perfopt */ SELECT indexrelid, idx_scan FROM pg_catalog.pg_stat_user_indexes"
+						   " WHERE idx_scan OPERATOR(pg_catalog.>) 0", 0, NULL);
+		if (res != NULL && PQnfields(res) == 2)
+			rp_scans_add(res);
+		else
+		{
+			rows = NIL;
+			if (rc->error == NULL)
+				rc->error = pstrdup("pg_stat_user_indexes returned an unexpected answer");
+		}
+		PQclear(res);
+		res = NULL;
 	}
 	PG_FINALLY();
 	{
@@ -685,6 +770,7 @@ adv_replica_merge(List *statements)
 	if (entries == NIL)
 		return statements;
 	dbname = get_database_name(MyDatabaseId);
+	rp_scans_begin();
 
 	memset(&info, 0, sizeof(info));
 	info.keysize = sizeof(RpKey);
@@ -712,6 +798,7 @@ adv_replica_merge(List *statements)
 					 errdetail("The advisor goes on without that standby's statements."),
 					 errhint("perfopt_advisor_standbys() shows each standby's last attempt.")));
 			adv_replica_status_record(name, false, 0, error);
+			rp_scans_complete = false;
 			continue;
 		}
 		adv_replica_status_record(name, true, rp_merge_rows(&statements, h, rows), NULL);

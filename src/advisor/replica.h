@@ -54,6 +54,13 @@ extern List *adv_replica_merge(List *statements);
 struct AdvStatement;
 extern List *adv_replica_value_samples(struct AdvStatement *st, List *local);
 
+/*
+ * hygiene.c: the scans of an index on the standbys this advise run read
+ * (a physical standby has the primary's OIDs); 0 when none is listed, -1
+ * when one could not be read: then nobody can tell the index is unused.
+ */
+extern double adv_replica_index_scans(Oid indexrelid);
+
 /* does perfopt.advisor_standbys list a standby? (jobs/verify.c: their scans are not counted) */
 extern bool adv_replica_standbys_listed(void);
 

@@ -11,6 +11,9 @@
 #     perfopt_optimize() builds it on the primary, and after replay the
 #     standby's plan uses it (it did not before);
 #   - the advisor worker's periodic refresh reads the standby as well;
+#   - an index only the standby's reads scan is not called unused on the
+#     primary (an index scanned nowhere is), nor is any index while a
+#     listed standby cannot be read;
 #   - a statement costed over the standby's value samples (a rare value of
 #     a skewed column) gets the index a generic plan would not;
 #   - a standby that refuses connections, one that accepts and never
@@ -190,6 +193,35 @@ ok($primary->poll_query_until($db, "SELECT current_setting('perfopt.advisor_inte
 ok($primary->poll_query_until($db, "SELECT count(*) = 0 FROM pg_stat_activity WHERE application_name = 'perfopt advisor'"),
 	'  and its last worker has finished');
 
+# ---- an index only the standby scans is not unused.  The lookup runs in
+# a function, so the workload's statement ("SELECT by_a($1)") does not plan
+# it: only the standby's idx_scan tells.  ab_b is scanned nowhere.
+$primary->safe_psql(
+	$db, q{
+CREATE TABLE ab (id int, a int NOT NULL, b int NOT NULL);
+INSERT INTO ab SELECT g, g, g FROM generate_series(1, 100000) g;
+CREATE INDEX ab_a ON ab (a);
+CREATE INDEX ab_b ON ab (b);
+VACUUM ANALYZE ab;
+CREATE FUNCTION by_a(int) RETURNS bigint LANGUAGE plpgsql STABLE
+AS $$ BEGIN RETURN (SELECT count(*) FROM ab WHERE a = $1); END $$;
+GRANT SELECT ON ab TO app;
+});
+$primary->wait_for_catchup($standby);
+run_statements($standby, $db, [ map { "SELECT by_a($_)" } 1 .. 20 ], "SET ROLE app;\n");
+ok($standby->poll_query_until($db, "SELECT idx_scan > 0 FROM pg_stat_user_indexes WHERE indexrelname = 'ab_a'"),
+	'the standby scanned ab_a');
+is($primary->safe_psql($db, "SELECT idx_scan FROM pg_stat_user_indexes WHERE indexrelname = 'ab_a'"),
+	'0', '  the primary never did');
+sub unused_recs
+{
+	return join(' ', sort map { $_->{index_name} } grep { $_->{index_name} =~ /^ab_/ }
+		  advisor_recommendations($primary, $db, 'drop_index'));
+}
+($ret, $out, $err) = $primary->psql($db, "SET perfopt.unused_index_min_age = 0;\nSELECT perfopt_advise();");
+is($ret, 0, 'perfopt_advise() with the standby listed') or diag $err;
+is(unused_recs(), 'ab_b', 'only ab_b, scanned nowhere, is an unused index: ab_a is scanned on the standby');
+
 # ---- standbys that fail: refused, silent (accepts, never answers), and
 # the real standby as a role without the grant
 my $silent = IO::Socket::INET->new(Listen => 5, LocalAddr => '127.0.0.1', LocalPort => 0, Proto => 'tcp')
@@ -217,6 +249,8 @@ like($err, qr/WARNING:  could not read the workload of standby 3 \(host=\S+ port
 	'a WARNING names the standby that refuses the role without the grant (42501)');
 ok(scalar(grep { $_->{table_name} =~ /\blocal_reads$/ } advisor_recommendations($primary, $db, 'create_index')),
 	"the advice on the primary's own workload goes on: local_reads gets its recommendation");
+$primary->psql($db, "SET perfopt.unused_index_min_age = 0;\nSELECT perfopt_advise();");
+is(unused_recs(), '', 'while a listed standby cannot be read, no index is called unused');
 my %failed = map { my @f = split /\|/; ($f[0] => \@f) } split /\n/, $primary->safe_psql($db,
 	"SELECT standby || '|' || failures || '|' || coalesce(last_error, '') FROM perfopt_advisor_standbys()");
 ok($failed{"1 (host=127.0.0.1 port=$refused_port)"} && $failed{"1 (host=127.0.0.1 port=$refused_port)"}[1] >= 1,
