@@ -6,6 +6,7 @@ OBJS = \
 	src/advisor/brin.o \
 	src/advisor/candidates.o \
 	src/advisor/collect.o \
+	src/advisor/colstats.o \
 	src/advisor/configadvice.o \
 	src/advisor/costcache.o \
 	src/advisor/describe.o \

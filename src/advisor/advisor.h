@@ -209,6 +209,9 @@ extern Oid *adv_value_literal_types(AdvStatement *st, int *n);
 extern Oid	adv_plan_role(Oid statement_role, Query *query, char **reason);
 extern bool adv_code_may_run_as(Node *node, Oid role);
 
+/* colstats.c: a column's pg_statistic numbers of one kind (-1: none) */
+extern int	adv_column_stat_numbers(Oid relid, AttrNumber attnum, int kind, double **numbers);
+
 /* candidates.c */
 extern void adv_candidates_reset(void);
 extern void adv_candidates_for(AdvStatement *st);

@@ -1,7 +1,7 @@
 /*
  * brin.c — what the advisor needs to cost a hypothetical BRIN index: the
- * physical correlation of a column (pg_statistic, read through the
- * syscache), the index's size (a metapage, the range map and one summary
+ * physical correlation of a column (colstats.c: pg_statistic, read
+ * through the syscache), the index's size (a metapage, the range map and one summary
  * tuple per range of BRIN_DEFAULT_PAGES_PER_RANGE heap pages) and its
  * amcostestimate.
  *
@@ -32,7 +32,6 @@
 #include "utils/lsyscache.h"
 #include "utils/selfuncs.h"
 #include "utils/spccache.h"
-#include "utils/syscache.h"
 
 #include "advisor.h"
 
@@ -43,28 +42,14 @@
 bool
 adv_brin_correlation(Oid relid, AttrNumber attnum, double *correlation)
 {
-	HeapTuple	tuple;
-	AttStatsSlot sslot;
-	bool		found = false;
+	double	   *numbers;
+	int			n = adv_column_stat_numbers(relid, attnum, STATISTIC_KIND_CORRELATION, &numbers);
 
-	*correlation = 0;
-	if (attnum <= 0)
-		return false;
-	tuple = SearchSysCache3(STATRELATTINH, ObjectIdGetDatum(relid), Int16GetDatum(attnum),
-							BoolGetDatum(false));
-	if (!HeapTupleIsValid(tuple))
-		return false;
-	if (get_attstatsslot(&sslot, tuple, STATISTIC_KIND_CORRELATION, InvalidOid,
-						 ATTSTATSSLOT_NUMBERS))
-	{
-		if (sslot.nnumbers > 0 && !isnan(sslot.numbers[0]))
-		{
-			*correlation = Max(-1.0, Min(1.0, (double) sslot.numbers[0]));
-			found = true;
-		}
-		free_attstatsslot(&sslot);
-	}
-	ReleaseSysCache(tuple);
+	bool		found = n > 0 && !isnan(numbers[0]);
+
+	*correlation = found ? Max(-1.0, Min(1.0, numbers[0])) : 0;
+	if (numbers)
+		pfree(numbers);
 	return found;
 }
 

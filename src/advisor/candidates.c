@@ -438,32 +438,24 @@ cand_add(AdvStatement *st, Oid relid, Oid amoid, AdvUse **keys, int nkeys,
 static bool
 cand_has_rare_value(Oid relid, AttrNumber attnum, double ndistinct)
 {
-	HeapTuple	tuple;
-	AttStatsSlot sslot;
+	double	   *mcv_freqs;
+	int			n = adv_column_stat_numbers(relid, attnum, STATISTIC_KIND_MCV, &mcv_freqs);
+	double		sum = 0;
 	bool		rare = false;
 
-	if (attnum <= 0)
+	if (n < 0)
 		return false;
-	tuple = SearchSysCache3(STATRELATTINH, ObjectIdGetDatum(relid), Int16GetDatum(attnum),
-							BoolGetDatum(false));
-	if (!HeapTupleIsValid(tuple))
-		return false;
-	if (get_attstatsslot(&sslot, tuple, STATISTIC_KIND_MCV, InvalidOid, ATTSTATSSLOT_NUMBERS))
+	for (int i = 0; i < n; i++)
 	{
-		double		sum = 0;
-
-		for (int i = 0; i < sslot.nnumbers; i++)
-		{
-			sum += sslot.numbers[i];
-			if (sslot.numbers[i] < 1.0 / CAND_MIN_LEADING_NDISTINCT)
-				rare = true;
-		}
-		if (ndistinct > sslot.nnumbers && sum < 1.0 &&
-			(1.0 - sum) / (ndistinct - sslot.nnumbers) < 1.0 / CAND_MIN_LEADING_NDISTINCT)
+		sum += mcv_freqs[i];
+		if (mcv_freqs[i] < 1.0 / CAND_MIN_LEADING_NDISTINCT)
 			rare = true;
-		free_attstatsslot(&sslot);
 	}
-	ReleaseSysCache(tuple);
+	if (ndistinct > n && sum < 1.0 &&
+		(1.0 - sum) / (ndistinct - n) < 1.0 / CAND_MIN_LEADING_NDISTINCT)
+		rare = true;
+	if (mcv_freqs)
+		pfree(mcv_freqs);
 	return rare;
 }
 
