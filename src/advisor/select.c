@@ -391,7 +391,16 @@ typedef struct SelTrade
 	bool		rest_without;	/* ... or nothing (NULL, false: no others) */
 	List	   *naming;			/* old's statements that name the added column
 								 * (all of them when there are no others) */
+	/* per naming statement: its term, how it came out, its sel_clock (0: never) */
+	double	   *terms;
+	char	   *outcome;
+	int		   *when;
 } SelTrade;
+
+/* how a statement's term of a trade came out (sel_trade_named()) */
+#define SEL_TERM_FAILS 0		/* it regresses or fails to plan */
+#define SEL_TERM_OK 1
+#define SEL_TERM_FALLS 2		/* it falls by perfopt.min_cost_reduction */
 
 /* ticks at every change of the chosen set; costs found before are suspect */
 static int	sel_clock;
@@ -911,32 +920,6 @@ sel_trade_term(AdvStatement *st, List *chosen, List *drop, AdvIndex *idx,
 }
 
 /*
- * What trading drop's index for idx gains the statements of list, and
- * whether one of them falls by perfopt.min_cost_reduction; false when one
- * regresses or fails to plan.
- */
-static bool
-sel_trade_sum(List *list, List *chosen, List *drop, AdvIndex *idx,
-			  double *gain, bool *better)
-{
-	ListCell   *ls;
-
-	*gain = 0;
-	*better = false;
-	foreach(ls, list)
-	{
-		double		term;
-		bool		falls;
-
-		if (!sel_trade_term(lfirst(ls), chosen, drop, idx, &term, &falls))
-			return false;
-		*gain += term;
-		*better |= falls;
-	}
-	return true;
-}
-
-/*
  * The candidates that may replace old, in the candidate list's order,
  * each with old's statements that name its added column (costcache.c's
  * adv_statement_names()), and what the others see of it.  Added last, it
@@ -1000,14 +983,46 @@ typedef struct SelRest
 /*
  * What trading old for trade's candidate gains the statements that name
  * the added column; false when one regresses or fails to plan, or none
- * falls by perfopt.min_cost_reduction.
+ * falls by perfopt.min_cost_reduction.  Each statement's term is
+ * remembered until its usable chosen indexes change.
  */
 static bool
-sel_trade_named(List *chosen, AdvIndex *old, SelTrade *trade, double *gain)
+sel_trade_named(List *chosen, SelTrade *trade, double *gain)
 {
-	bool		better;
+	bool		better = false;
+	ListCell   *ls;
+	int			i = 0;
 
-	return sel_trade_sum(trade->naming, chosen, trade->drop, trade->cand, gain, &better) && better;
+	if (trade->when == NULL)
+	{
+		int			n = Max(list_length(trade->naming), 1);
+
+		trade->terms = MemoryContextAlloc(sel_cxt, sizeof(double) * n);
+		trade->outcome = MemoryContextAlloc(sel_cxt, sizeof(char) * n);
+		trade->when = MemoryContextAllocZero(sel_cxt, sizeof(int) * n);
+	}
+	*gain = 0;
+	foreach(ls, trade->naming)
+	{
+		AdvStatement *st = lfirst(ls);
+
+		if (trade->when[i] == 0 || trade->when[i] < st->sel->changed)
+		{
+			bool		falls;
+
+			if (!sel_trade_term(st, chosen, trade->drop, trade->cand, &trade->terms[i], &falls))
+				trade->outcome[i] = SEL_TERM_FAILS;
+			else
+				trade->outcome[i] = falls ? SEL_TERM_FALLS : SEL_TERM_OK;
+			trade->when[i] = sel_clock;
+		}
+		if (trade->outcome[i] == SEL_TERM_FAILS)
+			return false;
+		*gain += trade->terms[i];
+		better |= trade->outcome[i] == SEL_TERM_FALLS;
+		i++;
+	}
+	return better;
 }
 
 /*
@@ -1137,7 +1152,7 @@ sel_upgrade(List *chosen, List *candidates, double budget_left)
 				if (cand->sel->chosen || sel_bytes(cand) - sel_bytes(old) > budget_left)
 					continue;
 				CHECK_FOR_INTERRUPTS();
-				if (!sel_trade_named(chosen, old, trade, &named))
+				if (!sel_trade_named(chosen, trade, &named))
 					continue;
 				named -= sel_write_penalty(cand) - sel_write_penalty(old);
 				if (named <= 0)
