@@ -27,7 +27,7 @@
  * (perfopt.min_cost_reduction of its cost then), regresses none (the
  * greedy rounds' rule), is at most twice its size and gains the workload
  * more time than it costs: (parent, at) for (parent) when a feed reads a
- * parent's newest rows.  The greedy rounds prefer the smaller of two
+ * parent's newest rows (sel_upgrade(): lazily, on diminishing returns).  The greedy rounds prefer the smaller of two
  * indexes that both end a sequential scan, and measured against that
  * scan the composite's edge (20 entries read instead of a parent's rows
  * and a sort) looks like nothing; measured against the index it replaces,
@@ -395,6 +395,10 @@ typedef struct SelTrade
 	double	   *terms;
 	char	   *outcome;
 	int		   *when;
+	/* the naming statements' last sum, and whether it qualified (once found) */
+	bool		named_found;
+	bool		named_qualifies;
+	double		named_gain;
 } SelTrade;
 
 /* how a statement's term of a trade came out (sel_trade_named()) */
@@ -990,6 +994,7 @@ static bool
 sel_trade_named(List *chosen, SelTrade *trade, double *gain)
 {
 	bool		better = false;
+	bool		fails = false;
 	ListCell   *ls;
 	int			i = 0;
 
@@ -1017,12 +1022,61 @@ sel_trade_named(List *chosen, SelTrade *trade, double *gain)
 			trade->when[i] = sel_clock;
 		}
 		if (trade->outcome[i] == SEL_TERM_FAILS)
-			return false;
+		{
+			fails = true;
+			break;
+		}
 		*gain += trade->terms[i];
 		better |= trade->outcome[i] == SEL_TERM_FALLS;
 		i++;
 	}
-	return better;
+	trade->named_found = true;
+	trade->named_qualifies = !fails && better;
+	trade->named_gain = *gain;
+	return trade->named_qualifies;
+}
+
+/* is every remembered term of the trade's naming statements still right? */
+static bool
+sel_trade_fresh(SelTrade *trade)
+{
+	ListCell   *ls;
+	int			i = 0;
+
+	if (!trade->named_found)
+		return false;
+	foreach(ls, trade->naming)
+	{
+		AdvStatement *st = lfirst(ls);
+
+		if (trade->when[i] == 0 || trade->when[i] < st->sel->changed)
+			return false;
+		i++;
+	}
+	return true;
+}
+
+/*
+ * What the naming statements could gain at most, without planning: a
+ * plan cost of 0 with the candidate (plan costs are never negative);
+ * -HUGE_VAL when one of them fails to plan now.
+ */
+static double
+sel_trade_ceiling(List *chosen, SelTrade *trade)
+{
+	double		gain = 0;
+	ListCell   *ls;
+
+	foreach(ls, trade->naming)
+	{
+		AdvStatement *st = lfirst(ls);
+		double		now = sel_cost_now(st, chosen);
+
+		if (now < 0 || st->cost_base <= 0)
+			return -HUGE_VAL;
+		gain += st->total_time_ms * now / st->cost_base;
+	}
+	return gain;
 }
 
 /*
@@ -1086,7 +1140,8 @@ typedef struct SelOption
 {
 	AdvIndex   *old;
 	SelTrade   *trade;
-	double		bound;			/* the naming statements' gain, less the writes' */
+	double		bound;			/* the naming statements' gain at most, less the writes' */
+	bool		exact;			/* bound is their gain now */
 	int			seq;			/* chosen's order, then the candidates': ties */
 } SelOption;
 
@@ -1111,6 +1166,13 @@ sel_option_cmp(const void *a, const void *b)
  * so the pairs are weighed by the first part, best first, and the second
  * is found only for a pair that may still win: once per size, through a
  * stand-in the planner cannot tell from the candidate (costcache.c).
+ *
+ * Lazily, as greedy index selection does: a pair whose statements'
+ * usable chosen indexes changed since its first part was found is
+ * weighed by that part's last value, taken as the most it can gain now
+ * (another trade only takes from what the pairs can gain: diminishing
+ * returns), and planned again only when it comes up among the pairs that
+ * could still win; a pair never found, by a plan cost of 0.
  */
 static List *
 sel_upgrade(List *chosen, List *candidates, double budget_left)
@@ -1146,16 +1208,30 @@ sel_upgrade(List *chosen, List *candidates, double budget_left)
 			{
 				SelTrade   *trade = lfirst(lk);
 				AdvIndex   *cand = trade->cand;
-				double		named;
+				double		bound;
+				bool		exact = false;
 
 				seq++;
 				if (cand->sel->chosen || sel_bytes(cand) - sel_bytes(old) > budget_left)
 					continue;
 				CHECK_FOR_INTERRUPTS();
-				if (!sel_trade_named(chosen, trade, &named))
-					continue;
-				named -= sel_write_penalty(cand) - sel_write_penalty(old);
-				if (named <= 0)
+				if (sel_trade_fresh(trade))
+				{
+					if (!trade->named_qualifies)
+						continue;
+					bound = trade->named_gain;
+					exact = true;
+				}
+				else if (trade->named_found)
+				{
+					if (!trade->named_qualifies)
+						continue;
+					bound = trade->named_gain;
+				}
+				else
+					bound = sel_trade_ceiling(chosen, trade);
+				bound -= sel_write_penalty(cand) - sel_write_penalty(old);
+				if (bound <= 0)
 					continue;
 				old_cxt = MemoryContextSwitchTo(round_cxt);
 				if (n == cap)
@@ -1167,7 +1243,8 @@ sel_upgrade(List *chosen, List *candidates, double budget_left)
 				MemoryContextSwitchTo(old_cxt);
 				options[n].old = old;
 				options[n].trade = trade;
-				options[n].bound = named;
+				options[n].bound = bound;
+				options[n].exact = exact;
 				options[n].seq = seq;
 				n++;
 			}
@@ -1177,12 +1254,24 @@ sel_upgrade(List *chosen, List *candidates, double budget_left)
 		for (int i = 0; i < n; i++)
 		{
 			SelOption  *opt = &options[i];
+			AdvIndex   *cand = opt->trade->cand;
 			double		rest;
 			double		gain;
 
 			if (best_new != NULL && opt->bound < best_gain)
 				break;
 			CHECK_FOR_INTERRUPTS();
+			if (!opt->exact)
+			{
+				double		named;
+
+				if (!sel_trade_named(chosen, opt->trade, &named))
+					continue;
+				named -= sel_write_penalty(cand) - sel_write_penalty(opt->old);
+				if (named <= 0 || (best_new != NULL && named < best_gain))
+					continue;
+				opt->bound = named;
+			}
 			old_cxt = MemoryContextSwitchTo(round_cxt);
 			if (sel_trade_rest(chosen, opt->old, opt->trade, &rests, &rest))
 			{
@@ -1192,7 +1281,7 @@ sel_upgrade(List *chosen, List *candidates, double budget_left)
 					best_gain = gain;
 					best_seq = opt->seq;
 					best_old = opt->old;
-					best_new = opt->trade->cand;
+					best_new = cand;
 				}
 			}
 			MemoryContextSwitchTo(old_cxt);
