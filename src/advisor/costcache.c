@@ -57,7 +57,7 @@ typedef struct CostMentions
 /* a trimmed index's signature and its class */
 typedef struct CostClass
 {
-	char	   *signature;		/* the hash key (HASH_STRINGS) */
+	char	   *signature;		/* the hash key: the text, by pointer */
 	int			id;
 } CostClass;
 

@@ -27,11 +27,12 @@
  * (perfopt.min_cost_reduction of its cost then), regresses none (the
  * greedy rounds' rule), is at most twice its size and gains the workload
  * more time than it costs: (parent, at) for (parent) when a feed reads a
- * parent's newest rows (sel_upgrade(): lazily, on diminishing returns).  The greedy rounds prefer the smaller of two
- * indexes that both end a sequential scan, and measured against that
- * scan the composite's edge (20 entries read instead of a parent's rows
- * and a sort) looks like nothing; measured against the index it replaces,
- * it is the difference an expert would make.
+ * parent's newest rows (sel_upgrade(): lazily, on diminishing returns).
+ * The greedy rounds prefer the smaller of two indexes that both end a
+ * sequential scan, and measured against that scan the composite's edge
+ * (20 entries read instead of a parent's rows and a sort) looks like
+ * nothing; measured against the index it replaces, it is the difference
+ * an expert would make.
  *
  * Last, a chosen btree on one column gives way to the BRIN candidate on
  * it where the BRIN is nearly as fast for all its statements (its ranges
