@@ -222,6 +222,7 @@ cost_mentions_walker(Node *node, CostWalk *walk)
 {
 	if (node == NULL)
 		return false;
+	check_stack_depth();
 	if (IsA(node, Var))
 	{
 		Var		   *var = (Var *) node;
