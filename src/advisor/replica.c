@@ -516,9 +516,10 @@ adv_replica_index_scans(Oid indexrelid)
 {
 	RpScans    *entry;
 
-	if (!adv_replica_standbys_listed())
-		return 0;
-	if (rp_scans == NULL || !rp_scans_complete)
+	/* (rp_scans exists only after a merge that had standbys to read) */
+	if (rp_scans == NULL)
+		return adv_replica_standbys_listed() ? -1 : 0;
+	if (!rp_scans_complete)
 		return -1;
 	entry = hash_search(rp_scans, &indexrelid, HASH_FIND, NULL);
 	return entry ? entry->scans : 0;

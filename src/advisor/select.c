@@ -547,6 +547,30 @@ sel_chosen_changed(List *chosen, List *changed)
 }
 
 /*
+ * st's plan cost (cached) under the n indexes of config, all usable for
+ * it; -1 when planning failed.
+ */
+static double
+sel_config_cost(AdvStatement *st, AdvIndex **config, int n)
+{
+	double		cost;
+	List	   *mine = NIL;
+
+	if (n == 0)
+		return st->cost_base;
+	if (adv_cost_cache_get(st, config, n, &cost))
+		return cost;
+	/* plan with the configuration's indexes, in its order */
+	for (int i = 0; i < n; i++)
+		mine = lappend(mine, config[i]);
+	cost = adv_plan_cost_safely(st, mine);
+	list_free(mine);
+	/* (planning does not touch config) */
+	adv_cost_cache_put(st, config, n, cost);
+	return cost;
+}
+
+/*
  * st's plan cost (cached) under the chosen indexes but those of drop, with
  * add (NULL: none) after them; -1 when planning failed.  Only the indexes
  * the planner could use for it (its tables, a leading column it uses)
@@ -560,8 +584,6 @@ sel_cost(AdvStatement *st, List *chosen, List *drop, AdvIndex *add)
 	static int	cap = 0;
 	SelStmt    *ss = st->sel;
 	int			n = 0;
-	double		cost;
-	List	   *mine = NIL;
 
 	if (ss->n + 1 > cap)
 	{
@@ -575,19 +597,7 @@ sel_cost(AdvStatement *st, List *chosen, List *drop, AdvIndex *add)
 			config[n++] = ss->usable[i];
 	if (add != NULL && sel_usable(add, st))
 		config[n++] = add;
-	if (n == 0)
-		return st->cost_base;
-	if (adv_cost_cache_get(st, config, n, &cost))
-		return cost;
-
-	/* plan with the configuration's usable indexes, in its order */
-	for (int i = 0; i < n; i++)
-		mine = lappend(mine, config[i]);
-	cost = adv_plan_cost_safely(st, mine);
-	list_free(mine);
-	/* (planning does not touch the buffer) */
-	adv_cost_cache_put(st, config, n, cost);
-	return cost;
+	return sel_config_cost(st, config, n);
 }
 
 /* st's cost under the chosen set, remembered until that changes for it */
@@ -613,28 +623,13 @@ adv_cost_under(AdvStatement *st, List *config)
 {
 	AdvIndex  **usable = palloc(sizeof(AdvIndex *) * (list_length(config) + 1));
 	int			n = 0;
-	List	   *mine = NIL;
 	ListCell   *lc;
 	double		cost;
 
 	foreach(lc, config)
-	{
-		AdvIndex   *idx = lfirst(lc);
-
-		if (sel_usable(idx, st))
-		{
-			usable[n++] = idx;
-			mine = lappend(mine, idx);
-		}
-	}
-	if (n == 0)
-		cost = st->cost_base;
-	else if (!adv_cost_cache_get(st, usable, n, &cost))
-	{
-		cost = adv_plan_cost_safely(st, mine);
-		adv_cost_cache_put(st, usable, n, cost);
-	}
-	list_free(mine);
+		if (sel_usable(lfirst(lc), st))
+			usable[n++] = lfirst(lc);
+	cost = sel_config_cost(st, usable, n);
 	pfree(usable);
 	return cost;
 }
@@ -980,7 +975,6 @@ typedef struct SelRest
 {
 	AdvIndex   *old;
 	int			standin;		/* its id; 0: none, old gone */
-	bool		ok;
 	double		gain;
 	List	   *failing;		/* the statements that regress or fail to plan */
 } SelRest;
@@ -1104,7 +1098,6 @@ sel_trade_rest(List *chosen, AdvIndex *old, SelTrade *trade, List **rests, doubl
 		rest = palloc0(sizeof(SelRest));
 		rest->old = old;
 		rest->standin = standin;
-		rest->ok = true;
 		foreach(lc, sel_usable_list(old))
 		{
 			double		term;
@@ -1116,7 +1109,6 @@ sel_trade_rest(List *chosen, AdvIndex *old, SelTrade *trade, List **rests, doubl
 			{
 				/* only a statement that names the added column may still pass */
 				rest->failing = lappend(rest->failing, lfirst(lc));
-				rest->ok = false;
 			}
 		}
 		*rests = lappend(*rests, rest);
